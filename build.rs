@@ -1,0 +1,21 @@
+//! Compiles the gRPC contract in `proto/` with the vendored protoc (nothing to install),
+//! and writes the descriptor set that server reflection serves.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // SAFETY of intent: build scripts are single-threaded; prost-build reads PROTOC.
+    unsafe { std::env::set_var("PROTOC", protoc) };
+
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("radar_descriptor.bin"))
+        .compile_protos(
+            &[
+                std::path::PathBuf::from("proto/radar/interrupcoes/v1/interrupcoes.proto"),
+                std::path::PathBuf::from("proto/radar/scheduler/v1/scheduler.proto"),
+            ],
+            &[std::path::PathBuf::from("proto"), protoc_bin_vendored::include_path()?],
+        )?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

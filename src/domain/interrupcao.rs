@@ -1,0 +1,51 @@
+//! The aggregated interruption row, as the source returns it and as ANEEL receives it.
+
+/// Values bound into the aggregation SQL (`:ag_id`, `:dist`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryBinds {
+    /// `AGENCY_EVENT.AG_ID` of the distributor's events (Roraima: 370).
+    pub ag_id: i64,
+    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices (Roraima: `"370"`).
+    pub dist: String,
+}
+
+impl Default for QueryBinds {
+    fn default() -> Self {
+        Self {
+            ag_id: 370,
+            dist: "370".to_owned(),
+        }
+    }
+}
+
+/// One row of the aggregation query, before validation. Every column may be null or out of
+/// range in a real database, so every field is an optional wide integer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawInterrupcaoRow {
+    /// `CONJ`: code of the conjunto elétrico.
+    pub conjunto: Option<i64>,
+    /// `HXGN_COD_MUNICIPIO_IBGE`: IBGE code of the município.
+    pub municipio: Option<i64>,
+    /// Distinct premises served in the (conjunto, município).
+    pub qtd_ucs_atendidas: Option<i64>,
+    /// Sum of `NUM_CUST` of active planned events.
+    pub qtd_programada: Option<i64>,
+    /// Sum of `NUM_CUST` of active unplanned events.
+    pub qtd_nao_programada: Option<i64>,
+}
+
+/// One item of ANEEL's `interrupcaoFornecimento`: UCs without power in one conjunto and
+/// município. Built only by [`crate::domain::validate_rows`], so every value is in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InterrupcaoAtiva {
+    /// `ideConjuntoUnidadeConsumidora`.
+    pub ide_conjunto: i32,
+    /// `ideMunicipio`: 7-digit IBGE code.
+    pub ide_municipio: i32,
+    /// `qtdUCsAtendidas`.
+    pub qtd_ucs_atendidas: i32,
+    /// `qtdOcorrenciaProgramada`.
+    pub qtd_ocorrencia_programada: i32,
+    /// `qtdOcorrenciaNaoProgramada`.
+    pub qtd_ocorrencia_nao_programada: i32,
+}

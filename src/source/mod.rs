@@ -1,0 +1,29 @@
+//! The data-source port: where the aggregated interruptions come from, and its adapters.
+//!
+//! Every adapter runs the same SQL text ([`AGGREGATION_SQL`]) with the same named binds, and
+//! translates its driver's errors into [`SourceError`] at its boundary.
+
+pub mod error;
+pub mod oracle;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::{SourceError, SourceErrorKind};
+
+use crate::domain::RawInterrupcaoRow;
+
+/// The aggregation of DOMAIN.md rules 1 to 6, shared by every adapter. Binds: `:ag_id`
+/// (agency of the events) and `:dist` (distributor of the devices).
+pub const AGGREGATION_SQL: &str = include_str!("../../sql/interrupcoes_ativas.sql");
+
+/// A source of aggregated active interruptions (the outage-management database).
+#[async_trait]
+pub trait InterrupcaoSource: Send + Sync + 'static {
+    /// Short name of the technology, shown in snapshot metadata and logs (`sqlite`, `oracle`).
+    fn name(&self) -> &'static str;
+
+    /// Runs the aggregation now, bypassing any cache, and returns its rows unvalidated,
+    /// ordered by conjunto, then município.
+    async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError>;
+}
