@@ -2,7 +2,14 @@
 //! from a cache that a cron-scheduled job keeps warm.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod config;
 pub mod domain;
+pub mod grpc;
+pub mod health;
+pub mod jobs;
 pub mod proto;
+pub mod scheduler;
+pub mod server;
 pub mod source;
+pub mod telemetry;

@@ -1,5 +1,6 @@
 //! Plain domain types and rules of the ANEEL answer: no gRPC, no SQL.
 
+pub mod dth_recuperacao;
 pub mod interrupcao;
 pub mod validation;
 

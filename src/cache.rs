@@ -1,0 +1,236 @@
+//! The snapshot cache: the last good answer, held in moka under one key, swapped whole.
+//!
+//! Readers get an `Arc` of either the old or the new snapshot, never a mix, and never wait
+//! for a warm-up. A failed run never removes the snapshot: it only marks it stale.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::domain::InterrupcaoAtiva;
+
+/// The key the current answer is cached under.
+pub const CACHE_KEY: &str = "interrupcoes:ativas:v1";
+
+/// One complete answer of the source, as loaded by the warm-up job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// When the source was queried.
+    pub collected_at: DateTime<Utc>,
+    /// Which source produced it (`sqlite`, `oracle`).
+    pub source: &'static str,
+    /// The validated items, ordered by conjunto, then município.
+    pub items: Vec<InterrupcaoAtiva>,
+    /// Source rows left out by validation.
+    pub rejected: u64,
+}
+
+/// A snapshot as a reader sees it now: with its age and staleness.
+#[derive(Debug, Clone)]
+pub struct SnapshotView {
+    /// The snapshot (shared, immutable).
+    pub snapshot: Arc<Snapshot>,
+    /// How old it is.
+    pub age: Duration,
+    /// Why it is stale; `None` when fresh.
+    pub stale_reason: Option<String>,
+}
+
+/// Why there is no answer yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// The first load has not finished yet.
+    #[error("no snapshot loaded yet: the first load is in progress")]
+    FirstLoadInProgress,
+    /// Every load so far failed; the last error is kept.
+    #[error("no snapshot loaded yet: the last load failed at {at}: {error}; retrying")]
+    LoadFailed {
+        /// When the last run failed.
+        at: DateTime<Utc>,
+        /// Its error.
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
+    at: DateTime<Utc>,
+    error: String,
+}
+
+/// Holds the current snapshot and the outcome of the last load.
+pub struct SnapshotCache {
+    cache: moka::future::Cache<&'static str, Arc<Snapshot>>,
+    last_failure: RwLock<Option<Failure>>,
+    max_age: Duration,
+    loaded: watch::Sender<bool>,
+}
+
+impl SnapshotCache {
+    /// An empty cache whose snapshots turn stale after `max_age`.
+    pub fn new(max_age: Duration) -> Self {
+        Self {
+            // One entry, no time-to-live: a snapshot leaves only when replaced.
+            cache: moka::future::Cache::builder().initial_capacity(1).build(),
+            last_failure: RwLock::new(None),
+            max_age,
+            loaded: watch::channel(false).0,
+        }
+    }
+
+    /// Replaces the snapshot and clears the last failure.
+    pub async fn replace(&self, snapshot: Snapshot) {
+        self.cache.insert(CACHE_KEY, Arc::new(snapshot)).await;
+        *self.last_failure.write().expect("cache lock") = None;
+        self.loaded
+            .send_if_modified(|loaded| !std::mem::replace(loaded, true));
+    }
+
+    /// Records that a load failed. The snapshot, if any, stays and is reported stale.
+    pub fn record_failure(&self, error: impl Into<String>) {
+        *self.last_failure.write().expect("cache lock") = Some(Failure {
+            at: Utc::now(),
+            error: error.into(),
+        });
+    }
+
+    /// Whether a snapshot has ever loaded.
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// A receiver that turns `true` when the first snapshot loads.
+    pub fn subscribe_loaded(&self) -> watch::Receiver<bool> {
+        self.loaded.subscribe()
+    }
+
+    /// The current snapshot with its age and staleness, or why there is none.
+    pub async fn current(&self) -> Result<SnapshotView, NotReady> {
+        let failure = self.last_failure.read().expect("cache lock").clone();
+        let Some(snapshot) = self.cache.get(&CACHE_KEY).await else {
+            return Err(match failure {
+                None => NotReady::FirstLoadInProgress,
+                Some(Failure { at, error }) => NotReady::LoadFailed { at, error },
+            });
+        };
+        let now = Utc::now();
+        let age = (now - snapshot.collected_at).to_std().unwrap_or_default();
+        let stale_reason = staleness(snapshot.collected_at, age, self.max_age, failure.as_ref());
+        Ok(SnapshotView {
+            snapshot,
+            age,
+            stale_reason,
+        })
+    }
+}
+
+/// Stale when a load after the snapshot failed, or when it is older than `max_age`.
+fn staleness(
+    collected_at: DateTime<Utc>,
+    age: Duration,
+    max_age: Duration,
+    failure: Option<&Failure>,
+) -> Option<String> {
+    match failure {
+        Some(f) if f.at >= collected_at => Some(format!(
+            "the last load failed at {}: {}",
+            f.at.to_rfc3339(),
+            f.error
+        )),
+        _ if age > max_age => Some(format!(
+            "older than the {} s limit ({} s)",
+            max_age.as_secs(),
+            age.as_secs()
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(collected_at: DateTime<Utc>, n: i32) -> Snapshot {
+        Snapshot {
+            collected_at,
+            source: "test",
+            items: (0..n)
+                .map(|i| InterrupcaoAtiva {
+                    ide_conjunto: i,
+                    ide_municipio: 1_400_100,
+                    qtd_ucs_atendidas: 10,
+                    qtd_ocorrencia_programada: 1,
+                    qtd_ocorrencia_nao_programada: 0,
+                })
+                .collect(),
+            rejected: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn before_the_first_load_it_says_why() {
+        let cache = SnapshotCache::new(Duration::from_secs(3600));
+        assert_eq!(
+            cache.current().await.unwrap_err(),
+            NotReady::FirstLoadInProgress
+        );
+        cache.record_failure("ORA-12541: no listener");
+        let err = cache.current().await.unwrap_err();
+        assert!(err.to_string().contains("ORA-12541: no listener"), "{err}");
+        assert!(!cache.is_loaded());
+    }
+
+    #[tokio::test]
+    async fn a_failure_keeps_the_snapshot_and_marks_it_stale_until_the_next_success() {
+        let cache = SnapshotCache::new(Duration::from_secs(3600));
+        let mut loaded = cache.subscribe_loaded();
+        cache.replace(snapshot(Utc::now(), 3)).await;
+        assert!(loaded.has_changed().unwrap());
+        assert!(*loaded.borrow_and_update());
+
+        let view = cache.current().await.unwrap();
+        assert_eq!(view.snapshot.items.len(), 3);
+        assert_eq!(view.stale_reason, None);
+
+        cache.record_failure("timeout");
+        let view = cache.current().await.unwrap();
+        assert_eq!(view.snapshot.items.len(), 3, "the old snapshot stays");
+        assert!(view.stale_reason.unwrap().ends_with(": timeout"));
+
+        cache.replace(snapshot(Utc::now(), 5)).await;
+        let view = cache.current().await.unwrap();
+        assert_eq!(view.snapshot.items.len(), 5);
+        assert_eq!(view.stale_reason, None);
+        assert!(!loaded.has_changed().unwrap(), "loaded is published once");
+    }
+
+    #[tokio::test]
+    async fn an_old_snapshot_is_stale() {
+        let cache = SnapshotCache::new(Duration::from_secs(60));
+        cache
+            .replace(snapshot(Utc::now() - chrono::Duration::seconds(61), 1))
+            .await;
+        let view = cache.current().await.unwrap();
+        assert!(view.age >= Duration::from_secs(61));
+        assert!(
+            view.stale_reason
+                .unwrap()
+                .starts_with("older than the 60 s limit")
+        );
+    }
+
+    #[test]
+    fn a_failure_before_the_snapshot_does_not_make_it_stale() {
+        let now = Utc::now();
+        let earlier = Failure {
+            at: now - chrono::Duration::seconds(1),
+            error: "x".into(),
+        };
+        let max = Duration::from_secs(60);
+        assert_eq!(staleness(now, Duration::ZERO, max, Some(&earlier)), None);
+        assert_eq!(staleness(now, Duration::from_secs(60), max, None), None);
+        assert!(staleness(now, Duration::from_secs(61), max, None).is_some());
+    }
+}

@@ -1,0 +1,77 @@
+//! The one mapping from service errors to gRPC statuses.
+
+use tonic::{Code, Status};
+
+use crate::cache::NotReady;
+use crate::scheduler::SchedulerError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No snapshot has loaded yet.
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// A request field is invalid.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument {
+        /// The field's JSON name.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// The request asks for something this version does not do yet.
+    #[error("{0}")]
+    Unimplemented(String),
+    /// The scheduler refused or failed.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+}
+
+impl ServiceError {
+    /// The gRPC code for this error.
+    pub fn code(&self) -> Code {
+        match self {
+            ServiceError::NotReady(_) => Code::Unavailable,
+            ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
+            ServiceError::Unimplemented(_) => Code::Unimplemented,
+            ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
+            ServiceError::Scheduler(SchedulerError::DuplicateJob(_))
+            | ServiceError::Scheduler(SchedulerError::Cron(_))
+            | ServiceError::Scheduler(SchedulerError::Engine(_)) => Code::Internal,
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(e: ServiceError) -> Self {
+        Status::new(e.code(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_code_and_a_message_that_names_the_problem() {
+        let s = Status::from(ServiceError::NotReady(NotReady::FirstLoadInProgress));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(s.message().contains("first load is in progress"));
+
+        let s = Status::from(ServiceError::InvalidArgument {
+            field: "dthRecuperacao",
+            reason: "expected dd/mm/yyyy hh:mm".into(),
+        });
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(
+            s.message(),
+            "invalid dthRecuperacao: expected dd/mm/yyyy hh:mm"
+        );
+
+        let s = Status::from(ServiceError::Scheduler(SchedulerError::UnknownJob(
+            "x".into(),
+        )));
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "no job named \"x\"");
+    }
+}

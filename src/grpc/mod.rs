@@ -1,0 +1,10 @@
+//! Thin gRPC adapters: proto in, domain call, proto out. Business rules live elsewhere.
+
+mod convert;
+pub mod error;
+mod interrupcoes;
+mod scheduler_admin;
+
+pub use error::ServiceError;
+pub use interrupcoes::InterrupcoesGrpc;
+pub use scheduler_admin::SchedulerAdminGrpc;

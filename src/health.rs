@@ -1,0 +1,140 @@
+//! Readiness as a state machine: `grpc.health.v1` statuses derived from the cache and the
+//! scheduler, published only when they change.
+
+use std::collections::HashMap;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Health name of the data service: SERVING while a snapshot is loaded (fresh or stale).
+pub const INTERRUPCOES_SERVICE: &str = "radar.interrupcoes.v1.InterrupcoesService";
+/// Health name of the scheduler admin: SERVING while the scheduler runs.
+pub const SCHEDULER_SERVICE: &str = "radar.scheduler.v1.SchedulerAdmin";
+/// The overall health: SERVING when both are.
+pub const OVERALL: &str = "";
+
+/// What the statuses are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inputs {
+    /// A snapshot has loaded.
+    pub snapshot_loaded: bool,
+    /// The scheduler is firing cron ticks.
+    pub scheduler_running: bool,
+    /// Shutdown has begun: everything is NOT_SERVING from now on.
+    pub shutting_down: bool,
+}
+
+/// The status of each health name for `inputs`.
+pub fn statuses(inputs: Inputs) -> [(&'static str, ServingStatus); 3] {
+    let status = |serving: bool| {
+        if serving && !inputs.shutting_down {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        }
+    };
+    [
+        (INTERRUPCOES_SERVICE, status(inputs.snapshot_loaded)),
+        (SCHEDULER_SERVICE, status(inputs.scheduler_running)),
+        (
+            OVERALL,
+            status(inputs.snapshot_loaded && inputs.scheduler_running),
+        ),
+    ]
+}
+
+/// Publishes statuses to tonic-health, skipping any that did not change, so `Watch`
+/// clients never see duplicate messages.
+pub struct HealthPublisher {
+    reporter: HealthReporter,
+    published: HashMap<&'static str, ServingStatus>,
+}
+
+impl HealthPublisher {
+    /// Sets every name to NOT_SERVING (tonic-health starts `""` as SERVING).
+    pub async fn new(reporter: HealthReporter) -> Self {
+        for (name, _) in statuses(Inputs {
+            snapshot_loaded: false,
+            scheduler_running: false,
+            shutting_down: true,
+        }) {
+            reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        let published = [INTERRUPCOES_SERVICE, SCHEDULER_SERVICE, OVERALL]
+            .into_iter()
+            .map(|name| (name, ServingStatus::NotServing))
+            .collect();
+        Self {
+            reporter,
+            published,
+        }
+    }
+
+    /// Publishes the statuses for `inputs` that differ from the last published ones.
+    pub async fn publish(&mut self, inputs: Inputs) {
+        for (name, status) in statuses(inputs) {
+            if self.published.insert(name, status) != Some(status) {
+                tracing::info!(service = name, status = ?status, "health status changed");
+                self.reporter.set_service_status(name, status).await;
+            }
+        }
+    }
+}
+
+/// Keeps health in step with the cache and the scheduler until `shutdown`, then turns
+/// everything NOT_SERVING and returns (before the scheduler stops and the server drains).
+pub async fn run(
+    mut publisher: HealthPublisher,
+    mut loaded: watch::Receiver<bool>,
+    mut scheduler_running: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let inputs = Inputs {
+            snapshot_loaded: *loaded.borrow_and_update(),
+            scheduler_running: *scheduler_running.borrow_and_update(),
+            shutting_down: false,
+        };
+        publisher.publish(inputs).await;
+        tokio::select! {
+            changed = loaded.changed() => if changed.is_err() { break },
+            changed = scheduler_running.changed() => if changed.is_err() { break },
+            () = shutdown.cancelled() => break,
+        }
+    }
+    publisher
+        .publish(Inputs {
+            snapshot_loaded: false,
+            scheduler_running: false,
+            shutting_down: true,
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(inputs: Inputs) -> Vec<ServingStatus> {
+        statuses(inputs).iter().map(|(_, s)| *s).collect()
+    }
+
+    #[test]
+    fn overall_serves_only_when_both_do_and_never_while_shutting_down() {
+        use ServingStatus::{NotServing as N, Serving as S};
+        let i = |snapshot_loaded, scheduler_running, shutting_down| Inputs {
+            snapshot_loaded,
+            scheduler_running,
+            shutting_down,
+        };
+        assert_eq!(of(i(false, false, false)), vec![N, N, N]);
+        assert_eq!(of(i(true, false, false)), vec![S, N, N]);
+        assert_eq!(of(i(false, true, false)), vec![N, S, N]);
+        assert_eq!(of(i(true, true, false)), vec![S, S, S]);
+        assert_eq!(of(i(true, true, true)), vec![N, N, N]);
+    }
+}

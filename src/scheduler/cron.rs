@@ -1,0 +1,160 @@
+//! Cron expressions: standard 5-field (`*/30 * * * *`) or 6-field with seconds, checked
+//! once, evaluated in a configured time zone.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+
+/// An invalid cron expression, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid cron expression {expression:?}: {reason}")]
+pub struct CronError {
+    /// The expression as given.
+    pub expression: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// A validated cron schedule and the time zone it is evaluated in.
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    expression: String,
+    with_seconds: String,
+    time_zone: Tz,
+    cron: Cron,
+}
+
+impl CronSchedule {
+    /// Parses a 5-field (minute precision) or 6-field (with seconds) expression.
+    pub fn parse(expression: &str, time_zone: Tz) -> Result<Self, CronError> {
+        let error = |reason: String| CronError {
+            expression: expression.to_owned(),
+            reason,
+        };
+        let fields: Vec<&str> = expression.split_whitespace().collect();
+        let with_seconds = match fields.len() {
+            5 => format!("0 {}", fields.join(" ")),
+            6 => fields.join(" "),
+            n => {
+                return Err(error(format!(
+                    "expected 5 fields (minute hour day-of-month month day-of-week) \
+                     or 6 (second first), got {n}"
+                )));
+            }
+        };
+        let cron = parser()
+            .parse(&with_seconds)
+            .map_err(|e| error(e.to_string()))?;
+        // A pattern that never fires (e.g. 30 February) is a configuration error too.
+        cron.find_next_occurrence(&Utc::now().with_timezone(&time_zone), false)
+            .map_err(|e| error(format!("it never fires: {e}")))?;
+        Ok(Self {
+            expression: expression.trim().to_owned(),
+            with_seconds,
+            time_zone,
+            cron,
+        })
+    }
+
+    /// The expression as configured.
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// The 6-field form the engine runs.
+    pub fn with_seconds(&self) -> &str {
+        &self.with_seconds
+    }
+
+    /// The time zone the expression is evaluated in.
+    pub fn time_zone(&self) -> Tz {
+        self.time_zone
+    }
+
+    /// The first firing time strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&after.with_timezone(&self.time_zone), false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// The parser options the engine (tokio-cron-scheduler) uses, so that what we accept is
+/// exactly what it runs.
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const SAO_PAULO: Tz = chrono_tz::America::Sao_Paulo;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn five_fields_gain_a_zero_seconds_field() {
+        let c = CronSchedule::parse("*/30 * * * *", SAO_PAULO).unwrap();
+        assert_eq!(c.with_seconds(), "0 */30 * * * *");
+        assert_eq!(c.expression(), "*/30 * * * *");
+        assert_eq!(
+            c.next_after(utc(2026, 11, 28, 12, 10, 0)),
+            Some(utc(2026, 11, 28, 12, 30, 0))
+        );
+        assert_eq!(
+            c.next_after(utc(2026, 11, 28, 12, 30, 0)),
+            Some(utc(2026, 11, 28, 13, 0, 0))
+        );
+    }
+
+    #[test]
+    fn six_fields_keep_their_seconds() {
+        let c = CronSchedule::parse("15 */30 * * * *", SAO_PAULO).unwrap();
+        assert_eq!(c.with_seconds(), "15 */30 * * * *");
+        assert_eq!(
+            c.next_after(utc(2026, 11, 28, 12, 10, 0)),
+            Some(utc(2026, 11, 28, 12, 30, 15))
+        );
+    }
+
+    #[test]
+    fn hours_are_read_in_the_configured_time_zone() {
+        // 06:00 in São Paulo (UTC-3, no daylight saving since 2019) is 09:00 UTC.
+        let c = CronSchedule::parse("0 6 * * *", SAO_PAULO).unwrap();
+        assert_eq!(
+            c.next_after(utc(2026, 11, 28, 0, 0, 0)),
+            Some(utc(2026, 11, 28, 9, 0, 0))
+        );
+        let c = CronSchedule::parse("0 6 * * *", chrono_tz::UTC).unwrap();
+        assert_eq!(
+            c.next_after(utc(2026, 11, 28, 0, 0, 0)),
+            Some(utc(2026, 11, 28, 6, 0, 0))
+        );
+    }
+
+    #[test]
+    fn wrong_field_counts_are_refused_with_the_count() {
+        for (expr, n) in [("* * * *", 4), ("0 0 * * * * 2026", 7), ("", 0)] {
+            let e = CronSchedule::parse(expr, SAO_PAULO).unwrap_err();
+            assert!(e.reason.contains(&format!("got {n}")), "{e}");
+            assert_eq!(e.expression, expr);
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for expr in ["*/30 25 * * *", "61 * * * *", "0 0 32 * *", "abc * * * *"] {
+            let e = CronSchedule::parse(expr, SAO_PAULO).unwrap_err();
+            assert!(e.to_string().contains(expr), "{e}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `SchedulerService`: our interface over tokio-cron-scheduler. It owns the jobs, fires them
+//! on their cron, never runs a job twice at once, and keeps each job's status.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use chrono_tz::Tz;
+use tokio::sync::watch;
+use tokio_cron_scheduler::JobScheduler;
+use uuid::Uuid;
+
+use super::runner::run_job;
+use super::status::JobStats;
+use super::{CronError, CronSchedule, Job, JobStatus, RetryPolicy, RunRecord, Trigger};
+
+/// Errors of the scheduler's interface.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// No job has that name.
+    #[error("no job named {0:?}")]
+    UnknownJob(String),
+    /// A job with that name is already registered.
+    #[error("a job named {0:?} is already registered")]
+    DuplicateJob(String),
+    /// The cron expression is invalid.
+    #[error(transparent)]
+    Cron(#[from] CronError),
+    /// The cron engine failed.
+    #[error("cron engine error: {0}")]
+    Engine(String),
+}
+
+impl From<tokio_cron_scheduler::JobSchedulerError> for SchedulerError {
+    fn from(e: tokio_cron_scheduler::JobSchedulerError) -> Self {
+        SchedulerError::Engine(format!("{e:?}"))
+    }
+}
+
+/// The result of `trigger`: the run's record, and whether the caller joined a run that was
+/// already in progress instead of starting one.
+#[derive(Debug, Clone)]
+pub struct TriggerResult {
+    /// The run that the call waited for.
+    pub run: RunRecord,
+    /// True when the call joined a run already in progress.
+    pub joined: bool,
+}
+
+/// Runs registered jobs on their cron schedule. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct SchedulerService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    time_zone: Tz,
+    policy: RetryPolicy,
+    jobs: Mutex<BTreeMap<String, Arc<JobEntry>>>,
+    /// The cron engine while started.
+    engine: tokio::sync::Mutex<Option<JobScheduler>>,
+    running: watch::Sender<bool>,
+    run_seq: AtomicU64,
+}
+
+struct JobEntry {
+    job: Arc<dyn Job>,
+    schedule: CronSchedule,
+    state: Mutex<JobState>,
+}
+
+#[derive(Default)]
+struct JobState {
+    stats: JobStats,
+    /// The run in progress: resolves to `Some(record)` when it ends.
+    current: Option<watch::Receiver<Option<RunRecord>>>,
+    /// The job's id in the engine while started.
+    engine_id: Option<Uuid>,
+}
+
+impl SchedulerService {
+    /// A stopped scheduler whose cron expressions are evaluated in `time_zone`.
+    pub fn new(time_zone: Tz, policy: RetryPolicy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                time_zone,
+                policy,
+                jobs: Mutex::new(BTreeMap::new()),
+                engine: tokio::sync::Mutex::new(None),
+                running: watch::channel(false).0,
+                run_seq: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Registers `job` to run on `cron` (5 fields, or 6 with seconds). If the scheduler is
+    /// running, the job is scheduled at once.
+    pub async fn add_cron_job(&self, job: Arc<dyn Job>, cron: &str) -> Result<(), SchedulerError> {
+        let schedule = CronSchedule::parse(cron, self.inner.time_zone)?;
+        let name = job.name().to_owned();
+        let entry = Arc::new(JobEntry {
+            job,
+            schedule,
+            state: Mutex::new(JobState::default()),
+        });
+        {
+            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+            if jobs.contains_key(&name) {
+                return Err(SchedulerError::DuplicateJob(name));
+            }
+            jobs.insert(name, entry.clone());
+        }
+        if let Some(engine) = self.inner.engine.lock().await.as_ref() {
+            self.inner.schedule_in(engine, &entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts firing cron ticks. Starting a running scheduler does nothing.
+    pub async fn start(&self) -> Result<(), SchedulerError> {
+        let mut engine_slot = self.inner.engine.lock().await;
+        if engine_slot.is_some() {
+            return Ok(());
+        }
+        let engine = JobScheduler::new().await?;
+        for entry in self.inner.entries() {
+            self.inner.schedule_in(&engine, &entry).await?;
+        }
+        engine.start().await?;
+        *engine_slot = Some(engine);
+        self.inner.running.send_replace(true);
+        tracing::info!(time_zone = %self.inner.time_zone, "scheduler started");
+        Ok(())
+    }
+
+    /// Stops firing cron ticks. Runs in progress finish; `trigger` still works.
+    pub async fn stop(&self) -> Result<(), SchedulerError> {
+        let Some(mut engine) = self.inner.engine.lock().await.take() else {
+            return Ok(());
+        };
+        self.inner.running.send_replace(false);
+        for entry in self.inner.entries() {
+            entry.state.lock().expect("job state lock").engine_id = None;
+        }
+        engine.shutdown().await?;
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    /// Whether cron ticks are being fired.
+    pub fn is_running(&self) -> bool {
+        *self.inner.running.borrow()
+    }
+
+    /// A receiver that sees every change of [`is_running`](Self::is_running).
+    pub fn subscribe_running(&self) -> watch::Receiver<bool> {
+        self.inner.running.subscribe()
+    }
+
+    /// Runs the job named `name` now and waits for that run's record. If it is already
+    /// running, joins that run instead of starting another.
+    pub async fn trigger(
+        &self,
+        name: &str,
+        trigger: Trigger,
+    ) -> Result<TriggerResult, SchedulerError> {
+        let entry = self
+            .inner
+            .entry(name)
+            .ok_or_else(|| SchedulerError::UnknownJob(name.to_owned()))?;
+        let (mut done, joined) = self.inner.launch_or_join(&entry, trigger);
+        if joined {
+            tracing::info!(
+                job = name,
+                trigger = trigger.as_str(),
+                "joined the run in progress"
+            );
+        }
+        let run = done
+            .wait_for(Option::is_some)
+            .await
+            .map(|r| r.clone().expect("waited for Some"))
+            .map_err(|_| SchedulerError::Engine("the run's task ended without a result".into()))?;
+        Ok(TriggerResult { run, joined })
+    }
+
+    /// The status of every job, ordered by name.
+    pub async fn statuses(&self) -> Vec<JobStatus> {
+        let engine = self.inner.engine.lock().await.clone();
+        let mut out = Vec::new();
+        for entry in self.inner.entries() {
+            let (stats, running, engine_id) = {
+                let state = entry.state.lock().expect("job state lock");
+                (
+                    state.stats.clone(),
+                    state.current.is_some(),
+                    state.engine_id,
+                )
+            };
+            let next_run = match (engine.clone(), engine_id) {
+                (Some(mut engine), Some(id)) => engine
+                    .next_tick_for_job(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .or_else(|| entry.schedule.next_after(Utc::now())),
+                _ => None,
+            };
+            out.push(JobStatus {
+                name: entry.job.name().to_owned(),
+                cron: entry.schedule.expression().to_owned(),
+                time_zone: entry.schedule.time_zone().name().to_owned(),
+                next_run,
+                running,
+                stats,
+            });
+        }
+        out
+    }
+}
+
+impl Inner {
+    fn entries(&self) -> Vec<Arc<JobEntry>> {
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn entry(&self, name: &str) -> Option<Arc<JobEntry>> {
+        self.jobs.lock().expect("jobs lock").get(name).cloned()
+    }
+
+    /// Registers a cron tick in the engine that launches the job unless it is running.
+    async fn schedule_in(
+        self: &Arc<Self>,
+        engine: &JobScheduler,
+        entry: &Arc<JobEntry>,
+    ) -> Result<(), SchedulerError> {
+        let weak = Arc::downgrade(self);
+        let tick_entry = entry.clone();
+        let cron_job = tokio_cron_scheduler::Job::new_async_tz(
+            entry.schedule.with_seconds(),
+            self.time_zone,
+            move |_id, _lock| {
+                let weak = weak.clone();
+                let entry = tick_entry.clone();
+                Box::pin(async move {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.on_tick(&entry);
+                    }
+                })
+            },
+        )?;
+        let id = engine.add(cron_job).await?;
+        entry.state.lock().expect("job state lock").engine_id = Some(id);
+        Ok(())
+    }
+
+    /// A cron tick: start a run, or skip the tick when one is in progress.
+    fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
+        {
+            let mut state = entry.state.lock().expect("job state lock");
+            if state.current.is_some() {
+                state.stats.skipped_ticks += 1;
+                tracing::warn!(
+                    job = entry.job.name(),
+                    skipped_ticks = state.stats.skipped_ticks,
+                    "cron tick skipped: the previous run is still in progress"
+                );
+                return;
+            }
+        }
+        let _ = self.launch_or_join(entry, Trigger::Cron);
+    }
+
+    /// Starts a run in its own task (so a caller that goes away does not cancel it), or
+    /// returns the receiver of the run in progress.
+    fn launch_or_join(
+        self: &Arc<Self>,
+        entry: &Arc<JobEntry>,
+        trigger: Trigger,
+    ) -> (watch::Receiver<Option<RunRecord>>, bool) {
+        let mut state = entry.state.lock().expect("job state lock");
+        if let Some(current) = &state.current {
+            return (current.clone(), true);
+        }
+        let (done_tx, done_rx) = watch::channel(None);
+        state.current = Some(done_rx.clone());
+        drop(state);
+
+        let run_id = self.run_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = entry.clone();
+        let policy = self.policy;
+        tokio::spawn(async move {
+            let record = run_job(entry.job.clone(), policy, run_id, trigger).await;
+            {
+                let mut state = entry.state.lock().expect("job state lock");
+                state.stats.record(record.clone());
+                state.current = None;
+            }
+            done_tx.send_replace(Some(record));
+        });
+        (done_rx, false)
+    }
+}

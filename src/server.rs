@@ -1,0 +1,174 @@
+//! Builds and runs the service: the gRPC server (data, scheduler admin, health,
+//! reflection v1 and v1alpha), the scheduler with the warm-up job, and the health task,
+//! all stopped by one shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+
+use crate::cache::SnapshotCache;
+use crate::config::ServiceSettings;
+use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
+use crate::health::{self, HealthPublisher};
+use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
+use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
+use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
+use crate::scheduler::SchedulerService;
+use crate::source::InterrupcaoSource;
+
+/// The assembled service, bound to its listener but not yet running.
+pub struct Application {
+    listener: TcpListener,
+    settings: ServiceSettings,
+    cache: Arc<SnapshotCache>,
+    scheduler: SchedulerService,
+}
+
+impl Application {
+    /// Assembles the service around `source`, listening on `listener` (tests pass
+    /// `127.0.0.1:0`). Fails when the warm-up cron is invalid.
+    pub async fn build(
+        settings: ServiceSettings,
+        source: Arc<dyn InterrupcaoSource>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let cache = Arc::new(SnapshotCache::new(settings.stale_after));
+        let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        scheduler
+            .add_cron_job(
+                Arc::new(CacheWarmupJob::new(source, cache.clone())),
+                &settings.warmup_cron,
+            )
+            .await
+            .context("RADAR_WARMUP_CRON")?;
+        Ok(Self {
+            listener,
+            settings,
+            cache,
+            scheduler,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The scheduler (shared), for tests and embedding.
+    pub fn scheduler(&self) -> SchedulerService {
+        self.scheduler.clone()
+    }
+
+    /// The snapshot cache (shared).
+    pub fn cache(&self) -> Arc<SnapshotCache> {
+        self.cache.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then: health NOT_SERVING, scheduler stopped,
+    /// in-flight RPCs drained within the grace period. Returns once the server is down.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            settings,
+            cache,
+            scheduler,
+        } = self;
+        let stopping = CancellationToken::new();
+        tokio::spawn({
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        });
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let publisher = HealthPublisher::new(reporter).await;
+        let health_task = tokio::spawn(health::run(
+            publisher,
+            cache.subscribe_loaded(),
+            scheduler.subscribe_running(),
+            stopping.clone(),
+        ));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building reflection v1")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
+
+        let drain = CancellationToken::new();
+        let addr = listener.local_addr()?;
+        let server = Server::builder()
+            .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
+                cache.clone(),
+                settings.contact_email.clone(),
+            )))
+            .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
+                scheduler.clone(),
+            )))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                drain.clone().cancelled_owned(),
+            );
+        let mut server = tokio::spawn(server);
+        tracing::info!(%addr, "gRPC server listening");
+
+        scheduler.start().await.context("starting the scheduler")?;
+        let warm_up = tokio::spawn(warm_up_until_loaded(
+            scheduler.clone(),
+            cache.clone(),
+            settings.startup_retry,
+            stopping.clone(),
+        ));
+
+        tokio::select! {
+            result = &mut server => {
+                stopping.cancel();
+                let _ = scheduler.stop().await;
+                return result.context("server task")?.context("gRPC server failed");
+            }
+            () = stopping.cancelled() => {}
+        }
+
+        tracing::info!("shutting down: health NOT_SERVING, stopping the scheduler, draining");
+        let _ = health_task.await;
+        if let Err(e) = scheduler.stop().await {
+            tracing::warn!(error = %e, "stopping the scheduler failed");
+        }
+        warm_up.abort();
+        drain.cancel();
+        match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+            Ok(result) => result
+                .context("server task")?
+                .context("gRPC server failed")?,
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = settings.shutdown_grace.as_secs(),
+                    "grace period over: closing the remaining connections"
+                );
+                server.abort();
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! Test harness: the real server on 127.0.0.1:0 around a scriptable fake source, and the
+//! generated clients.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::domain::RawInterrupcaoRow;
+use radar_interrupcoes::jobs::StartupRetry;
+use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
+use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
+use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
+use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
+use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
+use radar_interrupcoes::server::Application;
+use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
+use tokio::sync::{Semaphore, oneshot};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// What the fake source does on its next fetches.
+#[derive(Clone)]
+pub enum Behaviour {
+    Rows(Vec<RawInterrupcaoRow>),
+    Fail(SourceError),
+    Panic,
+}
+
+/// A source whose answers the test scripts, which counts its queries, and which can hold
+/// every query at a gate until the test opens it.
+pub struct FakeSource {
+    behaviour: std::sync::Mutex<Behaviour>,
+    calls: AtomicUsize,
+    gate: Option<Semaphore>,
+}
+
+impl FakeSource {
+    pub fn new(behaviour: Behaviour) -> Arc<Self> {
+        Arc::new(Self {
+            behaviour: std::sync::Mutex::new(behaviour),
+            calls: AtomicUsize::new(0),
+            gate: None,
+        })
+    }
+
+    /// Every fetch waits until [`open_gate`](Self::open_gate).
+    pub fn gated(behaviour: Behaviour) -> Arc<Self> {
+        Arc::new(Self {
+            behaviour: std::sync::Mutex::new(behaviour),
+            calls: AtomicUsize::new(0),
+            gate: Some(Semaphore::new(0)),
+        })
+    }
+
+    pub fn open_gate(&self) {
+        self.gate.as_ref().expect("gated source").add_permits(1_000);
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl InterrupcaoSource for FakeSource {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            let _permit = gate.acquire().await.unwrap();
+        }
+        let behaviour = self.behaviour.lock().unwrap().clone();
+        match behaviour {
+            Behaviour::Rows(rows) => Ok(rows),
+            Behaviour::Fail(e) => Err(e),
+            Behaviour::Panic => panic!("fake source panicked"),
+        }
+    }
+}
+
+/// A valid row of conjunto `conjunto` in Boa Vista.
+pub fn row(conjunto: i64, programada: i64, nao_programada: i64) -> RawInterrupcaoRow {
+    RawInterrupcaoRow {
+        conjunto: Some(conjunto),
+        municipio: Some(1_400_100),
+        qtd_ucs_atendidas: Some(1000),
+        qtd_programada: Some(programada),
+        qtd_nao_programada: Some(nao_programada),
+    }
+}
+
+/// Settings for tests: no cron tick during a test (yearly), fast retries.
+pub fn test_settings() -> ServiceSettings {
+    ServiceSettings {
+        warmup_cron: "0 0 0 1 1 *".to_owned(),
+        retry: RetryPolicy {
+            attempt_timeout: Duration::from_secs(10),
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        },
+        startup_retry: StartupRetry {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+        },
+        shutdown_grace: Duration::from_secs(5),
+        ..ServiceSettings::default()
+    }
+}
+
+/// The running server and its clients.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub scheduler: SchedulerService,
+    pub data: InterrupcoesServiceClient<Channel>,
+    pub admin: SchedulerAdminClient<Channel>,
+    pub health: HealthClient<Channel>,
+    pub channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(source: Arc<dyn InterrupcaoSource>) -> Self {
+        Self::spawn_with(source, test_settings()).await
+    }
+
+    pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = Application::build(settings, source, listener)
+            .await
+            .unwrap();
+        let addr = app.local_addr().unwrap();
+        let scheduler = app.scheduler();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            addr,
+            scheduler,
+            data: InterrupcoesServiceClient::new(channel.clone()),
+            admin: SchedulerAdminClient::new(channel.clone()),
+            health: HealthClient::new(channel.clone()),
+            channel,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Sends the shutdown signal and waits for `run` to return.
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    pub async fn health_of(&self, service: &str) -> ServingStatus {
+        let status = self
+            .health
+            .clone()
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        ServingStatus::try_from(status).unwrap()
+    }
+
+    /// Polls until `service` reports `want` (at most 10 s, then fails).
+    pub async fn wait_health(&self, service: &str, want: ServingStatus) {
+        for _ in 0..400 {
+            if self.health_of(service).await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{service:?} never became {want:?}");
+    }
+
+    pub async fn get(
+        &self,
+    ) -> Result<data_pb::GetQuantitativoInterrupcoesAtivasResponse, tonic::Status> {
+        self.data
+            .clone()
+            .get_quantitativo_interrupcoes_ativas(
+                data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
+            )
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn trigger(&self, job: &str) -> Result<sched_pb::TriggerNowResponse, tonic::Status> {
+        self.admin
+            .clone()
+            .trigger_now(sched_pb::TriggerNowRequest {
+                job_name: job.to_owned(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn jobs(&self) -> sched_pb::ListJobsResponse {
+        self.admin
+            .clone()
+            .list_jobs(sched_pb::ListJobsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
