@@ -338,6 +338,14 @@ async fn health_reports_a_stopped_scheduler() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let app = TestApp::spawn(source).await;
     app.wait_health(OVERALL, Serving).await;
+    let mut data_watch = app
+        .health
+        .clone()
+        .watch(HealthCheckRequest { service: INTERRUPCOES_SERVICE.to_owned() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(data_watch.next().await.unwrap().unwrap().status, Serving as i32);
 
     app.scheduler.stop().await.unwrap();
     app.wait_health(SCHEDULER_SERVICE, NotServing).await;
@@ -349,6 +357,11 @@ async fn health_reports_a_stopped_scheduler() {
 
     app.scheduler.start().await.unwrap();
     app.wait_health(OVERALL, Serving).await;
+    // The data service did not change: its watchers got no message at all.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), data_watch.next()).await.is_err(),
+        "a duplicate SERVING message was sent to the data service's watchers"
+    );
 }
 
 #[tokio::test]
