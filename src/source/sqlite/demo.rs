@@ -302,7 +302,9 @@ impl Generator {
         let mut transformers: Vec<Transformer> = Vec::new();
         let mut premises = 0usize;
         let mut duplicate_premise_rows = 0usize;
+        let mut cells = Vec::with_capacity(CELLS.len());
         for &(conj, ibge, share) in &CELLS {
+            let first = transformers.len();
             let weight = MUNICIPIOS.iter().find(|m| m.0 == ibge).map_or(0.0, |m| m.2);
             let mut left = ((total * weight * share).round() as i64).max(10);
             while left > 0 {
@@ -325,6 +327,7 @@ impl Generator {
                     premises: size,
                 });
             }
+            cells.push(first..transformers.len());
         }
         // Border transformers: one per conjunto spanning two municipios, feeding both.
         let mut border = Vec::new();
@@ -400,13 +403,30 @@ impl Generator {
             Ok(num)
         };
 
+        // Where events fall: two in three on a transformer of the next (conjunto, municipio)
+        // of a shuffled tour, so the answer spreads over dozens of pairs; the third on any
+        // transformer, so Boa Vista gets its share.
+        let mut tour: Vec<usize> = (0..cells.len()).collect();
+        for i in (1..tour.len()).rev() {
+            let j = self.rng.index(i + 1);
+            tour.swap(i, j);
+        }
+        let place = |g: &mut Self, i: usize| {
+            if i % 3 != 2 {
+                let cell = &cells[tour[(i - i / 3) % tour.len()]];
+                cell.start + g.rng.index(cell.len())
+            } else {
+                g.rng.index(transformers.len())
+            }
+        };
+
         let open_unplanned = scaled(30.0, self.scale, 3);
         for i in 0..open_unplanned {
             // The first ones sit on border transformers, so "counts in both" always shows.
             let t = if i < border.len().min(2) {
                 border[i]
             } else {
-                self.rng.index(transformers.len())
+                place(&mut self, i)
             };
             let tycod = TYCODS_NAO_PROGRAMADOS[self.rng.index(TYCODS_NAO_PROGRAMADOS.len())];
             let e = Event::active(&transformers[t], t, tycod);
@@ -415,7 +435,7 @@ impl Generator {
         let open_planned = scaled(8.0, self.scale, 2);
         let mut switch_plan_tasks = 0;
         for i in 0..open_planned {
-            let t = self.rng.index(transformers.len());
+            let t = place(&mut self, open_unplanned + i);
             let num = ev(
                 &mut self,
                 Event::active(&transformers[t], t, TYCOD_PROGRAMADO),

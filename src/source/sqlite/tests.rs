@@ -348,3 +348,40 @@ fn aggregation_sql_is_portable() {
         }
     }
 }
+
+/// Measures the full-size demo (debug: a few seconds). `cargo test -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "slow: generates the full Roraima-sized demo"]
+async fn demo_at_scale_1_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roraima.db");
+    let summary = generate(&path, 1.0, DEFAULT_SEED).unwrap();
+    let started = std::time::Instant::now();
+    let rows = fetch(&path).await.unwrap();
+    println!(
+        "scale 1.0: {summary}\nquery: {} rows in {} ms",
+        rows.len(),
+        started.elapsed().as_millis()
+    );
+    assert!(rows.len() >= 20, "{rows:?}");
+}
+
+/// Prints the plan of the aggregation on a small demo, to check the indexes are used.
+#[test]
+#[ignore = "diagnostic: prints the query plan"]
+fn aggregation_query_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.db");
+    let summary = generate(&path, 0.02, DEFAULT_SEED).unwrap();
+    println!("scale 0.02: {summary}");
+    let conn = Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {AGGREGATION_SQL}"))
+        .unwrap();
+    let mut rows = stmt
+        .query(rusqlite::named_params! {":ag_id": 370, ":dist": "370"})
+        .unwrap();
+    while let Some(row) = rows.next().unwrap() {
+        println!("{}", row.get::<_, String>(3).unwrap());
+    }
+}
