@@ -1,1 +1,108 @@
-fn main() {}
+//! `radar-interrupcoes`: parse the settings, start logging, run the service (or a
+//! subcommand) until SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings};
+use radar_interrupcoes::server::Application;
+use radar_interrupcoes::source::sqlite;
+use radar_interrupcoes::{source, telemetry};
+
+/// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.settings.validate() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("radar-interrupcoes: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(config.log.format, &config.log.filter);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::GenerateDemo { scale, seed } => generate_demo(&config, scale, seed).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "radar-interrupcoes failed");
+            eprintln!("radar-interrupcoes: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let source = source::build(&config.source, &config.binds);
+    tracing::info!(
+        source = source.name(),
+        listen_addr = %config.service.listen_addr,
+        warmup_cron = %config.service.warmup_cron,
+        time_zone = %config.service.time_zone,
+        "starting radar-interrupcoes"
+    );
+    let listener = tokio::net::TcpListener::bind(config.service.listen_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on RADAR_LISTEN_ADDR={}",
+                config.service.listen_addr
+            )
+        })?;
+    let app = Application::build(config.service, Arc::from(source), listener).await?;
+    app.run(shutdown_signal()).await
+}
+
+async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {
+    let path = match &config.source {
+        SourceSettings::Sqlite { path, .. } => path.clone(),
+    };
+    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
+        .await
+        .context("demo generation task")??;
+    println!("{summary}");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "shutdown requested"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+    }
+}

@@ -47,7 +47,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Seed of the deterministic generator.
-        #[arg(long, default_value_t = 370)]
+        #[arg(long, default_value_t = crate::source::sqlite::DEFAULT_SEED)]
         seed: u64,
     },
 }

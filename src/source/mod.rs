@@ -11,6 +11,9 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::config::SourceSettings;
+use crate::domain::QueryBinds;
+
 pub use error::{SourceError, SourceErrorKind};
 
 use crate::domain::RawInterrupcaoRow;
@@ -28,4 +31,18 @@ pub trait InterrupcaoSource: Send + Sync + 'static {
     /// Runs the aggregation now, bypassing any cache, and returns its rows unvalidated,
     /// ordered by conjunto, then município.
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError>;
+}
+
+/// The adapter the settings select.
+pub fn build(settings: &SourceSettings, binds: &QueryBinds) -> Box<dyn InterrupcaoSource> {
+    match settings {
+        SourceSettings::Sqlite { path, create_demo } => {
+            let missing = if *create_demo {
+                sqlite::MissingDatabase::CreateDemo
+            } else {
+                sqlite::MissingDatabase::Fail
+            };
+            Box::new(sqlite::SqliteSource::new(path.clone(), binds.clone(), missing))
+        }
+    }
 }
