@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::path::PathBuf::from("proto/radar/interrupcoes/v1/interrupcoes.proto"),
                 std::path::PathBuf::from("proto/radar/scheduler/v1/scheduler.proto"),
             ],
-            &[std::path::PathBuf::from("proto"), protoc_bin_vendored::include_path()?],
+            &[
+                std::path::PathBuf::from("proto"),
+                protoc_bin_vendored::include_path()?,
+            ],
         )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())

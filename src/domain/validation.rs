@@ -68,10 +68,7 @@ fn validate_row(row: &RawInterrupcaoRow) -> Result<InterrupcaoAtiva, String> {
         ide_municipio: municipio as i32,
         qtd_ucs_atendidas: count("qtdUCsAtendidas", row.qtd_ucs_atendidas)?,
         qtd_ocorrencia_programada: count("qtdOcorrenciaProgramada", row.qtd_programada)?,
-        qtd_ocorrencia_nao_programada: count(
-            "qtdOcorrenciaNaoProgramada",
-            row.qtd_nao_programada,
-        )?,
+        qtd_ocorrencia_nao_programada: count("qtdOcorrenciaNaoProgramada", row.qtd_nao_programada)?,
     })
 }
 
