@@ -1,0 +1,147 @@
+//! Translation of rusqlite errors into [`SourceError`], at the adapter boundary.
+//!
+//! The SQLite primary result code is kept as the error's `code` (`SQLITE_BUSY`,
+//! `SQLITE_ERROR`, ...). Busy and locked are transient (another connection holds a lock that
+//! it will release); everything else needs an operator, so the message says what to fix.
+
+use std::path::Path;
+
+use rusqlite::ffi;
+
+use crate::source::SourceError;
+
+/// Translates a rusqlite error raised while reading or writing the database at `path`.
+pub(crate) fn map_error(err: rusqlite::Error, path: &Path) -> SourceError {
+    let path = path.display();
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, detail) => {
+            let code = Some(primary_code_name(failure.extended_code).to_owned());
+            let detail = detail
+                .as_deref()
+                .unwrap_or_else(|| ffi::code_to_str(failure.extended_code));
+            match failure.code {
+                ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked => {
+                    SourceError::transient(
+                        code,
+                        format!(
+                            "SQLite database {path} is locked by another connection ({detail}); \
+                             the next run will retry"
+                        ),
+                    )
+                }
+                ffi::ErrorCode::CannotOpen | ffi::ErrorCode::PermissionDenied => {
+                    SourceError::permanent(
+                        code,
+                        format!(
+                            "cannot open SQLite database {path} ({detail}): check that the file \
+                             and its directory exist and are readable by the service \
+                             (setting RADAR_SQLITE_PATH)"
+                        ),
+                    )
+                }
+                ffi::ErrorCode::DatabaseCorrupt | ffi::ErrorCode::NotADatabase => {
+                    SourceError::permanent(
+                        code,
+                        format!(
+                            "{path} is corrupt or not a SQLite database ({detail}): replace the \
+                             file, or delete it to let the service generate the demo database"
+                        ),
+                    )
+                }
+                _ => SourceError::permanent(
+                    code,
+                    format!(
+                        "query on SQLite database {path} failed ({detail}): the database must \
+                         hold the tables and columns of sql/sqlite/schema.sql"
+                    ),
+                ),
+            }
+        }
+        other => SourceError::permanent(None, format!("SQLite adapter error on {path}: {other}")),
+    }
+}
+
+/// Name of the primary result code (the low byte of an extended code), as SQLite spells it.
+fn primary_code_name(extended_code: std::os::raw::c_int) -> &'static str {
+    match extended_code & 0xff {
+        ffi::SQLITE_ERROR => "SQLITE_ERROR",
+        ffi::SQLITE_INTERNAL => "SQLITE_INTERNAL",
+        ffi::SQLITE_PERM => "SQLITE_PERM",
+        ffi::SQLITE_ABORT => "SQLITE_ABORT",
+        ffi::SQLITE_BUSY => "SQLITE_BUSY",
+        ffi::SQLITE_LOCKED => "SQLITE_LOCKED",
+        ffi::SQLITE_NOMEM => "SQLITE_NOMEM",
+        ffi::SQLITE_READONLY => "SQLITE_READONLY",
+        ffi::SQLITE_INTERRUPT => "SQLITE_INTERRUPT",
+        ffi::SQLITE_IOERR => "SQLITE_IOERR",
+        ffi::SQLITE_CORRUPT => "SQLITE_CORRUPT",
+        ffi::SQLITE_NOTFOUND => "SQLITE_NOTFOUND",
+        ffi::SQLITE_FULL => "SQLITE_FULL",
+        ffi::SQLITE_CANTOPEN => "SQLITE_CANTOPEN",
+        ffi::SQLITE_PROTOCOL => "SQLITE_PROTOCOL",
+        ffi::SQLITE_SCHEMA => "SQLITE_SCHEMA",
+        ffi::SQLITE_TOOBIG => "SQLITE_TOOBIG",
+        ffi::SQLITE_CONSTRAINT => "SQLITE_CONSTRAINT",
+        ffi::SQLITE_MISMATCH => "SQLITE_MISMATCH",
+        ffi::SQLITE_MISUSE => "SQLITE_MISUSE",
+        ffi::SQLITE_NOLFS => "SQLITE_NOLFS",
+        ffi::SQLITE_AUTH => "SQLITE_AUTH",
+        ffi::SQLITE_RANGE => "SQLITE_RANGE",
+        ffi::SQLITE_NOTADB => "SQLITE_NOTADB",
+        _ => "SQLITE_UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::os::raw::c_int, detail: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(detail.to_owned()))
+    }
+
+    #[test]
+    fn busy_and_locked_are_transient_and_keep_the_code() {
+        let e = map_error(
+            failure(ffi::SQLITE_BUSY, "database is locked"),
+            Path::new("x.db"),
+        );
+        assert!(e.is_transient());
+        assert_eq!(e.code.as_deref(), Some("SQLITE_BUSY"));
+        // An extended code keeps its primary name.
+        let e = map_error(
+            failure(ffi::SQLITE_LOCKED_SHAREDCACHE, "locked"),
+            Path::new("x.db"),
+        );
+        assert!(e.is_transient());
+        assert_eq!(e.code.as_deref(), Some("SQLITE_LOCKED"));
+    }
+
+    #[test]
+    fn other_failures_are_permanent_and_say_what_to_fix() {
+        let e = map_error(
+            failure(ffi::SQLITE_CANTOPEN, "unable"),
+            Path::new("/x/y.db"),
+        );
+        assert!(!e.is_transient());
+        assert_eq!(e.code.as_deref(), Some("SQLITE_CANTOPEN"));
+        assert!(e.message.contains("/x/y.db") && e.message.contains("RADAR_SQLITE_PATH"));
+
+        let e = map_error(failure(ffi::SQLITE_NOTADB, "not a db"), Path::new("y.db"));
+        assert_eq!(e.code.as_deref(), Some("SQLITE_NOTADB"));
+        assert!(e.message.contains("corrupt"), "{}", e.message);
+
+        let e = map_error(
+            failure(ffi::SQLITE_ERROR, "no such table: CISPERSL"),
+            Path::new("y.db"),
+        );
+        assert!(!e.is_transient());
+        assert_eq!(e.code.as_deref(), Some("SQLITE_ERROR"));
+        assert!(
+            e.message.contains("no such table: CISPERSL"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("schema.sql"), "{}", e.message);
+    }
+}
