@@ -212,6 +212,26 @@ mod tests {
     }
 
     #[test]
+    fn the_probed_tables_are_those_the_shared_sql_reads() {
+        let sql = crate::source::AGGREGATION_SQL;
+        for table in OMS_TABLES {
+            assert!(
+                sql.contains(&format!(" {table} ")),
+                "{table} not read by the SQL"
+            );
+        }
+        for bind in [":ag_id", ":dist"] {
+            assert!(sql.contains(bind), "{bind} not in the SQL");
+        }
+        for column in super::super::rows::COLUMNS {
+            assert!(
+                sql.contains(&format!("AS {column}")),
+                "{column} not an output"
+            );
+        }
+    }
+
+    #[test]
     fn probes_read_no_rows() {
         assert_eq!(
             probe_sql("CISPERSL"),

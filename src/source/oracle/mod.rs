@@ -10,6 +10,8 @@
 //! - [`check`]: the operator's pre-deployment [`connectivity_check`].
 
 pub mod check;
+#[cfg(test)]
+mod contract_tests;
 pub mod errors;
 pub mod rows;
 mod session;

@@ -18,7 +18,7 @@ const DRIVER_NAME: &str = concat!("radar-interrupcoes : ", env!("CARGO_PKG_VERSI
 /// Loads the Oracle Client library. The crate initialises it once per process: after a
 /// success, later calls (and another `RADAR_ORACLE_CLIENT_LIB_DIR`) change nothing; after a
 /// failure (DPI-1047) nothing is kept, so the next attempt loads it again.
-fn init_client(settings: &OracleSettings) -> Result<(), SourceError> {
+pub(super) fn init_client(settings: &OracleSettings) -> Result<(), SourceError> {
     let mut params = InitParams::new();
     params
         .default_driver_name(DRIVER_NAME)
