@@ -17,7 +17,8 @@ const REDACTED: &str = "<redacted>";
 
 /// The Oracle settings as given on the command line or in the environment. Flattened into the
 /// service's CLI; validated with [`OracleArgs::validate`] only when the source is `oracle`.
-#[derive(Clone, Default, clap::Args)]
+#[derive(Clone, clap::Args)]
+#[command(next_help_heading = "Oracle source (RADAR_SOURCE=oracle)")]
 pub struct OracleArgs {
     /// Connect string: Easy Connect (`host:1521/service`) or a tnsnames alias.
     #[arg(long = "oracle-connect-string", env = "RADAR_ORACLE_CONNECT_STRING")]
