@@ -1,0 +1,28 @@
+-- =============================================================================
+-- RADAR Interrupções: privileges of the service's own user, in the SERVICE's database.
+--
+-- Run by : a DBA of the database the service connects to (RADAR_ORACLE_CONNECT_STRING).
+-- When   : once, before 01_synonyms.sql. Re-running is harmless.
+-- How    : sqlplus / as sysdba @sql/oracle/00_service_user.sql
+--          (or: DEFINE radar_user = RADAR  before @, to skip the prompt)
+--
+-- Substitution parameter:
+--   &&radar_user  the service's user (RADAR_ORACLE_USER), e.g. RADAR
+--
+-- The service only reads. It needs to log in, and its schema needs the synonyms that
+-- 01_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database.
+-- The database link itself (e.g. DBLINK_INSERVICE) normally exists already; if it does not,
+-- also grant CREATE DATABASE LINK, or create a PUBLIC link as DBA.
+-- =============================================================================
+WHENEVER SQLERROR EXIT SQL.SQLCODE
+SET VERIFY OFF
+
+ACCEPT radar_user CHAR PROMPT 'Service user (RADAR_ORACLE_USER): '
+
+GRANT CREATE SESSION TO &&radar_user;
+GRANT CREATE SYNONYM TO &&radar_user;
+
+-- Uncomment only if the service's schema must own the database link itself:
+-- GRANT CREATE DATABASE LINK TO &&radar_user;
+
+PROMPT Privileges granted to &&radar_user.. Next: 01_synonyms.sql as &&radar_user..

@@ -1,1 +1,0 @@
-//! Oracle adapter (issue 3).

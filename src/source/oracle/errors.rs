@@ -1,0 +1,419 @@
+//! Translation of `oracle` crate errors into [`SourceError`], at the adapter boundary.
+//!
+//! The native code (`ORA-12541`, `DPI-1047`) is kept. Codes a retry can cure are transient;
+//! the others are permanent and carry what the operator should fix. An unknown code is
+//! permanent: retrying an error nobody understands every 30 minutes hides it, failing the run
+//! shows it. Oracle's messages never contain the password, and nothing here adds it.
+
+use oracle::ErrorKind;
+
+use crate::source::{SourceError, SourceErrorKind};
+
+/// What a known code means for the job, and what to do about it.
+struct Known {
+    code: &'static str,
+    kind: SourceErrorKind,
+    advice: &'static str,
+}
+
+const fn transient(code: &'static str, advice: &'static str) -> Known {
+    Known {
+        code,
+        kind: SourceErrorKind::Transient,
+        advice,
+    }
+}
+
+const fn permanent(code: &'static str, advice: &'static str) -> Known {
+    Known {
+        code,
+        kind: SourceErrorKind::Permanent,
+        advice,
+    }
+}
+
+const UNREACHABLE: &str = "the database or its listener is unreachable; the job retries";
+const LOST: &str = "the connection to the database was lost; the job retries";
+const TIMED_OUT: &str = "the database did not answer within RADAR_ORACLE_CALL_TIMEOUT_SECS; \
+                         the job retries";
+const POOL_BUSY: &str = "no pooled session was free in time (RADAR_ORACLE_POOL_MAX); the job \
+                         retries";
+const DOWN: &str = "the database is starting, stopping or not open; the job retries";
+const CREDENTIALS: &str = "fix RADAR_ORACLE_USER and RADAR_ORACLE_PASSWORD (or the file in \
+                           RADAR_ORACLE_PASSWORD_FILE)";
+const CONNECT_STRING: &str = "fix RADAR_ORACLE_CONNECT_STRING: use Easy Connect \
+                              (host:port/service_name) or a tnsnames.ora alias found through \
+                              TNS_ADMIN";
+const OBJECTS: &str = "a table or synonym the query reads is missing or not visible to \
+                       RADAR_ORACLE_USER: run sql/oracle/ (synonyms and grants, see \
+                       docs/oracle.md) and `radar-interrupcoes check-oracle` to name it";
+const CLIENT_LIBRARY: &str = "the Oracle Client library could not be loaded: install Oracle \
+                              Instant Client (Basic or Basic Light, 64-bit) and set \
+                              RADAR_ORACLE_CLIENT_LIB_DIR to its directory, or put that \
+                              directory on LD_LIBRARY_PATH (or in ldconfig) before the \
+                              service starts";
+const SQL_BUG: &str = "the aggregation SQL (sql/interrupcoes_ativas.sql) does not run on \
+                       this database: a defect to report, not a setting";
+
+/// Every code with a known meaning. Everything else is permanent.
+const KNOWN: &[Known] = &[
+    // Network and listener.
+    transient("ORA-12541", UNREACHABLE),
+    transient("ORA-12543", UNREACHABLE),
+    transient("ORA-12170", UNREACHABLE),
+    transient("ORA-12535", UNREACHABLE),
+    transient("ORA-12537", LOST),
+    transient("ORA-12547", LOST),
+    transient("ORA-12560", UNREACHABLE),
+    transient("ORA-12514", DOWN),
+    transient("ORA-12505", DOWN),
+    transient("ORA-12528", DOWN),
+    transient("ORA-12516", DOWN),
+    transient("ORA-12518", DOWN),
+    transient("ORA-12519", DOWN),
+    transient("ORA-12520", DOWN),
+    transient("ORA-12526", DOWN),
+    transient("ORA-01033", DOWN),
+    transient("ORA-01034", DOWN),
+    transient("ORA-01089", DOWN),
+    transient("ORA-01090", DOWN),
+    transient("ORA-00018", DOWN),
+    transient("ORA-00020", DOWN),
+    // Lost sessions.
+    transient("ORA-03113", LOST),
+    transient("ORA-03114", LOST),
+    transient("ORA-03135", LOST),
+    transient("ORA-00028", LOST),
+    transient("ORA-02396", LOST),
+    transient("ORA-02068", LOST),
+    transient("ORA-25408", LOST),
+    transient("DPI-1010", LOST),
+    transient("DPI-1080", LOST),
+    // Timeouts and cancellation by the call timeout.
+    transient("DPI-1067", TIMED_OUT),
+    transient("ORA-01013", TIMED_OUT),
+    transient("ORA-03136", TIMED_OUT),
+    transient("ORA-03156", TIMED_OUT),
+    transient(
+        "ORA-01555",
+        "snapshot too old while reading the OMS tables; the job retries",
+    ),
+    // Pool exhausted or timed out.
+    transient("ORA-24459", POOL_BUSY),
+    transient("ORA-24418", POOL_BUSY),
+    transient("ORA-24496", POOL_BUSY),
+    transient("ORA-24457", POOL_BUSY),
+    // Credentials and account.
+    permanent("ORA-01017", CREDENTIALS),
+    permanent("ORA-01005", CREDENTIALS),
+    permanent(
+        "ORA-01045",
+        "grant CREATE SESSION to RADAR_ORACLE_USER (sql/oracle/00_service_user.sql)",
+    ),
+    permanent(
+        "ORA-28000",
+        "the account of RADAR_ORACLE_USER is locked: ask the DBA to unlock it \
+               (ALTER USER ... ACCOUNT UNLOCK) and check the password, repeated failures lock it",
+    ),
+    permanent(
+        "ORA-28001",
+        "the password of RADAR_ORACLE_USER has expired: ask the DBA for a new \
+               one and update the secret",
+    ),
+    permanent("ORA-28009", CREDENTIALS),
+    // Connect string.
+    permanent("ORA-12154", CONNECT_STRING),
+    permanent("ORA-12162", CONNECT_STRING),
+    permanent("ORA-12262", CONNECT_STRING),
+    permanent("ORA-12545", CONNECT_STRING),
+    // Objects, privileges, links.
+    permanent("ORA-00942", OBJECTS),
+    permanent(
+        "ORA-00980",
+        "a synonym points at a missing object: re-run \
+               sql/oracle/01_synonyms.sql with the right oms_schema and oms_dblink",
+    ),
+    permanent("ORA-04052", OBJECTS),
+    permanent(
+        "ORA-02019",
+        "the database link named by the synonyms does not exist in the \
+               service's schema: create it or re-run sql/oracle/01_synonyms.sql with the right \
+               oms_dblink",
+    ),
+    permanent(
+        "ORA-01031",
+        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/02_grants.sql \
+               (read-only READ on the OMS tables for the database link's user)",
+    ),
+    permanent(
+        "ORA-01039",
+        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/02_grants.sql",
+    ),
+    permanent(
+        "ORA-00904",
+        "a column the query reads does not exist: check that the synonyms \
+               point at the InService OMS schema (sql/oracle/01_synonyms.sql)",
+    ),
+    // The SQL itself.
+    permanent("ORA-00900", SQL_BUG),
+    permanent("ORA-00907", SQL_BUG),
+    permanent("ORA-00911", SQL_BUG),
+    permanent("ORA-00933", SQL_BUG),
+    permanent("ORA-00936", SQL_BUG),
+    permanent("ORA-01008", SQL_BUG),
+    permanent("ORA-01036", SQL_BUG),
+    permanent("ORA-01722", SQL_BUG),
+    // The client library.
+    permanent("DPI-1047", CLIENT_LIBRARY),
+    permanent(
+        "DPI-1072",
+        "the Oracle Client library is too old: install Oracle Instant Client \
+               19 or later and point RADAR_ORACLE_CLIENT_LIB_DIR at it",
+    ),
+    permanent(
+        "DPI-1050",
+        "the Oracle Client library is too old: install Oracle Instant Client \
+               19 or later and point RADAR_ORACLE_CLIENT_LIB_DIR at it",
+    ),
+];
+
+/// Translates an `oracle` crate error, keeping its native code.
+pub fn translate(err: &oracle::Error) -> SourceError {
+    let text = err.to_string();
+    let code = match err.kind() {
+        ErrorKind::OciError => err.oci_code().map(|c| format!("ORA-{c:05}")),
+        ErrorKind::DpiError => err.dpi_code().map(|c| format!("DPI-{c:04}")),
+        _ => None,
+    }
+    // A message such as "ORA-12541: TNS:no listener" names its code even when the crate could
+    // not parse it (an OCI error without a code, a DPI error whose number it did not find).
+    .or_else(|| code_in(err.db_error().map_or(text.as_str(), |db| db.message())));
+    match code {
+        Some(code) => {
+            let detail = err.db_error().map_or(text.as_str(), |db| db.message());
+            classify(&code, detail)
+        }
+        None => SourceError::permanent(
+            None,
+            format!("Oracle driver error ({:?}): {text}; {SQL_BUG}", err.kind()),
+        ),
+    }
+}
+
+/// Classifies a native code with the driver's message. `detail` may start with the code
+/// itself (`"ORA-12541: TNS:no listener"`); it is not repeated, since `SourceError`'s
+/// `Display` shows the code first.
+pub fn classify(code: &str, detail: &str) -> SourceError {
+    let detail = detail.trim();
+    let detail = detail
+        .strip_prefix(code)
+        .map(|rest| rest.trim_start_matches([':', ' ']))
+        .unwrap_or(detail)
+        .trim_end_matches('.');
+    let code_owned = Some(code.to_owned());
+    match KNOWN.iter().find(|k| k.code == code) {
+        Some(known) => SourceError {
+            kind: known.kind,
+            code: code_owned,
+            message: format!("{detail}. {}", capitalized(known.advice)),
+        },
+        None => SourceError::permanent(
+            code_owned,
+            format!(
+                "{detail}. Not a known transient error, so the run fails: see the Oracle error \
+                 reference for {code}"
+            ),
+        ),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The `ORA-nnnnn` or `DPI-nnnn` code a message starts with.
+fn code_in(message: &str) -> Option<String> {
+    let message = message.trim_start();
+    let (prefix, digits) = if let Some(rest) = message.strip_prefix("ORA-") {
+        ("ORA", rest)
+    } else {
+        ("DPI", message.strip_prefix("DPI-")?)
+    };
+    let digits: String = digits.chars().take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty()).then(|| format!("{prefix}-{digits}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use oracle::{DbError, Error};
+
+    use super::*;
+
+    #[allow(deprecated)] // the variants are the only public way to build a driver error in 0.6
+    fn oci(code: i32, message: &str) -> Error {
+        Error::OciError(DbError::new(
+            code,
+            0,
+            message,
+            "dpiConn_create",
+            "create session",
+        ))
+    }
+
+    #[allow(deprecated)]
+    fn dpi(message: &str) -> Error {
+        Error::DpiError(DbError::new(
+            0,
+            0,
+            message,
+            "dpiPool_create",
+            "load library",
+        ))
+    }
+
+    #[test]
+    fn transient_oracle_codes_are_retried_and_keep_their_code() {
+        for (code, message) in [
+            (12541, "ORA-12541: TNS:no listener"),
+            (12170, "ORA-12170: TNS:Connect timeout occurred"),
+            (12535, "ORA-12535: TNS:operation timed out"),
+            (3113, "ORA-03113: end-of-file on communication channel"),
+            (3114, "ORA-03114: not connected to ORACLE"),
+            (3135, "ORA-03135: connection lost contact"),
+            (
+                1013,
+                "ORA-01013: user requested cancel of current operation",
+            ),
+            (
+                24459,
+                "ORA-24459: OCISessionGet() timed out waiting for pool to create new connections",
+            ),
+            (24418, "ORA-24418: Cannot open further sessions."),
+            (
+                12514,
+                "ORA-12514: TNS:listener does not currently know of service requested",
+            ),
+            (
+                12528,
+                "ORA-12528: TNS:listener: all appropriate instances are blocking new connections",
+            ),
+        ] {
+            let e = translate(&oci(code, message));
+            let expected = format!("ORA-{code:05}");
+            assert_eq!(e.code.as_deref(), Some(expected.as_str()));
+            assert!(e.is_transient(), "{e}");
+            assert!(!e.message.starts_with("ORA-"), "code not repeated: {e}");
+        }
+    }
+
+    #[test]
+    fn transient_odpi_codes_are_retried() {
+        for (code, message) in [
+            (
+                "DPI-1067",
+                "DPI-1067: call timeout of 30000 ms exceeded with ORA-3156",
+            ),
+            ("DPI-1010", "DPI-1010: not connected"),
+            ("DPI-1080", "DPI-1080: connection was closed by ORA-3113"),
+        ] {
+            let e = translate(&dpi(message));
+            assert_eq!(e.code.as_deref(), Some(code));
+            assert!(e.is_transient(), "{e}");
+        }
+    }
+
+    #[test]
+    fn permanent_codes_fail_at_once_saying_what_to_fix() {
+        for (code, message, fix) in [
+            (
+                1017,
+                "ORA-01017: invalid username/password; logon denied",
+                "RADAR_ORACLE_PASSWORD",
+            ),
+            (28000, "ORA-28000: The account is locked.", "unlock"),
+            (
+                942,
+                "ORA-00942: table or view does not exist",
+                "sql/oracle/",
+            ),
+            (
+                904,
+                "ORA-00904: \"HXGN_DT_ORACLE\": invalid identifier",
+                "synonyms",
+            ),
+            (1031, "ORA-01031: insufficient privileges", "02_grants.sql"),
+            (
+                12154,
+                "ORA-12154: TNS:could not resolve the connect identifier specified",
+                "RADAR_ORACLE_CONNECT_STRING",
+            ),
+        ] {
+            let e = translate(&oci(code, message));
+            assert_eq!(e.code, Some(format!("ORA-{code:05}")));
+            assert!(!e.is_transient(), "{e}");
+            assert!(e.message.contains(fix), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_client_library_names_the_setting_and_the_library_path() {
+        let e = translate(&dpi(
+            "DPI-1047: Cannot locate a 64-bit Oracle Client library: \"libclntsh.so: cannot open \
+             shared object file: No such file or directory\"",
+        ));
+        assert_eq!(e.code.as_deref(), Some("DPI-1047"));
+        assert!(!e.is_transient());
+        assert!(e.message.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{e}");
+        assert!(e.message.contains("LD_LIBRARY_PATH"), "{e}");
+        assert!(e.message.contains("Instant Client"), "{e}");
+        assert!(
+            e.message.contains("libclntsh.so"),
+            "the driver's text is kept: {e}"
+        );
+    }
+
+    #[test]
+    fn unknown_codes_are_permanent_and_keep_code_and_text() {
+        let e = translate(&oci(2291, "ORA-02291: integrity constraint violated"));
+        assert_eq!(e.code.as_deref(), Some("ORA-02291"));
+        assert!(!e.is_transient());
+        assert!(e.message.contains("integrity constraint violated"), "{e}");
+        let e = classify("DPI-9999", "DPI-9999: something new");
+        assert_eq!(e.code.as_deref(), Some("DPI-9999"));
+        assert!(e.message.contains("something new"));
+    }
+
+    #[test]
+    fn errors_without_a_code_are_permanent() {
+        let e = translate(&Error::new(
+            ErrorKind::InvalidBindName,
+            "invalid bind name AG",
+        ));
+        assert_eq!(e.code, None);
+        assert!(!e.is_transient());
+        assert!(e.message.contains("invalid bind name AG"), "{e}");
+    }
+
+    #[test]
+    fn the_code_is_found_in_the_message_when_the_driver_gives_none() {
+        let e = translate(&oci(0, "ORA-03113: end-of-file on communication channel"));
+        assert_eq!(e.code.as_deref(), Some("ORA-03113"));
+        assert!(e.is_transient());
+        assert_eq!(code_in("no code here"), None);
+        assert_eq!(code_in("DPI-1047: x").as_deref(), Some("DPI-1047"));
+    }
+
+    #[test]
+    fn display_shows_the_code_once() {
+        let e = classify("ORA-12541", "ORA-12541: TNS:no listener");
+        assert_eq!(
+            e.to_string(),
+            "ORA-12541: TNS:no listener. The database or its listener is unreachable; the job \
+             retries (transient)"
+        );
+    }
+}

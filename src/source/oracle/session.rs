@@ -1,0 +1,167 @@
+//! The blocking driver calls: client initialisation, the session pool, one connection with
+//! its call timeout, and the aggregation query. Run them only inside `spawn_blocking`.
+
+use oracle::pool::{GetMode, Pool, PoolBuilder};
+use oracle::{Connection, InitParams};
+use secrecy::ExposeSecret;
+
+use super::errors::translate;
+use super::rows::{COLUMNS, map_row};
+use super::settings::OracleSettings;
+use crate::domain::{QueryBinds, RawInterrupcaoRow};
+use crate::source::{AGGREGATION_SQL, SourceError};
+
+/// Shown in `V$SESSION_CONNECT_INFO.CLIENT_DRIVER`, so the DBA can tell the service's
+/// sessions apart.
+const DRIVER_NAME: &str = concat!("radar-interrupcoes : ", env!("CARGO_PKG_VERSION"));
+
+/// Loads the Oracle Client library. The crate initialises it once per process: after a
+/// success, later calls (and another `RADAR_ORACLE_CLIENT_LIB_DIR`) change nothing; after a
+/// failure (DPI-1047) nothing is kept, so the next attempt loads it again.
+pub(super) fn init_client(settings: &OracleSettings) -> Result<(), SourceError> {
+    let mut params = InitParams::new();
+    params
+        .default_driver_name(DRIVER_NAME)
+        .map_err(|e| translate(&e))?;
+    if let Some(dir) = &settings.client_lib_dir {
+        params
+            .oracle_client_lib_dir(dir.as_os_str())
+            .map_err(|e| translate(&e))?;
+    }
+    params.init().map(drop).map_err(|e| translate(&e))
+}
+
+/// Creates the session pool (loading the client library first), opening `pool_min`
+/// sessions.
+pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
+    init_client(settings)?;
+    let mut builder = PoolBuilder::new(
+        settings.user.as_str(),
+        settings.password.expose_secret(),
+        settings.connect_string.as_str(),
+    );
+    builder
+        .min_connections(settings.pool_min)
+        .max_connections(settings.pool_max)
+        .stmt_cache_size(settings.stmt_cache_size)
+        // The default, NoWait, fails at once when every session is busy; waiting up to the
+        // call timeout rides out a short burst and still bounds the wait.
+        .get_mode(GetMode::TimedWait(settings.call_timeout))
+        .ping_interval(Some(settings.ping_interval))
+        .map_err(|e| translate(&e))?;
+    builder.build().map_err(|e| translate(&e))
+}
+
+/// Takes a session from the pool and bounds every round trip on it by the call timeout, so
+/// a hung database cannot hold a blocking thread forever.
+pub fn connection(pool: &Pool, settings: &OracleSettings) -> Result<Connection, SourceError> {
+    let conn = pool.get().map_err(|e| translate(&e))?;
+    conn.set_call_timeout(Some(settings.call_timeout))
+        .map_err(|e| translate(&e))?;
+    Ok(conn)
+}
+
+/// Runs the shared aggregation SQL with its binds bound by name.
+pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+    let rows = conn
+        .query_named(
+            statement_text(AGGREGATION_SQL),
+            &[("ag_id", &binds.ag_id), ("dist", &binds.dist)],
+        )
+        .map_err(|e| translate(&e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row.map_err(|e| translate(&e))?;
+        let mut values: [Option<String>; 5] = Default::default();
+        for (i, value) in values.iter_mut().enumerate() {
+            *value = row.get::<usize, Option<String>>(i).map_err(|e| {
+                let mut err = translate(&e);
+                err.message = format!("column {} ({}): {}", i + 1, COLUMNS[i], err.message);
+                err
+            })?;
+        }
+        out.push(map_row(values.each_ref().map(Option::as_deref))?);
+    }
+    Ok(out)
+}
+
+/// The SQL as Oracle accepts it: the shared file may end with `;` (SQLite and SQL*Plus take
+/// it), which Oracle's call interface rejects with ORA-00933/ORA-00911.
+pub fn statement_text(sql: &str) -> &str {
+    sql.trim_end().trim_end_matches(';').trim_end()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+
+    use super::*;
+
+    #[test]
+    fn a_trailing_semicolon_is_left_out() {
+        assert_eq!(
+            statement_text("SELECT 1 FROM dual;\n"),
+            "SELECT 1 FROM dual"
+        );
+        assert_eq!(
+            statement_text("SELECT 1 FROM dual ; \n\n"),
+            "SELECT 1 FROM dual"
+        );
+        assert_eq!(
+            statement_text("SELECT ';' FROM dual"),
+            "SELECT ';' FROM dual"
+        );
+    }
+
+    fn unreachable_settings() -> OracleSettings {
+        let mut s = OracleSettings::new(
+            "127.0.0.1:1/NO_SUCH_SERVICE",
+            "RADAR",
+            SecretString::from("not-the-password"),
+        );
+        s.call_timeout = Duration::from_secs(1);
+        s
+    }
+
+    /// What really happens on a host without Oracle Instant Client (this one, and any pod
+    /// whose image lacks it): the pool cannot be created and the operator is told how to fix
+    /// it. Skipped where a client library is installed.
+    #[test]
+    fn without_a_client_library_pool_creation_fails_with_dpi_1047() {
+        let result = build_pool(&unreachable_settings());
+        if InitParams::is_initialized() {
+            eprintln!("skipped: an Oracle client library is installed here");
+            return;
+        }
+        let Err(err) = result else {
+            panic!("no pool without a client library")
+        };
+        assert_eq!(err.code.as_deref(), Some("DPI-1047"), "{err}");
+        eprintln!("observed: {err}");
+        assert!(!err.is_transient());
+        assert!(
+            err.message
+                .contains("Cannot locate a 64-bit Oracle Client library"),
+            "{err}"
+        );
+        assert!(err.message.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{err}");
+        assert!(err.message.contains("LD_LIBRARY_PATH"), "{err}");
+        assert!(!err.to_string().contains("not-the-password"));
+
+        // A failed load is not remembered: the next attempt (here with a library directory
+        // that holds no library) loads again and fails the same way. ODPI-C keeps the text
+        // of the first failure in its global error buffer, so the quoted loader message may
+        // be the first attempt's.
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = unreachable_settings();
+        settings.client_lib_dir = Some(dir.path().to_path_buf());
+        let Err(err) = build_pool(&settings) else {
+            panic!("no library in an empty directory")
+        };
+        eprintln!("observed with a lib dir: {err}");
+        assert_eq!(err.code.as_deref(), Some("DPI-1047"));
+        assert!(err.message.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{err}");
+    }
+}
