@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings};
 use radar_interrupcoes::server::Application;
-use radar_interrupcoes::source::sqlite;
+use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::{source, telemetry};
 
 /// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::GenerateDemo { scale, seed } => generate_demo(&config, scale, seed).await,
+            Command::CheckOracle => check_oracle(&config).await,
         }
     });
     match result {
@@ -69,13 +70,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {
-    let path = match &config.source {
-        SourceSettings::Sqlite { path, .. } => path.clone(),
+    let SourceSettings::Sqlite { path, .. } = &config.source else {
+        anyhow::bail!("generate-demo writes the SQLite database: set RADAR_SOURCE=sqlite");
     };
+    let path = path.clone();
     let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
         .await
         .context("demo generation task")??;
     println!("{summary}");
+    Ok(())
+}
+
+async fn check_oracle(config: &Config) -> anyhow::Result<()> {
+    let SourceSettings::Oracle(settings) = &config.source else {
+        anyhow::bail!(
+            "check-oracle checks the Oracle source: set RADAR_SOURCE=oracle and RADAR_ORACLE_*"
+        );
+    };
+    let report = oracle::connectivity_check(settings, &config.binds)
+        .await
+        .context("Oracle connectivity check failed")?;
+    println!("{report}");
     Ok(())
 }
 

@@ -341,11 +341,16 @@ async fn health_reports_a_stopped_scheduler() {
     let mut data_watch = app
         .health
         .clone()
-        .watch(HealthCheckRequest { service: INTERRUPCOES_SERVICE.to_owned() })
+        .watch(HealthCheckRequest {
+            service: INTERRUPCOES_SERVICE.to_owned(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(data_watch.next().await.unwrap().unwrap().status, Serving as i32);
+    assert_eq!(
+        data_watch.next().await.unwrap().unwrap().status,
+        Serving as i32
+    );
 
     app.scheduler.stop().await.unwrap();
     app.wait_health(SCHEDULER_SERVICE, NotServing).await;
@@ -359,7 +364,9 @@ async fn health_reports_a_stopped_scheduler() {
     app.wait_health(OVERALL, Serving).await;
     // The data service did not change: its watchers got no message at all.
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), data_watch.next()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), data_watch.next())
+            .await
+            .is_err(),
         "a duplicate SERVING message was sent to the data service's watchers"
     );
 }

@@ -17,6 +17,7 @@ pub use error::ConfigError;
 use crate::domain::QueryBinds;
 use crate::jobs::StartupRetry;
 use crate::scheduler::{CronSchedule, RetryPolicy};
+use crate::source::oracle::{OracleArgs, OracleSettings};
 use crate::telemetry::LogFormat;
 
 /// Default of `RADAR_SQLITE_PATH`: the embedded demo database, relative to the working
@@ -50,6 +51,10 @@ pub enum Command {
         #[arg(long, default_value_t = crate::source::sqlite::DEFAULT_SEED)]
         seed: u64,
     },
+    /// Read-only pre-deployment check of the Oracle source: connects, checks every table or
+    /// synonym the query uses, runs the query once, prints row count and timings. Exits
+    /// non-zero with the reason on failure. Uses the RADAR_ORACLE_* settings.
+    CheckOracle,
 }
 
 /// Raw settings as given on the command line or in the environment.
@@ -166,6 +171,9 @@ pub struct SettingsArgs {
     /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `radar_interrupcoes=debug`).
     #[arg(long, env = "RADAR_LOG_LEVEL", default_value = "info", global = true)]
     pub log_level: String,
+    /// Oracle connection settings (used when RADAR_SOURCE=oracle).
+    #[command(flatten)]
+    pub oracle: OracleArgs,
 }
 
 /// Which data source the service reads.
@@ -178,6 +186,8 @@ pub enum SourceSettings {
         /// Whether to create it with demo data when missing.
         create_demo: bool,
     },
+    /// The production Oracle database.
+    Oracle(OracleSettings),
 }
 
 /// Settings of the running service (everything but the source and logging).
@@ -279,6 +289,7 @@ impl SettingsArgs {
                     &self.sqlite_create_demo,
                 )?,
             },
+            "oracle" => SourceSettings::Oracle(self.oracle.clone().validate()?),
             other => {
                 return Err(ConfigError::new(
                     "RADAR_SOURCE",

@@ -42,7 +42,14 @@ pub fn build(settings: &SourceSettings, binds: &QueryBinds) -> Box<dyn Interrupc
             } else {
                 sqlite::MissingDatabase::Fail
             };
-            Box::new(sqlite::SqliteSource::new(path.clone(), binds.clone(), missing))
+            Box::new(sqlite::SqliteSource::new(
+                path.clone(),
+                binds.clone(),
+                missing,
+            ))
+        }
+        SourceSettings::Oracle(settings) => {
+            Box::new(oracle::OracleSource::new(settings.clone(), binds.clone()))
         }
     }
 }
