@@ -123,7 +123,7 @@ pub async fn warm_up_until_loaded(
     retry: StartupRetry,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = retry.initial_backoff;
+    let mut backoff = retry.initial_backoff.min(retry.max_backoff);
     while !cache.is_loaded() {
         let run = tokio::select! {
             run = scheduler.trigger(WARMUP_JOB_NAME, Trigger::Startup) => run,

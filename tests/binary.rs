@@ -1,0 +1,290 @@
+//! End-to-end tests of the `radar-interrupcoes` binary: settings errors, the embedded demo
+//! database, the Oracle source without a client library, and SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
+use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
+use radar_interrupcoes::proto::scheduler::v1::ListJobsRequest;
+use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const BIN: &str = env!("CARGO_BIN_EXE_radar-interrupcoes");
+
+/// A clean environment: no RADAR_* from the developer's shell.
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RADAR_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RADAR_LOG_FORMAT", "json");
+    cmd
+}
+
+/// A running service whose log lines are collected.
+struct Service {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+    addr: String,
+}
+
+impl Service {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .env("RADAR_LISTEN_ADDR", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let found = logs.lock().unwrap().iter().find_map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                (v["message"] == "gRPC server listening")
+                    .then(|| v["addr"].as_str().unwrap().to_owned())
+            });
+            if let Some(addr) = found {
+                break addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no listening line: {:?}",
+                logs.lock().unwrap()
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "exited: {:?}",
+                logs.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self { child, logs, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn health(&self, service: &str) -> ServingStatus {
+        let channel = tonic::transport::Channel::from_shared(self.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = HealthClient::new(channel);
+        let status = client
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        ServingStatus::try_from(status).unwrap()
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    fn terminate(mut self) -> Option<i32> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
+    let cases = [
+        ("RADAR_LISTEN_ADDR", "localhost:http", "RADAR_LISTEN_ADDR"),
+        ("RADAR_WARMUP_CRON", "every 30 minutes", "RADAR_WARMUP_CRON"),
+        ("RADAR_SOURCE", "oracle", "RADAR_ORACLE_CONNECT_STRING"),
+    ];
+    for (var, value, named) in cases {
+        let out = command().env(var, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{var}={value}: {stderr}");
+        if var != "RADAR_SOURCE" {
+            assert!(stderr.contains(value), "{var}={value}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn generate_demo_writes_a_database_of_the_requested_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/demo.sqlite");
+    let out = command()
+        .env("RADAR_SQLITE_PATH", &path)
+        .args(["generate-demo", "--scale", "0.02"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("premises"), "{stdout}");
+    assert!(path.exists());
+
+    let out = command()
+        .env("RADAR_SQLITE_PATH", &path)
+        .args(["generate-demo", "--scale", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scale"));
+}
+
+#[tokio::test]
+async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("radar-demo.sqlite");
+    let mut cmd = command();
+    cmd.env("RADAR_SQLITE_PATH", &path);
+    let service = Service::start(cmd);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while service.health("").await != ServingStatus::Serving {
+        assert!(
+            Instant::now() < deadline,
+            "never SERVING: {}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(path.exists(), "the demo database was created");
+    let mut data = InterrupcoesServiceClient::connect(service.url())
+        .await
+        .unwrap();
+    let answer = data
+        .get_quantitativo_interrupcoes_ativas(GetQuantitativoInterrupcoesAtivasRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let items = answer.resposta.unwrap().interrupcao_fornecimento;
+    assert!(
+        items.len() >= 10,
+        "the demo has real aggregated rows: {}",
+        items.len()
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| (1_400_000..1_500_000).contains(&i.ide_municipio))
+    );
+    assert_eq!(answer.snapshot.unwrap().source, "sqlite");
+
+    let logs = service.logs();
+    assert!(
+        logs.contains("\"cache_key\":\"interrupcoes:ativas:v1\""),
+        "{logs}"
+    );
+    assert!(logs.contains("\"duration_ms\""), "{logs}");
+    assert_eq!(service.terminate(), Some(0));
+}
+
+#[tokio::test]
+async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1047() {
+    let password = "Sup3r-Secret-Pw";
+    let mut cmd = command();
+    cmd.env("RADAR_SOURCE", "oracle")
+        .env("RADAR_ORACLE_CONNECT_STRING", "127.0.0.1:1/RADAR")
+        .env("RADAR_ORACLE_USER", "radar_app")
+        .env("RADAR_ORACLE_PASSWORD", password)
+        .env("RADAR_STARTUP_RETRY_MAX_SECS", "1")
+        .env_remove("LD_LIBRARY_PATH");
+    let service = Service::start(cmd);
+
+    let mut admin = SchedulerAdminClient::connect(service.url()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let jobs = admin
+            .list_jobs(ListJobsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let job = jobs.jobs.into_iter().next().unwrap();
+        if job.total_failures >= 2 {
+            break job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed runs: {}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let error = &job.last_run.as_ref().unwrap().error;
+    assert!(error.contains("DPI-1047"), "{error}");
+    assert!(error.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{error}");
+    assert_eq!(
+        service
+            .health("radar.interrupcoes.v1.InterrupcoesService")
+            .await,
+        ServingStatus::NotServing
+    );
+    assert_eq!(service.health("").await, ServingStatus::NotServing);
+    assert_eq!(
+        service.health("radar.scheduler.v1.SchedulerAdmin").await,
+        ServingStatus::Serving
+    );
+
+    let mut data = InterrupcoesServiceClient::connect(service.url())
+        .await
+        .unwrap();
+    let status = data
+        .get_quantitativo_interrupcoes_ativas(GetQuantitativoInterrupcoesAtivasRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert!(
+        status.message().contains("DPI-1047"),
+        "{}",
+        status.message()
+    );
+
+    let logs = service.logs();
+    assert!(logs.contains("DPI-1047"), "the failure is logged");
+    assert!(
+        !logs.contains(password),
+        "the password leaked into the logs"
+    );
+    assert!(!format!("{job:?}").contains(password));
+    assert_eq!(service.terminate(), Some(0), "still up, and exits cleanly");
+}
