@@ -462,3 +462,151 @@ async fn shutdown_turns_health_off_and_returns() {
         "expected NOT_SERVING on shutdown, got {next:?}"
     );
 }
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_list_and_describe_every_service() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let source = FakeSource::new(Behaviour::Rows(vec![]));
+    let app = TestApp::spawn(source).await;
+    let services = [
+        "grpc.health.v1.Health",
+        "radar.interrupcoes.v1.InterrupcoesService",
+        "radar.scheduler.v1.SchedulerAdmin",
+    ];
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let ask = |request| {
+        tokio_stream::iter(vec![v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        }])
+    };
+    let mut listed = client
+        .server_reflection_info(ask(
+            v1::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        listed.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("not a list response")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in services {
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+    }
+    // Each service's file, with its dependencies, must be resolvable: that is what lets a
+    // client call it by reflection alone.
+    for service in services {
+        let mut answer = client
+            .server_reflection_info(ask(
+                v1::server_reflection_request::MessageRequest::FileContainingSymbol(service.into()),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        match answer.next().await.unwrap().unwrap().message_response {
+            Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(
+                files,
+            )) => {
+                assert!(!files.file_descriptor_proto.is_empty(), "{service}")
+            }
+            other => panic!("{service}: {other:?}"),
+        }
+    }
+    for dependency in [
+        "google/protobuf/timestamp.proto",
+        "google/protobuf/duration.proto",
+    ] {
+        let mut answer = client
+            .server_reflection_info(ask(
+                v1::server_reflection_request::MessageRequest::FileByFilename(dependency.into()),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            matches!(
+                answer.next().await.unwrap().unwrap().message_response,
+                Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+            ),
+            "{dependency} not served"
+        );
+    }
+
+    let mut alpha =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let mut listed = alpha
+        .server_reflection_info(tokio_stream::iter(vec![v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        listed.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("not a list response")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in services {
+        assert!(
+            names.iter().any(|n| n == service),
+            "v1alpha: {service} missing from {names:?}"
+        );
+    }
+}
+
+#[test]
+fn every_field_of_the_aneel_answer_has_its_exact_json_name() {
+    use prost::Message;
+    let set =
+        prost_types::FileDescriptorSet::decode(radar_interrupcoes::proto::FILE_DESCRIPTOR_SET)
+            .unwrap();
+    let file = set
+        .file
+        .iter()
+        .find(|f| f.package() == "radar.interrupcoes.v1")
+        .unwrap();
+    let json_names = |message: &str| -> Vec<String> {
+        file.message_type
+            .iter()
+            .find(|m| m.name() == message)
+            .unwrap()
+            .field
+            .iter()
+            .map(|f| f.json_name().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        json_names("QuantitativoInterrupcoesAtivas"),
+        [
+            "idcStatusRequisicao",
+            "emailIndisponibilidade",
+            "mensagem",
+            "interrupcaoFornecimento"
+        ]
+    );
+    assert_eq!(
+        json_names("InterrupcaoFornecimento"),
+        [
+            "ideConjuntoUnidadeConsumidora",
+            "ideMunicipio",
+            "qtdUCsAtendidas",
+            "qtdOcorrenciaProgramada",
+            "qtdOcorrenciaNaoProgramada"
+        ]
+    );
+    assert_eq!(
+        json_names("GetQuantitativoInterrupcoesAtivasRequest"),
+        ["dthRecuperacao"]
+    );
+}
