@@ -35,12 +35,15 @@ impl Job for CacheWarmupJob {
         WARMUP_JOB_NAME
     }
 
+    fn cache_key(&self) -> Option<&str> {
+        Some(CACHE_KEY)
+    }
+
     async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
         let collected_at = Utc::now();
         let started = std::time::Instant::now();
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
             tracing::warn!(
-                cache_key = CACHE_KEY,
                 source = self.source.name(),
                 attempt,
                 error = %e,
@@ -55,7 +58,6 @@ impl Job for CacheWarmupJob {
         let validated = validate_rows(rows);
         for rejection in &validated.rejected {
             tracing::warn!(
-                cache_key = CACHE_KEY,
                 conjunto = rejection.conjunto,
                 municipio = rejection.municipio,
                 reason = %rejection.reason,
@@ -75,7 +77,6 @@ impl Job for CacheWarmupJob {
             })
             .await;
         tracing::info!(
-            cache_key = CACHE_KEY,
             source = self.source.name(),
             attempt,
             items = report.items,
@@ -89,7 +90,6 @@ impl Job for CacheWarmupJob {
     fn on_run_failed(&self, run: &RunRecord) {
         let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
         tracing::warn!(
-            cache_key = CACHE_KEY,
             outcome = run.outcome.as_str(),
             "warm-up failed: keeping the last good snapshot, now stale"
         );

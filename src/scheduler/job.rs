@@ -47,6 +47,11 @@ pub trait Job: Send + Sync + 'static {
     /// Unique name, used by `TriggerNow` and in logs.
     fn name(&self) -> &str;
 
+    /// The cache key this job fills, if any: a field of every log line of its runs.
+    fn cache_key(&self) -> Option<&str> {
+        None
+    }
+
     /// One attempt. `attempt` starts at 1. The scheduler bounds it with a timeout and may
     /// drop the future at that point, so it must leave nothing half-done when dropped.
     async fn execute(&self, attempt: u32) -> Result<JobReport, JobError>;

@@ -55,9 +55,13 @@ pub(super) async fn run_job(
     let span = tracing::info_span!(
         "job_run",
         job = job.name(),
+        cache_key = tracing::field::Empty,
         run_id,
         trigger = trigger.as_str()
     );
+    if let Some(key) = job.cache_key() {
+        span.record("cache_key", key);
+    }
     async move {
         let started_at = Utc::now();
         let clock = Instant::now();
