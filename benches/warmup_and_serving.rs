@@ -1,0 +1,138 @@
+//! Benchmark: the warm-up query on a Roraima-sized and an Amazonas-sized demo database, and
+//! the data RPC's latency through the real server, idle and while a warm-up runs.
+//!
+//! `cargo bench` prints figures and the ratios between them, all measured in one run on the
+//! same machine (absolute times on shared machines are noise; ratios are what to compare).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
+use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
+use radar_interrupcoes::scheduler::Trigger;
+use radar_interrupcoes::server::Application;
+use radar_interrupcoes::source::InterrupcaoSource;
+use radar_interrupcoes::source::sqlite::{self, MissingDatabase, SqliteSource};
+
+const QUERY_REPEATS: usize = 5;
+const RPC_CALLS: usize = 2_000;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
+}
+
+async fn query_time(source: &SqliteSource) -> (Duration, usize) {
+    let mut samples = Vec::new();
+    let mut rows = 0;
+    for _ in 0..QUERY_REPEATS {
+        let start = Instant::now();
+        rows = source.fetch_interrupcoes().await.unwrap().len();
+        samples.push(start.elapsed());
+    }
+    (median(samples), rows)
+}
+
+async fn rpc_latencies(client: &InterrupcoesServiceClient<tonic::transport::Channel>) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(RPC_CALLS);
+    for _ in 0..RPC_CALLS {
+        let start = Instant::now();
+        client
+            .clone()
+            .get_quantitativo_interrupcoes_ativas(GetQuantitativoInterrupcoesAtivasRequest::default())
+            .await
+            .unwrap();
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = Vec::new();
+    for (name, scale) in [("Roraima (scale 1)", 1.0), ("Amazonas-sized (scale 5)", 5.0)] {
+        let path = dir.path().join(format!("demo-{scale}.sqlite"));
+        let summary = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, sqlite::DEFAULT_SEED))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        println!("{name}: {summary}");
+        let source = SqliteSource::new(path, QueryBinds::default(), MissingDatabase::Fail);
+        let (time, rows) = query_time(&source).await;
+        println!("  warm-up query: median {time:?} over {QUERY_REPEATS} runs, {rows} rows");
+        sources.push((source, time));
+    }
+    let ratio = sources[1].1.as_secs_f64() / sources[0].1.as_secs_f64();
+    println!("query time ratio, scale 5 / scale 1: {ratio:.2}");
+
+    // Serving: the real server around the scale-5 source.
+    let (big, _) = sources.pop().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = Application::build(
+        ServiceSettings {
+            warmup_cron: "0 0 0 1 1 *".into(),
+            ..ServiceSettings::default()
+        },
+        Arc::new(big),
+        listener,
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr().unwrap();
+    let scheduler = app.scheduler();
+    let cache = app.cache();
+    tokio::spawn(app.run(std::future::pending()));
+    while !cache.is_loaded() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = InterrupcoesServiceClient::connect(format!("http://{addr}")).await.unwrap();
+
+    let mut idle = rpc_latencies(&client).await;
+    let idle_p50 = percentile(&mut idle, 0.50);
+    let idle_p99 = percentile(&mut idle, 0.99);
+
+    // The same calls while warm-ups run back to back on the blocking pool.
+    let warming = tokio::spawn({
+        let scheduler = scheduler.clone();
+        async move {
+            let mut runs = 0u32;
+            loop {
+                scheduler.trigger(WARMUP_JOB_NAME, Trigger::Manual).await.unwrap();
+                runs += 1;
+                if runs >= 1_000 {
+                    break;
+                }
+            }
+        }
+    });
+    let mut busy = rpc_latencies(&client).await;
+    warming.abort();
+    let busy_p50 = percentile(&mut busy, 0.50);
+    let busy_p99 = percentile(&mut busy, 0.99);
+    let runs = scheduler.statuses().await[0].stats.total_runs;
+
+    println!("data RPC over loopback, {RPC_CALLS} sequential calls:");
+    println!("  idle:              p50 {idle_p50:?}, p99 {idle_p99:?}");
+    println!("  during warm-ups:   p50 {busy_p50:?}, p99 {busy_p99:?} ({runs} warm-up runs so far)");
+    println!(
+        "  p99 during warm-ups / idle p99: {:.2}; warm-up query / idle p99: {:.0}",
+        busy_p99.as_secs_f64() / idle_p99.as_secs_f64(),
+        sources[0].1.as_secs_f64() * ratio / idle_p99.as_secs_f64()
+    );
+    println!(
+        "  ANEEL budget (5 s) / p99 during warm-ups: {:.0}",
+        5.0 / busy_p99.as_secs_f64()
+    );
+}
