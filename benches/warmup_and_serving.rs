@@ -41,13 +41,17 @@ async fn query_time(source: &SqliteSource) -> (Duration, usize) {
     (median(samples), rows)
 }
 
-async fn rpc_latencies(client: &InterrupcoesServiceClient<tonic::transport::Channel>) -> Vec<Duration> {
+async fn rpc_latencies(
+    client: &InterrupcoesServiceClient<tonic::transport::Channel>,
+) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(RPC_CALLS);
     for _ in 0..RPC_CALLS {
         let start = Instant::now();
         client
             .clone()
-            .get_quantitativo_interrupcoes_ativas(GetQuantitativoInterrupcoesAtivasRequest::default())
+            .get_quantitativo_interrupcoes_ativas(
+                GetQuantitativoInterrupcoesAtivasRequest::default(),
+            )
             .await
             .unwrap();
         samples.push(start.elapsed());
@@ -59,14 +63,19 @@ async fn rpc_latencies(client: &InterrupcoesServiceClient<tonic::transport::Chan
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut sources = Vec::new();
-    for (name, scale) in [("Roraima (scale 1)", 1.0), ("Amazonas-sized (scale 5)", 5.0)] {
+    for (name, scale) in [
+        ("Roraima (scale 1)", 1.0),
+        ("Amazonas-sized (scale 5)", 5.0),
+    ] {
         let path = dir.path().join(format!("demo-{scale}.sqlite"));
         let summary = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, sqlite::DEFAULT_SEED))
-                .await
-                .unwrap()
-                .unwrap()
+            tokio::task::spawn_blocking(move || {
+                sqlite::generate(&path, scale, sqlite::DEFAULT_SEED)
+            })
+            .await
+            .unwrap()
+            .unwrap()
         };
         println!("{name}: {summary}");
         let source = SqliteSource::new(path, QueryBinds::default(), MissingDatabase::Fail);
@@ -97,7 +106,9 @@ async fn main() {
     while !cache.is_loaded() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let client = InterrupcoesServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    let client = InterrupcoesServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
 
     let mut idle = rpc_latencies(&client).await;
     let idle_p50 = percentile(&mut idle, 0.50);
@@ -109,7 +120,10 @@ async fn main() {
         async move {
             let mut runs = 0u32;
             loop {
-                scheduler.trigger(WARMUP_JOB_NAME, Trigger::Manual).await.unwrap();
+                scheduler
+                    .trigger(WARMUP_JOB_NAME, Trigger::Manual)
+                    .await
+                    .unwrap();
                 runs += 1;
                 if runs >= 1_000 {
                     break;
@@ -125,7 +139,9 @@ async fn main() {
 
     println!("data RPC over loopback, {RPC_CALLS} sequential calls:");
     println!("  idle:              p50 {idle_p50:?}, p99 {idle_p99:?}");
-    println!("  during warm-ups:   p50 {busy_p50:?}, p99 {busy_p99:?} ({runs} warm-up runs so far)");
+    println!(
+        "  during warm-ups:   p50 {busy_p50:?}, p99 {busy_p99:?} ({runs} warm-up runs so far)"
+    );
     println!(
         "  p99 during warm-ups / idle p99: {:.2}; warm-up query / idle p99: {:.0}",
         busy_p99.as_secs_f64() / idle_p99.as_secs_f64(),

@@ -87,6 +87,7 @@ impl Application {
             let stopping = stopping.clone();
             async move {
                 shutdown.await;
+                tracing::info!("shutting down: health NOT_SERVING, then the scheduler, then drain");
                 stopping.cancel();
             }
         });
@@ -149,7 +150,6 @@ impl Application {
             () = stopping.cancelled() => {}
         }
 
-        tracing::info!("shutting down: health NOT_SERVING, stopping the scheduler, draining");
         let _ = health_task.await;
         if let Err(e) = scheduler.stop().await {
             tracing::warn!(error = %e, "stopping the scheduler failed");

@@ -288,3 +288,26 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
     assert!(!format!("{job:?}").contains(password));
     assert_eq!(service.terminate(), Some(0), "still up, and exits cleanly");
 }
+
+#[test]
+fn check_oracle_without_a_client_library_exits_non_zero_with_the_reason() {
+    let password = "Sup3r-Secret-Pw";
+    let out = command()
+        .env("RADAR_SOURCE", "oracle")
+        .env("RADAR_ORACLE_CONNECT_STRING", "127.0.0.1:1/RADAR")
+        .env("RADAR_ORACLE_USER", "radar_app")
+        .env("RADAR_ORACLE_PASSWORD", password)
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("check-oracle")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DPI-1047"), "{stderr}");
+    assert!(stderr.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{stderr}");
+    assert!(!stderr.contains(password), "the password leaked: {stderr}");
+
+    let out = command().arg("check-oracle").output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_SOURCE=oracle"));
+}
