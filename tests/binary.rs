@@ -240,7 +240,7 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
             .unwrap()
             .into_inner();
         let job = jobs.jobs.into_iter().next().unwrap();
-        if job.total_failures >= 2 {
+        if job.total_failures >= 1 {
             break job;
         }
         assert!(
@@ -278,6 +278,16 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
         "{}",
         status.message()
     );
+
+    // A permanent failure is not retried in a loop: the process waits, up and healthy.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let jobs = admin
+        .list_jobs(ListJobsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(jobs.jobs[0].total_runs, 1, "{}", service.logs());
+    assert!(jobs.scheduler_running);
 
     let logs = service.logs();
     assert!(logs.contains("DPI-1047"), "the failure is logged");

@@ -116,7 +116,11 @@ impl Default for StartupRetry {
 }
 
 /// Runs the warm-up now, and again with a capped backoff until a snapshot has loaded,
-/// instead of waiting for the next cron tick. Ends early when `shutdown` is cancelled.
+/// instead of waiting for the next cron tick. Only transient failures are retried this way:
+/// after a permanent one (bad credentials, missing table, missing client library) retrying
+/// cannot help and could lock the database account with repeated failed logins, so the
+/// next cron run, or an operator's `TriggerNow` after the fix, tries again. Ends early when
+/// `shutdown` is cancelled.
 pub async fn warm_up_until_loaded(
     scheduler: SchedulerService,
     cache: Arc<SnapshotCache>,
@@ -129,11 +133,23 @@ pub async fn warm_up_until_loaded(
             run = scheduler.trigger(WARMUP_JOB_NAME, Trigger::Startup) => run,
             () = shutdown.cancelled() => return,
         };
-        if let Err(e) = run {
-            tracing::error!(error = %e, "start-up warm-up could not run");
-        }
         if cache.is_loaded() {
             return;
+        }
+        match run {
+            Ok(result) if !result.run.retryable => {
+                tracing::error!(
+                    error = result.run.error.as_deref().unwrap_or_default(),
+                    "no snapshot loaded and the failure is permanent: not retrying until \
+                     the next cron run or a TriggerNow after the cause is fixed"
+                );
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "start-up warm-up could not run");
+                return;
+            }
         }
         tracing::warn!(
             backoff_ms = backoff.as_millis() as u64,
@@ -144,5 +160,99 @@ pub async fn warm_up_until_loaded(
             () = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(retry.max_backoff);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RawInterrupcaoRow;
+    use crate::scheduler::RetryPolicy;
+    use crate::source::SourceError;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Fails with the scripted errors, then answers one row; records when it was called.
+    struct Flaky {
+        errors: Mutex<Vec<SourceError>>,
+        calls: Mutex<Vec<Instant>>,
+    }
+
+    #[async_trait]
+    impl InterrupcaoSource for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+            self.calls.lock().unwrap().push(Instant::now());
+            match self.errors.lock().unwrap().pop() {
+                Some(e) => Err(e),
+                None => Ok(vec![RawInterrupcaoRow {
+                    conjunto: Some(1),
+                    municipio: Some(1_400_100),
+                    qtd_ucs_atendidas: Some(10),
+                    qtd_programada: Some(0),
+                    qtd_nao_programada: Some(2),
+                }]),
+            }
+        }
+    }
+
+    async fn run_startup(errors: Vec<SourceError>) -> (Arc<SnapshotCache>, Vec<Duration>) {
+        let source = Arc::new(Flaky {
+            errors: Mutex::new(errors),
+            calls: Mutex::new(Vec::new()),
+        });
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let scheduler = SchedulerService::new(
+            chrono_tz::UTC,
+            RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+        );
+        scheduler
+            .add_cron_job(
+                Arc::new(CacheWarmupJob::new(source.clone(), cache.clone())),
+                "0 0 0 1 1 *",
+            )
+            .await
+            .unwrap();
+        let retry = StartupRetry {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(5),
+        };
+        let start = Instant::now();
+        warm_up_until_loaded(scheduler, cache.clone(), retry, CancellationToken::new()).await;
+        let offsets = source
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| t.duration_since(start))
+            .collect();
+        (cache, offsets)
+    }
+
+    fn transient() -> SourceError {
+        SourceError::transient(Some("ORA-12541".into()), "no listener")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_with_a_capped_backoff_until_loaded() {
+        let (cache, calls) = run_startup(vec![transient(); 4]).await;
+        assert!(cache.is_loaded());
+        let secs: Vec<u64> = calls.iter().map(Duration::as_secs).collect();
+        // Pauses of 2, 4, then 5, 5 (capped) seconds between the five runs.
+        assert_eq!(secs, vec![0, 2, 6, 11, 16]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_failure_stops_the_fast_retries() {
+        let login = SourceError::permanent(Some("ORA-01017".into()), "invalid credentials");
+        let (cache, calls) = run_startup(vec![login]).await;
+        assert!(!cache.is_loaded());
+        assert_eq!(calls.len(), 1, "a bad password is not retried at start-up");
     }
 }

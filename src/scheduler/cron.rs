@@ -43,6 +43,15 @@ impl CronSchedule {
                 )));
             }
         };
+        // Counted from the end: day-of-month is third from last, day-of-week last.
+        let restricted = |f: &str| f != "*" && f != "?";
+        let (dom, dow) = (fields[fields.len() - 3], fields[fields.len() - 1]);
+        if restricted(dom) && restricted(dow) {
+            return Err(error(format!(
+                "restricts both day-of-month ({dom}) and day-of-week ({dow}): classic cron \
+                 fires when either matches, this scheduler only when both do; use one of them"
+            )));
+        }
         let cron = parser()
             .parse(&with_seconds)
             .map_err(|e| error(e.to_string()))?;
@@ -148,6 +157,17 @@ mod tests {
             assert!(e.reason.contains(&format!("got {n}")), "{e}");
             assert_eq!(e.expression, expr);
         }
+    }
+
+    #[test]
+    fn restricting_both_day_fields_is_refused_as_ambiguous() {
+        let e = CronSchedule::parse("0 6 1 * MON", SAO_PAULO).unwrap_err();
+        assert!(
+            e.reason.contains("day-of-month (1) and day-of-week (MON)"),
+            "{e}"
+        );
+        assert!(CronSchedule::parse("0 6 1 * *", SAO_PAULO).is_ok());
+        assert!(CronSchedule::parse("0 6 * * MON-FRI", SAO_PAULO).is_ok());
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub(super) async fn run_job(
             duration: Duration::ZERO,
             outcome: RunOutcome::Failed,
             error: None,
+            retryable: false,
             items: 0,
             rejected: 0,
             attempts: 0,
@@ -83,28 +84,30 @@ pub(super) async fn run_job(
             .await;
         if let Err(panic) = attempts {
             record.outcome = RunOutcome::Panicked;
+            record.retryable = false;
             record.error = Some(format!("job panicked: {}", panic_message(&*panic)));
         }
         record.finished_at = Utc::now();
         record.duration = clock.elapsed();
         let duration_ms = record.duration.as_millis() as u64;
+        let error = record.error.as_deref().unwrap_or_default();
+        macro_rules! run_finished {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    duration_ms,
+                    items = record.items,
+                    rejected = record.rejected,
+                    attempt = record.attempts,
+                    outcome = record.outcome.as_str(),
+                    error,
+                    $message
+                )
+            };
+        }
         if record.outcome.is_success() {
-            tracing::info!(
-                duration_ms,
-                items = record.items,
-                rejected = record.rejected,
-                attempts = record.attempts,
-                outcome = record.outcome.as_str(),
-                "job run finished"
-            );
+            run_finished!(info, "job run finished");
         } else {
-            tracing::error!(
-                duration_ms,
-                attempts = record.attempts,
-                outcome = record.outcome.as_str(),
-                error = record.error.as_deref().unwrap_or_default(),
-                "job run failed"
-            );
+            run_finished!(error, "job run failed");
             job.on_run_failed(&record);
         }
         record
@@ -117,6 +120,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
     let max_attempts = policy.max_attempts.max(1);
     for attempt in 1..=max_attempts {
         record.attempts = attempt;
+        tracing::info!(attempt, "job attempt started");
         let clock = Instant::now();
         let result = tokio::time::timeout(policy.attempt_timeout, job.execute(attempt))
             .instrument(tracing::info_span!("attempt", attempt))
@@ -126,6 +130,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
             Ok(Ok(report)) => {
                 record.outcome = RunOutcome::Succeeded;
                 record.error = None;
+                record.retryable = false;
                 record.items = report.items;
                 record.rejected = report.rejected;
                 return;
@@ -133,6 +138,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
             Ok(Err(error)) => {
                 record.outcome = RunOutcome::Failed;
                 record.error = Some(error.message);
+                record.retryable = error.retryable;
                 error.retryable
             }
             Err(_elapsed) => {
@@ -141,6 +147,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
                     "attempt {attempt} timed out after {} ms",
                     policy.attempt_timeout.as_millis()
                 ));
+                record.retryable = true;
                 true
             }
         };

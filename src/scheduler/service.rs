@@ -2,18 +2,20 @@
 //! on their cron, never runs a job twice at once, and keeps each job's status.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use chrono_tz::Tz;
+use futures::FutureExt;
 use tokio::sync::watch;
 use tokio_cron_scheduler::JobScheduler;
 use uuid::Uuid;
 
 use super::runner::run_job;
 use super::status::JobStats;
-use super::{CronError, CronSchedule, Job, JobStatus, RetryPolicy, RunRecord, Trigger};
+use super::{CronError, CronSchedule, Job, JobStatus, RetryPolicy, RunOutcome, RunRecord, Trigger};
 
 /// Errors of the scheduler's interface.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,15 @@ struct JobEntry {
     job: Arc<dyn Job>,
     schedule: CronSchedule,
     state: Mutex<JobState>,
+}
+
+/// What a launch does when a run is already in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// Wait for that run (`TriggerNow`, start-up).
+    Join,
+    /// Skip, counting a skipped tick (cron).
+    Skip,
 }
 
 #[derive(Default)]
@@ -169,7 +180,10 @@ impl SchedulerService {
             .inner
             .entry(name)
             .ok_or_else(|| SchedulerError::UnknownJob(name.to_owned()))?;
-        let (mut done, joined) = self.inner.launch_or_join(&entry, trigger);
+        let (mut done, joined) = self
+            .inner
+            .launch(&entry, trigger, Join::Join)
+            .expect("Join::Join always yields a run");
         if joined {
             tracing::info!(
                 job = name,
@@ -262,31 +276,39 @@ impl Inner {
 
     /// A cron tick: start a run, or skip the tick when one is in progress.
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
-        {
-            let mut state = entry.state.lock().expect("job state lock");
-            if state.current.is_some() {
-                state.stats.skipped_ticks += 1;
-                tracing::warn!(
-                    job = entry.job.name(),
-                    skipped_ticks = state.stats.skipped_ticks,
-                    "cron tick skipped: the previous run is still in progress"
-                );
-                return;
-            }
+        if self.launch(entry, Trigger::Cron, Join::Skip).is_none() {
+            let skipped = entry
+                .state
+                .lock()
+                .expect("job state lock")
+                .stats
+                .skipped_ticks;
+            tracing::warn!(
+                job = entry.job.name(),
+                skipped_ticks = skipped,
+                "cron tick skipped: the previous run is still in progress"
+            );
         }
-        let _ = self.launch_or_join(entry, Trigger::Cron);
     }
 
-    /// Starts a run in its own task (so a caller that goes away does not cancel it), or
-    /// returns the receiver of the run in progress.
-    fn launch_or_join(
+    /// Starts a run in its own task (so a caller that goes away does not cancel it), or,
+    /// when one is in progress, joins it or skips (counting the skipped tick). The check
+    /// and the start happen under one lock, so two callers never both start a run.
+    fn launch(
         self: &Arc<Self>,
         entry: &Arc<JobEntry>,
         trigger: Trigger,
-    ) -> (watch::Receiver<Option<RunRecord>>, bool) {
+        join: Join,
+    ) -> Option<(watch::Receiver<Option<RunRecord>>, bool)> {
         let mut state = entry.state.lock().expect("job state lock");
         if let Some(current) = &state.current {
-            return (current.clone(), true);
+            return match join {
+                Join::Join => Some((current.clone(), true)),
+                Join::Skip => {
+                    state.stats.skipped_ticks += 1;
+                    None
+                }
+            };
         }
         let (done_tx, done_rx) = watch::channel(None);
         state.current = Some(done_rx.clone());
@@ -296,7 +318,25 @@ impl Inner {
         let entry = entry.clone();
         let policy = self.policy;
         tokio::spawn(async move {
-            let record = run_job(entry.job.clone(), policy, run_id, trigger).await;
+            // `run_job` catches panics of the job's attempts; this catches the rest (e.g. a
+            // panicking `on_run_failed`), so a run can never stay "in progress" forever.
+            let started_at = Utc::now();
+            let record = AssertUnwindSafe(run_job(entry.job.clone(), policy, run_id, trigger))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| RunRecord {
+                    run_id,
+                    trigger,
+                    started_at,
+                    finished_at: Utc::now(),
+                    duration: (Utc::now() - started_at).to_std().unwrap_or_default(),
+                    outcome: RunOutcome::Panicked,
+                    error: Some("the job panicked outside its attempts".to_owned()),
+                    retryable: false,
+                    items: 0,
+                    rejected: 0,
+                    attempts: 0,
+                });
             {
                 let mut state = entry.state.lock().expect("job state lock");
                 state.stats.record(record.clone());
@@ -304,6 +344,6 @@ impl Inner {
             }
             done_tx.send_replace(Some(record));
         });
-        (done_rx, false)
+        Some((done_rx, false))
     }
 }

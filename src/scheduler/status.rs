@@ -22,7 +22,7 @@ impl Trigger {
         match self {
             Trigger::Startup => "startup",
             Trigger::Cron => "cron",
-            Trigger::Manual => "trigger",
+            Trigger::Manual => "manual",
         }
     }
 }
@@ -80,6 +80,9 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     /// The last attempt's error; `None` on success.
     pub error: Option<String>,
+    /// Whether the last attempt's failure was transient (another run may succeed soon);
+    /// `false` on success and for permanent failures and panics.
+    pub retryable: bool,
     /// Items produced by the successful attempt.
     pub items: u64,
     /// Rows rejected by validation in the successful attempt.
@@ -152,6 +155,7 @@ mod tests {
             duration: Duration::from_millis(5),
             outcome,
             error: (!outcome.is_success()).then(|| "boom".to_owned()),
+            retryable: false,
             items: 3,
             rejected: 0,
             attempts: 1,
