@@ -15,6 +15,9 @@ pub const SCHEDULER_SERVICE: &str = "radar.scheduler.v1.SchedulerAdmin";
 /// The overall health: SERVING when both are.
 pub const OVERALL: &str = "";
 
+/// Every health name the service publishes.
+pub const NAMES: [&str; 3] = [INTERRUPCOES_SERVICE, SCHEDULER_SERVICE, OVERALL];
+
 /// What the statuses are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inputs {
@@ -55,16 +58,12 @@ pub struct HealthPublisher {
 impl HealthPublisher {
     /// Sets every name to NOT_SERVING (tonic-health starts `""` as SERVING).
     pub async fn new(reporter: HealthReporter) -> Self {
-        for (name, _) in statuses(Inputs {
-            snapshot_loaded: false,
-            scheduler_running: false,
-            shutting_down: true,
-        }) {
+        for name in NAMES {
             reporter
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
-        let published = [INTERRUPCOES_SERVICE, SCHEDULER_SERVICE, OVERALL]
+        let published = NAMES
             .into_iter()
             .map(|name| (name, ServingStatus::NotServing))
             .collect();

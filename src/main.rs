@@ -49,6 +49,8 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
+    let signal = tokio::spawn(shutdown_signal());
     let source = source::build(&config.source, &config.binds);
     tracing::info!(
         source = source.name(),
@@ -66,7 +68,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let app = Application::build(config.service, Arc::from(source), listener).await?;
-    app.run(shutdown_signal()).await
+    app.run(async move {
+        let _ = signal.await;
+    })
+    .await
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {

@@ -145,6 +145,22 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
 }
 
 #[test]
+fn a_missing_database_at_a_configured_path_fails_instead_of_serving_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oms-copy.sqlite");
+    let mut cmd = command();
+    cmd.env("RADAR_SQLITE_PATH", &path);
+    let service = Service::start(cmd);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !service.logs().contains("RADAR_SQLITE_PATH") {
+        assert!(Instant::now() < deadline, "{}", service.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!path.exists(), "no demo database at a configured path");
+    assert_eq!(service.terminate(), Some(0));
+}
+
+#[test]
 fn generate_demo_writes_a_database_of_the_requested_scale() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/demo.sqlite");
@@ -173,10 +189,11 @@ fn generate_demo_writes_a_database_of_the_requested_scale() {
 
 #[tokio::test]
 async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_sigterm() {
+    // No setting at all: the documented default path, relative to the working directory.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("radar-demo.sqlite");
+    let path = dir.path().join("data/radar-interrupcoes-demo.sqlite");
     let mut cmd = command();
-    cmd.env("RADAR_SQLITE_PATH", &path);
+    cmd.current_dir(dir.path());
     let service = Service::start(cmd);
 
     let deadline = Instant::now() + Duration::from_secs(60);

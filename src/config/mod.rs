@@ -74,11 +74,13 @@ pub struct SettingsArgs {
     /// Path of the SQLite database.
     #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH, global = true)]
     pub sqlite_path: PathBuf,
-    /// Whether a missing SQLite database is created with demo data (`true`/`false`).
+    /// Whether a missing SQLite database is created with demo data: `auto` (only at the
+    /// default path, so a mistyped path fails instead of serving synthetic data), `true`,
+    /// `false`.
     #[arg(
         long,
         env = "RADAR_SQLITE_CREATE_DEMO",
-        default_value = "true",
+        default_value = "auto",
         global = true
     )]
     pub sqlite_create_demo: String,
@@ -283,11 +285,14 @@ impl SettingsArgs {
         let source = match self.source.as_str() {
             "sqlite" => SourceSettings::Sqlite {
                 path: self.sqlite_path.clone(),
-                create_demo: parse_bool(
-                    "RADAR_SQLITE_CREATE_DEMO",
-                    "sqlite-create-demo",
-                    &self.sqlite_create_demo,
-                )?,
+                create_demo: match self.sqlite_create_demo.trim().to_ascii_lowercase().as_str() {
+                    "auto" => self.sqlite_path == std::path::Path::new(DEFAULT_SQLITE_PATH),
+                    _ => parse_bool(
+                        "RADAR_SQLITE_CREATE_DEMO",
+                        "sqlite-create-demo",
+                        &self.sqlite_create_demo,
+                    )?,
+                },
             },
             "oracle" => SourceSettings::Oracle(self.oracle.clone().validate()?),
             other => {
@@ -449,7 +454,7 @@ fn parse_bool(setting: &'static str, flag: &'static str, value: &str) -> Result<
             setting,
             flag,
             value,
-            "expected `true` or `false`",
+            "expected `auto`, `true` or `false`",
         )),
     }
 }
@@ -545,6 +550,23 @@ mod tests {
         assert!(args(&["--contact-email", &fifty]).validate().is_ok());
         let e = error_of(&["--contact-email", &format!("a{fifty}")]);
         assert_eq!(e.setting, "RADAR_CONTACT_EMAIL");
+    }
+
+    #[test]
+    fn the_demo_is_created_automatically_only_at_the_default_path() {
+        let create = |argv: &[&str]| match args(argv).validate().unwrap().source {
+            SourceSettings::Sqlite { create_demo, .. } => create_demo,
+            other => panic!("{other:?}"),
+        };
+        assert!(create(&[]));
+        assert!(!create(&["--sqlite-path", "/srv/oms/copy.sqlite"]));
+        assert!(create(&[
+            "--sqlite-path",
+            "/tmp/x.sqlite",
+            "--sqlite-create-demo",
+            "true"
+        ]));
+        assert!(!create(&["--sqlite-create-demo", "false"]));
     }
 
     #[test]

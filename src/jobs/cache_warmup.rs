@@ -55,7 +55,12 @@ impl Job for CacheWarmupJob {
                 JobError::permanent(e.to_string())
             }
         })?;
-        let validated = validate_rows(rows);
+        let mut validated = validate_rows(rows);
+        // ANEEL's order, whatever the source's column types made of ORDER BY (a VARCHAR2
+        // conjunto sorts '10' before '9').
+        validated
+            .items
+            .sort_unstable_by_key(|i| (i.ide_conjunto, i.ide_municipio));
         for rejection in &validated.rejected {
             tracing::warn!(
                 conjunto = rejection.conjunto,

@@ -185,7 +185,8 @@ fn ensure_database(settings: &Settings, demo_lock: &Mutex<()>) -> Result<(), Sou
             None,
             format!(
                 "SQLite database {} does not exist: set {PATH_SETTING} to an existing database \
-                 file, or enable the demo database",
+                 file, or RADAR_SQLITE_CREATE_DEMO=true to create the demo database there (or \
+                 run `radar-interrupcoes generate-demo`)",
                 path.display()
             ),
         )),
