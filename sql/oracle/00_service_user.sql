@@ -2,7 +2,7 @@
 -- RADAR Interrupções: privileges of the service's own user, in the SERVICE's database.
 --
 -- Run by : a DBA of the database the service connects to (RADAR_ORACLE_CONNECT_STRING).
--- When   : once, before 01_synonyms.sql. Re-running is harmless.
+-- When   : once, before 02_synonyms.sql. Re-running is harmless.
 -- How    : sqlplus / as sysdba @sql/oracle/00_service_user.sql
 --          (or: DEFINE radar_user = RADAR  before @, to skip the prompt)
 --
@@ -10,7 +10,7 @@
 --   &&radar_user  the service's user (RADAR_ORACLE_USER), e.g. RADAR
 --
 -- The service only reads. It needs to log in, and its schema needs the synonyms that
--- 01_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database.
+-- 02_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database.
 -- The database link itself (e.g. DBLINK_INSERVICE) normally exists already; if it does not,
 -- also grant CREATE DATABASE LINK, or create a PUBLIC link as DBA.
 -- =============================================================================
@@ -25,4 +25,4 @@ GRANT CREATE SYNONYM TO &&radar_user;
 -- Uncomment only if the service's schema must own the database link itself:
 -- GRANT CREATE DATABASE LINK TO &&radar_user;
 
-PROMPT Privileges granted to &&radar_user.. Next: 01_synonyms.sql as &&radar_user..
+PROMPT Privileges granted to &&radar_user.. Next: 01_grants.sql in the OMS database, then 02_synonyms.sql as &&radar_user..

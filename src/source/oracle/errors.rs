@@ -38,6 +38,9 @@ const TIMED_OUT: &str = "the database did not answer within RADAR_ORACLE_CALL_TI
                          the job retries";
 const POOL_BUSY: &str = "no pooled session was free in time (RADAR_ORACLE_POOL_MAX); the job \
                          retries";
+const HOST_LOOKUP: &str = "the database host could not be resolved or reached; the job \
+                           retries (DNS in Kubernetes is often briefly unavailable), but if \
+                           this persists check the host in RADAR_ORACLE_CONNECT_STRING";
 const DOWN: &str = "the database is starting, stopping or not open; the job retries";
 const CREDENTIALS: &str = "fix RADAR_ORACLE_USER and RADAR_ORACLE_PASSWORD (or the file in \
                            RADAR_ORACLE_PASSWORD_FILE)";
@@ -64,6 +67,8 @@ const KNOWN: &[Known] = &[
     transient("ORA-12535", UNREACHABLE),
     transient("ORA-12537", LOST),
     transient("ORA-12547", LOST),
+    transient("ORA-12571", LOST),
+    transient("ORA-12545", HOST_LOOKUP),
     transient("ORA-12560", UNREACHABLE),
     transient("ORA-12514", DOWN),
     transient("ORA-12505", DOWN),
@@ -83,6 +88,7 @@ const KNOWN: &[Known] = &[
     transient("ORA-03113", LOST),
     transient("ORA-03114", LOST),
     transient("ORA-03135", LOST),
+    transient("ORA-01012", LOST),
     transient("ORA-00028", LOST),
     transient("ORA-02396", LOST),
     transient("ORA-02068", LOST),
@@ -94,6 +100,8 @@ const KNOWN: &[Known] = &[
     transient("ORA-01013", TIMED_OUT),
     transient("ORA-03136", TIMED_OUT),
     transient("ORA-03156", TIMED_OUT),
+    transient("ORA-12608", TIMED_OUT),
+    transient("ORA-12609", TIMED_OUT),
     transient(
         "ORA-01555",
         "snapshot too old while reading the OMS tables; the job retries",
@@ -125,34 +133,33 @@ const KNOWN: &[Known] = &[
     permanent("ORA-12154", CONNECT_STRING),
     permanent("ORA-12162", CONNECT_STRING),
     permanent("ORA-12262", CONNECT_STRING),
-    permanent("ORA-12545", CONNECT_STRING),
     // Objects, privileges, links.
     permanent("ORA-00942", OBJECTS),
     permanent(
         "ORA-00980",
         "a synonym points at a missing object: re-run \
-               sql/oracle/01_synonyms.sql with the right oms_schema and oms_dblink",
+               sql/oracle/02_synonyms.sql with the right oms_schema and oms_dblink",
     ),
     permanent("ORA-04052", OBJECTS),
     permanent(
         "ORA-02019",
         "the database link named by the synonyms does not exist in the \
-               service's schema: create it or re-run sql/oracle/01_synonyms.sql with the right \
+               service's schema: create it or re-run sql/oracle/02_synonyms.sql with the right \
                oms_dblink",
     ),
     permanent(
         "ORA-01031",
-        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/02_grants.sql \
+        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/01_grants.sql \
                (read-only READ on the OMS tables for the database link's user)",
     ),
     permanent(
         "ORA-01039",
-        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/02_grants.sql",
+        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/01_grants.sql",
     ),
     permanent(
         "ORA-00904",
         "a column the query reads does not exist: check that the synonyms \
-               point at the InService OMS schema (sql/oracle/01_synonyms.sql)",
+               point at the InService OMS schema (sql/oracle/02_synonyms.sql)",
     ),
     // The SQL itself.
     permanent("ORA-00900", SQL_BUG),
@@ -301,6 +308,20 @@ mod tests {
                 12528,
                 "ORA-12528: TNS:listener: all appropriate instances are blocking new connections",
             ),
+            (12571, "ORA-12571: TNS:packet writer failure"),
+            (1012, "ORA-01012: not logged on"),
+            (12608, "ORA-12608: TNS: Send timeout occurred"),
+            (12609, "ORA-12609: TNS: Receive timeout occurred"),
+            (
+                2396,
+                "ORA-02396: exceeded maximum idle time, please connect again",
+            ),
+            (12537, "ORA-12537: TNS:connection closed"),
+            (12547, "ORA-12547: TNS:lost contact"),
+            (
+                12545,
+                "ORA-12545: Connect failed because target host or object does not exist",
+            ),
         ] {
             let e = translate(&oci(code, message));
             let expected = format!("ORA-{code:05}");
@@ -345,7 +366,7 @@ mod tests {
                 "ORA-00904: \"HXGN_DT_ORACLE\": invalid identifier",
                 "synonyms",
             ),
-            (1031, "ORA-01031: insufficient privileges", "02_grants.sql"),
+            (1031, "ORA-01031: insufficient privileges", "01_grants.sql"),
             (
                 12154,
                 "ORA-12154: TNS:could not resolve the connect identifier specified",
@@ -357,6 +378,49 @@ mod tests {
             assert!(!e.is_transient(), "{e}");
             assert!(e.message.contains(fix), "{e}");
         }
+    }
+
+    #[test]
+    fn a_failed_host_lookup_is_retried_but_points_at_the_connect_string() {
+        let e = translate(&oci(
+            12545,
+            "ORA-12545: Connect failed because target host or object does not exist",
+        ));
+        assert_eq!(e.code.as_deref(), Some("ORA-12545"));
+        assert!(e.is_transient(), "{e}");
+        assert!(e.message.contains("RADAR_ORACLE_CONNECT_STRING"), "{e}");
+        assert!(e.message.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn every_script_named_in_advice_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for known in KNOWN {
+            for word in known.advice.split([' ', '(', ')', ',']) {
+                if let Some(script) = word.strip_prefix("sql/oracle/")
+                    && script.ends_with(".sql")
+                {
+                    assert!(
+                        root.join("sql/oracle").join(script).is_file(),
+                        "{}: {script}",
+                        known.code
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_known_code_is_listed_once() {
+        let mut codes: Vec<_> = KNOWN.iter().map(|k| k.code).collect();
+        codes.sort_unstable();
+        let before = codes.len();
+        codes.dedup();
+        assert_eq!(
+            before,
+            codes.len(),
+            "a code listed twice: the first one wins"
+        );
     }
 
     #[test]

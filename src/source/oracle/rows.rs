@@ -17,6 +17,10 @@ pub const COLUMNS: [&str; 5] = [
     "qtd_nao_programada",
 ];
 
+/// Largest exponent accepted in number text (`1E+40`): enough for any `i64` written with a
+/// fraction or trailing zeros, small enough that shifting the digits costs nothing.
+const MAX_EXPONENT: u32 = 40;
+
 /// Builds a row from the five column values as text (`None` for SQL NULL).
 ///
 /// A value that is not a whole number fails the fetch: it means the SQL is wrong, and
@@ -67,6 +71,11 @@ fn parse_integer(column: &str, value: Option<&str>) -> Result<Option<i64>, Sourc
         Some((m, e)) => (m, e.parse::<i32>().map_err(|_| bad("not a number"))?),
         None => (text, 0),
     };
+    // Checked before the digits are shifted: "1E-2000000000" would otherwise pad with two
+    // billion zeros. No whole number in `i64` needs an exponent beyond this.
+    if exponent.unsigned_abs() > MAX_EXPONENT {
+        return Err(bad("out of range"));
+    }
     let (sign, digits) = match mantissa.strip_prefix('-') {
         Some(rest) => (-1i128, rest),
         None => (1, mantissa.strip_prefix('+').unwrap_or(mantissa)),
@@ -166,12 +175,30 @@ mod tests {
             "1e-1",
             "9223372036854775808",
             "1E+60",
+            "1E+41",
+            "1E-41",
         ] {
             let e = one(text).unwrap_err();
             assert!(!e.is_transient());
             assert!(e.message.contains("qtd_programada"), "{e}");
             assert!(e.message.contains(text), "{e}");
         }
+    }
+
+    #[test]
+    fn huge_exponents_fail_at_once_without_allocating() {
+        for text in [
+            "1E-2000000000",
+            "1E+2000000000",
+            "0E-2147483648",
+            "5E2147483647",
+        ] {
+            let e = one(text).unwrap_err();
+            assert!(e.message.contains("out of range"), "{e}");
+            assert!(e.message.contains(text), "{e}");
+        }
+        assert_eq!(one("0E-40").unwrap(), Some(0));
+        assert_eq!(one("1E+18").unwrap(), Some(1_000_000_000_000_000_000));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The blocking driver calls: client initialisation, the session pool, one connection with
 //! its call timeout, and the aggregation query. Run them only inside `spawn_blocking`.
 
+use std::path::Path;
+
 use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::{Connection, InitParams};
 use secrecy::ExposeSecret;
@@ -34,7 +36,8 @@ pub(super) fn init_client(settings: &OracleSettings) -> Result<(), SourceError> 
 /// Creates the session pool (loading the client library first), opening `pool_min`
 /// sessions.
 pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
-    init_client(settings)?;
+    init_client(settings)
+        .map_err(|e| with_client_lib_dir(e, settings.client_lib_dir.as_deref()))?;
     let mut builder = PoolBuilder::new(
         settings.user.as_str(),
         settings.password.expose_secret(),
@@ -50,6 +53,34 @@ pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
         .ping_interval(Some(settings.ping_interval))
         .map_err(|e| translate(&e))?;
     builder.build().map_err(|e| translate(&e))
+}
+
+/// The client library could not be loaded (DPI-1047) although `RADAR_ORACLE_CLIENT_LIB_DIR`
+/// names a directory: say first what is wrong with that directory, since start-up no longer
+/// checks it (a missing directory must leave the service up, NOT_SERVING, explaining why).
+/// Other errors pass unchanged. Looks at the file system, so call it in blocking code.
+fn with_client_lib_dir(mut err: SourceError, dir: Option<&Path>) -> SourceError {
+    if let (Some("DPI-1047"), Some(dir)) = (err.code.as_deref(), dir) {
+        err.message = format!("{}. {}", client_lib_dir_problem(dir), err.message);
+    }
+    err
+}
+
+/// What is wrong with the configured client-library directory, as the operator reads it:
+/// `RADAR_ORACLE_CLIENT_LIB_DIR=/opt/x: directory does not exist`.
+fn client_lib_dir_problem(dir: &Path) -> String {
+    let problem = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "directory does not exist".into(),
+        Err(e) => format!("directory cannot be read ({e})"),
+        Ok(meta) if !meta.is_dir() => "not a directory".into(),
+        Ok(_) if !dir.join("libclntsh.so").exists() => {
+            "does not contain libclntsh.so (point it at the Instant Client directory itself)".into()
+        }
+        Ok(_) => "contains libclntsh.so, but it could not be loaded: check that it is the \
+                  64-bit Instant Client and that its dependencies (libaio) are installed"
+            .into(),
+    };
+    format!("RADAR_ORACLE_CLIENT_LIB_DIR={}: {problem}", dir.display())
 }
 
 /// Takes a session from the pool and bounds every round trip on it by the call timeout, so
@@ -98,6 +129,60 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
+
+    #[test]
+    fn a_bad_client_lib_dir_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("instantclient_23_7");
+        assert_eq!(
+            client_lib_dir_problem(&missing),
+            format!(
+                "RADAR_ORACLE_CLIENT_LIB_DIR={}: directory does not exist",
+                missing.display()
+            )
+        );
+        let empty = client_lib_dir_problem(dir.path());
+        assert!(
+            empty.starts_with(&format!(
+                "RADAR_ORACLE_CLIENT_LIB_DIR={}: does not contain libclntsh.so",
+                dir.path().display()
+            )),
+            "{empty}"
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(client_lib_dir_problem(&file).ends_with(": not a directory"));
+        std::fs::write(dir.path().join("libclntsh.so"), "").unwrap();
+        assert!(client_lib_dir_problem(dir.path()).contains("could not be loaded"));
+    }
+
+    #[test]
+    fn only_dpi_1047_with_a_configured_dir_gets_the_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let dpi = || {
+            SourceError::permanent(
+                Some("DPI-1047".into()),
+                "Cannot locate a 64-bit Oracle Client library",
+            )
+        };
+        let e = with_client_lib_dir(dpi(), Some(&missing));
+        assert!(
+            e.message.starts_with(&format!(
+                "RADAR_ORACLE_CLIENT_LIB_DIR={}: directory does not exist. Cannot locate",
+                missing.display()
+            )),
+            "{e}"
+        );
+        assert_eq!(e.code.as_deref(), Some("DPI-1047"));
+        assert!(!e.is_transient());
+        assert_eq!(with_client_lib_dir(dpi(), None).message, dpi().message);
+        let other = SourceError::transient(Some("ORA-12541".into()), "no listener");
+        assert_eq!(
+            with_client_lib_dir(other, Some(&missing)).message,
+            "no listener"
+        );
+    }
 
     #[test]
     fn a_trailing_semicolon_is_left_out() {
@@ -162,6 +247,24 @@ mod tests {
         };
         eprintln!("observed with a lib dir: {err}");
         assert_eq!(err.code.as_deref(), Some("DPI-1047"));
-        assert!(err.message.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{err}");
+        assert!(
+            err.message.starts_with(&format!(
+                "RADAR_ORACLE_CLIENT_LIB_DIR={}: does not contain libclntsh.so",
+                dir.path().display()
+            )),
+            "{err}"
+        );
+
+        // A directory that does not exist is not a start-up error any more: it fails here,
+        // named.
+        settings.client_lib_dir = Some(dir.path().join("missing"));
+        let Err(err) = build_pool(&settings) else {
+            panic!("no library in a missing directory")
+        };
+        assert_eq!(err.code.as_deref(), Some("DPI-1047"));
+        assert!(
+            err.message.contains("missing: directory does not exist"),
+            "{err}"
+        );
     }
 }

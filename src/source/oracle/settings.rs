@@ -5,6 +5,7 @@
 //! environment variable, the flag and the value, like every other setting of the service.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +15,14 @@ use crate::config::ConfigError;
 
 /// Shown instead of a password in errors.
 const REDACTED: &str = "<redacted>";
+
+/// Bounds of the numeric settings, checked at start-up so that no value is refused later by
+/// the driver (whose conversions to milliseconds in `u32` or seconds in `i32` would fail
+/// every run instead of the start-up).
+const POOL_MAX_LIMIT: u32 = 1000;
+const PING_INTERVAL_LIMIT_SECS: u32 = 86_400;
+const STMT_CACHE_LIMIT: u32 = 10_000;
+const CALL_TIMEOUT_LIMIT_SECS: u32 = 3600;
 
 /// The Oracle settings as given on the command line or in the environment. Flattened into the
 /// service's CLI; validated with [`OracleArgs::validate`] only when the source is `oracle`.
@@ -42,11 +51,12 @@ pub struct OracleArgs {
     pub password_file: Option<PathBuf>,
 
     /// Directory of the Oracle Client library (Instant Client). Without it, the library is
-    /// searched on LD_LIBRARY_PATH and the system paths.
+    /// searched on LD_LIBRARY_PATH and the system paths. Not checked at start-up: a missing
+    /// directory fails the runs (DPI-1047, naming it), not the service.
     #[arg(long = "oracle-client-lib-dir", env = "RADAR_ORACLE_CLIENT_LIB_DIR")]
     pub client_lib_dir: Option<PathBuf>,
 
-    /// Sessions the pool keeps open.
+    /// Sessions the pool keeps open (0 to 1000, at most the pool maximum).
     #[arg(
         long = "oracle-pool-min",
         env = "RADAR_ORACLE_POOL_MIN",
@@ -54,7 +64,7 @@ pub struct OracleArgs {
     )]
     pub pool_min: String,
 
-    /// Most sessions the pool opens.
+    /// Most sessions the pool opens (1 to 1000).
     #[arg(
         long = "oracle-pool-max",
         env = "RADAR_ORACLE_POOL_MAX",
@@ -62,7 +72,7 @@ pub struct OracleArgs {
     )]
     pub pool_max: String,
 
-    /// Idle seconds after which a pooled session is pinged before use.
+    /// Idle seconds after which a pooled session is pinged before use (1 to 86400).
     #[arg(
         long = "oracle-ping-interval-secs",
         env = "RADAR_ORACLE_PING_INTERVAL_SECS",
@@ -70,7 +80,7 @@ pub struct OracleArgs {
     )]
     pub ping_interval_secs: String,
 
-    /// Statements kept parsed per session.
+    /// Statements kept parsed per session (0 to 10000).
     #[arg(
         long = "oracle-stmt-cache-size",
         env = "RADAR_ORACLE_STMT_CACHE_SIZE",
@@ -78,11 +88,13 @@ pub struct OracleArgs {
     )]
     pub stmt_cache_size: String,
 
-    /// Longest a single database round trip (and the wait for a pooled session) may take.
+    /// Longest a single database round trip (and the wait for a pooled session) may take
+    /// (1 to 3600). A whole fetch is abandoned after 3 x this + 5 s, which must stay below
+    /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
         long = "oracle-call-timeout-secs",
         env = "RADAR_ORACLE_CALL_TIMEOUT_SECS",
-        default_value = "30"
+        default_value = "15"
     )]
     pub call_timeout_secs: String,
 }
@@ -149,8 +161,16 @@ impl OracleSettings {
             pool_max: 4,
             ping_interval: Duration::from_secs(60),
             stmt_cache_size: 20,
-            call_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(15),
         }
+    }
+
+    /// How long one fetch may take in all before the adapter abandons it: pool creation or
+    /// the wait for a session, then the query, each bounded by the call timeout, plus slack
+    /// (3 x `call_timeout` + 5 s). The job's attempt timeout must be longer, or it would cut
+    /// every slow fetch short before the adapter can say why.
+    pub fn fetch_deadline(&self) -> Duration {
+        self.call_timeout.saturating_mul(3) + Duration::from_secs(5)
     }
 }
 
@@ -171,28 +191,30 @@ impl OracleArgs {
             "required when RADAR_SOURCE=oracle: the service's own schema",
         )?;
         let password = password(self.password, self.password_file)?;
+        // Whether the directory exists is deliberately not checked here: a missing one must
+        // not crash-loop the pod, it fails the runs with DPI-1047 naming it (see session).
         if let Some(dir) = &self.client_lib_dir
-            && !dir.is_dir()
+            && dir.as_os_str().to_string_lossy().trim().is_empty()
         {
             return Err(ConfigError::new(
                 "RADAR_ORACLE_CLIENT_LIB_DIR",
                 "oracle-client-lib-dir",
                 dir.display().to_string(),
-                "not a directory: point it at the Oracle Instant Client directory \
-                 (the one holding libclntsh.so)",
+                "must not be empty: point it at the Oracle Instant Client directory \
+                 (the one holding libclntsh.so), or unset it to search LD_LIBRARY_PATH",
             ));
         }
         let pool_min = number(
             "RADAR_ORACLE_POOL_MIN",
             "oracle-pool-min",
             &self.pool_min,
-            0,
+            0..=POOL_MAX_LIMIT,
         )?;
         let pool_max = number(
             "RADAR_ORACLE_POOL_MAX",
             "oracle-pool-max",
             &self.pool_max,
-            1,
+            1..=POOL_MAX_LIMIT,
         )?;
         if pool_min > pool_max {
             return Err(ConfigError::new(
@@ -206,19 +228,19 @@ impl OracleArgs {
             "RADAR_ORACLE_PING_INTERVAL_SECS",
             "oracle-ping-interval-secs",
             &self.ping_interval_secs,
-            1,
+            1..=PING_INTERVAL_LIMIT_SECS,
         )?;
         let stmt_cache_size = number(
             "RADAR_ORACLE_STMT_CACHE_SIZE",
             "oracle-stmt-cache-size",
             &self.stmt_cache_size,
-            0,
+            0..=STMT_CACHE_LIMIT,
         )?;
         let call_timeout = number(
             "RADAR_ORACLE_CALL_TIMEOUT_SECS",
             "oracle-call-timeout-secs",
             &self.call_timeout_secs,
-            1,
+            1..=CALL_TIMEOUT_LIMIT_SECS,
         )?;
         Ok(OracleSettings {
             connect_string,
@@ -251,26 +273,24 @@ fn required(
     }
 }
 
-/// A whole number of at least `min` that fits `u32`.
+/// A whole number within `range`.
 fn number(
     setting: &'static str,
     flag: &'static str,
     value: &str,
-    min: u32,
+    range: RangeInclusive<u32>,
 ) -> Result<u32, ConfigError> {
     match value.trim().parse::<u32>() {
-        Ok(n) if n >= min => Ok(n),
-        Ok(_) => Err(ConfigError::new(
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::new(
             setting,
             flag,
             value,
-            format!("must be at least {min}"),
-        )),
-        Err(_) => Err(ConfigError::new(
-            setting,
-            flag,
-            value,
-            format!("must be a whole number from {min} to {}", u32::MAX),
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }
@@ -374,8 +394,27 @@ mod tests {
         assert_eq!((s.pool_min, s.pool_max), (1, 4));
         assert_eq!(s.ping_interval, Duration::from_secs(60));
         assert_eq!(s.stmt_cache_size, 20);
-        assert_eq!(s.call_timeout, Duration::from_secs(30));
+        assert_eq!(s.call_timeout, Duration::from_secs(15));
         assert_eq!(s.client_lib_dir, None);
+        assert_eq!(s.fetch_deadline(), Duration::from_secs(50));
+        let n = OracleSettings::new("db:1521/OMS", "RADAR", SecretString::from(PASSWORD));
+        assert_eq!(
+            (n.pool_min, n.pool_max, n.stmt_cache_size),
+            (s.pool_min, s.pool_max, s.stmt_cache_size)
+        );
+        assert_eq!(
+            (n.ping_interval, n.call_timeout),
+            (s.ping_interval, s.call_timeout)
+        );
+    }
+
+    #[test]
+    fn the_fetch_deadline_is_three_call_timeouts_and_five_seconds() {
+        let mut s = good().validate().unwrap();
+        s.call_timeout = Duration::from_secs(1);
+        assert_eq!(s.fetch_deadline(), Duration::from_secs(8));
+        s.call_timeout = Duration::from_secs(3600);
+        assert_eq!(s.fetch_deadline(), Duration::from_secs(10_805));
     }
 
     #[test]
@@ -526,21 +565,126 @@ mod tests {
     }
 
     #[test]
-    fn client_lib_dir_must_be_a_directory() {
-        let dir = tempfile::tempdir().unwrap();
+    fn numbers_out_of_their_bounds_fail_at_start_up_naming_setting_flag_and_value() {
+        for (setting, flag, value, args) in [
+            (
+                "RADAR_ORACLE_CALL_TIMEOUT_SECS",
+                "oracle-call-timeout-secs",
+                "3601",
+                OracleArgs {
+                    call_timeout_secs: "3601".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_CALL_TIMEOUT_SECS",
+                "oracle-call-timeout-secs",
+                "4294968",
+                OracleArgs {
+                    call_timeout_secs: "4294968".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_PING_INTERVAL_SECS",
+                "oracle-ping-interval-secs",
+                "2147483648",
+                OracleArgs {
+                    ping_interval_secs: "2147483648".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_PING_INTERVAL_SECS",
+                "oracle-ping-interval-secs",
+                "86401",
+                OracleArgs {
+                    ping_interval_secs: "86401".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_POOL_MAX",
+                "oracle-pool-max",
+                "1001",
+                OracleArgs {
+                    pool_max: "1001".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_POOL_MIN",
+                "oracle-pool-min",
+                "4294967295",
+                OracleArgs {
+                    pool_min: "4294967295".into(),
+                    ..good()
+                },
+            ),
+            (
+                "RADAR_ORACLE_STMT_CACHE_SIZE",
+                "oracle-stmt-cache-size",
+                "10001",
+                OracleArgs {
+                    stmt_cache_size: "10001".into(),
+                    ..good()
+                },
+            ),
+        ] {
+            let e = args.validate().unwrap_err();
+            assert_eq!(
+                (e.setting, e.flag, e.value.as_str()),
+                (setting, flag, value)
+            );
+            assert!(e.reason.contains("whole number from"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_largest_allowed_numbers_are_accepted() {
         let s = OracleArgs {
-            client_lib_dir: Some(dir.path().to_path_buf()),
+            pool_min: "1000".into(),
+            pool_max: "1000".into(),
+            ping_interval_secs: "86400".into(),
+            stmt_cache_size: "10000".into(),
+            call_timeout_secs: "3600".into(),
             ..good()
         }
         .validate()
         .unwrap();
-        assert_eq!(s.client_lib_dir.as_deref(), Some(dir.path()));
-        let e = OracleArgs {
-            client_lib_dir: Some(dir.path().join("nope")),
-            ..good()
+        assert_eq!(
+            (s.pool_min, s.pool_max, s.stmt_cache_size),
+            (1000, 1000, 10_000)
+        );
+        assert_eq!(s.ping_interval, Duration::from_secs(86_400));
+        assert_eq!(s.call_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_missing_client_lib_dir_does_not_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [dir.path().to_path_buf(), dir.path().join("nope")] {
+            let s = OracleArgs {
+                client_lib_dir: Some(path.clone()),
+                ..good()
+            }
+            .validate()
+            .unwrap();
+            assert_eq!(s.client_lib_dir, Some(path));
         }
-        .validate()
-        .unwrap_err();
-        assert_eq!(e.setting, "RADAR_ORACLE_CLIENT_LIB_DIR");
+    }
+
+    #[test]
+    fn an_empty_client_lib_dir_is_a_config_error() {
+        for empty in ["", "  "] {
+            let e = OracleArgs {
+                client_lib_dir: Some(PathBuf::from(empty)),
+                ..good()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(e.setting, "RADAR_ORACLE_CLIENT_LIB_DIR");
+            assert_eq!(e.flag, "oracle-client-lib-dir");
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! [`OracleSource`]: the production adapter of [`InterrupcaoSource`].
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use oracle::pool::Pool;
+use tokio::task::JoinError;
 use tracing::Span;
 
 use super::session;
@@ -25,9 +26,11 @@ pub struct OracleSource {
 struct Inner {
     settings: OracleSettings,
     binds: QueryBinds,
-    /// `None` until a pool is created. Held while creating it, so concurrent fetches do not
-    /// create two.
-    pool: Mutex<Option<Pool>>,
+    /// Empty until a pool is created; read without waiting.
+    pool: OnceLock<Pool>,
+    /// Held while creating the pool (possibly for minutes against a hung network), so that
+    /// concurrent fetches do not create two. Nothing else waits on it.
+    creating: Mutex<()>,
 }
 
 impl OracleSource {
@@ -38,18 +41,27 @@ impl OracleSource {
             inner: Arc::new(Inner {
                 settings,
                 binds,
-                pool: Mutex::new(None),
+                pool: OnceLock::new(),
+                creating: Mutex::new(()),
             }),
         }
     }
 
-    /// Whether the pool has been created (for status pages and tests).
+    /// Whether the pool has been created (for status pages and tests). Never waits, also
+    /// while a creation is under way.
     pub fn pool_created(&self) -> bool {
-        self.inner
-            .pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.inner.pool.get().is_some()
+    }
+
+    /// The pool's state for `Debug`, without waiting for a creation under way.
+    fn pool_state(&self) -> &'static str {
+        if self.pool_created() {
+            return "created";
+        }
+        match self.inner.creating.try_lock() {
+            Err(TryLockError::WouldBlock) => "creating",
+            Ok(_) | Err(TryLockError::Poisoned(_)) => "not created",
+        }
     }
 }
 
@@ -58,15 +70,19 @@ impl std::fmt::Debug for OracleSource {
         f.debug_struct("OracleSource")
             .field("settings", &self.inner.settings)
             .field("binds", &self.inner.binds)
-            .field("pool_created", &self.pool_created())
+            .field("pool", &self.pool_state())
             .finish()
     }
 }
 
 impl Inner {
     fn pool(&self) -> Result<Pool, SourceError> {
-        let mut slot = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pool) = slot.as_ref() {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool.clone());
+        }
+        let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another fetch may have created it while this one waited.
+        if let Some(pool) = self.pool.get() {
             return Ok(pool.clone());
         }
         let started = Instant::now();
@@ -78,8 +94,7 @@ impl Inner {
                     pool_max = self.settings.pool_max,
                     "oracle session pool created"
                 );
-                *slot = Some(pool.clone());
-                Ok(pool)
+                Ok(self.pool.get_or_init(|| pool).clone())
             }
             Err(e) => {
                 tracing::warn!(
@@ -106,12 +121,19 @@ impl Inner {
         );
         Ok(rows)
     }
+}
 
-    /// How long the job waits for a fetch: pool creation or the wait for a session, then
-    /// the query, each bounded by the call timeout, plus slack. The driver's own timeouts
-    /// normally fire first; this one frees the job even if they do not.
-    fn deadline(&self) -> Duration {
-        self.settings.call_timeout * 3 + Duration::from_secs(5)
+/// The outcome of the blocking fetch task. A panic in it is raised again here, as the SQLite
+/// adapter does, so the scheduler records a panicked run rather than an ordinary error; a
+/// cancelled task (the runtime shutting down) is a transient error.
+fn settle<T>(joined: Result<Result<T, SourceError>, JoinError>) -> Result<T, SourceError> {
+    match joined {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(join) => Err(SourceError::transient(
+            None,
+            format!("the Oracle fetch task was cancelled: {join}"),
+        )),
     }
 }
 
@@ -127,18 +149,17 @@ impl InterrupcaoSource for OracleSource {
 
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let inner = Arc::clone(&self.inner);
-        let deadline = inner.deadline();
+        // The driver's own timeouts normally fire first; this one frees the job even if they
+        // do not. The blocking call is abandoned, not cancelled: it ends by itself, each of
+        // its round trips bounded by the call timeout.
+        let deadline = inner.settings.fetch_deadline();
         let span = Span::current();
         let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             inner.fetch_blocking()
         });
         match tokio::time::timeout(deadline, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(SourceError::permanent(
-                None,
-                format!("the Oracle fetch task failed: {join}"),
-            )),
+            Ok(joined) => settle(joined),
             Err(_) => Err(SourceError::transient(
                 None,
                 format!(
@@ -154,6 +175,8 @@ impl InterrupcaoSource for OracleSource {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use secrecy::SecretString;
 
     use super::*;
@@ -177,6 +200,40 @@ mod tests {
         assert_eq!(s.name(), "oracle");
         assert!(!s.pool_created(), "new() must not touch the database");
         assert!(!format!("{s:?}").contains(PASSWORD));
+    }
+
+    #[test]
+    fn debug_does_not_wait_for_a_pool_creation_under_way() {
+        let s = source();
+        assert!(format!("{s:?}").contains("pool: \"not created\""));
+        let _creating = s.inner.creating.lock().unwrap();
+        // With `lock()` instead of `try_lock()` this would deadlock.
+        assert!(format!("{s:?}").contains("pool: \"creating\""), "{s:?}");
+        assert!(!s.pool_created());
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_fetch_task_is_raised_again() {
+        let outer = tokio::spawn(async {
+            let joined =
+                tokio::task::spawn_blocking(|| -> Result<(), SourceError> { panic!("boom 42") })
+                    .await;
+            settle(joined)
+        })
+        .await;
+        let join = outer.expect_err("the panic reaches the caller");
+        assert!(join.is_panic());
+        let payload = join.into_panic();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom 42"));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_fetch_task_is_an_error() {
+        let task = tokio::spawn(std::future::pending::<Result<(), SourceError>>());
+        task.abort();
+        let err = settle(task.await).unwrap_err();
+        assert!(err.message.contains("cancelled"), "{err}");
+        assert!(err.is_transient());
     }
 
     #[tokio::test]

@@ -4,10 +4,10 @@
 --
 -- Run by : the service's user itself (RADAR_ORACLE_USER), in the SERVICE's database,
 --          after 00_service_user.sql (CREATE SYNONYM) and after the OMS side has run
---          02_grants.sql.
+--          01_grants.sql.
 -- When   : once; again whenever the OMS schema or the database link changes.
 --          CREATE OR REPLACE makes re-running safe.
--- How    : sqlplus RADAR@//db-host:1521/SERVICE @sql/oracle/01_synonyms.sql
+-- How    : sqlplus RADAR@//db-host:1521/SERVICE @sql/oracle/02_synonyms.sql
 --          (prompts for the two parameters; or DEFINE them before @ to skip the prompts)
 --
 -- Substitution parameters (SQL*Plus):

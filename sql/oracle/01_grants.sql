@@ -2,8 +2,8 @@
 -- RADAR Interrupções: read-only grants on the OMS tables, in the OMS database.
 --
 -- Run by : the owner of the OMS schema (&&oms_schema) or a DBA of the OMS database.
--- When   : once, before 01_synonyms.sql. Re-running is harmless.
--- How    : sqlplus INSERVICE@//oms-host:1521/OMS @sql/oracle/02_grants.sql
+-- When   : once, before 02_synonyms.sql. Re-running is harmless.
+-- How    : sqlplus INSERVICE@//oms-host:1521/OMS @sql/oracle/01_grants.sql
 --
 -- Substitution parameters:
 --   &&oms_schema  owner of the OMS tables, e.g. INSERVICE
