@@ -361,6 +361,21 @@ impl SettingsArgs {
                 &self.shutdown_grace_secs,
             )?,
         };
+        if let SourceSettings::Oracle(oracle) = &source {
+            // The attempt timeout must leave the adapter time to give its own, clearer error.
+            if service.retry.attempt_timeout <= oracle.fetch_deadline() {
+                return Err(ConfigError::new(
+                    "RADAR_JOB_TIMEOUT_SECS",
+                    "job-timeout-secs",
+                    &self.job_timeout_secs,
+                    format!(
+                        "must exceed 3 x RADAR_ORACLE_CALL_TIMEOUT_SECS + 5 = {} s; raise it or \
+                         lower RADAR_ORACLE_CALL_TIMEOUT_SECS",
+                        oracle.fetch_deadline().as_secs()
+                    ),
+                ));
+            }
+        }
         let log = LogSettings {
             format: match self.log_format.as_str() {
                 "plain" => LogFormat::Plain,
@@ -567,6 +582,29 @@ mod tests {
             "true"
         ]));
         assert!(!create(&["--sqlite-create-demo", "false"]));
+    }
+
+    #[test]
+    fn with_oracle_the_job_timeout_must_exceed_the_fetch_deadline() {
+        let oracle = [
+            "--source",
+            "oracle",
+            "--oracle-connect-string",
+            "db:1521/X",
+            "--oracle-user",
+            "radar",
+            "--oracle-password",
+            "pw",
+        ];
+        // Defaults: 60 s > 3 x 15 + 5 = 50 s.
+        assert!(args(&oracle).validate().is_ok());
+        let mut argv = oracle.to_vec();
+        argv.extend(["--oracle-call-timeout-secs", "30"]);
+        let e = error_of(&argv);
+        assert_eq!(e.setting, "RADAR_JOB_TIMEOUT_SECS");
+        assert!(e.reason.contains("95 s"), "{e}");
+        argv.extend(["--job-timeout-secs", "96"]);
+        assert!(args(&argv).validate().is_ok());
     }
 
     #[test]
