@@ -34,6 +34,27 @@ pub struct RawInterrupcaoRow {
     pub qtd_nao_programada: Option<i64>,
 }
 
+impl From<[Option<i64>; 5]> for RawInterrupcaoRow {
+    /// The five columns in the order of the aggregation SQL (`AGGREGATION_COLUMNS`).
+    fn from(
+        [
+            conjunto,
+            municipio,
+            qtd_ucs_atendidas,
+            qtd_programada,
+            qtd_nao_programada,
+        ]: [Option<i64>; 5],
+    ) -> Self {
+        Self {
+            conjunto,
+            municipio,
+            qtd_ucs_atendidas,
+            qtd_programada,
+            qtd_nao_programada,
+        }
+    }
+}
+
 /// One item of ANEEL's `interrupcaoFornecimento`: UCs without power in one conjunto and
 /// município. Built only by [`crate::domain::validate_rows`], so every value is in range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

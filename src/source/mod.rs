@@ -22,6 +22,15 @@ use crate::domain::RawInterrupcaoRow;
 /// (agency of the events) and `:dist` (distributor of the devices).
 pub const AGGREGATION_SQL: &str = include_str!("../../sql/interrupcoes_ativas.sql");
 
+/// Output columns of [`AGGREGATION_SQL`], in order (see `RawInterrupcaoRow::from`).
+pub const AGGREGATION_COLUMNS: [&str; 5] = [
+    "conjunto",
+    "municipio",
+    "qtd_ucs_atendidas",
+    "qtd_programada",
+    "qtd_nao_programada",
+];
+
 /// A source of aggregated active interruptions (the outage-management database).
 #[async_trait]
 pub trait InterrupcaoSource: Send + Sync + 'static {

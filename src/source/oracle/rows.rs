@@ -8,14 +8,7 @@
 use crate::domain::RawInterrupcaoRow;
 use crate::source::SourceError;
 
-/// Output columns of the aggregation SQL, in order.
-pub const COLUMNS: [&str; 5] = [
-    "conjunto",
-    "municipio",
-    "qtd_ucs_atendidas",
-    "qtd_programada",
-    "qtd_nao_programada",
-];
+pub use crate::source::AGGREGATION_COLUMNS as COLUMNS;
 
 /// Largest exponent accepted in number text (`1E+40`): enough for any `i64` written with a
 /// fraction or trailing zeros, small enough that shifting the digits costs nothing.
@@ -27,26 +20,14 @@ const MAX_EXPONENT: u32 = 40;
 /// serving a rounded count to the regulator would be worse than serving the last good one.
 /// Range checks (negative counts, 32-bit limits, 7-digit IBGE codes) belong to validation.
 pub fn map_row(values: [Option<&str>; 5]) -> Result<RawInterrupcaoRow, SourceError> {
-    let [
-        conjunto,
-        municipio,
-        qtd_ucs_atendidas,
-        qtd_programada,
-        qtd_nao_programada,
-    ] = values
+    let values: [Option<i64>; 5] = values
         .iter()
         .zip(COLUMNS)
         .map(|(value, column)| parse_integer(column, *value))
         .collect::<Result<Vec<_>, _>>()?
         .try_into()
         .expect("five columns in, five values out");
-    Ok(RawInterrupcaoRow {
-        conjunto,
-        municipio,
-        qtd_ucs_atendidas,
-        qtd_programada,
-        qtd_nao_programada,
-    })
+    Ok(RawInterrupcaoRow::from(values))
 }
 
 /// Parses Oracle's decimal text of a NUMBER as a whole number: `"12"`, `" -3 "`, `"42.0"`,

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, named_params};
 pub use demo::{DEFAULT_SEED, DemoSummary, generate};
 pub(crate) use error::map_error;
 
-use super::{AGGREGATION_SQL, InterrupcaoSource, SourceError};
+use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
 
 /// DDL of the four OMS tables, as the demo generator and the test fixtures create them.
@@ -35,15 +35,6 @@ pub const INDEXES_SQL: &str = include_str!("../../../sql/sqlite/indexes.sql");
 
 /// The setting that names the SQLite file; quoted in errors so the operator knows what to fix.
 const PATH_SETTING: &str = "RADAR_SQLITE_PATH";
-
-/// Names of the output columns of [`AGGREGATION_SQL`], in order, for error messages.
-const COLUMNS: [&str; 5] = [
-    "conjunto",
-    "municipio",
-    "qtd_ucs_atendidas",
-    "qtd_programada",
-    "qtd_nao_programada",
-];
 
 /// What to do when the database file does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,20 +243,7 @@ fn query(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcaoRow>
         for (i, value) in values.iter_mut().enumerate() {
             *value = integer_column(i, row.get_ref(i)?).map_err(QueryError::Source)?;
         }
-        let [
-            conjunto,
-            municipio,
-            qtd_ucs_atendidas,
-            qtd_programada,
-            qtd_nao_programada,
-        ] = values;
-        out.push(RawInterrupcaoRow {
-            conjunto,
-            municipio,
-            qtd_ucs_atendidas,
-            qtd_programada,
-            qtd_nao_programada,
-        });
+        out.push(RawInterrupcaoRow::from(values));
     }
     Ok(out)
 }
