@@ -29,6 +29,13 @@ pub(crate) fn map_error(err: rusqlite::Error, path: &Path) -> SourceError {
                         ),
                     )
                 }
+                ffi::ErrorCode::OperationInterrupted => SourceError::transient(
+                    code,
+                    format!(
+                        "query on SQLite database {path} was interrupted: its caller gave up \
+                         (attempt timeout, RADAR_JOB_TIMEOUT_SECS)"
+                    ),
+                ),
                 ffi::ErrorCode::CannotOpen | ffi::ErrorCode::PermissionDenied => {
                     SourceError::permanent(
                         code,

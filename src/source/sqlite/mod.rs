@@ -130,11 +130,15 @@ impl InterrupcaoSource for SqliteSource {
         // The blocking task runs on another thread: carry the caller's span (RPC or job run)
         // so the logs of the generation and the query stay attached to it.
         let span = tracing::Span::current();
+        let interrupt = InterruptOnDrop::default();
+        let handle_slot = Arc::clone(&interrupt.0);
         let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            fetch_blocking(&settings, &demo_lock)
+            fetch_blocking(&settings, &demo_lock, &handle_slot)
         });
-        match task.await {
+        let joined = task.await;
+        interrupt.disarm();
+        match joined {
             Ok(result) => result,
             // Let the caller's panic handling see the original panic.
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
@@ -146,9 +150,32 @@ impl InterrupcaoSource for SqliteSource {
     }
 }
 
+/// Interrupts the query of a fetch whose caller went away (the job's attempt timed out and
+/// dropped the future): without it, the abandoned query would keep a blocking thread and
+/// the file busy until it ends on its own.
+#[derive(Default)]
+struct InterruptOnDrop(Arc<Mutex<Option<rusqlite::InterruptHandle>>>);
+
+impl InterruptOnDrop {
+    /// The fetch ended normally: nothing to interrupt.
+    fn disarm(self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tracing::warn!("SQLite fetch abandoned by its caller: interrupting the query");
+            handle.interrupt();
+        }
+    }
+}
+
 fn fetch_blocking(
     settings: &Settings,
     demo_lock: &Mutex<()>,
+    interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
 ) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
     ensure_database(settings, demo_lock)?;
     let path = &settings.path;
@@ -159,6 +186,7 @@ fn fetch_blocking(
     .map_err(|e| map_error(e, path))?;
     conn.busy_timeout(settings.busy_timeout)
         .map_err(|e| map_error(e, path))?;
+    *interrupt.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.get_interrupt_handle());
     query(&conn, &settings.binds).map_err(|e| match e {
         QueryError::Sqlite(e) => map_error(e, path),
         QueryError::Source(e) => e,

@@ -385,3 +385,56 @@ fn aggregation_query_plan() {
         println!("{}", row.get::<_, String>(3).unwrap());
     }
 }
+
+/// A database whose `AGENCY_EVENT` is an endless view: the aggregation never finishes.
+fn endless_database(dir: &Path) -> PathBuf {
+    let path = dir.join("endless.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE VIEW AGENCY_EVENT AS
+           WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
+           SELECT x AS NUM_1, 370 AS AG_ID, 'T' AS IS_OPEN, 1 AS NUM_CUST, x AS DEV_ID,
+                  'T1' AS DEV_NAME, 'FALTA' AS TYCOD, '2026-04-01' AS HXGN_DT_ORACLE
+             FROM n;
+         CREATE TABLE SWITCH_PLAN_TASKS (OUTAGE_NUM INTEGER);
+         CREATE TABLE OMS_CONNECTIVITY (DEV_NAME TEXT, CONJ INTEGER, DIST TEXT);
+         CREATE TABLE CISPERSL (PREMISE INTEGER, XFMR TEXT, HXGN_COD_MUNICIPIO_IBGE INTEGER);
+         INSERT INTO OMS_CONNECTIVITY VALUES ('T1', 10, '370');
+         INSERT INTO CISPERSL VALUES (1, 'T1', 1400100);",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn an_abandoned_fetch_interrupts_its_query_and_frees_the_blocking_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = endless_database(dir.path());
+    // One blocking thread: if the abandoned query kept it, nothing else could run there.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            let source = SqliteSource::new(path, QueryBinds::default(), MissingDatabase::Fail);
+            let fetch =
+                tokio::time::timeout(Duration::from_millis(300), source.fetch_interrupcoes()).await;
+            assert!(
+                fetch.is_err(),
+                "the endless query must still run at the timeout"
+            );
+            let probe =
+                tokio::time::timeout(Duration::from_secs(10), tokio::task::spawn_blocking(|| 42))
+                    .await
+                    .expect("the blocking thread is still held by the abandoned query");
+            assert_eq!(probe.unwrap(), 42);
+        })
+    }));
+    // Never wait for a stuck blocking thread when the test fails.
+    rt.shutdown_background();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
