@@ -18,7 +18,14 @@ use radar_interrupcoes::source::InterrupcaoSource;
 use radar_interrupcoes::source::sqlite::{self, MissingDatabase, SqliteSource};
 
 const QUERY_REPEATS: usize = 5;
-const RPC_CALLS: usize = 2_000;
+const RPC_CALLS: usize = 10_000;
+
+/// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`), where there is one.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -86,6 +93,8 @@ async fn main() {
     let ratio = sources[1].1.as_secs_f64() / sources[0].1.as_secs_f64();
     println!("query time ratio, scale 5 / scale 1: {ratio:.2}");
 
+    let rss_before = proc_status_kib("VmRSS:");
+
     // Serving: the real server around the scale-5 source.
     let (big, _) = sources.pop().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -151,6 +160,17 @@ async fn main() {
         "  ANEEL budget (5 s) / p99 during warm-ups: {:.0}",
         5.0 / busy_p99.as_secs_f64()
     );
+    if let (Some(before), Some(after), Some(peak)) = (
+        rss_before,
+        proc_status_kib("VmRSS:"),
+        proc_status_kib("VmHWM:"),
+    ) {
+        println!(
+            "memory: RSS {before} KiB before the server, {after} KiB after serving and warm-ups \
+             (ratio {:.2}); peak {peak} KiB",
+            after as f64 / before as f64
+        );
+    }
     // Do not wait for the warm-up still running on the blocking pool.
     std::process::exit(0);
 }
