@@ -203,8 +203,9 @@ async fn twenty_concurrent_triggers_cause_one_source_query() {
     });
     let all = futures::future::join_all(calls);
     let opener = async {
-        // Give the 20 calls time to reach the server and join the run.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Give the 20 calls time to reach the server and join the run (generous: CI
+        // machines are shared).
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         source2.open_gate();
     };
     let (results, ()) = tokio::join!(all, opener);
