@@ -233,7 +233,27 @@ async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_s
         "{logs}"
     );
     assert!(logs.contains("\"duration_ms\""), "{logs}");
+    let lines = service.logs.clone();
     assert_eq!(service.terminate(), Some(0));
+
+    // Shutdown order: health NOT_SERVING first, then the scheduler, then the server.
+    let lines = lines.lock().unwrap().clone();
+    let position = |what: &dyn Fn(&serde_json::Value) -> bool| {
+        lines
+            .iter()
+            .position(|l| serde_json::from_str(l).is_ok_and(|v: serde_json::Value| what(&v)))
+            .unwrap_or_else(|| panic!("missing log line in {lines:#?}"))
+    };
+    let changed = |v: &serde_json::Value, service: &str, status: &str| {
+        v["message"] == "health status changed" && v["service"] == service && v["status"] == status
+    };
+    let serving = position(&|v| changed(v, "", "Serving"));
+    let not_serving = position(&|v| changed(v, "", "NotServing"));
+    let scheduler_stopped = position(&|v| v["message"] == "scheduler stopped");
+    let stopped = position(&|v| v["message"] == "stopped");
+    assert!(serving < not_serving, "{lines:#?}");
+    assert!(not_serving < scheduler_stopped, "{lines:#?}");
+    assert!(scheduler_stopped < stopped, "{lines:#?}");
 }
 
 #[tokio::test]
