@@ -3,6 +3,7 @@
 //! Every adapter runs the same SQL text ([`AGGREGATION_SQL`]) with the same named binds, and
 //! translates its driver's errors into [`SourceError`] at its boundary.
 
+pub mod cancel;
 #[cfg(test)]
 pub mod contract_suite;
 pub mod error;

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use oracle::Connection;
 use oracle::pool::Pool;
 use tokio::task::JoinError;
 use tracing::Span;
@@ -11,6 +12,7 @@ use tracing::Span;
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
+use crate::source::cancel::{self, CancelOnDrop};
 use crate::source::{InterrupcaoSource, SourceError};
 
 /// Reads the aggregated interruptions from the OMS through Oracle.
@@ -109,9 +111,13 @@ impl Inner {
         }
     }
 
-    fn fetch_blocking(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+    fn fetch_blocking(
+        &self,
+        cancel_slot: &Mutex<Option<Arc<Connection>>>,
+    ) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let pool = self.pool()?;
-        let conn = session::connection(&pool, &self.settings)?;
+        let conn = Arc::new(session::connection(&pool, &self.settings)?);
+        cancel::register(cancel_slot, Arc::clone(&conn));
         let started = Instant::now();
         let rows = session::fetch(&conn, &self.binds)?;
         tracing::debug!(
@@ -150,16 +156,21 @@ impl InterrupcaoSource for OracleSource {
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let inner = Arc::clone(&self.inner);
         // The driver's own timeouts normally fire first; this one frees the job even if they
-        // do not. The blocking call is abandoned, not cancelled: it ends by itself, each of
-        // its round trips bounded by the call timeout.
+        // do not. When it fires, or when the caller drops this future, the guard breaks the
+        // running call (`break_execution`) instead of leaving it to end by itself.
         let deadline = inner.settings.fetch_deadline();
         let span = Span::current();
+        let guard = CancelOnDrop::default();
+        let cancel_slot = guard.slot();
         let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            inner.fetch_blocking()
+            inner.fetch_blocking(&cancel_slot)
         });
         match tokio::time::timeout(deadline, task).await {
-            Ok(joined) => settle(joined),
+            Ok(joined) => {
+                guard.disarm();
+                settle(joined)
+            }
             Err(_) => Err(SourceError::transient(
                 None,
                 format!(

@@ -24,6 +24,7 @@ use rusqlite::{Connection, OpenFlags, named_params};
 pub use demo::{DEFAULT_SEED, DemoSummary, generate};
 pub(crate) use error::map_error;
 
+use super::cancel::{self, CancelOnDrop};
 use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
 
@@ -130,8 +131,8 @@ impl InterrupcaoSource for SqliteSource {
         // The blocking task runs on another thread: carry the caller's span (RPC or job run)
         // so the logs of the generation and the query stay attached to it.
         let span = tracing::Span::current();
-        let interrupt = InterruptOnDrop::default();
-        let handle_slot = Arc::clone(&interrupt.0);
+        let interrupt = CancelOnDrop::default();
+        let handle_slot = interrupt.slot();
         let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             fetch_blocking(&settings, &demo_lock, &handle_slot)
@@ -150,28 +151,6 @@ impl InterrupcaoSource for SqliteSource {
     }
 }
 
-/// Interrupts the query of a fetch whose caller went away (the job's attempt timed out and
-/// dropped the future): without it, the abandoned query would keep a blocking thread and
-/// the file busy until it ends on its own.
-#[derive(Default)]
-struct InterruptOnDrop(Arc<Mutex<Option<rusqlite::InterruptHandle>>>);
-
-impl InterruptOnDrop {
-    /// The fetch ended normally: nothing to interrupt.
-    fn disarm(self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-    }
-}
-
-impl Drop for InterruptOnDrop {
-    fn drop(&mut self) {
-        if let Some(handle) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            tracing::warn!("SQLite fetch abandoned by its caller: interrupting the query");
-            handle.interrupt();
-        }
-    }
-}
-
 fn fetch_blocking(
     settings: &Settings,
     demo_lock: &Mutex<()>,
@@ -186,7 +165,7 @@ fn fetch_blocking(
     .map_err(|e| map_error(e, path))?;
     conn.busy_timeout(settings.busy_timeout)
         .map_err(|e| map_error(e, path))?;
-    *interrupt.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.get_interrupt_handle());
+    cancel::register(interrupt, conn.get_interrupt_handle());
     query(&conn, &settings.binds).map_err(|e| match e {
         QueryError::Sqlite(e) => map_error(e, path),
         QueryError::Source(e) => e,
