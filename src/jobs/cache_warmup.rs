@@ -69,6 +69,16 @@ impl Job for CacheWarmupJob {
                 "source row rejected"
             );
         }
+        if validated.items.is_empty() && !validated.rejected.is_empty() {
+            // Every row bad is a systematic problem (a column's type or meaning changed), not
+            // a few bad rows: replacing the snapshot would tell ANEEL there are no outages.
+            return Err(JobError::permanent(format!(
+                "all {} rows from the source failed validation, keeping the last snapshot \
+                 (first: {})",
+                validated.rejected.len(),
+                validated.rejected[0]
+            )));
+        }
         let report = JobReport {
             items: validated.items.len() as u64,
             rejected: validated.rejected.len() as u64,
@@ -251,6 +261,89 @@ mod tests {
         let secs: Vec<u64> = calls.iter().map(Duration::as_secs).collect();
         // Pauses of 2, 4, then 5, 5 (capped) seconds between the five runs.
         assert_eq!(secs, vec![0, 2, 6, 11, 16]);
+    }
+
+    /// A source that always answers `rows`.
+    struct Fixed(Vec<RawInterrupcaoRow>);
+
+    #[async_trait]
+    impl InterrupcaoSource for Fixed {
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+        async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn raw(conjunto: i64, municipio: i64) -> RawInterrupcaoRow {
+        RawInterrupcaoRow {
+            conjunto: Some(conjunto),
+            municipio: Some(municipio),
+            qtd_ucs_atendidas: Some(10),
+            qtd_programada: Some(1),
+            qtd_nao_programada: Some(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_whose_every_row_is_invalid_fails_the_run_and_keeps_the_snapshot() {
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let good = CacheWarmupJob::new(Arc::new(Fixed(vec![raw(1, 1_400_100)])), cache.clone());
+        good.execute(1).await.unwrap();
+
+        // A 6-digit IBGE code everywhere: a systematic problem, not a few bad rows.
+        let bad_rows = vec![raw(1, 140_010), raw(2, 140_010)];
+        let bad = CacheWarmupJob::new(Arc::new(Fixed(bad_rows)), cache.clone());
+        let error = bad.execute(1).await.unwrap_err();
+        assert!(!error.retryable);
+        assert!(
+            error
+                .message
+                .starts_with("all 2 rows from the source failed validation")
+        );
+        assert!(error.message.contains("140010"), "{}", error.message);
+        assert_eq!(
+            cache.current().await.unwrap().snapshot.items.len(),
+            1,
+            "kept"
+        );
+
+        // Some bad rows among good ones: the good ones are served.
+        let mixed = vec![raw(1, 140_010), raw(2, 1_400_100), raw(3, 1_400_050)];
+        let report = CacheWarmupJob::new(Arc::new(Fixed(mixed)), cache.clone())
+            .execute(1)
+            .await
+            .unwrap();
+        assert_eq!((report.items, report.rejected), (2, 1));
+
+        // An empty answer (no outage anywhere) is a valid answer.
+        let report = CacheWarmupJob::new(Arc::new(Fixed(vec![])), cache.clone())
+            .execute(1)
+            .await
+            .unwrap();
+        assert_eq!((report.items, report.rejected), (0, 0));
+        assert!(cache.current().await.unwrap().snapshot.items.is_empty());
+    }
+
+    #[tokio::test]
+    async fn items_are_served_in_aneel_order_whatever_the_source_order() {
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let rows = vec![raw(10, 1_400_100), raw(9, 1_400_175), raw(9, 1_400_100)];
+        CacheWarmupJob::new(Arc::new(Fixed(rows)), cache.clone())
+            .execute(1)
+            .await
+            .unwrap();
+        let keys: Vec<(i32, i32)> = cache
+            .current()
+            .await
+            .unwrap()
+            .snapshot
+            .items
+            .iter()
+            .map(|i| (i.ide_conjunto, i.ide_municipio))
+            .collect();
+        assert_eq!(keys, vec![(9, 1_400_100), (9, 1_400_175), (10, 1_400_100)]);
     }
 
     #[tokio::test(start_paused = true)]
