@@ -495,9 +495,61 @@ async fn shutdown_turns_health_off_and_returns() {
     );
 }
 
+/// Asks one reflection protocol (`v1` or `v1alpha`: same messages, other package) to list
+/// the services, then to resolve each service's file and the well-known types it imports:
+/// what a client needs to call every RPC by reflection alone.
+macro_rules! check_reflection {
+    ($proto:ident, $channel:expr, $services:expr) => {{
+        use tonic_reflection::pb::$proto::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$proto::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$proto::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::$proto::ServerReflectionRequest;
+        let protocol = stringify!($proto);
+        let mut client = ServerReflectionClient::new($channel);
+        let mut ask = async |request: MessageRequest| {
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(request),
+            };
+            let mut answers = client
+                .server_reflection_info(tokio_stream::iter(vec![request]))
+                .await
+                .unwrap()
+                .into_inner();
+            answers.next().await.unwrap().unwrap().message_response
+        };
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            ask(MessageRequest::ListServices(String::new())).await
+        else {
+            panic!("{protocol}: not a list response")
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        for service in $services {
+            assert!(
+                names.iter().any(|n| n == service),
+                "{protocol}: {service} missing from {names:?}"
+            );
+            let answer = ask(MessageRequest::FileContainingSymbol(service.into())).await;
+            assert!(
+                matches!(answer, Some(MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()),
+                "{protocol}: {service}: {answer:?}"
+            );
+        }
+        for dependency in [
+            "google/protobuf/timestamp.proto",
+            "google/protobuf/duration.proto",
+        ] {
+            let answer = ask(MessageRequest::FileByFilename(dependency.into())).await;
+            assert!(
+                matches!(answer, Some(MessageResponse::FileDescriptorResponse(_))),
+                "{protocol}: {dependency} not served: {answer:?}"
+            );
+        }
+    }};
+}
+
 #[tokio::test]
 async fn reflection_v1_and_v1alpha_list_and_describe_every_service() {
-    use tonic_reflection::pb::{v1, v1alpha};
     let source = FakeSource::new(Behaviour::Rows(vec![]));
     let app = TestApp::spawn(source).await;
     let services = [
@@ -505,96 +557,8 @@ async fn reflection_v1_and_v1alpha_list_and_describe_every_service() {
         "radar.interrupcoes.v1.InterrupcoesService",
         "radar.scheduler.v1.SchedulerAdmin",
     ];
-
-    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
-    let ask = |request| {
-        tokio_stream::iter(vec![v1::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(request),
-        }])
-    };
-    let mut listed = client
-        .server_reflection_info(ask(
-            v1::server_reflection_request::MessageRequest::ListServices(String::new()),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
-        listed.next().await.unwrap().unwrap().message_response
-    else {
-        panic!("not a list response")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for service in services {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
-    // Each service's file, with its dependencies, must be resolvable: that is what lets a
-    // client call it by reflection alone.
-    for service in services {
-        let mut answer = client
-            .server_reflection_info(ask(
-                v1::server_reflection_request::MessageRequest::FileContainingSymbol(service.into()),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        match answer.next().await.unwrap().unwrap().message_response {
-            Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(
-                files,
-            )) => {
-                assert!(!files.file_descriptor_proto.is_empty(), "{service}")
-            }
-            other => panic!("{service}: {other:?}"),
-        }
-    }
-    for dependency in [
-        "google/protobuf/timestamp.proto",
-        "google/protobuf/duration.proto",
-    ] {
-        let mut answer = client
-            .server_reflection_info(ask(
-                v1::server_reflection_request::MessageRequest::FileByFilename(dependency.into()),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(
-            matches!(
-                answer.next().await.unwrap().unwrap().message_response,
-                Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
-            ),
-            "{dependency} not served"
-        );
-    }
-
-    let mut alpha =
-        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
-    let mut listed = alpha
-        .server_reflection_info(tokio_stream::iter(vec![v1alpha::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(
-                v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-            ),
-        }]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
-        listed.next().await.unwrap().unwrap().message_response
-    else {
-        panic!("not a list response")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for service in services {
-        assert!(
-            names.iter().any(|n| n == service),
-            "v1alpha: {service} missing from {names:?}"
-        );
-    }
+    check_reflection!(v1, app.channel.clone(), services);
+    check_reflection!(v1alpha, app.channel.clone(), services);
 }
 
 #[test]
