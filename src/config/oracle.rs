@@ -1,31 +1,23 @@
-//! Settings of the Oracle adapter: the `RADAR_ORACLE_*` flags as given, and the validated
-//! [`OracleSettings`] the adapter runs with.
-//!
-//! Numbers are taken as text so that a bad value fails with a [`ConfigError`] naming the
-//! environment variable, the flag and the value, like every other setting of the service.
+//! The `RADAR_ORACLE_*` settings: clap parses each into its type and checks its bounds;
+//! [`OracleArgs::validate`] checks the rules between them (credentials present, exactly one
+//! of password and password file, pool minimum at most the maximum) and reads the password
+//! file. `main` hands the result to the Oracle adapter.
 
 use std::fmt;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::ConfigError;
+use super::ConfigError;
+use super::parse::{secs_between, whole_number};
 
 /// Shown instead of a password in errors.
 const REDACTED: &str = "<redacted>";
 
-/// Bounds of the numeric settings, checked at start-up so that no value is refused later by
-/// the driver (whose conversions to milliseconds in `u32` or seconds in `i32` would fail
-/// every run instead of the start-up).
-const POOL_MAX_LIMIT: u32 = 1000;
-const PING_INTERVAL_LIMIT_SECS: u32 = 86_400;
-const STMT_CACHE_LIMIT: u32 = 10_000;
-const CALL_TIMEOUT_LIMIT_SECS: u32 = 3600;
-
-/// The Oracle settings as given on the command line or in the environment. Flattened into the
-/// service's CLI; validated with [`OracleArgs::validate`] only when the source is `oracle`.
+/// The Oracle settings. Flattened into the service's CLI; validated with
+/// [`OracleArgs::validate`] only when the source is `oracle`. The password is a
+/// [`SecretString`]: `Debug` shows it redacted and nothing in this crate logs it.
 #[derive(Clone, clap::Args)]
 #[command(next_help_heading = "Oracle source (RADAR_SOURCE=oracle)")]
 pub struct OracleArgs {
@@ -53,54 +45,80 @@ pub struct OracleArgs {
     /// Directory of the Oracle Client library (Instant Client). Without it, the library is
     /// searched on LD_LIBRARY_PATH and the system paths. Not checked at start-up: a missing
     /// directory fails the runs (DPI-1047, naming it), not the service.
-    #[arg(long = "oracle-client-lib-dir", env = "RADAR_ORACLE_CLIENT_LIB_DIR")]
+    #[arg(
+        long = "oracle-client-lib-dir",
+        env = "RADAR_ORACLE_CLIENT_LIB_DIR",
+        value_parser = client_lib_dir
+    )]
     pub client_lib_dir: Option<PathBuf>,
 
     /// Sessions the pool keeps open (0 to 1000, at most the pool maximum).
     #[arg(
         long = "oracle-pool-min",
         env = "RADAR_ORACLE_POOL_MIN",
-        default_value = "1"
+        default_value = "1",
+        value_parser = whole_number::<0, 1000>
     )]
-    pub pool_min: String,
+    pub pool_min: u32,
 
     /// Most sessions the pool opens (1 to 1000).
     #[arg(
         long = "oracle-pool-max",
         env = "RADAR_ORACLE_POOL_MAX",
-        default_value = "4"
+        default_value = "4",
+        value_parser = whole_number::<1, 1000>
     )]
-    pub pool_max: String,
+    pub pool_max: u32,
 
     /// Idle seconds after which a pooled session is pinged before use (1 to 86400).
     #[arg(
         long = "oracle-ping-interval-secs",
+        value_name = "PING_INTERVAL_SECS",
         env = "RADAR_ORACLE_PING_INTERVAL_SECS",
-        default_value = "60"
+        default_value = "60",
+        value_parser = secs_between::<1, 86_400>
     )]
-    pub ping_interval_secs: String,
+    pub ping_interval: Duration,
 
     /// Statements kept parsed per session (0 to 10000).
     #[arg(
         long = "oracle-stmt-cache-size",
         env = "RADAR_ORACLE_STMT_CACHE_SIZE",
-        default_value = "20"
+        default_value = "20",
+        value_parser = whole_number::<0, 10_000>
     )]
-    pub stmt_cache_size: String,
+    pub stmt_cache_size: u32,
 
     /// Longest a single database round trip (and the wait for a pooled session) may take
     /// (1 to 3600). A whole fetch is abandoned after 3 x this + 5 s, which must stay below
     /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
         long = "oracle-call-timeout-secs",
+        value_name = "CALL_TIMEOUT_SECS",
         env = "RADAR_ORACLE_CALL_TIMEOUT_SECS",
-        default_value = "15"
+        default_value = "15",
+        value_parser = secs_between::<1, 3600>
     )]
-    pub call_timeout_secs: String,
+    pub call_timeout: Duration,
 }
 
+// Infallible: clap needs a parser that builds the secret without a copy in a plain String.
+#[allow(clippy::unnecessary_wraps)]
 fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
+}
+
+fn client_lib_dir(value: &str) -> Result<PathBuf, String> {
+    // Whether the directory exists is deliberately not checked: a missing one must not
+    // crash-loop the pod, it fails the runs with DPI-1047 naming it.
+    if value.trim().is_empty() {
+        return Err(
+            "must not be empty: point it at the Oracle Instant Client directory \
+                    (the one holding libclntsh.so), or unset it to search LD_LIBRARY_PATH"
+                .to_owned(),
+        );
+    }
+    Ok(value.into())
 }
 
 impl fmt::Debug for OracleArgs {
@@ -113,58 +131,14 @@ impl fmt::Debug for OracleArgs {
             .field("client_lib_dir", &self.client_lib_dir)
             .field("pool_min", &self.pool_min)
             .field("pool_max", &self.pool_max)
-            .field("ping_interval_secs", &self.ping_interval_secs)
+            .field("ping_interval", &self.ping_interval)
             .field("stmt_cache_size", &self.stmt_cache_size)
-            .field("call_timeout_secs", &self.call_timeout_secs)
+            .field("call_timeout", &self.call_timeout)
             .finish()
     }
 }
 
-/// Validated Oracle settings. The password is a [`SecretString`]: `Debug` shows it redacted
-/// and nothing in this crate logs or formats it.
-#[derive(Clone, Debug)]
-pub struct OracleSettings {
-    /// Connect string (Easy Connect or tnsnames alias).
-    pub connect_string: String,
-    /// Database user.
-    pub user: String,
-    /// Database password.
-    pub password: SecretString,
-    /// Where to load the Oracle Client library from, if not from the system paths.
-    pub client_lib_dir: Option<PathBuf>,
-    /// Sessions the pool keeps open.
-    pub pool_min: u32,
-    /// Most sessions the pool opens (at least 1, at least `pool_min`).
-    pub pool_max: u32,
-    /// Idle time after which a pooled session is pinged before use.
-    pub ping_interval: Duration,
-    /// Statements kept parsed per session.
-    pub stmt_cache_size: u32,
-    /// Longest a database round trip, or the wait for a pooled session, may take.
-    pub call_timeout: Duration,
-}
-
-impl OracleSettings {
-    /// Settings with the defaults of [`OracleArgs`] for everything but the credentials
-    /// (used by tests and tools that get the credentials elsewhere).
-    pub fn new(
-        connect_string: impl Into<String>,
-        user: impl Into<String>,
-        password: SecretString,
-    ) -> Self {
-        Self {
-            connect_string: connect_string.into(),
-            user: user.into(),
-            password,
-            client_lib_dir: None,
-            pool_min: 1,
-            pool_max: 4,
-            ping_interval: Duration::from_secs(60),
-            stmt_cache_size: 20,
-            call_timeout: Duration::from_secs(15),
-        }
-    }
-
+impl OracleArgs {
     /// How long one fetch may take in all before the adapter abandons it: pool creation or
     /// the wait for a session, then the query, each bounded by the call timeout, plus slack
     /// (3 x `call_timeout` + 5 s). The job's attempt timeout must be longer, or it would cut
@@ -172,161 +146,94 @@ impl OracleSettings {
     pub fn fetch_deadline(&self) -> Duration {
         self.call_timeout.saturating_mul(3) + Duration::from_secs(5)
     }
-}
 
-impl OracleArgs {
-    /// Checks the settings and reads the password file. Call it only when the source is
-    /// `oracle`: the other sources need none of this.
-    pub fn validate(self) -> Result<OracleSettings, ConfigError> {
-        let connect_string = required(
-            "RADAR_ORACLE_CONNECT_STRING",
-            "oracle-connect-string",
-            self.connect_string,
+    /// The connect string, once [`validate`](Self::validate) has passed.
+    pub fn connect_string(&self) -> &str {
+        self.connect_string.as_deref().unwrap_or_default()
+    }
+
+    /// The user, once [`validate`](Self::validate) has passed.
+    pub fn user(&self) -> &str {
+        self.user.as_deref().unwrap_or_default()
+    }
+
+    /// The password (read from the file if that was given), once
+    /// [`validate`](Self::validate) has passed.
+    pub fn password(&self) -> SecretString {
+        self.password
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""))
+    }
+
+    /// Checks the rules between the settings and reads the password file into the
+    /// password. Call it only when the source is `oracle`: the other sources need none of
+    /// this.
+    pub fn validate(mut self) -> Result<Self, ConfigError> {
+        required(
+            "connect_string",
+            self.connect_string.as_deref(),
             "required when RADAR_SOURCE=oracle, e.g. db-host:1521/OMSPRD",
         )?;
-        let user = required(
-            "RADAR_ORACLE_USER",
-            "oracle-user",
-            self.user,
+        required(
+            "user",
+            self.user.as_deref(),
             "required when RADAR_SOURCE=oracle: the service's own schema",
         )?;
-        let password = password(self.password, self.password_file)?;
-        // Whether the directory exists is deliberately not checked here: a missing one must
-        // not crash-loop the pod, it fails the runs with DPI-1047 naming it (see session).
-        if let Some(dir) = &self.client_lib_dir
-            && dir.as_os_str().to_string_lossy().trim().is_empty()
-        {
+        self.password = Some(password(
+            self.password.take(),
+            self.password_file.as_deref(),
+        )?);
+        if self.pool_min > self.pool_max {
             return Err(ConfigError::new(
-                "RADAR_ORACLE_CLIENT_LIB_DIR",
-                "oracle-client-lib-dir",
-                dir.display().to_string(),
-                "must not be empty: point it at the Oracle Instant Client directory \
-                 (the one holding libclntsh.so), or unset it to search LD_LIBRARY_PATH",
+                "pool_min",
+                self.pool_min.to_string(),
+                format!(
+                    "must not exceed {} ({})",
+                    super::variable("pool_max"),
+                    self.pool_max
+                ),
             ));
         }
-        let pool_min = number(
-            "RADAR_ORACLE_POOL_MIN",
-            "oracle-pool-min",
-            &self.pool_min,
-            0..=POOL_MAX_LIMIT,
-        )?;
-        let pool_max = number(
-            "RADAR_ORACLE_POOL_MAX",
-            "oracle-pool-max",
-            &self.pool_max,
-            1..=POOL_MAX_LIMIT,
-        )?;
-        if pool_min > pool_max {
-            return Err(ConfigError::new(
-                "RADAR_ORACLE_POOL_MIN",
-                "oracle-pool-min",
-                self.pool_min,
-                format!("must not exceed RADAR_ORACLE_POOL_MAX ({pool_max})"),
-            ));
-        }
-        let ping_interval = number(
-            "RADAR_ORACLE_PING_INTERVAL_SECS",
-            "oracle-ping-interval-secs",
-            &self.ping_interval_secs,
-            1..=PING_INTERVAL_LIMIT_SECS,
-        )?;
-        let stmt_cache_size = number(
-            "RADAR_ORACLE_STMT_CACHE_SIZE",
-            "oracle-stmt-cache-size",
-            &self.stmt_cache_size,
-            0..=STMT_CACHE_LIMIT,
-        )?;
-        let call_timeout = number(
-            "RADAR_ORACLE_CALL_TIMEOUT_SECS",
-            "oracle-call-timeout-secs",
-            &self.call_timeout_secs,
-            1..=CALL_TIMEOUT_LIMIT_SECS,
-        )?;
-        Ok(OracleSettings {
-            connect_string,
-            user,
-            password,
-            client_lib_dir: self.client_lib_dir,
-            pool_min,
-            pool_max,
-            ping_interval: Duration::from_secs(ping_interval.into()),
-            stmt_cache_size,
-            call_timeout: Duration::from_secs(call_timeout.into()),
-        })
+        Ok(self)
     }
 }
 
-fn required(
-    setting: &'static str,
-    flag: &'static str,
-    value: Option<String>,
-    reason: &str,
-) -> Result<String, ConfigError> {
+fn required(id: &str, value: Option<&str>, reason: &str) -> Result<(), ConfigError> {
     match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        other => Err(ConfigError::new(
-            setting,
-            flag,
-            other.unwrap_or_default(),
-            reason,
-        )),
-    }
-}
-
-/// A whole number within `range`.
-fn number(
-    setting: &'static str,
-    flag: &'static str,
-    value: &str,
-    range: RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    match value.trim().parse::<u32>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(ConfigError::new(
-            setting,
-            flag,
-            value,
-            format!(
-                "must be a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        other => Err(ConfigError::new(id, other.unwrap_or_default(), reason)),
     }
 }
 
 /// Exactly one of the password and the password file.
 fn password(
     password: Option<SecretString>,
-    file: Option<PathBuf>,
+    file: Option<&std::path::Path>,
 ) -> Result<SecretString, ConfigError> {
+    let (password_var, file_var) = (
+        super::variable("password"),
+        super::variable("password_file"),
+    );
     match (password, file) {
         (Some(_), Some(_)) => Err(ConfigError::new(
-            "RADAR_ORACLE_PASSWORD",
-            "oracle-password",
+            "password",
             REDACTED,
-            "set either RADAR_ORACLE_PASSWORD or RADAR_ORACLE_PASSWORD_FILE, not both",
+            format!("set either {password_var} or {file_var}, not both"),
         )),
         (None, None) => Err(ConfigError::new(
-            "RADAR_ORACLE_PASSWORD",
-            "oracle-password",
+            "password",
             "",
-            "required when RADAR_SOURCE=oracle: set RADAR_ORACLE_PASSWORD or \
-             RADAR_ORACLE_PASSWORD_FILE",
+            format!("required when RADAR_SOURCE=oracle: set {password_var} or {file_var}"),
         )),
-        (Some(p), None) if p.expose_secret().is_empty() => Err(ConfigError::new(
-            "RADAR_ORACLE_PASSWORD",
-            "oracle-password",
-            REDACTED,
-            "must not be empty",
-        )),
+        (Some(p), None) if p.expose_secret().is_empty() => {
+            Err(ConfigError::new("password", REDACTED, "must not be empty"))
+        }
         (Some(p), None) => Ok(p),
         (None, Some(path)) => {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+            let text = std::fs::read_to_string(path).map_err(|e| {
                 ConfigError::new(
-                    "RADAR_ORACLE_PASSWORD_FILE",
-                    "oracle-password-file",
+                    "password_file",
                     shown.clone(),
                     format!("cannot read the password file: {e}"),
                 )
@@ -335,8 +242,7 @@ fn password(
             let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
             if trimmed.is_empty() {
                 return Err(ConfigError::new(
-                    "RADAR_ORACLE_PASSWORD_FILE",
-                    "oracle-password-file",
+                    "password_file",
                     shown,
                     "the password file is empty",
                 ));
@@ -350,34 +256,49 @@ fn password(
 mod tests {
     use std::io::Write;
 
-    use clap::Parser;
-
     use super::*;
+    use crate::config::{Cli, Config, SourceSettings};
 
     const PASSWORD: &str = "s3cr3t-Passw0rd";
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        oracle: OracleArgs,
+    const GOOD: [&str; 8] = [
+        "--source",
+        "oracle",
+        "--oracle-connect-string",
+        "db:1521/OMS",
+        "--oracle-user",
+        "RADAR",
+        "--oracle-password",
+        PASSWORD,
+    ];
+
+    /// The whole start-up path: clap, then validation.
+    fn load(extra: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["radar"];
+        argv.extend_from_slice(&GOOD);
+        argv.extend_from_slice(extra);
+        Cli::load_from(argv).map(|(config, _)| config)
     }
 
-    fn parse(args: &[&str]) -> OracleArgs {
-        let mut argv = vec!["radar"];
-        argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).expect("flags parse").oracle
+    fn oracle(extra: &[&str]) -> OracleArgs {
+        match load(extra).unwrap().source {
+            SourceSettings::Oracle(o) => o,
+            other => panic!("{other:?}"),
+        }
     }
 
     fn good() -> OracleArgs {
-        parse(&[
-            "--oracle-connect-string",
-            "db:1521/OMS",
-            "--oracle-user",
-            "RADAR",
-            "--oracle-password",
-            PASSWORD,
-        ])
+        oracle(&[])
     }
+
+    /// Arguments as clap parses them, before validation.
+    fn parsed() -> OracleArgs {
+        let mut argv = vec!["radar"];
+        argv.extend_from_slice(&GOOD);
+        Cli::try_parse_from(argv).unwrap().settings.oracle
+    }
+
+    use clap::Parser;
 
     fn password_file(content: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
@@ -387,30 +308,21 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documentation() {
-        let s = good().validate().unwrap();
-        assert_eq!(s.connect_string, "db:1521/OMS");
-        assert_eq!(s.user, "RADAR");
-        assert_eq!(s.password.expose_secret(), PASSWORD);
+        let s = good();
+        assert_eq!(s.connect_string(), "db:1521/OMS");
+        assert_eq!(s.user(), "RADAR");
+        assert_eq!(s.password().expose_secret(), PASSWORD);
         assert_eq!((s.pool_min, s.pool_max), (1, 4));
         assert_eq!(s.ping_interval, Duration::from_secs(60));
         assert_eq!(s.stmt_cache_size, 20);
         assert_eq!(s.call_timeout, Duration::from_secs(15));
         assert_eq!(s.client_lib_dir, None);
         assert_eq!(s.fetch_deadline(), Duration::from_secs(50));
-        let n = OracleSettings::new("db:1521/OMS", "RADAR", SecretString::from(PASSWORD));
-        assert_eq!(
-            (n.pool_min, n.pool_max, n.stmt_cache_size),
-            (s.pool_min, s.pool_max, s.stmt_cache_size)
-        );
-        assert_eq!(
-            (n.ping_interval, n.call_timeout),
-            (s.ping_interval, s.call_timeout)
-        );
     }
 
     #[test]
     fn the_fetch_deadline_is_three_call_timeouts_and_five_seconds() {
-        let mut s = good().validate().unwrap();
+        let mut s = good();
         s.call_timeout = Duration::from_secs(1);
         assert_eq!(s.fetch_deadline(), Duration::from_secs(8));
         s.call_timeout = Duration::from_secs(3600);
@@ -419,19 +331,19 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_password() {
-        let args = good();
+        let args = parsed();
         assert!(!format!("{args:?}").contains(PASSWORD));
         let s = args.validate().unwrap();
         let shown = format!("{s:?} {s:#?}");
         assert!(!shown.contains(PASSWORD), "{shown}");
-        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
     }
 
     #[test]
     fn connect_string_and_user_are_required() {
         let e = OracleArgs {
             connect_string: None,
-            ..good()
+            ..parsed()
         }
         .validate()
         .unwrap_err();
@@ -439,7 +351,7 @@ mod tests {
         assert_eq!(e.flag, "oracle-connect-string");
         let e = OracleArgs {
             user: Some("  ".into()),
-            ..good()
+            ..parsed()
         }
         .validate()
         .unwrap_err();
@@ -452,7 +364,7 @@ mod tests {
         let file = password_file("from-file\n");
         let both = OracleArgs {
             password_file: Some(file.path().to_path_buf()),
-            ..good()
+            ..parsed()
         }
         .validate()
         .unwrap_err();
@@ -462,7 +374,7 @@ mod tests {
 
         let neither = OracleArgs {
             password: None,
-            ..good()
+            ..parsed()
         }
         .validate()
         .unwrap_err();
@@ -471,7 +383,7 @@ mod tests {
 
         let empty = OracleArgs {
             password: Some(SecretString::from("")),
-            ..good()
+            ..parsed()
         }
         .validate()
         .unwrap_err();
@@ -485,11 +397,11 @@ mod tests {
             let s = OracleArgs {
                 password: None,
                 password_file: Some(file.path().to_path_buf()),
-                ..good()
+                ..parsed()
             }
             .validate()
             .unwrap();
-            assert_eq!(s.password.expose_secret(), "from-file");
+            assert_eq!(s.password().expose_secret(), "from-file");
         }
     }
 
@@ -504,7 +416,7 @@ mod tests {
             let e = OracleArgs {
                 password: None,
                 password_file: Some(path.clone()),
-                ..good()
+                ..parsed()
             }
             .validate()
             .unwrap_err();
@@ -517,123 +429,61 @@ mod tests {
 
     #[test]
     fn pool_bounds_are_checked() {
-        let e = OracleArgs {
-            pool_min: "5".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap_err();
+        let e = load(&["--oracle-pool-min", "5"]).unwrap_err();
         assert_eq!(
-            (e.setting, e.value.as_str()),
+            (e.setting.as_str(), e.value.as_str()),
             ("RADAR_ORACLE_POOL_MIN", "5")
         );
-        let e = OracleArgs {
-            pool_min: "0".into(),
-            pool_max: "0".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap_err();
+        let e = load(&["--oracle-pool-min", "0", "--oracle-pool-max", "0"]).unwrap_err();
         assert_eq!(e.setting, "RADAR_ORACLE_POOL_MAX");
-        let e = OracleArgs {
-            pool_max: "four".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap_err();
+        let e = load(&["--oracle-pool-max", "four"]).unwrap_err();
         assert_eq!(e.value, "four");
         assert_eq!(e.flag, "oracle-pool-max");
     }
 
     #[test]
     fn timeouts_must_be_positive() {
-        let e = OracleArgs {
-            call_timeout_secs: "0".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap_err();
+        let e = load(&["--oracle-call-timeout-secs", "0"]).unwrap_err();
         assert_eq!(e.setting, "RADAR_ORACLE_CALL_TIMEOUT_SECS");
-        let e = OracleArgs {
-            ping_interval_secs: "-1".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap_err();
+        let e = load(&["--oracle-ping-interval-secs=-1"]).unwrap_err();
         assert_eq!(e.setting, "RADAR_ORACLE_PING_INTERVAL_SECS");
         assert_eq!(e.value, "-1");
     }
 
     #[test]
     fn numbers_out_of_their_bounds_fail_at_start_up_naming_setting_flag_and_value() {
-        for (setting, flag, value, args) in [
+        for (setting, flag, value) in [
             (
                 "RADAR_ORACLE_CALL_TIMEOUT_SECS",
                 "oracle-call-timeout-secs",
                 "3601",
-                OracleArgs {
-                    call_timeout_secs: "3601".into(),
-                    ..good()
-                },
             ),
             (
                 "RADAR_ORACLE_CALL_TIMEOUT_SECS",
                 "oracle-call-timeout-secs",
                 "4294968",
-                OracleArgs {
-                    call_timeout_secs: "4294968".into(),
-                    ..good()
-                },
             ),
             (
                 "RADAR_ORACLE_PING_INTERVAL_SECS",
                 "oracle-ping-interval-secs",
                 "2147483648",
-                OracleArgs {
-                    ping_interval_secs: "2147483648".into(),
-                    ..good()
-                },
             ),
             (
                 "RADAR_ORACLE_PING_INTERVAL_SECS",
                 "oracle-ping-interval-secs",
                 "86401",
-                OracleArgs {
-                    ping_interval_secs: "86401".into(),
-                    ..good()
-                },
             ),
-            (
-                "RADAR_ORACLE_POOL_MAX",
-                "oracle-pool-max",
-                "1001",
-                OracleArgs {
-                    pool_max: "1001".into(),
-                    ..good()
-                },
-            ),
-            (
-                "RADAR_ORACLE_POOL_MIN",
-                "oracle-pool-min",
-                "4294967295",
-                OracleArgs {
-                    pool_min: "4294967295".into(),
-                    ..good()
-                },
-            ),
+            ("RADAR_ORACLE_POOL_MAX", "oracle-pool-max", "1001"),
+            ("RADAR_ORACLE_POOL_MIN", "oracle-pool-min", "4294967295"),
             (
                 "RADAR_ORACLE_STMT_CACHE_SIZE",
                 "oracle-stmt-cache-size",
                 "10001",
-                OracleArgs {
-                    stmt_cache_size: "10001".into(),
-                    ..good()
-                },
             ),
         ] {
-            let e = args.validate().unwrap_err();
+            let e = load(&[&format!("--{flag}"), value]).unwrap_err();
             assert_eq!(
-                (e.setting, e.flag, e.value.as_str()),
+                (e.setting.as_str(), e.flag.as_str(), e.value.as_str()),
                 (setting, flag, value)
             );
             assert!(e.reason.contains("whole number from"), "{e}");
@@ -642,16 +492,20 @@ mod tests {
 
     #[test]
     fn the_largest_allowed_numbers_are_accepted() {
-        let s = OracleArgs {
-            pool_min: "1000".into(),
-            pool_max: "1000".into(),
-            ping_interval_secs: "86400".into(),
-            stmt_cache_size: "10000".into(),
-            call_timeout_secs: "3600".into(),
-            ..good()
-        }
-        .validate()
-        .unwrap();
+        let s = oracle(&[
+            "--oracle-pool-min",
+            "1000",
+            "--oracle-pool-max",
+            "1000",
+            "--oracle-ping-interval-secs",
+            "86400",
+            "--oracle-stmt-cache-size",
+            "10000",
+            "--oracle-call-timeout-secs",
+            "3600",
+            "--job-timeout-secs",
+            "20000",
+        ]);
         assert_eq!(
             (s.pool_min, s.pool_max, s.stmt_cache_size),
             (1000, 1000, 10_000)
@@ -664,12 +518,7 @@ mod tests {
     fn a_missing_client_lib_dir_does_not_stop_start_up() {
         let dir = tempfile::tempdir().unwrap();
         for path in [dir.path().to_path_buf(), dir.path().join("nope")] {
-            let s = OracleArgs {
-                client_lib_dir: Some(path.clone()),
-                ..good()
-            }
-            .validate()
-            .unwrap();
+            let s = oracle(&["--oracle-client-lib-dir", path.to_str().unwrap()]);
             assert_eq!(s.client_lib_dir, Some(path));
         }
     }
@@ -677,12 +526,7 @@ mod tests {
     #[test]
     fn an_empty_client_lib_dir_is_a_config_error() {
         for empty in ["", "  "] {
-            let e = OracleArgs {
-                client_lib_dir: Some(PathBuf::from(empty)),
-                ..good()
-            }
-            .validate()
-            .unwrap_err();
+            let e = load(&["--oracle-client-lib-dir", empty]).unwrap_err();
             assert_eq!(e.setting, "RADAR_ORACLE_CLIENT_LIB_DIR");
             assert_eq!(e.flag, "oracle-client-lib-dir");
         }

@@ -36,7 +36,6 @@ impl ServiceError {
             ServiceError::Unimplemented(_) => Code::Unimplemented,
             ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
             ServiceError::Scheduler(SchedulerError::DuplicateJob(_))
-            | ServiceError::Scheduler(SchedulerError::Cron(_))
             | ServiceError::Scheduler(SchedulerError::Engine(_)) => Code::Internal,
         }
     }

@@ -3,12 +3,14 @@
 //! runs, a timeout per attempt, retries with backoff for transient failures, panics caught
 //! and recorded, and a status per job.
 
+mod backoff;
 mod cron;
 mod job;
 mod runner;
 mod service;
 mod status;
 
+pub use backoff::Backoff;
 pub use cron::{CronError, CronSchedule};
 pub use job::{Job, JobError, JobReport};
 pub use runner::RetryPolicy;

@@ -13,9 +13,9 @@ use oracle::Connection;
 use oracle::pool::Pool;
 use secrecy::SecretString;
 
+use super::adapter::OracleSource;
 use super::session;
 use super::settings::OracleSettings;
-use super::source::OracleSource;
 use crate::domain::QueryBinds;
 use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
@@ -101,7 +101,8 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Option<OracleSettings>
             TEST_VARS.join(", ")
         ),
     }
-    let mut settings = OracleSettings::new(connect_string?, user?, SecretString::from(password?));
+    let mut settings =
+        OracleSettings::for_tests(connect_string?, user?, SecretString::from(password?));
     settings.client_lib_dir = var("RADAR_ORACLE_CLIENT_LIB_DIR").map(PathBuf::from);
     Some(settings)
 }

@@ -7,7 +7,7 @@ use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::{Connection, InitParams};
 use secrecy::ExposeSecret;
 
-use super::errors::translate;
+use super::error::translate;
 use super::rows::{COLUMNS, map_row};
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
@@ -201,7 +201,7 @@ mod tests {
     }
 
     fn unreachable_settings() -> OracleSettings {
-        let mut s = OracleSettings::new(
+        let mut s = OracleSettings::for_tests(
             "127.0.0.1:1/NO_SUCH_SERVICE",
             "RADAR",
             SecretString::from("not-the-password"),
