@@ -184,17 +184,16 @@ impl Application {
         }
         warm_up.abort();
         drain.cancel();
-        match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
-            Ok(result) => result
+        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+            result
                 .context("server task")?
-                .context("gRPC server failed")?,
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = settings.shutdown_grace.as_secs(),
-                    "grace period over: closing the remaining connections"
-                );
-                server.abort();
-            }
+                .context("gRPC server failed")?;
+        } else {
+            tracing::warn!(
+                grace_secs = settings.shutdown_grace.as_secs(),
+                "grace period over: closing the remaining connections"
+            );
+            server.abort();
         }
         tracing::info!("stopped");
         Ok(())

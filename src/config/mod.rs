@@ -509,7 +509,7 @@ mod tests {
     fn the_demo_is_created_automatically_only_at_the_default_path() {
         let create = |argv: &[&str]| match load(argv).unwrap().source {
             SourceSettings::Sqlite { create_demo, .. } => create_demo,
-            other => panic!("{other:?}"),
+            other @ SourceSettings::Oracle(_) => panic!("{other:?}"),
         };
         assert!(create(&[]));
         assert!(!create(&["--sqlite-path", "/srv/oms/copy.sqlite"]));

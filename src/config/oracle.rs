@@ -283,7 +283,7 @@ mod tests {
     fn oracle(extra: &[&str]) -> OracleArgs {
         match load(extra).unwrap().source {
             SourceSettings::Oracle(o) => o,
-            other => panic!("{other:?}"),
+            other @ SourceSettings::Sqlite { .. } => panic!("{other:?}"),
         }
     }
 

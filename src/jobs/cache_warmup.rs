@@ -102,7 +102,7 @@ impl CacheWarmupJob {
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "snapshot replaced"
         );
-        Ok(JobReport::new(items).with_fact(REJECTED_FACT, rejected))
+        Ok(JobReport::new(items).with_fact(REJECTED_FACT, &rejected))
     }
 }
 

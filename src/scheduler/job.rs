@@ -26,7 +26,7 @@ impl JobReport {
 
     /// Adds the fact `name = value`.
     #[must_use]
-    pub fn with_fact(mut self, name: &'static str, value: impl ToString) -> Self {
+    pub fn with_fact(mut self, name: &'static str, value: &dyn std::fmt::Display) -> Self {
         self.facts.push((name, value.to_string()));
         self
     }

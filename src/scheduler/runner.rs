@@ -176,7 +176,7 @@ mod tests {
 
     #[async_trait]
     impl Job for Scripted {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "scripted"
         }
         async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
@@ -201,8 +201,9 @@ mod tests {
         }
     }
 
+    #[allow(clippy::unnecessary_wraps)] // a step of the script, which may also be `None`
     fn ok(items: u64) -> Option<Result<JobReport, JobError>> {
-        Some(Ok(JobReport::new(items).with_fact("rejected", 1)))
+        Some(Ok(JobReport::new(items).with_fact("rejected", &1)))
     }
 
     #[tokio::test(start_paused = true)]
@@ -245,7 +246,7 @@ mod tests {
 
     #[async_trait]
     impl Job for Panics {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "panics"
         }
         async fn execute(&self, _attempt: u32) -> Result<JobReport, JobError> {

@@ -202,7 +202,7 @@ impl TestApp {
                 data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
             )
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn trigger(&self, job: &str) -> Result<sched_pb::TriggerNowResponse, tonic::Status> {
@@ -212,7 +212,7 @@ impl TestApp {
                 job_name: job.to_owned(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn jobs(&self) -> sched_pb::ListJobsResponse {

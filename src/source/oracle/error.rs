@@ -214,8 +214,7 @@ pub fn classify(code: &str, detail: &str) -> SourceError {
     let detail = detail.trim();
     let detail = detail
         .strip_prefix(code)
-        .map(|rest| rest.trim_start_matches([':', ' ']))
-        .unwrap_or(detail)
+        .map_or(detail, |rest| rest.trim_start_matches([':', ' ']))
         .trim_end_matches('.');
     let code_owned = Some(code.to_owned());
     match KNOWN.iter().find(|k| k.code == code) {

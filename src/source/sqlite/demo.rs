@@ -114,10 +114,10 @@ pub fn generate(path: &Path, scale: f64, seed: u64) -> Result<DemoSummary, Sourc
 /// A unique sibling of `path`: same directory (so the rename is atomic), hidden name.
 fn temporary_path(dir: &Path, path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "demo.db".to_owned());
+    let name = path.file_name().map_or_else(
+        || "demo.db".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
@@ -146,7 +146,7 @@ fn io_error(action: &str, path: &Path, e: &std::io::Error) -> SourceError {
 }
 
 fn write_database(tmp: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
-    let sql = |e| translate(e, tmp);
+    let sql = |e| translate(&e, tmp);
     if tmp.exists() {
         fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e))?;
     }
@@ -341,11 +341,11 @@ impl Generator {
             tour.swap(i, j);
         }
         let place = |g: &mut Self, i: usize| {
-            if i % 3 != 2 {
+            if i % 3 == 2 {
+                g.rng.index(transformers.len())
+            } else {
                 let cell = &cells[tour[(i - i / 3) % tour.len()]];
                 cell.start + g.rng.index(cell.len())
-            } else {
-                g.rng.index(transformers.len())
             }
         };
 

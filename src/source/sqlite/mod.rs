@@ -120,12 +120,12 @@ fn fetch_blocking(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| translate(e, path))?;
+    .map_err(|e| translate(&e, path))?;
     conn.busy_timeout(settings.busy_timeout)
-        .map_err(|e| translate(e, path))?;
+        .map_err(|e| translate(&e, path))?;
     cancel::register(interrupt, conn.get_interrupt_handle());
     query(&conn, &settings.binds).map_err(|e| match e {
-        QueryError::Sqlite(e) => translate(e, path),
+        QueryError::Sqlite(e) => translate(&e, path),
         QueryError::Source(e) => e,
     })
 }

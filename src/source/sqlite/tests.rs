@@ -419,7 +419,7 @@ fn an_abandoned_fetch_interrupts_its_query_and_frees_the_blocking_thread() {
                     .await
                     .expect("the blocking thread is still held by the abandoned query");
             assert_eq!(probe.unwrap(), 42);
-        })
+        });
     }));
     // Never wait for a stuck blocking thread when the test fails.
     rt.shutdown_background();
