@@ -9,7 +9,9 @@ use chrono::Utc;
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::{Backoff, Job, RunOutcome, RunRecord, Trigger};
+use super::backoff::Backoff;
+use super::job::Job;
+use super::status::{RunOutcome, RunRecord, Trigger};
 
 /// How a run retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

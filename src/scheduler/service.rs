@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use tokio_cron_scheduler::JobScheduler;
 use uuid::Uuid;
 
-use super::runner::run_job;
-use super::status::JobStats;
-use super::{CronSchedule, Job, JobStatus, RetryPolicy, RunOutcome, RunRecord, Trigger};
+use super::cron::CronSchedule;
+use super::job::Job;
+use super::runner::{RetryPolicy, run_job};
+use super::status::{JobStats, JobStatus, RunOutcome, RunRecord, Trigger};
 
 /// Errors of the scheduler's interface.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::JobReport;
+use super::report::JobReport;
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,8 @@ use super::demo_data::{
     AGENCY, CELLS, DIST, MUNICIPIOS, OTHER_AGENCY, OTHER_DIST, TYCOD_PROGRAMADO,
     TYCODS_NAO_PROGRAMADOS, conjuntos,
 };
-use super::{INDEXES_SQL, SCHEMA_SQL, translate};
+use super::error::translate;
+use super::schema::{INDEXES_SQL, SCHEMA_SQL};
 use crate::source::SourceError;
 
 /// Premises at scale 1.0 (Roraima Energia serves about 218 thousand UCs).

@@ -11,6 +11,7 @@
 mod demo;
 mod demo_data;
 mod error;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -23,17 +24,12 @@ use rusqlite::{Connection, InterruptHandle, OpenFlags, named_params};
 
 pub use demo::{DemoSummary, generate};
 pub(crate) use error::translate;
+pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
 use super::blocking::{CancelSlot, run_blocking};
 use super::cancel::{self, Cancel};
 use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-
-/// DDL of the four OMS tables, as the demo generator and the test fixtures create them.
-pub const SCHEMA_SQL: &str = include_str!("../../../sql/sqlite/schema.sql");
-
-/// Indexes that [`AGGREGATION_SQL`] uses; run after [`SCHEMA_SQL`] (after a bulk load).
-pub const INDEXES_SQL: &str = include_str!("../../../sql/sqlite/indexes.sql");
 
 /// The setting that names the SQLite file; quoted in errors so the operator knows what to fix.
 const PATH_SETTING: &str = "RADAR_SQLITE_PATH";
