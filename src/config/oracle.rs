@@ -1,19 +1,18 @@
 //! The `RADAR_ORACLE_*` settings: clap parses each into its type and checks its bounds;
-//! [`OracleArgs::validate`] checks the rules between them (credentials present, exactly one
-//! of password and password file, pool minimum at most the maximum) and reads the password
-//! file. `main` hands the result to the Oracle adapter.
+//! `OracleArgs::validate` (in `validate.rs`) checks the rules between them (credentials
+//! present, exactly one of password and password file, pool minimum at most the maximum)
+//! and reads the password file. `server` hands the result to the Oracle adapter.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::ConfigError;
 use super::parse::{secs_between, whole_number};
 
-/// Shown instead of a password in errors.
-const REDACTED: &str = "<redacted>";
+/// Shown instead of a password in errors and in `Debug`.
+pub const REDACTED: &str = "<redacted>";
 
 /// The Oracle settings. Flattened into the service's CLI; validated with
 /// [`OracleArgs::validate`] only when the source is `oracle`. The password is a
@@ -164,100 +163,16 @@ impl OracleArgs {
             .clone()
             .unwrap_or_else(|| SecretString::from(""))
     }
-
-    /// Checks the rules between the settings and reads the password file into the
-    /// password. Call it only when the source is `oracle`: the other sources need none of
-    /// this.
-    pub fn validate(mut self) -> Result<Self, ConfigError> {
-        required(
-            "connect_string",
-            self.connect_string.as_deref(),
-            "required when RADAR_SOURCE=oracle, e.g. db-host:1521/OMSPRD",
-        )?;
-        required(
-            "user",
-            self.user.as_deref(),
-            "required when RADAR_SOURCE=oracle: the service's own schema",
-        )?;
-        self.password = Some(password(
-            self.password.take(),
-            self.password_file.as_deref(),
-        )?);
-        if self.pool_min > self.pool_max {
-            return Err(ConfigError::new(
-                "pool_min",
-                self.pool_min.to_string(),
-                format!(
-                    "must not exceed {} ({})",
-                    super::variable("pool_max"),
-                    self.pool_max
-                ),
-            ));
-        }
-        Ok(self)
-    }
-}
-
-fn required(id: &str, value: Option<&str>, reason: &str) -> Result<(), ConfigError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(()),
-        other => Err(ConfigError::new(id, other.unwrap_or_default(), reason)),
-    }
-}
-
-/// Exactly one of the password and the password file.
-fn password(
-    password: Option<SecretString>,
-    file: Option<&std::path::Path>,
-) -> Result<SecretString, ConfigError> {
-    let (password_var, file_var) = (
-        super::variable("password"),
-        super::variable("password_file"),
-    );
-    match (password, file) {
-        (Some(_), Some(_)) => Err(ConfigError::new(
-            "password",
-            REDACTED,
-            format!("set either {password_var} or {file_var}, not both"),
-        )),
-        (None, None) => Err(ConfigError::new(
-            "password",
-            "",
-            format!("required when RADAR_SOURCE=oracle: set {password_var} or {file_var}"),
-        )),
-        (Some(p), None) if p.expose_secret().is_empty() => {
-            Err(ConfigError::new("password", REDACTED, "must not be empty"))
-        }
-        (Some(p), None) => Ok(p),
-        (None, Some(path)) => {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new(
-                    "password_file",
-                    shown.clone(),
-                    format!("cannot read the password file: {e}"),
-                )
-            })?;
-            let trimmed = text.strip_suffix('\n').unwrap_or(&text);
-            let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
-            if trimmed.is_empty() {
-                return Err(ConfigError::new(
-                    "password_file",
-                    shown,
-                    "the password file is empty",
-                ));
-            }
-            Ok(SecretString::from(trimmed))
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
+    use secrecy::ExposeSecret;
+
     use super::*;
-    use crate::config::{Cli, Config, SourceSettings};
+    use crate::config::{Cli, Config, ConfigError, SourceSettings};
 
     const PASSWORD: &str = "s3cr3t-Passw0rd";
 
