@@ -124,6 +124,9 @@ async fn rows_failing_validation_are_left_out_and_counted() {
     assert_eq!(answer.snapshot.unwrap().rejected_rows, 1);
     let job = &app.jobs().await.jobs[0];
     assert_eq!(job.last_run.as_ref().unwrap().rejected, 1);
+    // The generic facts carry the same number, for clients that read every job alike.
+    let facts = &job.last_run.as_ref().unwrap().facts;
+    assert_eq!(facts.get("rejected").map(String::as_str), Some("1"));
 }
 
 #[tokio::test]

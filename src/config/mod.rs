@@ -133,6 +133,36 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_has_one_variable_of_its_own() {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let mut seen = std::collections::BTreeSet::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            let var = arg.get_env().expect(id).to_string_lossy().into_owned();
+            assert!(var.starts_with("RADAR_"), "{id}: {var}");
+            assert!(seen.insert(var.clone()), "{var} is used twice");
+            assert_eq!(setting_of(id).0, var);
+        }
+    }
+
+    #[test]
+    fn service_defaults_are_the_flags_defaults() {
+        let parsed = load(&[]).unwrap().service;
+        let defaults = ServiceSettings::default();
+        assert_eq!(defaults.retry(), parsed.retry());
+        assert_eq!(defaults.startup_backoff(), parsed.startup_backoff());
+        assert_eq!(
+            (defaults.stale_after, defaults.shutdown_grace),
+            (parsed.stale_after, parsed.shutdown_grace)
+        );
+        assert_eq!(defaults.contact_email, parsed.contact_email);
+    }
+
+    #[test]
     fn the_contact_email_is_at_most_50_characters() {
         let fifty = format!("{}@roraimaenergia.com.br", "a".repeat(50 - 22));
         assert_eq!(fifty.len(), 50);

@@ -203,6 +203,38 @@ mod tests {
     }
 
     #[test]
+    fn items_come_in_aneel_order_whatever_the_source_order() {
+        let row = |conjunto, municipio| RawInterrupcaoRow {
+            conjunto: Some(conjunto),
+            municipio: Some(municipio),
+            ..good()
+        };
+        let out = validate_rows([row(10, 1_400_100), row(9, 1_400_175), row(9, 1_400_100)]);
+        let keys: Vec<_> = out
+            .items
+            .iter()
+            .map(|i| (i.ide_conjunto, i.ide_municipio))
+            .collect();
+        assert_eq!(keys, vec![(9, 1_400_100), (9, 1_400_175), (10, 1_400_100)]);
+    }
+
+    #[test]
+    fn an_answer_whose_every_row_is_rejected_is_not_servable() {
+        let bad = RawInterrupcaoRow {
+            municipio: Some(140_010),
+            ..good()
+        };
+        let e = validate_rows([bad.clone(), bad.clone()])
+            .servable()
+            .unwrap_err();
+        assert_eq!(e.count, 2);
+        assert!(e.to_string().contains("140010"), "{e}");
+        // Some good rows, or none at all (no outage anywhere), may be served.
+        assert!(validate_rows([good(), bad]).servable().is_ok());
+        assert!(validate_rows([]).servable().is_ok());
+    }
+
+    #[test]
     fn bad_rows_do_not_hide_good_ones_and_keep_their_key() {
         let bad = RawInterrupcaoRow {
             conjunto: Some(99),
