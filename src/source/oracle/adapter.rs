@@ -181,7 +181,7 @@ mod tests {
     const PASSWORD: &str = "never-shown-9";
 
     fn source() -> OracleSource {
-        let mut settings = OracleSettings::for_tests(
+        let mut settings = OracleSettings::new(
             "127.0.0.1:1/NO_SUCH_SERVICE",
             "RADAR",
             SecretString::from(PASSWORD),

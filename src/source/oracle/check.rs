@@ -242,7 +242,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_check_says_which_step_failed() {
-        let mut settings = OracleSettings::for_tests(
+        let mut settings = OracleSettings::new(
             "127.0.0.1:1/NO_SUCH_SERVICE",
             "RADAR",
             SecretString::from("pw-not-in-errors"),

@@ -101,8 +101,7 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Option<OracleSettings>
             TEST_VARS.join(", ")
         ),
     }
-    let mut settings =
-        OracleSettings::for_tests(connect_string?, user?, SecretString::from(password?));
+    let mut settings = OracleSettings::new(connect_string?, user?, SecretString::from(password?));
     settings.client_lib_dir = var("RADAR_ORACLE_CLIENT_LIB_DIR").map(PathBuf::from);
     Some(settings)
 }

@@ -214,7 +214,8 @@ pub fn classify(code: &str, detail: &str) -> SourceError {
     let detail = detail.trim();
     let detail = detail
         .strip_prefix(code)
-        .map_or(detail, |rest| rest.trim_start_matches([':', ' ']))
+        .map(|rest| rest.trim_start_matches([':', ' ']))
+        .unwrap_or(detail)
         .trim_end_matches('.');
     let code_owned = Some(code.to_owned());
     match KNOWN.iter().find(|k| k.code == code) {

@@ -201,7 +201,7 @@ mod tests {
     }
 
     fn unreachable_settings() -> OracleSettings {
-        let mut s = OracleSettings::for_tests(
+        let mut s = OracleSettings::new(
             "127.0.0.1:1/NO_SUCH_SERVICE",
             "RADAR",
             SecretString::from("not-the-password"),

@@ -36,7 +36,7 @@ pub struct OracleSettings {
 impl OracleSettings {
     /// Settings for the adapter's tests: these credentials, a small pool and short timeouts
     /// (test values, not the service's defaults, which are the flags').
-    pub(crate) fn for_tests(
+    pub(crate) fn new(
         connect_string: impl Into<String>,
         user: impl Into<String>,
         password: SecretString,
