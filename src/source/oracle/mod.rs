@@ -2,6 +2,7 @@
 //! schema, with the `oracle` crate (ODPI-C, which loads the Oracle Client library at run
 //! time). See docs/oracle.md for running it and sql/oracle/ for the schema objects it needs.
 //!
+//! - [`binds`]: `:ag_id` and `:dist` as VARCHAR2 text;
 //! - [`settings`]: the `RADAR_ORACLE_*` flags and their validation;
 //! - [`errors`]: driver errors to [`SourceError`](crate::source::SourceError), classified;
 //! - [`rows`]: fetched text to [`RawInterrupcaoRow`](crate::domain::RawInterrupcaoRow);
@@ -9,6 +10,7 @@
 //! - [`source`]: [`OracleSource`], the [`InterrupcaoSource`](crate::source::InterrupcaoSource);
 //! - [`check`]: the operator's pre-deployment [`connectivity_check`].
 
+pub mod binds;
 pub mod check;
 #[cfg(test)]
 mod contract_tests;
