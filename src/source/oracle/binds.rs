@@ -95,10 +95,16 @@ mod tests {
         };
         let text = text_binds(&binds);
         let names = with_named(&text, |named| {
-            named.iter().map(|(name, _)| name.to_string()).collect::<Vec<_>>()
+            named
+                .iter()
+                .map(|(name, _)| name.to_string())
+                .collect::<Vec<_>>()
         });
         assert_eq!(names, ["ag_id", "dist"]);
-        assert_eq!(text[0].typed(), (&"7019".to_owned(), &OracleType::Varchar2(4)));
+        assert_eq!(
+            text[0].typed(),
+            (&"7019".to_owned(), &OracleType::Varchar2(4))
+        );
         // An empty distributor is still a (one-byte) VARCHAR2, never NVARCHAR2 or NUMBER.
         assert_eq!(text[1].oratype, OracleType::Varchar2(1));
     }

@@ -5,6 +5,7 @@
 //! - [`binds`]: `:ag_id` and `:dist` as VARCHAR2 text;
 //! - [`settings`]: the `RADAR_ORACLE_*` flags and their validation;
 //! - [`errors`]: driver errors to [`SourceError`](crate::source::SourceError), classified;
+//! - [`stacked`]: the cause and the database link of a stacked `ORA-` message;
 //! - [`rows`]: fetched text to [`RawInterrupcaoRow`](crate::domain::RawInterrupcaoRow);
 //! - `session`: the blocking driver calls (pool, connection, query);
 //! - [`source`]: [`OracleSource`], the [`InterrupcaoSource`](crate::source::InterrupcaoSource);
@@ -19,6 +20,9 @@ pub mod rows;
 mod session;
 pub mod settings;
 pub mod source;
+pub mod stacked;
+#[cfg(test)]
+mod stacked_tests;
 
 pub use check::{CheckReport, OMS_TABLES, connectivity_check};
 pub use settings::{OracleArgs, OracleSettings};

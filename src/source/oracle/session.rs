@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::conn::CloseMode;
+use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::{Connection, InitParams};
 use secrecy::ExposeSecret;
 
