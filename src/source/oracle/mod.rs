@@ -9,13 +9,15 @@
 //! - [`rows`]: fetched text to [`RawInterrupcaoRow`](crate::domain::RawInterrupcaoRow);
 //! - `session`: the blocking driver calls (pool, connection, query);
 //! - [`source`]: [`OracleSource`], the [`InterrupcaoSource`](crate::source::InterrupcaoSource);
-//! - [`check`]: the operator's pre-deployment [`connectivity_check`].
+//! - [`check`]: the operator's pre-deployment [`connectivity_check`];
+//! - [`inspect`]: where the synonyms point and where Oracle runs the query.
 
 pub mod binds;
 pub mod check;
 #[cfg(test)]
 mod contract_tests;
 pub mod errors;
+pub mod inspect;
 pub mod rows;
 mod session;
 pub mod settings;

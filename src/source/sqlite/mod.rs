@@ -11,6 +11,8 @@
 mod demo;
 mod error;
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
