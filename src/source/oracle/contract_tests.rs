@@ -13,9 +13,9 @@ use oracle::Connection;
 use oracle::pool::Pool;
 use secrecy::SecretString;
 
-use super::{inspect, session};
 use super::settings::OracleSettings;
 use super::source::OracleSource;
+use super::{inspect, session};
 use crate::domain::QueryBinds;
 use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
@@ -252,7 +252,9 @@ async fn oracle_contract_suite_when_configured() {
 
     // What check-oracle reads, against the real dictionary: the fixture tables are local
     // tables, not synonyms, and EXPLAIN PLAN (with the VARCHAR2 binds) finds no remote step.
-    db.create_tables().await.expect("fixture tables for the inspection");
+    db.create_tables()
+        .await
+        .expect("fixture tables for the inspection");
     let (synonyms, plan) = db
         .with_conn(|conn| {
             let synonyms = inspect::synonyms(conn)?;
@@ -265,7 +267,11 @@ async fn oracle_contract_suite_when_configured() {
     assert_eq!(names, super::OMS_TABLES);
     assert!(synonyms.iter().all(|(_, t)| t.is_none()), "{synonyms:?}");
     assert!(!plan.is_empty());
-    assert_eq!(inspect::pushdown(&plan), inspect::Pushdown::Local, "{plan:?}");
+    assert_eq!(
+        inspect::pushdown(&plan),
+        inspect::Pushdown::Local,
+        "{plan:?}"
+    );
 }
 
 #[test]

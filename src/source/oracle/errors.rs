@@ -215,7 +215,9 @@ pub fn translate(err: &oracle::Error) -> SourceError {
 
 /// Classifies a native code with the driver's message. `detail` may start with the code
 /// itself (`"ORA-12541: TNS:no listener"`); it is not repeated, since `SourceError`'s
-/// `Display` shows the code first.
+/// `Display` shows the code first. A stacked message (several `ORA-` lines) is classified by
+/// its cause, the first code that is not a wrapper, and names the database link it came
+/// through (see [`super::stacked`]); its lines are kept, joined by ` | `.
 pub fn classify(code: &str, detail: &str) -> SourceError {
     // A stacked message is classified by its cause, not by its first (wrapper) code.
     let stack = Stack::parse(code, detail);
