@@ -79,8 +79,8 @@ afetados AS (
 --   the subquery runs next to the data; if it ever had to split the statement, each pair
 --   would cost one remote round trip returning one row, where a grouped join would pull
 --   the premises of every affected pair across the link. On SQLite a grouped join was
---   measured 2x slower (docs/oracle.md, section 8). check-oracle shows which plan Oracle
---   chose.
+--   measured 2 to 3 times slower (benches/aggregation_shapes.rs). check-oracle shows
+--   which plan Oracle chose.
 -- Rule 6 (second half): ordered by conjunto, then municipio.
 SELECT af.CONJUNTO AS conjunto,
        af.MUNICIPIO AS municipio,
