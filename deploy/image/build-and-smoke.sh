@@ -27,6 +27,19 @@ base_image="docker.io/library/debian:bookworm-slim"
 venv="$repo/.venv"
 export CONTAINERS_CONF="$repo/deploy/image/containers.conf"
 
+# Whatever this run started, removed on any exit: its container (by id), its temp files.
+cid=""
+oracle_context=""
+cleanup() {
+    if [ -n "$cid" ] && podman container exists "$cid" 2>/dev/null; then
+        podman rm -f -v "$cid" >/dev/null 2>&1 || true
+    fi
+    if [ -n "$oracle_context" ]; then
+        rm -rf "$oracle_context"
+    fi
+}
+trap cleanup EXIT
+
 started_at="$(date +%s)"
 phase_at="$started_at"
 phase() {
@@ -97,12 +110,6 @@ phase "start the container"
 host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
     -p "127.0.0.1:$host_port:50051" "$image:$tag")" || fail "podman run failed"
-cleanup() {
-    if podman container exists "$cid" 2>/dev/null; then
-        podman rm -f -v "$cid" >/dev/null 2>&1 || true
-    fi
-}
-trap cleanup EXIT
 show_logs_and_fail() {
     echo "--- container logs ---" >&2
     podman logs "$cid" >&2 || true
@@ -171,7 +178,65 @@ exit_code="$(podman inspect -f '{{.State.ExitCode}}' "$cid")"
 [ "$exit_code" = "0" ] || show_logs_and_fail "exit code $exit_code after SIGTERM, not 0"
 podman rm -v "$cid" >/dev/null
 
+# The Oracle variant, with a stand-in for Instant Client (an empty libclntsh.so: the real
+# one cannot be downloaded here). This proves the runtime-oracle stage builds (libaio,
+# its libaio.so.1 name, the loader entry), that RADAR_ORACLE_CLIENT_LIB_DIR in the image
+# points at the client, and that the non-root user reads a password file the way a
+# Kubernetes Secret mounts it (root-owned, mode 0440, group 10001): the service starts,
+# stays alive, and its first run fails with DPI-1047 naming that directory.
+phase "image $image-oracle:$tag (target runtime-oracle, stand-in Instant Client)"
+oracle_context="$(mktemp -d)"
+mkdir -p "$oracle_context/target/release" "$oracle_context/oracle-instantclient" "$oracle_context/secret"
+cp target/release/radar-interrupcoes "$oracle_context/target/release/"
+: >"$oracle_context/oracle-instantclient/libclntsh.so"
+podman build --quiet --pull=never --target runtime-oracle -t "$image-oracle:$tag" \
+    -f Dockerfile "$oracle_context" >/dev/null \
+    || fail "podman build --target runtime-oracle failed"
+podman run --rm --entrypoint /sbin/ldconfig "$image-oracle:$tag" -p | grep -q 'libaio\.so\.1 ' \
+    || fail "libaio.so.1 is not known to the loader in $image-oracle:$tag"
+printf 'not-a-real-password\n' >"$oracle_context/secret/password"
+chown 0:10001 "$oracle_context/secret/password"
+chmod 0440 "$oracle_context/secret/password"
+
+phase "start the Oracle variant"
+host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+    -p "127.0.0.1:$host_port:50051" \
+    -v "$oracle_context/secret:/run/secrets/oracle:ro" \
+    -e RADAR_SOURCE=oracle -e RADAR_ORACLE_CONNECT_STRING=127.0.0.1:1/NONE \
+    -e RADAR_ORACLE_USER=RADAR -e RADAR_ORACLE_PASSWORD_FILE=/run/secrets/oracle/password \
+    "$image-oracle:$tag")" || fail "podman run of $image-oracle failed"
+deadline=$(($(date +%s) + timeout_secs))
+error=""
+while :; do
+    jobs="$("$grpcurl" -plaintext -emit-defaults -max-time 5 "127.0.0.1:$host_port" \
+        radar.scheduler.v1.SchedulerAdmin/ListJobs 2>/dev/null || true)"
+    error="$(python3 -c 'import json, sys
+jobs = json.loads(sys.argv[1])["jobs"]
+print(next(j for j in jobs if j["name"] == "interrupcao_cache_warmup").get("lastRun", {}).get("error", ""))' \
+        "$jobs" 2>/dev/null || true)"
+    [ -n "$error" ] && break
+    [ "$(podman inspect -f '{{.State.Running}}' "$cid")" = "true" ] \
+        || show_logs_and_fail "the Oracle variant exited before its first warm-up ended"
+    [ "$(date +%s)" -lt "$deadline" ] \
+        || show_logs_and_fail "no finished warm-up in ListJobs after $timeout_secs s"
+    sleep 1
+done
+case "$error" in
+    *DPI-1047*RADAR_ORACLE_CLIENT_LIB_DIR=/opt/oracle/instantclient*) ;;
+    *) show_logs_and_fail "the first Oracle run failed otherwise than with DPI-1047 naming /opt/oracle/instantclient: $error" ;;
+esac
+[ "$(health_status radar.scheduler.v1.SchedulerAdmin)" = "SERVING" ] \
+    || show_logs_and_fail "the Oracle variant's scheduler is not SERVING (liveness would restart it)"
+[ "$(health_status radar.interrupcoes.v1.InterrupcoesService)" = "NOT_SERVING" ] \
+    || show_logs_and_fail "the Oracle variant's data service is not NOT_SERVING without data"
+echo "   first run: ${error:0:120}..."
+podman stop -t 30 "$cid" >/dev/null || show_logs_and_fail "podman stop failed"
+exit_code="$(podman inspect -f '{{.State.ExitCode}}' "$cid")"
+[ "$exit_code" = "0" ] || show_logs_and_fail "exit code $exit_code after SIGTERM, not 0"
+podman rm -v "$cid" >/dev/null
+
 if [ "${RADAR_SMOKE_KEEP:-1}" = "0" ]; then
-    podman rmi "$image:$tag" >/dev/null
+    podman rmi "$image:$tag" "$image-oracle:$tag" >/dev/null
 fi
-phase "image smoke test passed: $image:$tag"
+phase "image smoke test passed: $image:$tag and $image-oracle:$tag"
