@@ -53,7 +53,6 @@ ENTRYPOINT ["/usr/local/bin/radar-interrupcoes"]
 FROM runtime-base AS oracle-base
 USER 0:0
 ARG INSTANT_CLIENT_DIR=oracle-instantclient
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libaio1=0.3.113-4 \
     && rm -rf /var/lib/apt/lists/*
