@@ -171,6 +171,8 @@ esac
 podman exec "$cid" test -s /srv/radar-interrupcoes/data/radar-interrupcoes-demo.sqlite \
     || show_logs_and_fail "no demo database in the data volume"
 echo "   uid $uid, root filesystem read-only, demo database in the data volume"
+# For the Deployment's memory request and limit (deploy/kubernetes/base/deployment.yaml).
+echo "   resident memory now / peak: $(awk '/^VmRSS:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status") / $(awk '/^VmHWM:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status")"
 
 phase "stop it (SIGTERM) and expect exit code 0"
 podman stop -t 30 "$cid" >/dev/null || show_logs_and_fail "podman stop failed"
