@@ -35,8 +35,8 @@ RUN cargo build --release --locked \
 # ---------------------------------------------------------------------------------------
 # What every runtime shares: the non-root user, the data directory, the defaults.
 FROM ${DEBIAN_IMAGE} AS runtime-base
-RUN groupadd --system --gid 10001 radar \
-    && useradd --system --uid 10001 --gid radar --no-create-home --home-dir /nonexistent \
+RUN groupadd --gid 10001 radar \
+    && useradd --uid 10001 --gid radar --no-log-init --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin radar \
     && install -d -o radar -g radar -m 0750 /srv/radar-interrupcoes/data
 WORKDIR /srv/radar-interrupcoes
@@ -54,7 +54,7 @@ FROM runtime-base AS oracle-base
 USER 0:0
 ARG INSTANT_CLIENT_DIR=oracle-instantclient
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libaio1=0.3.113-4 \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libaio1=0.3.113-4 \
     && rm -rf /var/lib/apt/lists/*
 COPY ${INSTANT_CLIENT_DIR}/ /opt/oracle/instantclient/
 # Instant Client asks for libaio.so.1; Debian 13 and Ubuntu 24.04 ship only

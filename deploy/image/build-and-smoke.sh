@@ -30,7 +30,11 @@ export CONTAINERS_CONF="$repo/deploy/image/containers.conf"
 # Whatever this run started, removed on any exit: its container (by id), its temp files.
 cid=""
 oracle_context=""
+staged_context=""
 cleanup() {
+    if [ -n "$staged_context" ]; then
+        rm -rf "$staged_context"
+    fi
     if [ -n "$cid" ] && podman container exists "$cid" 2>/dev/null; then
         podman rm -f -v "$cid" >/dev/null 2>&1 || true
     fi
@@ -82,6 +86,11 @@ phase "lint the Dockerfile (hadolint)"
 
 phase "release binary (cargo build --release --locked)"
 cargo build --release --locked --quiet || fail "cargo build --release failed"
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')" \
+    || fail "cargo metadata failed"
+binary="$target_dir/release/radar-interrupcoes"
+[ -x "$binary" ] || fail "no release binary at $binary"
 
 phase "base image $base_image"
 if ! podman image exists "$base_image"; then
@@ -103,8 +112,16 @@ fi
 
 tag="$("$repo/deploy/image-tag")"
 phase "image $image:$tag (target runtime)"
-podman build --quiet --pull=never --target runtime -t "$image:$tag" -f Dockerfile . >/dev/null \
-    || fail "podman build --target runtime failed"
+# From the repository, as the README says, when the binary is in ./target; otherwise
+# (CARGO_TARGET_DIR elsewhere) from a context holding just the binary.
+runtime_context="$repo"
+if [ "$binary" != "$repo/target/release/radar-interrupcoes" ]; then
+    staged_context="$(mktemp -d)"
+    install -D -m 0755 "$binary" "$staged_context/target/release/radar-interrupcoes"
+    runtime_context="$staged_context"
+fi
+podman build --quiet --pull=never --target runtime -t "$image:$tag" -f Dockerfile "$runtime_context" \
+    >/dev/null || fail "podman build --target runtime failed"
 
 phase "start the container"
 host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -189,7 +206,7 @@ podman rm -v "$cid" >/dev/null
 phase "image $image-oracle:$tag (target runtime-oracle, stand-in Instant Client)"
 oracle_context="$(mktemp -d)"
 mkdir -p "$oracle_context/target/release" "$oracle_context/oracle-instantclient" "$oracle_context/secret"
-cp target/release/radar-interrupcoes "$oracle_context/target/release/"
+cp "$binary" "$oracle_context/target/release/"
 : >"$oracle_context/oracle-instantclient/libclntsh.so"
 podman build --quiet --pull=never --target runtime-oracle -t "$image-oracle:$tag" \
     -f Dockerfile "$oracle_context" >/dev/null \
