@@ -4,7 +4,8 @@
 #   runtime         the host-built release binary (`cargo build --release` first), on
 #                   debian:bookworm-slim. Builds offline: no Rust image needed.
 #   runtime-oracle  runtime + Oracle Instant Client from a directory the operator provides
-#                   (build argument INSTANT_CLIENT_DIR, inside the build context) + libaio.
+#                   (build argument INSTANT_CLIENT_DIR, default oracle-instantclient: the
+#                   unzipped client, libclntsh.so at its top) + libaio.
 #   from-source-oracle  builds the binary in a Rust image (RUST_IMAGE), then runtime-oracle.
 #   from-source     builds the binary in a Rust image, then the same runtime as `runtime`.
 #                   The last stage, so the default of a plain `docker build .` on a machine
