@@ -56,7 +56,8 @@ USER 0:0
 ARG INSTANT_CLIENT_DIR=oracle-instantclient
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libaio1=0.3.113-4 \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY ${INSTANT_CLIENT_DIR}/ /opt/oracle/instantclient/
 # Instant Client asks for libaio.so.1; Debian 13 and Ubuntu 24.04 ship only
 # libaio.so.1t64, so make the link whenever the plain name is missing.
