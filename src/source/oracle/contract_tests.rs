@@ -1,7 +1,7 @@
 //! The shared contract suite against a real Oracle database, when one is configured with
 //! `RADAR_TEST_ORACLE_CONNECT_STRING`, `RADAR_TEST_ORACLE_USER` and
-//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through `RADAR_ORACLE_CLIENT_LIB_DIR`
-//! or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
+//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through the service's own
+//! client-library variable or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
 //! test user's schema: there the query reads them directly, as it reads synonyms in
 //! production. With none of the three variables set the suite is skipped, with a NOTICE;
 //! with only some of them set it fails, naming the missing ones.
