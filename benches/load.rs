@@ -31,7 +31,7 @@ use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::server::{self, Application};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -262,10 +262,15 @@ fn rss_kib() -> u64 {
 fn demo_database(scale: f64) -> PathBuf {
     let dir = std::env::temp_dir().join("radar-interrupcoes-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("demo-scale{scale}-seed{DEFAULT_DEMO_SEED:x}.sqlite"));
+    let path = dir.join(format!(
+        "demo-scale{scale}-seed{DEFAULT_DEMO_SEED:x}.sqlite"
+    ));
     if !path.exists() {
-        eprintln!("generating the demo database at scale {scale} into {}", path.display());
-        sqlite::generate(&path, scale, DEFAULT_DEMO_SEED).unwrap();
+        eprintln!(
+            "generating the demo database at scale {scale} into {}",
+            path.display()
+        );
+        sqlite::generate(&path, scale, DEFAULT_DEMO_SEED, &server::setting_names()).unwrap();
     }
     path
 }
@@ -297,15 +302,22 @@ impl Table {
     }
 }
 
-async fn serving_and_memory(plan: &Plan, table: &mut Table) {
+/// The real server around the Roraima demo database, loaded, and `CONNECTIONS` channels to it.
+async fn start_server() -> (Vec<Channel>, SchedulerService, Arc<SnapshotCache>) {
     let path = demo_database(1.0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
         ..ServiceSettings::default()
     };
-    let source = Arc::new(SqliteSource::new(path, QueryBinds::default()));
-    let app = Application::build(settings, source, listener).await.unwrap();
+    let source = Arc::new(SqliteSource::new(
+        path,
+        QueryBinds::default(),
+        server::setting_names(),
+    ));
+    let app = Application::build(settings, source, listener)
+        .await
+        .unwrap();
     let addr = app.local_addr().unwrap();
     let scheduler = app.scheduler();
     let cache = app.cache();
@@ -323,6 +335,11 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
             .unwrap();
         channels.push(channel);
     }
+    (channels, scheduler, cache)
+}
+
+async fn serving_and_memory(plan: &Plan, table: &mut Table) {
+    let (channels, scheduler, _cache) = start_server().await;
     let answer_bytes = call(&channels[0], DATA).await.unwrap();
     let health_bytes = call(&channels[0], HEALTH_CHECK).await.unwrap();
     println!(
@@ -342,7 +359,9 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         health_vs_data
             .a
             .push(round(&channels, HEALTH_CHECK, plan.round).await);
-        health_vs_data.b.push(round(&channels, DATA, plan.round).await);
+        health_vs_data
+            .b
+            .push(round(&channels, DATA, plan.round).await);
     }
     let (h_rate, h_p50, h_p99) = Comparison::medians(&health_vs_data.a);
     let (d_rate, d_p50, d_p99) = Comparison::medians(&health_vs_data.b);
@@ -369,10 +388,14 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     };
     let warm_ups = Arc::new(AtomicU64::new(0));
     for _ in 0..plan.rounds {
-        idle_vs_warming.a.push(round(&channels, DATA, plan.round).await);
+        idle_vs_warming
+            .a
+            .push(round(&channels, DATA, plan.round).await);
         let stop = Arc::new(AtomicBool::new(false));
         let warming = warm_ups_back_to_back(scheduler.clone(), stop.clone(), warm_ups.clone());
-        idle_vs_warming.b.push(round(&channels, DATA, plan.round).await);
+        idle_vs_warming
+            .b
+            .push(round(&channels, DATA, plan.round).await);
         stop.store(true, Ordering::Relaxed);
         warming.await.unwrap();
     }
@@ -479,7 +502,11 @@ struct ScaleRun {
 /// prints the median duration and the peak resident memory.
 async fn scale_child(scale: f64, path: &Path) {
     let baseline = rss_kib();
-    let source = Arc::new(SqliteSource::new(path.to_owned(), QueryBinds::default()));
+    let source = Arc::new(SqliteSource::new(
+        path.to_owned(),
+        QueryBinds::default(),
+        server::setting_names(),
+    ));
     let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
     let job = CacheWarmupJob::new(source, cache);
     let mut durations = Vec::new();
@@ -489,7 +516,10 @@ async fn scale_child(scale: f64, path: &Path) {
         durations.push(start.elapsed().as_secs_f64());
     }
     let peak = proc_status_kib("VmHWM:").unwrap_or(0);
-    println!("scale-result {scale} {} {peak} {baseline}", median(durations));
+    println!(
+        "scale-result {scale} {} {peak} {baseline}",
+        median(durations)
+    );
 }
 
 fn scale_runs(plan: &Plan) -> Vec<ScaleRun> {
@@ -534,10 +564,10 @@ fn scale_runs(plan: &Plan) -> Vec<ScaleRun> {
 
 fn scale_rows(runs: &[ScaleRun], table: &mut Table) {
     let Some(first) = runs.first() else { return };
-    for run in runs {
+    for (i, run) in runs.iter().enumerate() {
         let premises_ratio = run.premises as f64 / first.premises as f64;
         let duration_ratio = run.warm_up.as_secs_f64() / first.warm_up.as_secs_f64();
-        let (target, met) = if run.scale == 5.0 {
+        let (target, met) = if (run.scale - 5.0).abs() < f64::EPSILON {
             ("<= 1 s at 5x", Some(run.warm_up <= Duration::from_secs(1)))
         } else {
             ("", None)
@@ -557,7 +587,7 @@ fn scale_rows(runs: &[ScaleRun], table: &mut Table) {
             target,
             met,
         );
-        if run.scale != first.scale {
+        if i > 0 {
             // Growth no worse than linear: duration per premise does not rise.
             let growth = duration_ratio / premises_ratio;
             table.row(
@@ -581,6 +611,21 @@ async fn main() {
         let scale: f64 = args[i + 1].parse().unwrap();
         scale_child(scale, Path::new(&args[i + 2])).await;
         return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--calls") {
+        // For profiling (e.g. under valgrind --tool=callgrind): `n` calls of one target, one
+        // after another, then exit; instructions per call = (Ir(n) - Ir(0)) / n.
+        let n: u64 = args[i + 1].parse().unwrap();
+        let path = if args[i + 2] == "health" {
+            HEALTH_CHECK
+        } else {
+            DATA
+        };
+        let (channels, _, _) = start_server().await;
+        for _ in 0..n {
+            call(&channels[0], path).await.unwrap();
+        }
+        std::process::exit(0);
     }
     let plan = Plan::from_env();
     let mut table = Table(Vec::new());

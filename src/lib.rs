@@ -11,6 +11,7 @@ pub mod domain;
 pub mod grpc;
 pub mod health;
 pub mod jobs;
+pub mod prepared;
 pub mod proto;
 pub mod scheduler;
 pub mod server;

@@ -20,7 +20,6 @@ use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
-use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::oracle::{OracleSettings, OracleSource};
@@ -138,10 +137,9 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                cache.clone(),
-                settings.contact_email.clone(),
-            )))
+            .add_service(
+                InterrupcoesGrpc::new(cache.clone(), settings.contact_email.clone()).into_server(),
+            )
             .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
                 scheduler.clone(),
             )))

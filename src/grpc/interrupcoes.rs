@@ -1,23 +1,32 @@
-//! `radar.interrupcoes.v1.InterrupcoesService`: answers from the cache only.
+//! `radar.interrupcoes.v1.InterrupcoesService`: answers from the cache only, with the
+//! answer of each snapshot encoded once (see [`super::encoded`]).
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
+use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
+use tonic_prost::ProstCodec;
 
-use super::convert;
+use super::encoded::{EncodedAnswer, EncodedSnapshot};
 use super::error::ServiceError;
-use crate::cache::{CACHE_KEY, SnapshotCache};
+use crate::cache::SnapshotCache;
 use crate::domain::dth_recuperacao;
+use crate::prepared::PerSnapshot;
 use crate::proto::interrupcoes::v1 as pb;
-use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesService;
 
-/// ANEEL's `idcStatusRequisicao` for success.
-const STATUS_SUCESSO: i32 = 1;
+/// The one method's path.
+const GET_PATH: &str =
+    "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas";
 
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
     cache: Arc<SnapshotCache>,
     email_indisponibilidade: String,
+    /// The current snapshot's answer, encoded once per snapshot.
+    prepared: PerSnapshot<EncodedSnapshot>,
 }
 
 impl InterrupcoesGrpc {
@@ -26,13 +35,14 @@ impl InterrupcoesGrpc {
         Self {
             cache,
             email_indisponibilidade,
+            prepared: PerSnapshot::new(),
         }
     }
 
     async fn answer(
         &self,
         request: pb::GetQuantitativoInterrupcoesAtivasRequest,
-    ) -> Result<pb::GetQuantitativoInterrupcoesAtivasResponse, ServiceError> {
+    ) -> Result<EncodedAnswer, ServiceError> {
         if !request.dth_recuperacao.is_empty() {
             dth_recuperacao::parse(&request.dth_recuperacao).map_err(|reason| {
                 ServiceError::InvalidArgument {
@@ -45,34 +55,71 @@ impl InterrupcoesGrpc {
             ));
         }
         let view = self.cache.current().await?;
-        let snapshot = &view.snapshot;
-        Ok(pb::GetQuantitativoInterrupcoesAtivasResponse {
-            resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-                idc_status_requisicao: STATUS_SUCESSO,
-                email_indisponibilidade: self.email_indisponibilidade.clone(),
-                mensagem: String::new(),
-                interrupcao_fornecimento: snapshot.items.iter().map(convert::interrupcao).collect(),
-            }),
-            snapshot: Some(pb::SnapshotMetadata {
-                collected_at: Some(convert::timestamp(snapshot.collected_at)),
-                age: Some(convert::duration(view.age)),
-                stale: view.stale_reason.is_some(),
-                stale_reason: view.stale_reason.clone().unwrap_or_default(),
-                source: snapshot.source.to_owned(),
-                item_count: snapshot.items.len() as u32,
-                rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
-                cache_key: CACHE_KEY.to_owned(),
-            }),
-        })
+        let prepared = self.prepared.get_or_prepare(&view.snapshot, |snapshot| {
+            EncodedSnapshot::new(snapshot, &self.email_indisponibilidade)
+        });
+        Ok(EncodedAnswer::new(prepared, &view))
+    }
+
+    /// The service to add to the server: the generated `InterrupcoesServiceServer`'s
+    /// routing, with the prepared answer as the response (the generated server would need
+    /// the answer as a message to encode again).
+    pub fn into_server(self) -> InterrupcoesServer {
+        InterrupcoesServer {
+            inner: Arc::new(self),
+        }
     }
 }
 
-#[tonic::async_trait]
-impl InterrupcoesService for InterrupcoesGrpc {
-    async fn get_quantitativo_interrupcoes_ativas(
-        &self,
+/// `radar.interrupcoes.v1.InterrupcoesService` as a tower service.
+#[derive(Clone)]
+pub struct InterrupcoesServer {
+    inner: Arc<InterrupcoesGrpc>,
+}
+
+impl NamedService for InterrupcoesServer {
+    const NAME: &'static str = pb::interrupcoes_service_server::SERVICE_NAME;
+}
+
+/// The unary method, as tonic's server drives it.
+struct GetQuantitativo(Arc<InterrupcoesGrpc>);
+
+impl UnaryService<pb::GetQuantitativoInterrupcoesAtivasRequest> for GetQuantitativo {
+    type Response = EncodedAnswer;
+    type Future = BoxFuture<Response<EncodedAnswer>, Status>;
+
+    fn call(
+        &mut self,
         request: Request<pb::GetQuantitativoInterrupcoesAtivasRequest>,
-    ) -> Result<Response<pb::GetQuantitativoInterrupcoesAtivasResponse>, Status> {
-        Ok(Response::new(self.answer(request.into_inner()).await?))
+    ) -> Self::Future {
+        let inner = self.0.clone();
+        Box::pin(async move { Ok(Response::new(inner.answer(request.into_inner()).await?)) })
+    }
+}
+
+impl<B> Service<http::Request<B>> for InterrupcoesServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() == GET_PATH {
+            let method = GetQuantitativo(self.inner.clone());
+            Box::pin(async move {
+                let codec =
+                    ProstCodec::<EncodedAnswer, pb::GetQuantitativoInterrupcoesAtivasRequest>::default();
+                Ok(tonic::server::Grpc::new(codec).unary(method, request).await)
+            })
+        } else {
+            Box::pin(async move { Ok(Status::unimplemented("").into_http()) })
+        }
     }
 }
