@@ -2,12 +2,15 @@
 //! from a cache that a cron-scheduled job keeps warm.
 #![forbid(unsafe_code)]
 
+pub mod answer;
 pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod health;
+pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod proto;
 pub mod scheduler;
 pub mod server;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings};
+use radar_interrupcoes::config::{Cli, Command, Config, ConfigError, SourceSettings};
+use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::Application;
 use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::{source, telemetry};
@@ -40,6 +41,11 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => {
+            tracing::error!(error = %e, "radar-interrupcoes cannot start");
+            eprintln!("radar-interrupcoes: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "radar-interrupcoes failed");
             eprintln!("radar-interrupcoes: {e:#}");
@@ -59,19 +65,56 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
-    let listener = tokio::net::TcpListener::bind(config.service.listen_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on RADAR_LISTEN_ADDR={}",
-                config.service.listen_addr
-            )
-        })?;
-    let app = Application::build(config.service, Arc::from(source), listener).await?;
+    let listener = bind(
+        "RADAR_LISTEN_ADDR",
+        "listen-addr",
+        Some(config.service.listen_addr),
+    )
+    .await?
+    .expect("the gRPC address is always set");
+    let http = HttpListeners {
+        aneel: bind(
+            "RADAR_ANEEL_LISTEN_ADDR",
+            "aneel-listen-addr",
+            config.http.aneel_listen_addr,
+        )
+        .await?,
+        api_keys: config.http.api_keys,
+        ops: bind(
+            "RADAR_METRICS_LISTEN_ADDR",
+            "metrics-listen-addr",
+            config.http.metrics_listen_addr,
+        )
+        .await?,
+    };
+    let app = Application::build(config.service, Arc::from(source), listener)
+        .await?
+        .with_http(http);
     app.run(async move {
         let _ = signal.await;
     })
     .await
+}
+
+/// Binds `addr` (if set); a failure is a settings error naming `setting` (exit code 2).
+async fn bind(
+    setting: &'static str,
+    flag: &'static str,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) => Err(ConfigError::new(
+            setting,
+            flag,
+            addr.to_string(),
+            format!("cannot listen on it: {e}"),
+        )
+        .into()),
+    }
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 pub use error::ConfigError;
 
 use crate::domain::QueryBinds;
+use crate::http::{HttpArgs, HttpSettings};
 use crate::jobs::StartupRetry;
 use crate::scheduler::{CronSchedule, RetryPolicy};
 use crate::source::oracle::{OracleArgs, OracleSettings};
@@ -176,6 +177,9 @@ pub struct SettingsArgs {
     /// Oracle connection settings (used when RADAR_SOURCE=oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
+    /// The ANEEL HTTP endpoint and the operations (metrics, probes) endpoint.
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Which data source the service reads.
@@ -248,6 +252,8 @@ pub struct Config {
     pub binds: QueryBinds,
     /// Logging.
     pub log: LogSettings,
+    /// The HTTP listeners.
+    pub http: HttpSettings,
 }
 
 /// Longest `emailIndisponibilidade` ANEEL accepts.
@@ -401,11 +407,13 @@ impl SettingsArgs {
                 self.log_level.clone()
             },
         };
+        let http = self.http.validate()?;
         Ok(Config {
             service,
             source,
             binds,
             log,
+            http,
         })
     }
 }
