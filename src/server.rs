@@ -175,10 +175,11 @@ impl Application {
             let addr = listener.local_addr()?;
             tracing::info!(
                 %addr,
-                api_keys = ?http.api_keys.ids(),
-                loopback_only = http.api_keys.is_empty(),
+                api_keys = ?http.api_keys.current().ids(),
+                loopback_only = http.api_keys.current().is_empty(),
                 "ANEEL HTTP server listening"
             );
+            tokio::spawn(http::reload_keys(http.api_keys.clone(), stopping.clone()));
             let router = aneel::router(aneel::AneelState::new(
                 answers.clone(),
                 http.api_keys,

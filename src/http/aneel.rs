@@ -20,7 +20,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::api_key::{ApiKeys, Denial};
+use super::api_key::{Denial, KeyStore};
 use super::v4::Resposta;
 use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService};
 use crate::cache::NotReady;
@@ -45,16 +45,16 @@ const MAX_LOGGED_LEN: usize = 200;
 #[derive(Clone)]
 pub struct AneelState {
     answers: AnswerService,
-    keys: Arc<ApiKeys>,
+    keys: Arc<KeyStore>,
     metrics: Arc<Metrics>,
 }
 
 impl AneelState {
     /// Answers through `answers`, lets in callers according to `keys`, counts in `metrics`.
-    pub fn new(answers: AnswerService, keys: ApiKeys, metrics: Arc<Metrics>) -> Self {
+    pub fn new(answers: AnswerService, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Self {
         Self {
             answers,
-            keys: Arc::new(keys),
+            keys,
             metrics,
         }
     }
@@ -249,7 +249,7 @@ async fn not_found(State(state): State<AneelState>) -> Response {
 #[derive(Debug, Clone)]
 struct KeyId(String);
 
-/// Lets the request through when [`ApiKeys::authorize`] does; answers 401/403 otherwise.
+/// Lets the request through when [`super::ApiKeys::authorize`] does; answers 401/403 otherwise.
 async fn authorize(
     State(state): State<AneelState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -258,6 +258,7 @@ async fn authorize(
 ) -> Response {
     let decision = state
         .keys
+        .current()
         .authorize(
             peer.ip(),
             request.headers().get(X_API_KEY).map(HeaderValue::as_bytes),

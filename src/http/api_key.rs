@@ -2,6 +2,8 @@
 //! values (compared in constant time), or, when no key is configured, loopback clients only.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -216,5 +218,149 @@ mod tests {
                 "{e}"
             );
         }
+    }
+}
+
+/// The keys in force: those of the setting, plus those of the key file, which is read again
+/// by [`reload`](Self::reload) so that a rotated Secret takes effect without a restart.
+#[derive(Debug)]
+pub struct KeyStore {
+    fixed: ApiKeys,
+    file: Option<PathBuf>,
+    state: RwLock<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    keys: Arc<ApiKeys>,
+    /// The file's text the keys came from (it holds secrets).
+    text: SecretString,
+}
+
+/// How often the key file is read again.
+pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Default for KeyStore {
+    /// No key: loopback clients only.
+    fn default() -> Self {
+        Self::from(ApiKeys::default())
+    }
+}
+
+impl From<ApiKeys> for KeyStore {
+    fn from(keys: ApiKeys) -> Self {
+        Self {
+            fixed: keys.clone(),
+            file: None,
+            state: RwLock::new(Loaded {
+                keys: Arc::new(keys),
+                text: SecretString::default(),
+            }),
+        }
+    }
+}
+
+impl KeyStore {
+    /// `fixed` plus the keys of `file`, which must hold at least one.
+    pub fn with_file(fixed: ApiKeys, file: PathBuf) -> Result<Self, String> {
+        let (keys, text) = Self::load(&fixed, &file)?;
+        Ok(Self {
+            fixed,
+            file: Some(file),
+            state: RwLock::new(Loaded {
+                keys: Arc::new(keys),
+                text,
+            }),
+        })
+    }
+
+    fn load(fixed: &ApiKeys, file: &Path) -> Result<(ApiKeys, SecretString), String> {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}"))?;
+        let from_file = ApiKeys::parse(&text)?;
+        if from_file.is_empty() {
+            return Err("it holds no key".to_owned());
+        }
+        Ok((fixed.clone().merged(from_file)?, SecretString::from(text)))
+    }
+
+    /// The key file, if keys come from one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The keys in force now.
+    pub fn current(&self) -> Arc<ApiKeys> {
+        self.state.read().expect("key store lock").keys.clone()
+    }
+
+    /// Reads the key file again. `Ok(true)` when the keys changed; on error the keys in
+    /// force stay (a half-written or emptied file never locks ANEEL out).
+    pub fn reload(&self) -> Result<bool, String> {
+        let Some(file) = &self.file else {
+            return Ok(false);
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}"))?;
+        if text
+            == self
+                .state
+                .read()
+                .expect("key store lock")
+                .text
+                .expose_secret()
+        {
+            return Ok(false);
+        }
+        let (keys, text) = Self::load(&self.fixed, file)?;
+        *self.state.write().expect("key store lock") = Loaded {
+            keys: Arc::new(keys),
+            text,
+        };
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    const OLD: &str = "old-key-aaaaaaaaaaaaaaaa";
+    const NEW: &str = "new-key-bbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn a_rewritten_key_file_takes_effect_and_a_broken_one_keeps_the_keys_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("old:{OLD}\n")).unwrap();
+        let fixed = ApiKeys::parse("fixed:fixed-key-cccccccccccc").unwrap();
+        let store = KeyStore::with_file(fixed, path.clone()).unwrap();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(store.current().ids(), ["fixed", "old"]);
+        assert_eq!(store.reload(), Ok(false), "unchanged");
+
+        // Rotation: both keys for a while, then only the new one.
+        std::fs::write(&path, format!("old:{OLD}\nnew:{NEW}\n")).unwrap();
+        assert_eq!(store.reload(), Ok(true));
+        assert_eq!(
+            store.current().authorize(ip, Some(NEW.as_bytes())),
+            Ok("new")
+        );
+        std::fs::write(&path, format!("new:{NEW}\n")).unwrap();
+        assert_eq!(store.reload(), Ok(true));
+        assert_eq!(
+            store.current().authorize(ip, Some(OLD.as_bytes())),
+            Err(Denial::WrongKey)
+        );
+
+        for broken in ["", "new:short\n"] {
+            std::fs::write(&path, broken).unwrap();
+            assert!(store.reload().is_err(), "{broken:?}");
+            assert_eq!(store.current().ids(), ["fixed", "new"]);
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(store.reload().unwrap_err().contains("cannot read it"));
+        assert_eq!(
+            store.current().authorize(ip, Some(NEW.as_bytes())),
+            Ok("new")
+        );
     }
 }

@@ -3,11 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::ApiKeys;
+use super::{ApiKeys, KeyStore};
 use crate::config::ConfigError;
 
 /// Default of `RADAR_ANEEL_LISTEN_ADDR`.
@@ -56,12 +57,12 @@ fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 /// The validated HTTP settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Address of the ANEEL endpoint; `None` when turned off.
     pub aneel_listen_addr: Option<SocketAddr>,
-    /// Accepted keys of the ANEEL endpoint.
-    pub api_keys: ApiKeys,
+    /// Accepted keys of the ANEEL endpoint (the key file is read again while running).
+    pub api_keys: Arc<KeyStore>,
     /// Address of the operations endpoint; `None` when turned off.
     pub metrics_listen_addr: Option<SocketAddr>,
 }
@@ -81,24 +82,15 @@ impl HttpArgs {
             None => ApiKeys::default(),
         };
         let api_keys = match &self.aneel_api_keys_file {
-            Some(path) => {
-                let file_error = |reason: String| {
-                    ConfigError::new(
-                        "RADAR_ANEEL_API_KEYS_FILE",
-                        "aneel-api-keys-file",
-                        path.display().to_string(),
-                        reason,
-                    )
-                };
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| file_error(format!("cannot read it: {e}")))?;
-                let from_file = ApiKeys::parse(&text).map_err(file_error)?;
-                if from_file.is_empty() {
-                    return Err(file_error("it holds no key".to_owned()));
-                }
-                from_setting.merged(from_file).map_err(file_error)?
-            }
-            None => from_setting,
+            Some(path) => KeyStore::with_file(from_setting, path.clone()).map_err(|reason| {
+                ConfigError::new(
+                    "RADAR_ANEEL_API_KEYS_FILE",
+                    "aneel-api-keys-file",
+                    path.display().to_string(),
+                    reason,
+                )
+            })?,
+            None => KeyStore::from(from_setting),
         };
         Ok(HttpSettings {
             aneel_listen_addr: optional_addr(
@@ -106,7 +98,7 @@ impl HttpArgs {
                 "aneel-listen-addr",
                 &self.aneel_listen_addr,
             )?,
-            api_keys,
+            api_keys: Arc::new(api_keys),
             metrics_listen_addr: optional_addr(
                 "RADAR_METRICS_LISTEN_ADDR",
                 "metrics-listen-addr",

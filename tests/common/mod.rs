@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::RawInterrupcaoRow;
-use radar_interrupcoes::http::{ApiKeys, HttpListeners};
+use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
 use radar_interrupcoes::jobs::StartupRetry;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
@@ -173,7 +173,7 @@ impl TestApp {
             ops_addr = Some(ops.local_addr().unwrap());
             app = app.with_http(HttpListeners {
                 aneel: Some(aneel),
-                api_keys,
+                api_keys: Arc::new(KeyStore::from(api_keys)),
                 ops: Some(ops),
             });
         }
