@@ -1,5 +1,7 @@
 //! Black-box tests of the HTTP listeners over real HTTP (reqwest): the ANEEL endpoint
 //! against the gRPC answer, its errors, keys, HEAD and 304; the metrics and probes.
+// Metric values compared here are counts, exact in an f64.
+#![allow(clippy::float_cmp)]
 
 mod common;
 
@@ -541,7 +543,7 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
     assert_eq!(m.get("radar_job_runs_total", &startup_ok), 1.0);
     assert_eq!(
         m.get("radar_job_consecutive_failures", &[JOB]),
-        job.consecutive_failures as f64
+        f64::from(job.consecutive_failures)
     );
     assert_eq!(m.get("radar_job_consecutive_failures", &[JOB]), 1.0);
     assert_eq!(m.get("radar_job_last_run_items", &[JOB]), 0.0);

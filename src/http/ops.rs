@@ -1,6 +1,7 @@
 //! The operations endpoint: `/metrics` for Prometheus, and `/livez` and `/readyz` that
 //! mirror the gRPC health statuses for load balancers that cannot speak gRPC health.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -99,7 +100,7 @@ fn probe(state: &OpsState, name: &str) -> Response {
     let mut body = String::new();
     for (n, s) in statuses {
         let n = if n.is_empty() { "overall" } else { n };
-        body.push_str(&format!("{n} {}\n", status_name(s)));
+        let _ = writeln!(body, "{n} {}", status_name(s));
     }
     let code = if serving {
         StatusCode::OK

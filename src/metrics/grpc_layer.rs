@@ -148,7 +148,11 @@ fn code_of(headers: &http::HeaderMap) -> Option<&'static str> {
 
 /// The label of a gRPC code (its name in the gRPC specification's casing).
 fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
+    use tonic::Code::{
+        Aborted, AlreadyExists, Cancelled, DataLoss, DeadlineExceeded, FailedPrecondition,
+        Internal, InvalidArgument, NotFound, Ok, OutOfRange, PermissionDenied, ResourceExhausted,
+        Unauthenticated, Unavailable, Unimplemented, Unknown,
+    };
     match code {
         Ok => "OK",
         Cancelled => "Cancelled",
