@@ -446,7 +446,7 @@ impl Scrape {
     }
 }
 
-const JOB: (&str, &str) = ("job", WARMUP_JOB_NAME);
+const JOB: (&str, &str) = ("job_name", WARMUP_JOB_NAME);
 
 #[tokio::test]
 async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_the_cache() {

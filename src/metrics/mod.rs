@@ -47,14 +47,15 @@ struct BuildLabels {
     revision: String,
 }
 
+/// `job_name`, not `job`: Prometheus gives every scraped series its own `job` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
-    job: String,
+    job_name: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RunLabels {
-    job: String,
+    job_name: String,
     trigger: String,
     outcome: String,
 }
@@ -280,14 +281,14 @@ impl Metrics {
     pub fn record_run(&self, job: &str, run: &RunRecord) {
         self.job_runs
             .get_or_create(&RunLabels {
-                job: job.to_owned(),
+                job_name: job.to_owned(),
                 trigger: run.trigger.as_str().to_owned(),
                 outcome: run.outcome.as_str().to_owned(),
             })
             .inc();
         self.job_run_duration
             .get_or_create(&JobLabels {
-                job: job.to_owned(),
+                job_name: job.to_owned(),
             })
             .observe(run.duration.as_secs_f64());
     }
@@ -336,7 +337,7 @@ impl Metrics {
     async fn refresh(&self, inputs: ScrapeInputs<'_>) {
         for status in inputs.jobs {
             let job = JobLabels {
-                job: status.name.clone(),
+                job_name: status.name.clone(),
             };
             let stats = &status.stats;
             let (items, rejected) = stats
