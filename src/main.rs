@@ -2,29 +2,26 @@
 //! subcommand) until SIGTERM or SIGINT.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
-use radar_interrupcoes::config::{Cli, Command, Config, ConfigError, SourceSettings};
+use radar_interrupcoes::config::{self, Cli, Command, Config, ConfigError, SourceSettings};
 use radar_interrupcoes::http::HttpListeners;
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::server::{self, Application};
 use radar_interrupcoes::source::{oracle, sqlite};
-use radar_interrupcoes::{source, telemetry};
+use radar_interrupcoes::telemetry;
 
 /// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match cli.settings.validate() {
-        Ok(config) => config,
+    let (config, command) = match Cli::load() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("radar-interrupcoes: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    telemetry::init(config.log.format, &config.log.filter);
+    telemetry::init(config.log.format, config.log.filter.clone());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -33,7 +30,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(config).await,
             Command::GenerateDemo { scale, seed } => generate_demo(&config, scale, seed).await,
             Command::CheckOracle => check_oracle(&config).await,
@@ -57,49 +54,36 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
-    let source = source::build(&config.source, &config.binds);
+    let source = server::source_for(&config.source, &config.binds);
     tracing::info!(
         source = source.name(),
-        listen_addr = %config.service.listen_addr,
-        warmup_cron = %config.service.warmup_cron,
+        listen_addr = %config.listen_addr,
+        warmup_cron = config.service.warmup_cron.expression(),
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
-    let listener = bind(
-        "RADAR_LISTEN_ADDR",
-        "listen-addr",
-        Some(config.service.listen_addr),
-    )
-    .await?
-    .expect("the gRPC address is always set");
-    let http = HttpListeners {
-        aneel: bind(
-            "RADAR_ANEEL_LISTEN_ADDR",
-            "aneel-listen-addr",
-            config.http.aneel_listen_addr,
-        )
-        .await?,
-        api_keys: config.http.api_keys,
-        ops: bind(
-            "RADAR_METRICS_LISTEN_ADDR",
-            "metrics-listen-addr",
-            config.http.metrics_listen_addr,
-        )
-        .await?,
-    };
-    let app = Application::build(config.service, Arc::from(source), listener)
+    let listener = bind("listen_addr", Some(config.listen_addr))
         .await?
-        .with_http(http);
+        .expect("the gRPC address is always set");
+    let http = HttpListeners {
+        aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
+        api_keys: config.http.api_keys,
+        ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
+    };
+    let app = Application::build(config.service, source, listener)
+        .await?
+        .with_http(http)
+        .before_warm_up(server::create_demo_if_missing(config.source));
     app.run(async move {
         let _ = signal.await;
     })
     .await
 }
 
-/// Binds `addr` (if set); a failure is a settings error naming `setting` (exit code 2).
+/// Binds `addr` (if set); a failure is a settings error naming the setting whose argument
+/// id is `id` (exit code 2).
 async fn bind(
-    setting: &'static str,
-    flag: &'static str,
+    id: &str,
     addr: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     let Some(addr) = addr else {
@@ -107,19 +91,25 @@ async fn bind(
     };
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => Ok(Some(listener)),
-        Err(e) => Err(ConfigError::new(
-            setting,
-            flag,
-            addr.to_string(),
-            format!("cannot listen on it: {e}"),
-        )
-        .into()),
+        Err(e) => {
+            let (setting, flag) = config::setting_of(id);
+            Err(ConfigError {
+                setting,
+                flag,
+                value: addr.to_string(),
+                reason: format!("cannot listen on it: {e}"),
+            }
+            .into())
+        }
     }
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {
     let SourceSettings::Sqlite { path, .. } = &config.source else {
-        anyhow::bail!("generate-demo writes the SQLite database: set RADAR_SOURCE=sqlite");
+        anyhow::bail!(
+            "generate-demo writes the SQLite database: set {}=sqlite",
+            config::variable("source")
+        );
     };
     let path = path.clone();
     let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
@@ -132,10 +122,11 @@ async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result
 async fn check_oracle(config: &Config) -> anyhow::Result<()> {
     let SourceSettings::Oracle(settings) = &config.source else {
         anyhow::bail!(
-            "check-oracle checks the Oracle source: set RADAR_SOURCE=oracle and RADAR_ORACLE_*"
+            "check-oracle checks the Oracle source: set {}=oracle and RADAR_ORACLE_*",
+            config::variable("source")
         );
     };
-    let report = oracle::connectivity_check(settings, &config.binds)
+    let report = oracle::connectivity_check(&server::oracle_settings(settings), &config.binds)
         .await
         .context("Oracle connectivity check failed")?;
     println!("{report}");

@@ -15,7 +15,10 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
-use crate::config::ServiceSettings;
+use crate::config::{
+    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+};
+use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::http::{self, HttpListeners, aneel, ops};
@@ -25,6 +28,11 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
+use crate::source::oracle::{OracleSettings, OracleSource};
+use crate::source::sqlite::{self, SqliteSource};
+
+/// A start-up step that must end before the first warm-up (e.g. creating the demo database).
+type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -34,6 +42,7 @@ pub struct Application {
     scheduler: SchedulerService,
     metrics: Arc<Metrics>,
     http: HttpListeners,
+    before_warm_up: Option<StartupStep>,
 }
 
 impl Application {
@@ -45,14 +54,14 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let cache = Arc::new(SnapshotCache::new(settings.stale_after));
-        let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source, cache.clone())),
-                &settings.warmup_cron,
+                settings.warmup_cron.clone(),
             )
             .await
-            .context("RADAR_WARMUP_CRON")?;
+            .context("scheduling the warm-up job")?;
         let metrics = Arc::new(Metrics::new());
         scheduler.on_run_finished({
             let metrics = metrics.clone();
@@ -65,6 +74,7 @@ impl Application {
             scheduler,
             metrics,
             http: HttpListeners::default(),
+            before_warm_up: None,
         })
     }
 
@@ -78,6 +88,14 @@ impl Application {
     /// The metrics (shared).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// Runs `step` once the server listens and before the first warm-up (the server
+    /// answers, NOT_SERVING, meanwhile).
+    #[must_use]
+    pub fn before_warm_up(mut self, step: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.before_warm_up = Some(Box::pin(step));
+        self
     }
 
     /// The address the server listens on.
@@ -108,6 +126,7 @@ impl Application {
             scheduler,
             metrics,
             http,
+            before_warm_up,
         } = self;
         let stopping = CancellationToken::new();
         tokio::spawn({
@@ -210,16 +229,25 @@ impl Application {
         }
 
         scheduler.start().await.context("starting the scheduler")?;
-        let warm_up = tokio::spawn(warm_up_until_loaded(
-            scheduler.clone(),
-            cache.clone(),
-            settings.startup_retry,
-            stopping.clone(),
-        ));
+        let warm_up = tokio::spawn({
+            let first_warm_up = warm_up_until_loaded(
+                scheduler.clone(),
+                cache.clone(),
+                settings.startup_backoff(),
+                stopping.clone(),
+            );
+            async move {
+                if let Some(step) = before_warm_up {
+                    step.await;
+                }
+                first_warm_up.await;
+            }
+        });
 
         tokio::select! {
             result = &mut server => {
                 stopping.cancel();
+                drain.cancel(); // the HTTP servers stop with it
                 let _ = scheduler.stop().await;
                 return result.context("server task")?.context("gRPC server failed");
             }
@@ -244,19 +272,82 @@ impl Application {
                 }
             }
         }
-        match tokio::time::timeout_at(deadline, &mut server).await {
-            Ok(result) => result
+        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
+            result
                 .context("server task")?
-                .context("gRPC server failed")?,
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = settings.shutdown_grace.as_secs(),
-                    "grace period over: closing the remaining connections"
-                );
-                server.abort();
-            }
+                .context("gRPC server failed")?;
+        } else {
+            tracing::warn!(
+                grace_secs = settings.shutdown_grace.as_secs(),
+                "grace period over: closing the remaining connections"
+            );
+            server.abort();
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The adapter the settings select.
+pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
+    match settings {
+        SourceSettings::Sqlite { path, .. } => {
+            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
+        }
+        SourceSettings::Oracle(oracle) => {
+            Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
+        }
+    }
+}
+
+/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
+    OracleSettings {
+        connect_string: oracle.connect_string().to_owned(),
+        user: oracle.user().to_owned(),
+        password: oracle.password(),
+        client_lib_dir: oracle.client_lib_dir.clone(),
+        pool_min: oracle.pool_min,
+        pool_max: oracle.pool_max,
+        ping_interval: oracle.ping_interval,
+        stmt_cache_size: oracle.stmt_cache_size,
+        call_timeout: oracle.call_timeout,
+        fetch_deadline: oracle.fetch_deadline(),
+    }
+}
+
+/// Creates the demo database (default scale and seed) when the settings ask for it and the
+/// file is missing. A failure is logged: the warm-up then fails naming the missing file.
+pub async fn create_demo_if_missing(settings: SourceSettings) {
+    let SourceSettings::Sqlite {
+        path,
+        create_demo: true,
+    } = settings
+    else {
+        return;
+    };
+    let created = tokio::task::spawn_blocking(move || {
+        if sqlite::exists(&path)? {
+            return Ok(None);
+        }
+        tracing::info!(
+            path = %path.display(),
+            scale = DEFAULT_DEMO_SCALE,
+            seed = DEFAULT_DEMO_SEED,
+            "SQLite database missing: generating the demo database"
+        );
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+    })
+    .await;
+    match created {
+        Ok(Ok(Some((path, summary)))) => tracing::info!(
+            path = %path.display(),
+            elapsed_ms = u64::try_from(summary.elapsed.as_millis()).unwrap_or(u64::MAX),
+            %summary,
+            "demo database generated"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
+        Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
     }
 }

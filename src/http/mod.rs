@@ -5,7 +5,6 @@
 pub mod aneel;
 pub mod api_key;
 pub mod ops;
-pub mod settings;
 mod v4;
 
 use std::future::Future;
@@ -17,7 +16,6 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use api_key::{ApiKeys, KeyStore};
-pub use settings::{HttpArgs, HttpSettings};
 
 /// The HTTP listeners, bound by the caller before start-up (so that a port in use stops
 /// start-up naming its setting), and the keys of the ANEEL endpoint.

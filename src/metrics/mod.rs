@@ -22,6 +22,7 @@ pub use grpc_layer::GrpcMetricsLayer;
 
 use crate::cache::SnapshotCache;
 use crate::health;
+use crate::jobs::REJECTED_FACT;
 use crate::scheduler::{JobStatus, RunRecord};
 
 /// Version of this build (Cargo's package version).
@@ -196,7 +197,7 @@ impl Metrics {
         );
         r.register(
             "radar_job_last_run_items",
-            "Items produced by the job's last run (0 when it failed)",
+            "What the job's last run produced (the warm-up: items cached; 0 when it failed)",
             self.job_last_run_items.clone(),
         );
         r.register(
@@ -340,16 +341,17 @@ impl Metrics {
                 job_name: status.name.clone(),
             };
             let stats = &status.stats;
-            let (items, rejected) = stats
-                .last_run
-                .as_ref()
-                .map_or((0, 0), |run| (run.items, run.rejected));
+            let report = stats.last_run.as_ref().map(|run| &run.report);
             self.job_last_run_items
                 .get_or_create(&job)
-                .set(saturating_i64(items));
-            self.job_last_run_rejected
-                .get_or_create(&job)
-                .set(saturating_i64(rejected));
+                .set(saturating_i64(report.map_or(0, |r| r.count)));
+            // Only jobs that report rejected rows (the warm-up) get this series.
+            let rejected = report.and_then(|r| r.fact(REJECTED_FACT)?.parse::<u64>().ok());
+            if rejected.is_some() || self.job_last_run_rejected.get(&job).is_some() {
+                self.job_last_run_rejected
+                    .get_or_create(&job)
+                    .set(saturating_i64(rejected.unwrap_or(0)));
+            }
             if let Some(at) = stats.last_success_at {
                 self.job_last_success
                     .get_or_create(&job)
