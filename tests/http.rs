@@ -648,7 +648,10 @@ async fn probes_start_not_ready_and_turn_ready_after_the_first_load() {
     let readyz = client().get(ops(&app, "/readyz")).send().await.unwrap();
     assert_eq!(readyz.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = readyz.text().await.unwrap();
-    assert!(body.contains("overall NOT_SERVING"), "{body}");
+    assert!(
+        body.contains(&format!("{INTERRUPCOES_SERVICE} NOT_SERVING")),
+        "{body}"
+    );
     let livez = client().get(ops(&app, "/livez")).send().await.unwrap();
     assert_eq!(
         livez.status(),

@@ -81,15 +81,16 @@ async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
-/// 200 while the scheduler runs (the process is doing its job), 503 otherwise.
+/// 200 while the scheduler's gRPC health is SERVING (it runs), 503 otherwise. A database
+/// outage does not fail it: a restart would not help, and the last good answer is served.
 async fn livez(State(state): State<OpsState>) -> Response {
     probe(&state, health::SCHEDULER_SERVICE)
 }
 
-/// 200 while the overall gRPC health is SERVING (a snapshot is loaded and the scheduler
-/// runs), 503 otherwise: before the first load and from the start of shutdown.
+/// 200 while the data service's gRPC health is SERVING (a snapshot is loaded, fresh or
+/// stale), 503 otherwise: before the first load and from the start of shutdown.
 async fn readyz(State(state): State<OpsState>) -> Response {
-    probe(&state, health::OVERALL)
+    probe(&state, health::INTERRUPCOES_SERVICE)
 }
 
 fn probe(state: &OpsState, name: &str) -> Response {
