@@ -127,7 +127,10 @@ impl Inner {
         let conn = Arc::new(session::connection(&pool, &self.settings)?);
         cancel::register(cancel_slot, Arc::clone(&conn));
         let started = Instant::now();
-        let rows = session::fetch(&conn, &self.binds)?;
+        let fetched = session::fetch(&conn, &self.binds);
+        // Here, on the blocking thread, not wherever the last `Arc` happens to be dropped.
+        session::release(&conn);
+        let rows = fetched?;
         tracing::debug!(
             duration_ms = elapsed_ms(started),
             rows = rows.len(),

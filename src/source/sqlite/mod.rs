@@ -13,6 +13,8 @@ mod demo_data;
 mod error;
 mod schema;
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
