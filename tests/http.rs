@@ -445,13 +445,25 @@ impl Scrape {
 
 const JOB: (&str, &str) = ("job_name", WARMUP_JOB_NAME);
 
+/// Waits until the start-up run has finished (ListJobs counts it), which is when its
+/// metrics are recorded: its snapshot is served a moment before the run ends.
+async fn wait_for_first_run(app: &TestApp) {
+    for _ in 0..400 {
+        if app.jobs().await.jobs.iter().any(|j| j.total_runs >= 1) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the start-up run never finished");
+}
+
 #[tokio::test]
 async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_the_cache() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 2, 3), row(2, 0, 9)]));
     let mut settings = test_settings();
     settings.stale_after = Duration::from_secs(2);
     let app = TestApp::spawn_http(source.clone(), settings, ApiKeys::default()).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    wait_for_first_run(&app).await;
     app.get().await.unwrap();
     client().get(aneel(&app, PATH)).send().await.unwrap();
 
@@ -678,7 +690,7 @@ async fn probes_start_not_ready_and_turn_ready_after_the_first_load() {
 async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 2, 3)]));
     let app = spawn(source.clone()).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    wait_for_first_run(&app).await;
     app.get().await.unwrap();
     client().get(aneel(&app, PATH)).send().await.unwrap();
     let exported = Scrape::of(&app).await.names();
