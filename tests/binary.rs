@@ -238,7 +238,12 @@ fn an_empty_address_turns_an_http_listener_off() {
         .env("RADAR_ANEEL_LISTEN_ADDR", "")
         .env("RADAR_METRICS_LISTEN_ADDR", "");
     let service = Service::start(cmd);
-    std::thread::sleep(Duration::from_millis(300));
+    // The HTTP listeners would be logged before the scheduler starts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !service.logs().contains("scheduler started") {
+        assert!(Instant::now() < deadline, "{}", service.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let logs = service.logs();
     assert!(!logs.contains("HTTP server listening"), "{logs}");
     assert_eq!(service.terminate(), Some(0));
