@@ -16,7 +16,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
 use crate::config::{
-    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
 };
 use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
@@ -27,9 +27,9 @@ use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
-use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
+use crate::source::{InterrupcaoSource, SettingNames};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -291,16 +291,35 @@ impl Application {
 /// The adapter the settings select.
 pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
     match settings {
-        SourceSettings::Sqlite { path, .. } => {
-            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
-        }
+        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
+            path.clone(),
+            binds.clone(),
+            setting_names(),
+        )),
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
         }
     }
 }
 
-/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+/// The variables of the settings the adapters' errors advise about, from clap's own
+/// argument list.
+pub fn setting_names() -> SettingNames {
+    SettingNames {
+        job_timeout: config::variable("job_timeout"),
+        sqlite_path: config::variable("sqlite_path"),
+        sqlite_create_demo: config::variable("sqlite_create_demo"),
+        oracle_connect_string: config::variable("connect_string"),
+        oracle_user: config::variable("user"),
+        oracle_password: config::variable("password"),
+        oracle_password_file: config::variable("password_file"),
+        oracle_client_lib_dir: config::variable("client_lib_dir"),
+        oracle_pool_max: config::variable("pool_max"),
+        oracle_call_timeout: config::variable("call_timeout"),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated Oracle settings.
 pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
     OracleSettings {
         connect_string: oracle.connect_string().to_owned(),
@@ -313,6 +332,7 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         stmt_cache_size: oracle.stmt_cache_size,
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
+        names: setting_names(),
     }
 }
 
@@ -327,7 +347,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         return;
     };
     let created = tokio::task::spawn_blocking(move || {
-        if sqlite::exists(&path)? {
+        let names = setting_names();
+        if sqlite::exists(&path, &names)? {
             return Ok(None);
         }
         tracing::info!(
@@ -336,7 +357,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
             seed = DEFAULT_DEMO_SEED,
             "SQLite database missing: generating the demo database"
         );
-        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
+            .map(|s| Some((path, s)))
     })
     .await;
     match created {
@@ -349,5 +371,17 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
         Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapters' tests check their advice with these names: they must be the variables
+    /// the service really reads, or the advice would name settings nobody can set.
+    #[test]
+    fn the_adapters_are_told_the_variables_the_service_reads() {
+        assert_eq!(setting_names(), SettingNames::for_tests());
     }
 }

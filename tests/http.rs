@@ -15,6 +15,7 @@ use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
 use radar_interrupcoes::http::ApiKeys;
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::server::setting_names;
 use radar_interrupcoes::source::SourceError;
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use reqwest::StatusCode;
@@ -104,8 +105,12 @@ fn assert_envelope(status: StatusCode, headers: &HeaderMap, json: &Value) -> Str
 async fn the_json_is_the_grpc_answer_byte_for_byte_on_the_demo_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.sqlite");
-    sqlite::generate(&path, 0.05, DEFAULT_DEMO_SEED).unwrap();
-    let source = Arc::new(SqliteSource::new(path, QueryBinds::default()));
+    sqlite::generate(&path, 0.05, DEFAULT_DEMO_SEED, &setting_names()).unwrap();
+    let source = Arc::new(SqliteSource::new(
+        path,
+        QueryBinds::default(),
+        setting_names(),
+    ));
     let app = TestApp::spawn_http(source, test_settings(), ApiKeys::default()).await;
     app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
 
