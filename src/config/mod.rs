@@ -7,6 +7,7 @@
 
 mod cli;
 mod error;
+pub mod http;
 mod names;
 pub mod oracle;
 mod parse;
@@ -17,13 +18,14 @@ use clap::Parser;
 
 pub use cli::{Cli, Command};
 pub use error::ConfigError;
+pub use http::HttpArgs;
 pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
 pub use settings::{
     CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
     ServiceSettings, Settings, SourceKind,
 };
-pub use validate::{Config, SourceSettings};
+pub use validate::{Config, HttpSettings, SourceSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings. Help,

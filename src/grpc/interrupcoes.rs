@@ -1,5 +1,5 @@
-//! `radar.interrupcoes.v1.InterrupcoesService`: answers from the cache only, with the
-//! answer of each snapshot encoded once (see [`super::encoded`]).
+//! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`AnswerService`], with
+//! the answer of each snapshot encoded once (see [`super::encoded`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,8 +12,7 @@ use tonic_prost::ProstCodec;
 
 use super::encoded::{EncodedAnswer, EncodedSnapshot};
 use super::error::ServiceError;
-use crate::cache::SnapshotCache;
-use crate::domain::dth_recuperacao;
+use crate::answer::{AnswerRequest, AnswerService};
 use crate::prepared::PerSnapshot;
 use crate::proto::interrupcoes::v1 as pb;
 
@@ -23,18 +22,16 @@ const GET_PATH: &str =
 
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
-    cache: Arc<SnapshotCache>,
-    email_indisponibilidade: String,
+    answers: AnswerService,
     /// The current snapshot's answer, encoded once per snapshot.
     prepared: PerSnapshot<EncodedSnapshot>,
 }
 
 impl InterrupcoesGrpc {
-    /// Answers from `cache`, with `email_indisponibilidade` in every answer.
-    pub fn new(cache: Arc<SnapshotCache>, email_indisponibilidade: String) -> Self {
+    /// Answers through `answers`.
+    pub fn new(answers: AnswerService) -> Self {
         Self {
-            cache,
-            email_indisponibilidade,
+            answers,
             prepared: PerSnapshot::new(),
         }
     }
@@ -43,20 +40,13 @@ impl InterrupcoesGrpc {
         &self,
         request: pb::GetQuantitativoInterrupcoesAtivasRequest,
     ) -> Result<EncodedAnswer, ServiceError> {
-        if !request.dth_recuperacao.is_empty() {
-            dth_recuperacao::parse(&request.dth_recuperacao).map_err(|reason| {
-                ServiceError::InvalidArgument {
-                    field: "dthRecuperacao",
-                    reason,
-                }
-            })?;
-            return Err(ServiceError::Unimplemented(
-                "dthRecuperacao is not supported yet: omit it to get the current answer".into(),
-            ));
-        }
-        let view = self.cache.current().await?;
+        let request = AnswerRequest {
+            dth_recuperacao: request.dth_recuperacao,
+        };
+        let answer = self.answers.answer(&request).await?;
+        let view = answer.view;
         let prepared = self.prepared.get_or_prepare(&view.snapshot, |snapshot| {
-            EncodedSnapshot::new(snapshot, &self.email_indisponibilidade)
+            EncodedSnapshot::new(snapshot, &answer.email_indisponibilidade)
         });
         Ok(EncodedAnswer::new(prepared, &view))
     }
