@@ -29,6 +29,7 @@ use prost::bytes::{Buf, BufMut, Bytes};
 use radar_interrupcoes::cache::SnapshotCache;
 use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
 use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
 use radar_interrupcoes::server::{self, Application};
@@ -118,6 +119,34 @@ impl Decoder for RawCodec {
     }
 }
 
+/// What a caller calls: a gRPC method (over the shared channels) or an HTTP GET.
+#[derive(Clone)]
+enum Target {
+    Grpc(&'static str),
+    Http(reqwest::Client, Arc<str>),
+}
+
+impl Target {
+    async fn call(&self, channel: &Channel) {
+        match self {
+            Target::Grpc(path) => {
+                call(channel, path)
+                    .await
+                    .unwrap_or_else(|s| panic!("{path}: {s}"));
+            }
+            Target::Http(client, url) => {
+                let response = client.get(&**url).send().await.unwrap();
+                assert!(
+                    response.status().is_success(),
+                    "{url}: {}",
+                    response.status()
+                );
+                response.bytes().await.unwrap();
+            }
+        }
+    }
+}
+
 /// One unary call with an empty request (both targets take one), returning the answer's size.
 async fn call(channel: &Channel, path: &'static str) -> Result<usize, Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
@@ -144,19 +173,18 @@ struct Round {
 
 /// Runs `CONCURRENCY` callers over `channels` for `length`, each calling again as soon as
 /// its answer arrives.
-async fn round(channels: &[Channel], path: &'static str, length: Duration) -> Round {
+async fn round(channels: &[Channel], target: &Target, length: Duration) -> Round {
     let start = Instant::now();
     let deadline = start + length;
     let mut callers = Vec::with_capacity(CONCURRENCY);
     for i in 0..CONCURRENCY {
         let channel = channels[i % channels.len()].clone();
+        let target = target.clone();
         callers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(8_192);
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                call(&channel, path)
-                    .await
-                    .unwrap_or_else(|s| panic!("{path}: {s}"));
+                target.call(&channel).await;
                 latencies.push(sent.elapsed());
             }
             latencies
@@ -302,8 +330,17 @@ impl Table {
     }
 }
 
-/// The real server around the Roraima demo database, loaded, and `CONNECTIONS` channels to it.
-async fn start_server() -> (Vec<Channel>, SchedulerService, Arc<SnapshotCache>) {
+/// The running server: `CONNECTIONS` gRPC channels to it, the ANEEL endpoint's URL and the
+/// operations endpoint's liveness URL.
+struct Server {
+    channels: Vec<Channel>,
+    scheduler: SchedulerService,
+    aneel_url: Arc<str>,
+    livez_url: Arc<str>,
+}
+
+/// The real server around the Roraima demo database, loaded, with its HTTP endpoints.
+async fn start_server() -> Server {
     let path = demo_database(1.0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = ServiceSettings {
@@ -315,9 +352,18 @@ async fn start_server() -> (Vec<Channel>, SchedulerService, Arc<SnapshotCache>) 
         QueryBinds::default(),
         server::setting_names(),
     ));
+    let aneel = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let aneel_url = format!("http://{}{}", aneel.local_addr().unwrap(), aneel::PATH).into();
+    let livez_url = format!("http://{}/livez", ops.local_addr().unwrap()).into();
     let app = Application::build(settings, source, listener)
         .await
-        .unwrap();
+        .unwrap()
+        .with_http(HttpListeners {
+            aneel: Some(aneel),
+            api_keys: Arc::new(KeyStore::from(ApiKeys::default())),
+            ops: Some(ops),
+        });
     let addr = app.local_addr().unwrap();
     let scheduler = app.scheduler();
     let cache = app.cache();
@@ -335,11 +381,31 @@ async fn start_server() -> (Vec<Channel>, SchedulerService, Arc<SnapshotCache>) 
             .unwrap();
         channels.push(channel);
     }
-    (channels, scheduler, cache)
+    Server {
+        channels,
+        scheduler,
+        aneel_url,
+        livez_url,
+    }
 }
 
 async fn serving_and_memory(plan: &Plan, table: &mut Table) {
-    let (channels, scheduler, _cache) = start_server().await;
+    let Server {
+        channels,
+        scheduler,
+        aneel_url,
+        livez_url,
+    } = start_server().await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let (health, data) = (Target::Grpc(HEALTH_CHECK), Target::Grpc(DATA));
+    let (livez, aneel) = (
+        Target::Http(http.clone(), livez_url),
+        Target::Http(http, aneel_url),
+    );
     let answer_bytes = call(&channels[0], DATA).await.unwrap();
     let health_bytes = call(&channels[0], HEALTH_CHECK).await.unwrap();
     println!(
@@ -348,8 +414,8 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         plan.rounds, plan.round
     );
     // One discarded round each: connections, allocator and caches settle.
-    round(&channels, HEALTH_CHECK, plan.round).await;
-    round(&channels, DATA, plan.round).await;
+    round(&channels, &health, plan.round).await;
+    round(&channels, &data, plan.round).await;
 
     let mut health_vs_data = Comparison {
         a: Vec::new(),
@@ -358,10 +424,10 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     for _ in 0..plan.rounds {
         health_vs_data
             .a
-            .push(round(&channels, HEALTH_CHECK, plan.round).await);
+            .push(round(&channels, &health, plan.round).await);
         health_vs_data
             .b
-            .push(round(&channels, DATA, plan.round).await);
+            .push(round(&channels, &data, plan.round).await);
     }
     let (h_rate, h_p50, h_p99) = Comparison::medians(&health_vs_data.a);
     let (d_rate, d_p50, d_p99) = Comparison::medians(&health_vs_data.b);
@@ -390,12 +456,12 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     for _ in 0..plan.rounds {
         idle_vs_warming
             .a
-            .push(round(&channels, DATA, plan.round).await);
+            .push(round(&channels, &data, plan.round).await);
         let stop = Arc::new(AtomicBool::new(false));
         let warming = warm_ups_back_to_back(scheduler.clone(), stop.clone(), warm_ups.clone());
         idle_vs_warming
             .b
-            .push(round(&channels, DATA, plan.round).await);
+            .push(round(&channels, &data, plan.round).await);
         stop.store(true, Ordering::Relaxed);
         warming.await.unwrap();
     }
@@ -417,6 +483,37 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         "throughput of the data RPC, warm-ups back to back / idle",
         format!("{w_rate:.0} / {i_rate:.0} calls/s"),
         idle_vs_warming.throughput_ratio(),
+        "",
+        None,
+    );
+
+    round(&channels, &livez, plan.round).await;
+    round(&channels, &aneel, plan.round).await;
+    let mut livez_vs_aneel = Comparison {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    for _ in 0..plan.rounds {
+        livez_vs_aneel
+            .a
+            .push(round(&channels, &livez, plan.round).await);
+        livez_vs_aneel
+            .b
+            .push(round(&channels, &aneel, plan.round).await);
+    }
+    let (l_rate, _, l_p99) = Comparison::medians(&livez_vs_aneel.a);
+    let (a_rate, _, a_p99) = Comparison::medians(&livez_vs_aneel.b);
+    table.row(
+        "HTTP throughput, ANEEL endpoint / /livez",
+        format!("{a_rate:.0} / {l_rate:.0} requests/s"),
+        livez_vs_aneel.throughput_ratio(),
+        "",
+        None,
+    );
+    table.row(
+        "HTTP p99, ANEEL endpoint / /livez",
+        format!("{a_p99:.2} / {l_p99:.2} ms"),
+        livez_vs_aneel.p99_ratio(),
         "",
         None,
     );
@@ -621,7 +718,7 @@ async fn main() {
         } else {
             DATA
         };
-        let (channels, _, _) = start_server().await;
+        let channels = start_server().await.channels;
         for _ in 0..n {
             call(&channels[0], path).await.unwrap();
         }
