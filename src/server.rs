@@ -9,18 +9,19 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use crate::cache::SnapshotCache;
 use crate::config::ServiceSettings;
-use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
+use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
+use crate::transport::{ActivityLayer, Incoming};
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -28,6 +29,7 @@ pub struct Application {
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
+    incoming: Arc<Incoming>,
 }
 
 impl Application {
@@ -38,8 +40,11 @@ impl Application {
         source: Arc<dyn InterrupcaoSource>,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let cache = Arc::new(SnapshotCache::new(settings.stale_after));
+        let cache = Arc::new(
+            SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
+        );
         let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source, cache.clone())),
@@ -52,6 +57,7 @@ impl Application {
             settings,
             cache,
             scheduler,
+            incoming: Arc::new(Incoming::default()),
         })
     }
 
@@ -70,8 +76,15 @@ impl Application {
         self.cache.clone()
     }
 
+    /// The listener's counters (refused connections, accept errors, timeouts).
+    pub fn incoming(&self) -> Arc<Incoming> {
+        self.incoming.clone()
+    }
+
     /// Serves until `shutdown` resolves, then: health NOT_SERVING, scheduler stopped,
-    /// in-flight RPCs drained within the grace period. Returns once the server is down.
+    /// still answering (new connections too) for the drain delay so endpoints can be
+    /// updated, then the listener closed and in-flight RPCs drained within the grace
+    /// period. Returns once the server is down.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -81,7 +94,9 @@ impl Application {
             settings,
             cache,
             scheduler,
+            incoming,
         } = self;
+        let limits = settings.limits;
         let stopping = CancellationToken::new();
         tokio::spawn({
             let stopping = stopping.clone();
@@ -93,11 +108,19 @@ impl Application {
         });
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health_service = health_service.max_decoding_message_size(limits.max_request_bytes);
         let publisher = HealthPublisher::new(reporter).await;
+        let (stuck_tx, stuck_rx) = tokio::sync::watch::channel(false);
+        let watchdog = tokio::spawn(health::watch_scheduler(
+            scheduler.clone(),
+            stuck_tx,
+            stopping.clone(),
+        ));
         let health_task = tokio::spawn(health::run(
             publisher,
             cache.subscribe_loaded(),
             scheduler.subscribe_running(),
+            stuck_rx,
             stopping.clone(),
         ));
 
@@ -105,30 +128,43 @@ impl Application {
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
-            .context("building reflection v1")?;
+            .context("building reflection v1")?
+            .max_decoding_message_size(limits.max_request_bytes);
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
-            .context("building reflection v1alpha")?;
+            .context("building reflection v1alpha")?
+            .max_decoding_message_size(limits.max_request_bytes);
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
         let server = Server::builder()
+            .concurrency_limit_per_connection(limits.max_concurrent_calls_per_connection)
+            .load_shed(true)
+            .timeout(limits.rpc_timeout)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .layer(ActivityLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                cache.clone(),
-                settings.contact_email.clone(),
-            )))
-            .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
-                scheduler.clone(),
-            )))
+            .add_service(
+                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
+                    cache.clone(),
+                    settings.contact_email.clone(),
+                ))
+                .max_decoding_message_size(limits.max_request_bytes),
+            )
+            .add_service(InterceptedService::new(
+                SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
+                    .max_decoding_message_size(limits.max_request_bytes),
+                AdminGuard::new(&settings.admin),
+            ))
             .serve_with_incoming_shutdown(
-                // TCP_NODELAY: without it, small answers wait on delayed ACKs (~40 ms each).
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                incoming.stream(listener, limits),
                 drain.clone().cancelled_owned(),
             );
         let mut server = tokio::spawn(server);
@@ -152,10 +188,24 @@ impl Application {
         }
 
         let _ = health_task.await;
+        watchdog.abort();
         if let Err(e) = scheduler.stop().await {
             tracing::warn!(error = %e, "stopping the scheduler failed");
         }
         warm_up.abort();
+        if !settings.drain_delay.is_zero() {
+            tracing::info!(
+                drain_delay_ms = settings.drain_delay.as_millis() as u64,
+                "NOT_SERVING published: still answering until endpoints are updated"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(settings.drain_delay) => {}
+                result = &mut server => {
+                    return result.context("server task")?.context("gRPC server failed");
+                }
+            }
+        }
+        tracing::info!("closing the listener and draining the calls in flight");
         drain.cancel();
         match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
             Ok(result) => result

@@ -3,6 +3,7 @@
 //! names the setting and the value.
 
 mod error;
+mod hardening;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,12 +14,16 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 
 pub use error::ConfigError;
+pub use hardening::HardeningArgs;
 
 use crate::domain::QueryBinds;
+use crate::grpc::AdminAuth;
 use crate::jobs::StartupRetry;
 use crate::scheduler::{CronSchedule, RetryPolicy};
 use crate::source::oracle::{OracleArgs, OracleSettings};
 use crate::telemetry::LogFormat;
+use crate::transport::ConnectionLimits;
+use hardening::{number_in, secs_in};
 
 /// Default of `RADAR_SQLITE_PATH`: the embedded demo database, relative to the working
 /// directory.
@@ -176,6 +181,9 @@ pub struct SettingsArgs {
     /// Oracle connection settings (used when RADAR_SOURCE=oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
+    /// Limits and security.
+    #[command(flatten)]
+    pub hardening: HardeningArgs,
 }
 
 /// Which data source the service reads.
@@ -211,6 +219,15 @@ pub struct ServiceSettings {
     pub startup_retry: StartupRetry,
     /// Time given to in-flight RPCs on shutdown.
     pub shutdown_grace: Duration,
+    /// Time the service keeps answering after SIGTERM, NOT_SERVING, before it stops
+    /// accepting connections.
+    pub drain_delay: Duration,
+    /// Age beyond which the live answer is ANEEL's error answer.
+    pub stale_hard_limit: Duration,
+    /// Limits of the gRPC listener.
+    pub limits: ConnectionLimits,
+    /// Who may call SchedulerAdmin, and how often it may query the source.
+    pub admin: AdminAuth,
 }
 
 impl Default for ServiceSettings {
@@ -224,6 +241,10 @@ impl Default for ServiceSettings {
             retry: RetryPolicy::default(),
             startup_retry: StartupRetry::default(),
             shutdown_grace: Duration::from_secs(10),
+            drain_delay: Duration::from_secs(5),
+            stale_hard_limit: Duration::from_secs(7200),
+            limits: ConnectionLimits::default(),
+            admin: AdminAuth::default(),
         }
     }
 }
@@ -249,6 +270,9 @@ pub struct Config {
     /// Logging.
     pub log: LogSettings,
 }
+
+/// The cap of the pause between attempts of a run, and the largest first pause (ms).
+const MAX_BACKOFF_MS: u64 = 30_000;
 
 /// Longest `emailIndisponibilidade` ANEEL accepts.
 const MAX_EMAIL_LEN: usize = 50;
@@ -317,49 +341,60 @@ impl SettingsArgs {
             ag_id: positive("RADAR_AGENCY_ID", "agency-id", &self.agency_id)?,
             dist: distributor_id,
         };
-        let job_retry_backoff_ms = positive(
+        let job_retry_backoff = Duration::from_millis(number_in(
             "RADAR_JOB_RETRY_BACKOFF_MS",
             "job-retry-backoff-ms",
             &self.job_retry_backoff_ms,
+            1..=MAX_BACKOFF_MS,
+        )?);
+        let stale_after = secs_in(
+            "RADAR_STALE_AFTER_SECS",
+            "stale-after-secs",
+            &self.stale_after_secs,
+            1..=7 * 86_400,
         )?;
         let service = ServiceSettings {
             listen_addr,
             warmup_cron: self.warmup_cron.trim().to_owned(),
             time_zone,
             contact_email,
-            stale_after: secs(
-                "RADAR_STALE_AFTER_SECS",
-                "stale-after-secs",
-                &self.stale_after_secs,
-            )?,
+            stale_after,
             retry: RetryPolicy {
-                attempt_timeout: secs(
+                attempt_timeout: secs_in(
                     "RADAR_JOB_TIMEOUT_SECS",
                     "job-timeout-secs",
                     &self.job_timeout_secs,
+                    1..=3600,
                 )?,
-                max_attempts: positive(
+                max_attempts: u32::try_from(number_in(
                     "RADAR_JOB_MAX_ATTEMPTS",
                     "job-max-attempts",
                     &self.job_max_attempts,
-                )?,
-                initial_backoff: Duration::from_millis(job_retry_backoff_ms),
-                max_backoff: Duration::from_secs(30)
-                    .max(Duration::from_millis(job_retry_backoff_ms)),
+                    1..=10,
+                )?)
+                .unwrap_or(1),
+                initial_backoff: job_retry_backoff,
+                max_backoff: Duration::from_millis(MAX_BACKOFF_MS),
             },
             startup_retry: StartupRetry {
                 initial_backoff: Duration::from_secs(2),
-                max_backoff: secs(
+                max_backoff: secs_in(
                     "RADAR_STARTUP_RETRY_MAX_SECS",
                     "startup-retry-max-secs",
                     &self.startup_retry_max_secs,
+                    1..=3600,
                 )?,
             },
-            shutdown_grace: secs(
+            shutdown_grace: secs_in(
                 "RADAR_SHUTDOWN_GRACE_SECS",
                 "shutdown-grace-secs",
                 &self.shutdown_grace_secs,
+                1..=600,
             )?,
+            drain_delay: self.hardening.drain_delay()?,
+            stale_hard_limit: self.hardening.stale_hard_limit(stale_after)?,
+            limits: self.hardening.limits()?,
+            admin: self.hardening.admin()?,
         };
         if let SourceSettings::Oracle(oracle) = &source {
             // The attempt timeout must leave the adapter time to give its own, clearer error.
@@ -455,10 +490,6 @@ where
         ));
     }
     Ok(n)
-}
-
-fn secs(setting: &'static str, flag: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    positive::<u64>(setting, flag, value).map(Duration::from_secs)
 }
 
 fn parse_bool(setting: &'static str, flag: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -12,6 +12,10 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 
 /// ANEEL's `idcStatusRequisicao` for success.
 const STATUS_SUCESSO: i32 = 1;
+/// ANEEL's `idcStatusRequisicao` for an error.
+const STATUS_ERRO: i32 = 2;
+/// Rejected pairs listed in the metadata at most.
+const MAX_MISSING_PAIRS: usize = 20;
 
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
@@ -45,13 +49,25 @@ impl InterrupcoesGrpc {
         }
         let view = self.cache.current().await?;
         let snapshot = &view.snapshot;
-        Ok(pb::GetQuantitativoInterrupcoesAtivasResponse {
-            resposta: Some(pb::QuantitativoInterrupcoesAtivas {
+        // Beyond the hard limit old numbers would be reported as current: ANEEL gets its
+        // error answer instead, saying since when data is unavailable.
+        let resposta = if view.expired {
+            pb::QuantitativoInterrupcoesAtivas {
+                idc_status_requisicao: STATUS_ERRO,
+                email_indisponibilidade: self.email_indisponibilidade.clone(),
+                mensagem: unavailable_since(snapshot.collected_at),
+                interrupcao_fornecimento: Vec::new(),
+            }
+        } else {
+            pb::QuantitativoInterrupcoesAtivas {
                 idc_status_requisicao: STATUS_SUCESSO,
                 email_indisponibilidade: self.email_indisponibilidade.clone(),
                 mensagem: String::new(),
                 interrupcao_fornecimento: snapshot.items.iter().map(convert::interrupcao).collect(),
-            }),
+            }
+        };
+        Ok(pb::GetQuantitativoInterrupcoesAtivasResponse {
+            resposta: Some(resposta),
             snapshot: Some(pb::SnapshotMetadata {
                 collected_at: Some(convert::timestamp(snapshot.collected_at)),
                 age: Some(convert::duration(view.age)),
@@ -59,11 +75,27 @@ impl InterrupcoesGrpc {
                 stale_reason: view.stale_reason.clone().unwrap_or_default(),
                 source: snapshot.source.to_owned(),
                 item_count: snapshot.items.len() as u32,
-                rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
+                rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
                 cache_key: CACHE_KEY.to_owned(),
+                missing_pairs: snapshot
+                    .rejected
+                    .iter()
+                    .take(MAX_MISSING_PAIRS)
+                    .map(ToString::to_string)
+                    .collect(),
             }),
         })
     }
+}
+
+/// ANEEL's `mensagem` when the data is too old: since when, in Brasília time.
+fn unavailable_since(collected_at: chrono::DateTime<chrono::Utc>) -> String {
+    let local = collected_at.with_timezone(&chrono_tz::America::Sao_Paulo);
+    format!(
+        "Dados indisponíveis desde {} (horário de Brasília): a última coleta de \
+         interrupções é antiga demais para ser informada como atual.",
+        local.format(dth_recuperacao::FORMAT)
+    )
 }
 
 #[tonic::async_trait]

@@ -88,7 +88,7 @@ impl Job for CacheWarmupJob {
                 collected_at,
                 source: self.source.name(),
                 items: validated.items,
-                rejected: report.rejected,
+                rejected: validated.rejected,
             })
             .await;
         tracing::info!(
@@ -108,7 +108,7 @@ impl Job for CacheWarmupJob {
             outcome = run.outcome.as_str(),
             "warm-up failed: keeping the last good snapshot, now stale"
         );
-        self.cache.record_failure(error);
+        self.cache.record_failure(&error);
     }
 }
 

@@ -5,12 +5,14 @@
 
 mod cron;
 mod job;
+mod liveness;
 mod runner;
 mod service;
 mod status;
 
 pub use cron::{CronError, CronSchedule};
 pub use job::{Job, JobError, JobReport};
+pub use liveness::worst_case;
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};
 pub use status::{JobStatus, RunOutcome, RunRecord, Trigger};

@@ -104,7 +104,9 @@ pub(super) async fn run_job(
                 )
             };
         }
-        if record.outcome.is_success() {
+        if record.outcome == RunOutcome::SucceededWithRejections {
+            run_finished!(warn, "job run finished, but input rows were rejected");
+        } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
         } else {
             run_finished!(error, "job run failed");
@@ -128,7 +130,11 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         let duration_ms = clock.elapsed().as_millis() as u64;
         let retryable = match result {
             Ok(Ok(report)) => {
-                record.outcome = RunOutcome::Succeeded;
+                record.outcome = if report.rejected > 0 {
+                    RunOutcome::SucceededWithRejections
+                } else {
+                    RunOutcome::Succeeded
+                };
                 record.error = None;
                 record.retryable = false;
                 record.items = report.items;

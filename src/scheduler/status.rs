@@ -32,6 +32,8 @@ impl Trigger {
 pub enum RunOutcome {
     /// An attempt succeeded.
     Succeeded,
+    /// An attempt succeeded, but some input rows failed validation and were left out.
+    SucceededWithRejections,
     /// The last attempt returned an error.
     Failed,
     /// The last attempt exceeded the attempt timeout.
@@ -45,15 +47,19 @@ impl RunOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
+            RunOutcome::SucceededWithRejections => "succeeded_with_rejections",
             RunOutcome::Failed => "failed",
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::Panicked => "panicked",
         }
     }
 
-    /// Whether the run counts as a success.
+    /// Whether the run counts as a success (with or without rejected rows).
     pub fn is_success(self) -> bool {
-        self == RunOutcome::Succeeded
+        matches!(
+            self,
+            RunOutcome::Succeeded | RunOutcome::SucceededWithRejections
+        )
     }
 }
 

@@ -1,0 +1,139 @@
+//! Who may call `SchedulerAdmin`: with a token configured, callers that send
+//! `authorization: Bearer <token>` (compared in constant time); without one, loopback
+//! peers only, so a laptop works out of the box and a pod listening on `0.0.0.0` stays
+//! closed until a token is set. Refusals are logged with the peer, never with the token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+
+use crate::transport::peer_of;
+
+/// Admin settings.
+#[derive(Debug, Clone, Default)]
+pub struct AdminAuth {
+    /// The bearer token; `None` admits loopback peers only.
+    pub token: Option<SecretString>,
+    /// A manual run within this interval of the last run's start returns that run
+    /// instead of querying the source again.
+    pub manual_min_interval: Duration,
+}
+
+/// The interceptor that guards `SchedulerAdmin`.
+#[derive(Clone)]
+pub struct AdminGuard {
+    token: Option<Arc<SecretString>>,
+}
+
+impl AdminGuard {
+    /// Guards with `auth`'s token, or loopback-only without one.
+    pub fn new(auth: &AdminAuth) -> Self {
+        Self {
+            token: auth.token.clone().map(Arc::new),
+        }
+    }
+
+    fn check(&self, peer: Option<SocketAddr>, header: Option<&[u8]>) -> Result<(), Status> {
+        let Some(token) = &self.token else {
+            return match peer {
+                Some(peer) if peer.ip().is_loopback() => Ok(()),
+                _ => Err(Status::permission_denied(
+                    "SchedulerAdmin answers only loopback callers until RADAR_ADMIN_TOKEN \
+                     (or RADAR_ADMIN_TOKEN_FILE) is set",
+                )),
+            };
+        };
+        let Some(header) = header else {
+            return Err(Status::unauthenticated(
+                "SchedulerAdmin requires `authorization: Bearer <token>`",
+            ));
+        };
+        let presented = header.strip_prefix(b"Bearer ").unwrap_or_default();
+        let expected = token.expose_secret().as_bytes();
+        // `ct_eq` on slices of different lengths is false without looking at the bytes;
+        // the length of the token is not a secret worth protecting.
+        if presented.is_empty() || !bool::from(presented.ct_eq(expected)) {
+            return Err(Status::permission_denied("the admin token is not valid"));
+        }
+        Ok(())
+    }
+}
+
+impl Interceptor for AdminGuard {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let peer = peer_of(request.extensions());
+        let header = request
+            .metadata()
+            .get("authorization")
+            .map(tonic::metadata::MetadataValue::as_bytes);
+        match self.check(peer, header) {
+            Ok(()) => Ok(request),
+            Err(status) => {
+                tracing::warn!(
+                    peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+                    code = ?status.code(),
+                    reason = status.message(),
+                    "admin call refused"
+                );
+                Err(status)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    const TOKEN: &str = "0123456789abcdef0123";
+
+    fn guard(token: Option<&str>) -> AdminGuard {
+        AdminGuard::new(&AdminAuth {
+            token: token.map(|t| SecretString::from(t.to_owned())),
+            manual_min_interval: Duration::ZERO,
+        })
+    }
+
+    fn code(result: Result<(), Status>) -> Option<Code> {
+        result.err().map(|s| s.code())
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_peers_pass() {
+        let g = guard(None);
+        assert_eq!(code(g.check(Some(([127, 0, 0, 1], 9).into()), None)), None);
+        assert_eq!(code(g.check(Some("[::1]:9".parse().unwrap()), None)), None);
+        assert_eq!(
+            code(g.check(Some(([10, 0, 0, 7], 9).into()), None)),
+            Some(Code::PermissionDenied)
+        );
+        assert_eq!(code(g.check(None, None)), Some(Code::PermissionDenied));
+    }
+
+    #[test]
+    fn with_a_token_missing_is_unauthenticated_and_wrong_is_denied_even_on_loopback() {
+        let g = guard(Some(TOKEN));
+        let local = Some(([127, 0, 0, 1], 9).into());
+        assert_eq!(code(g.check(local, None)), Some(Code::Unauthenticated));
+        for wrong in [
+            "Bearer 0123456789abcdef0124",
+            "Bearer 0123456789abcdef012",
+            "Bearer ",
+            TOKEN,
+            "Basic 0123456789abcdef0123",
+        ] {
+            let status = g.check(local, Some(wrong.as_bytes())).unwrap_err();
+            assert_eq!(status.code(), Code::PermissionDenied, "{wrong}");
+            assert!(!status.message().contains(TOKEN), "{status:?}");
+        }
+        let remote = Some(([10, 0, 0, 7], 9).into());
+        let right = format!("Bearer {TOKEN}");
+        assert_eq!(code(g.check(remote, Some(right.as_bytes()))), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! The accept loop: a stream of connections for tonic's `serve_with_incoming_shutdown`,
+//! each holding one of `max_connections` permits, with a preface deadline and an idle
+//! timeout enforced on its reads.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use super::{ConnActivity, ConnectionLimits};
+
+/// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
+const PREFACE_LEN: usize = 24;
+
+/// The accept loop logs a failure kind at most once per this interval.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Counters of the listener, shared with whoever wants to show them.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    /// Connections closed at once because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Accepts that failed (e.g. too many open files).
+    pub accept_errors: AtomicU64,
+    /// Connections closed for not sending the preface in time.
+    pub handshake_timeouts: AtomicU64,
+    /// Connections closed after the idle timeout.
+    pub idle_closed: AtomicU64,
+}
+
+impl Incoming {
+    /// The stream of accepted connections of `listener` under `limits`. Accept errors
+    /// never end it and never reach tonic (whose loop would spin on them): they are
+    /// counted, logged at most once per interval, and followed by a pause.
+    pub fn stream(
+        self: Arc<Self>,
+        listener: TcpListener,
+        limits: ConnectionLimits,
+    ) -> impl Stream<Item = Result<ConnIo, io::Error>> + Send + 'static {
+        let state = AcceptLoop {
+            listener,
+            limits,
+            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            counters: self,
+            refused_log: RateLimitedLog::default(),
+            error_log: RateLimitedLog::default(),
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            let io = state.next().await;
+            Some((Ok(io), state))
+        })
+    }
+}
+
+struct AcceptLoop {
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    permits: Arc<Semaphore>,
+    counters: Arc<Incoming>,
+    refused_log: RateLimitedLog,
+    error_log: RateLimitedLog,
+}
+
+impl AcceptLoop {
+    async fn next(&mut self) -> ConnIo {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                        let refused = self.counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                        if let Some(suppressed) = self.refused_log.should_log() {
+                            tracing::warn!(
+                                %peer,
+                                max_connections = self.limits.max_connections,
+                                refused_total = refused,
+                                suppressed,
+                                "connection refused: too many open connections"
+                            );
+                        }
+                        drop(stream);
+                        continue;
+                    };
+                    // Without TCP_NODELAY small answers wait on delayed ACKs (~40 ms each).
+                    let _ = stream.set_nodelay(true);
+                    return ConnIo::new(stream, permit, &self.limits, self.counters.clone());
+                }
+                Err(e) if is_per_connection(&e) => {
+                    // The peer went away between SYN and accept: nothing to fix here.
+                    tracing::debug!(error = %e, "accept failed for one connection");
+                }
+                Err(e) => {
+                    let total = self.counters.accept_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(suppressed) = self.error_log.should_log() {
+                        tracing::error!(
+                            error = %e,
+                            accept_errors_total = total,
+                            suppressed,
+                            backoff_ms = self.limits.accept_backoff.as_millis() as u64,
+                            "cannot accept connections (too many open files?): backing off"
+                        );
+                    }
+                    tokio::time::sleep(self.limits.accept_backoff).await;
+                }
+            }
+        }
+    }
+}
+
+/// Errors of `accept` that concern only the connection being accepted.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Lets one line through per [`LOG_INTERVAL`] and counts the ones held back.
+#[derive(Debug, Default)]
+struct RateLimitedLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    /// `Some(lines held back since the last one)` when a line may be logged now.
+    fn should_log(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < LOG_INTERVAL => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// Who is at the other end of a connection, and whether a call is in flight on it.
+/// Inserted by tonic into the extensions of every request of the connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// The local address the peer connected to.
+    pub local_addr: Option<SocketAddr>,
+    /// Calls in flight and the time of the last one.
+    pub activity: Arc<ConnActivity>,
+}
+
+/// The peer address of a request, from its connection info (plain TCP or TLS).
+pub fn peer_of(extensions: &tonic::Extensions) -> Option<SocketAddr> {
+    conn_info_of(extensions)
+        .and_then(|info| info.remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr)
+        })
+}
+
+/// The [`ConnInfo`] of a request, plain TCP or TLS.
+pub(super) fn conn_info_of(extensions: &tonic::Extensions) -> Option<&ConnInfo> {
+    extensions.get::<ConnInfo>()
+}
+
+/// An accepted connection: the socket, its permit, and its deadlines.
+pub struct ConnIo {
+    stream: TcpStream,
+    info: ConnInfo,
+    _permit: OwnedSemaphorePermit,
+    preface_left: usize,
+    handshake: Pin<Box<Sleep>>,
+    handshake_timeout: Duration,
+    idle: Pin<Box<Sleep>>,
+    idle_timeout: Duration,
+    counters: Arc<Incoming>,
+}
+
+impl ConnIo {
+    fn new(
+        stream: TcpStream,
+        permit: OwnedSemaphorePermit,
+        limits: &ConnectionLimits,
+        counters: Arc<Incoming>,
+    ) -> Self {
+        let info = ConnInfo {
+            remote_addr: stream.peer_addr().ok(),
+            local_addr: stream.local_addr().ok(),
+            activity: Arc::new(ConnActivity::default()),
+        };
+        Self {
+            stream,
+            info,
+            _permit: permit,
+            preface_left: PREFACE_LEN,
+            handshake: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
+            handshake_timeout: limits.handshake_timeout,
+            idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+            idle_timeout: limits.idle_timeout,
+            counters,
+        }
+    }
+
+    /// An error when the preface is late or the connection has been idle too long;
+    /// otherwise arms the timer that wakes the reader when that happens.
+    fn check_deadlines(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.preface_left > 0 {
+            if self.handshake.as_mut().poll(cx).is_ready() {
+                self.counters
+                    .handshake_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = ?self.info.remote_addr, "closing a connection that sent no preface in time");
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "no HTTP/2 preface within {} ms",
+                        self.handshake_timeout.as_millis()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let activity = &self.info.activity;
+        activity.register(cx.waker());
+        let Some(last_active) = activity.idle_since() else {
+            return Ok(());
+        };
+        let deadline = last_active + self.idle_timeout;
+        if self.idle.deadline() != deadline {
+            self.idle.as_mut().reset(deadline);
+        }
+        if self.idle.as_mut().poll(cx).is_ready() {
+            self.counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(peer = ?self.info.remote_addr, "closing an idle connection");
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("idle for {} ms", self.idle_timeout.as_millis()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Connected for ConnIo {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for ConnIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check_deadlines(cx)?;
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            let read = buf.filled().len() - before;
+            if this.preface_left > 0 {
+                this.preface_left = this.preface_left.saturating_sub(read);
+                if this.preface_left == 0 {
+                    // The idle clock starts when the handshake ends. Later reads do not
+                    // reset it: keep-alive pings would keep an unused connection forever.
+                    this.info.activity.touch();
+                }
+            }
+        }
+        result
+    }
+}
+
+impl AsyncWrite for ConnIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
