@@ -21,7 +21,7 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
-use crate::transport::{ActivityLayer, Incoming};
+use crate::transport::{ActivityLayer, Incoming, MessageSizeStatusLayer};
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -148,6 +148,7 @@ impl Application {
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
             .layer(ActivityLayer)
+            .layer(MessageSizeStatusLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

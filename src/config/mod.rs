@@ -244,7 +244,10 @@ impl Default for ServiceSettings {
             drain_delay: Duration::from_secs(5),
             stale_hard_limit: Duration::from_secs(7200),
             limits: ConnectionLimits::default(),
-            admin: AdminAuth::default(),
+            admin: AdminAuth {
+                token: None,
+                manual_min_interval: Duration::from_secs(30),
+            },
         }
     }
 }

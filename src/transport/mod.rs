@@ -7,11 +7,13 @@
 
 mod activity;
 mod incoming;
+mod status_codes;
 
 use std::time::Duration;
 
 pub use activity::{ActivityLayer, ConnActivity};
 pub use incoming::{ConnInfo, ConnIo, Incoming, peer_of};
+pub use status_codes::MessageSizeStatusLayer;
 
 /// Limits of the gRPC listener. Every field is a setting with a safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::RawInterrupcaoRow;
+use radar_interrupcoes::grpc::AdminAuth;
 use radar_interrupcoes::jobs::StartupRetry;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
@@ -17,6 +18,7 @@ use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerA
 use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
 use radar_interrupcoes::server::Application;
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
+use radar_interrupcoes::transport::Incoming;
 use tokio::sync::{Semaphore, oneshot};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -29,6 +31,9 @@ pub enum Behaviour {
     Rows(Vec<RawInterrupcaoRow>),
     Fail(SourceError),
     Panic,
+    /// Blocks its worker thread for this long (an attempt the timeout cannot end), then
+    /// answers no rows.
+    Block(Duration),
 }
 
 /// A source whose answers the test scripts, which counts its queries, and which can hold
@@ -86,6 +91,10 @@ impl InterrupcaoSource for FakeSource {
             Behaviour::Rows(rows) => Ok(rows),
             Behaviour::Fail(e) => Err(e),
             Behaviour::Panic => panic!("fake source panicked"),
+            Behaviour::Block(duration) => {
+                std::thread::sleep(duration);
+                Ok(Vec::new())
+            }
         }
     }
 }
@@ -116,6 +125,11 @@ pub fn test_settings() -> ServiceSettings {
             max_backoff: Duration::from_millis(200),
         },
         shutdown_grace: Duration::from_secs(5),
+        drain_delay: Duration::ZERO,
+        admin: AdminAuth {
+            manual_min_interval: Duration::ZERO,
+            ..AdminAuth::default()
+        },
         ..ServiceSettings::default()
     }
 }
@@ -128,6 +142,7 @@ pub struct TestApp {
     pub admin: SchedulerAdminClient<Channel>,
     pub health: HealthClient<Channel>,
     pub channel: Channel,
+    pub incoming: Arc<Incoming>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -144,6 +159,7 @@ impl TestApp {
             .unwrap();
         let addr = app.local_addr().unwrap();
         let scheduler = app.scheduler();
+        let incoming = app.incoming();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -160,6 +176,7 @@ impl TestApp {
             admin: SchedulerAdminClient::new(channel.clone()),
             health: HealthClient::new(channel.clone()),
             channel,
+            incoming,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -167,10 +184,29 @@ impl TestApp {
 
     /// Sends the shutdown signal and waits for `run` to return.
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        self.signal_shutdown();
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Waits for `run` to return after [`signal_shutdown`](Self::signal_shutdown).
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
         self.task.take().unwrap().await.unwrap()
+    }
+
+    /// A new connection to the server.
+    pub async fn connect(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     pub async fn health_of(&self, service: &str) -> ServingStatus {
