@@ -593,6 +593,115 @@ mod tests {
     }
 
     #[test]
+    fn durations_and_limits_have_upper_bounds_and_the_backoff_cap_is_30_s() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--job-retry-backoff-ms", "18446744073709551615"],
+                "RADAR_JOB_RETRY_BACKOFF_MS",
+            ),
+            (
+                &["--job-retry-backoff-ms", "30001"],
+                "RADAR_JOB_RETRY_BACKOFF_MS",
+            ),
+            (&["--job-timeout-secs", "3601"], "RADAR_JOB_TIMEOUT_SECS"),
+            (&["--job-max-attempts", "11"], "RADAR_JOB_MAX_ATTEMPTS"),
+            (
+                &["--stale-after-secs", "18446744073709551615"],
+                "RADAR_STALE_AFTER_SECS",
+            ),
+            (
+                &["--startup-retry-max-secs", "3601"],
+                "RADAR_STARTUP_RETRY_MAX_SECS",
+            ),
+            (
+                &["--shutdown-grace-secs", "601"],
+                "RADAR_SHUTDOWN_GRACE_SECS",
+            ),
+            (
+                &["--shutdown-drain-delay-secs", "301"],
+                "RADAR_SHUTDOWN_DRAIN_DELAY_SECS",
+            ),
+            (
+                &["--stale-hard-limit-secs", "604801"],
+                "RADAR_STALE_HARD_LIMIT_SECS",
+            ),
+            (
+                &["--stale-hard-limit-secs", "3599"],
+                "RADAR_STALE_HARD_LIMIT_SECS",
+            ),
+            (
+                &["--handshake-timeout-secs", "0"],
+                "RADAR_HANDSHAKE_TIMEOUT_SECS",
+            ),
+            (&["--idle-timeout-secs", "86401"], "RADAR_IDLE_TIMEOUT_SECS"),
+            (
+                &["--keepalive-interval-secs", "0"],
+                "RADAR_KEEPALIVE_INTERVAL_SECS",
+            ),
+            (
+                &["--keepalive-timeout-secs", "601"],
+                "RADAR_KEEPALIVE_TIMEOUT_SECS",
+            ),
+            (&["--max-connections", "0"], "RADAR_MAX_CONNECTIONS"),
+            (
+                &["--max-concurrent-streams", "10001"],
+                "RADAR_MAX_CONCURRENT_STREAMS",
+            ),
+            (
+                &["--max-calls-per-connection", "0"],
+                "RADAR_MAX_CALLS_PER_CONNECTION",
+            ),
+            (&["--max-request-bytes", "100"], "RADAR_MAX_REQUEST_BYTES"),
+            (&["--rpc-timeout-secs", "301"], "RADAR_RPC_TIMEOUT_SECS"),
+            (
+                &["--manual-trigger-min-interval-secs", "3601"],
+                "RADAR_MANUAL_TRIGGER_MIN_INTERVAL_SECS",
+            ),
+        ];
+        for (argv, setting) in cases {
+            let e = error_of(argv);
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.to_string().contains(argv[1]), "{e}");
+        }
+        let c = args(&["--job-retry-backoff-ms", "30000"])
+            .validate()
+            .unwrap();
+        assert_eq!(c.service.retry.max_backoff, Duration::from_secs(30));
+        assert_eq!(c.service.retry.initial_backoff, Duration::from_secs(30));
+        let c = args(&[]).validate().unwrap();
+        assert_eq!(c.service.retry.max_backoff, Duration::from_secs(30));
+        assert_eq!(c.service.stale_hard_limit, Duration::from_secs(7200));
+        assert_eq!(c.service.drain_delay, Duration::from_secs(5));
+        assert_eq!(c.service.admin.manual_min_interval, Duration::from_secs(30));
+        assert!(c.service.admin.token.is_none());
+        assert_eq!(c.service.limits, ConnectionLimits::default());
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_value_or_the_file_and_is_never_shown() {
+        let token = "s3cr3t-t0ken-0123456789";
+        let c = args(&["--admin-token", token]).validate().unwrap();
+        assert!(c.service.admin.token.is_some());
+        assert!(!format!("{c:?}").contains(token), "Debug redacts the token");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let c = args(&["--admin-token-file", path]).validate().unwrap();
+        use secrecy::ExposeSecret;
+        assert_eq!(c.service.admin.token.unwrap().expose_secret(), token);
+
+        let e = error_of(&["--admin-token", token, "--admin-token-file", path]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        let e = error_of(&["--admin-token", "short"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        assert!(!e.to_string().contains("short"), "{e}");
+        let e = error_of(&["--admin-token-file", "/nonexistent/token"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN_FILE");
+    }
+
+    #[test]
     fn the_contact_email_is_at_most_50_characters() {
         let fifty = format!("{}@roraimaenergia.com.br", "a".repeat(50 - 22));
         assert_eq!(fifty.len(), 50);
