@@ -139,7 +139,18 @@ impl Application {
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
-        let server = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = &settings.tls {
+            builder = builder
+                .tls_config(tls.server_config(limits.handshake_timeout))
+                .context("RADAR_TLS_CERT_FILE")?;
+            tracing::info!(
+                cert_file = %tls.cert_file.display(),
+                client_certificates_required = tls.client_ca_file.is_some(),
+                "gRPC listener serves TLS only"
+            );
+        }
+        let server = builder
             .concurrency_limit_per_connection(limits.max_concurrent_calls_per_connection)
             .load_shed(true)
             .timeout(limits.rpc_timeout)

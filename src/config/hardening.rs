@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, parse};
 use crate::grpc::AdminAuth;
-use crate::transport::ConnectionLimits;
+use crate::transport::{ConnectionLimits, TlsSettings};
 
 /// Shown instead of a token in errors.
 const REDACTED: &str = "<redacted>";
@@ -132,6 +132,17 @@ pub struct HardeningArgs {
         global = true
     )]
     pub shutdown_drain_delay_secs: String,
+    /// PEM certificate chain of the gRPC listener; with RADAR_TLS_KEY_FILE it serves TLS
+    /// only.
+    #[arg(long, env = "RADAR_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of RADAR_TLS_CERT_FILE.
+    #[arg(long, env = "RADAR_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA that client certificates must be signed by; set, client certificates are
+    /// required.
+    #[arg(long, env = "RADAR_TLS_CLIENT_CA_FILE", global = true)]
+    pub tls_client_ca_file: Option<PathBuf>,
 }
 
 fn parse_secret(value: &str) -> Result<SecretString, String> {
@@ -322,6 +333,116 @@ impl HardeningArgs {
             &self.shutdown_drain_delay_secs,
             0..=300,
         )
+    }
+}
+
+/// Reads a PEM file, checking it holds a block whose label ends with `label`.
+fn read_pem(
+    setting: &'static str,
+    flag: &'static str,
+    path: &std::path::Path,
+    label: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::new(
+            setting,
+            flag,
+            shown.clone(),
+            format!("cannot read the file: {e}"),
+        )
+    })?;
+    let text = String::from_utf8_lossy(&pem);
+    let has_block = text.lines().any(|line| {
+        line.strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|found| found.ends_with(label))
+    });
+    if !has_block {
+        return Err(ConfigError::new(
+            setting,
+            flag,
+            shown,
+            format!("not a PEM file with a {label} block"),
+        ));
+    }
+    Ok(pem)
+}
+
+impl HardeningArgs {
+    /// TLS of the listener, when a certificate is configured. Reads and checks the files.
+    pub fn tls(&self, handshake_timeout: Duration) -> Result<Option<TlsSettings>, ConfigError> {
+        let (cert_file, key_file) = match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) => {
+                if let Some(ca) = &self.tls_client_ca_file {
+                    return Err(ConfigError::new(
+                        "RADAR_TLS_CLIENT_CA_FILE",
+                        "tls-client-ca-file",
+                        ca.display().to_string(),
+                        "client certificates need TLS: set RADAR_TLS_CERT_FILE and \
+                         RADAR_TLS_KEY_FILE too",
+                    ));
+                }
+                return Ok(None);
+            }
+            (Some(cert), Some(key)) => (cert, key),
+            (None, Some(key)) => {
+                return Err(ConfigError::new(
+                    "RADAR_TLS_CERT_FILE",
+                    "tls-cert-file",
+                    "",
+                    format!("required with RADAR_TLS_KEY_FILE={}", key.display()),
+                ));
+            }
+            (Some(cert), None) => {
+                return Err(ConfigError::new(
+                    "RADAR_TLS_KEY_FILE",
+                    "tls-key-file",
+                    "",
+                    format!("required with RADAR_TLS_CERT_FILE={}", cert.display()),
+                ));
+            }
+        };
+        let cert = read_pem(
+            "RADAR_TLS_CERT_FILE",
+            "tls-cert-file",
+            cert_file,
+            "CERTIFICATE",
+        )?;
+        let key = read_pem(
+            "RADAR_TLS_KEY_FILE",
+            "tls-key-file",
+            key_file,
+            "PRIVATE KEY",
+        )?;
+        let client_ca = match &self.tls_client_ca_file {
+            Some(path) => Some((
+                path.clone(),
+                read_pem(
+                    "RADAR_TLS_CLIENT_CA_FILE",
+                    "tls-client-ca-file",
+                    path,
+                    "CERTIFICATE",
+                )?,
+            )),
+            None => None,
+        };
+        let tls = TlsSettings::new(cert_file.clone(), cert, key, client_ca);
+        // Let rustls parse everything now, so a bad file stops start-up, not the first call.
+        tonic::transport::Server::builder()
+            .tls_config(tls.server_config(handshake_timeout))
+            .map_err(|e| {
+                ConfigError::new(
+                    "RADAR_TLS_CERT_FILE",
+                    "tls-cert-file",
+                    cert_file.display().to_string(),
+                    format!(
+                        "with RADAR_TLS_KEY_FILE (and RADAR_TLS_CLIENT_CA_FILE, if set) it is \
+                         not a usable TLS configuration: {e}"
+                    ),
+                )
+            })?;
+        Ok(Some(tls))
     }
 }
 

@@ -22,7 +22,7 @@ use crate::jobs::StartupRetry;
 use crate::scheduler::{CronSchedule, RetryPolicy};
 use crate::source::oracle::{OracleArgs, OracleSettings};
 use crate::telemetry::LogFormat;
-use crate::transport::ConnectionLimits;
+use crate::transport::{ConnectionLimits, TlsSettings};
 use hardening::{number_in, secs_in};
 
 /// Default of `RADAR_SQLITE_PATH`: the embedded demo database, relative to the working
@@ -228,6 +228,8 @@ pub struct ServiceSettings {
     pub limits: ConnectionLimits,
     /// Who may call SchedulerAdmin, and how often it may query the source.
     pub admin: AdminAuth,
+    /// TLS of the listener; `None` serves plaintext.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for ServiceSettings {
@@ -248,6 +250,7 @@ impl Default for ServiceSettings {
                 token: None,
                 manual_min_interval: Duration::from_secs(30),
             },
+            tls: None,
         }
     }
 }
@@ -350,6 +353,7 @@ impl SettingsArgs {
             &self.job_retry_backoff_ms,
             1..=MAX_BACKOFF_MS,
         )?);
+        let limits = self.hardening.limits()?;
         let stale_after = secs_in(
             "RADAR_STALE_AFTER_SECS",
             "stale-after-secs",
@@ -396,7 +400,8 @@ impl SettingsArgs {
             )?,
             drain_delay: self.hardening.drain_delay()?,
             stale_hard_limit: self.hardening.stale_hard_limit(stale_after)?,
-            limits: self.hardening.limits()?,
+            tls: self.hardening.tls(limits.handshake_timeout)?,
+            limits,
             admin: self.hardening.admin()?,
         };
         if let SourceSettings::Oracle(oracle) = &source {
@@ -699,6 +704,71 @@ mod tests {
         assert!(!e.to_string().contains("short"), "{e}");
         let e = error_of(&["--admin-token-file", "/nonexistent/token"]);
         assert_eq!(e.setting, "RADAR_ADMIN_TOKEN_FILE");
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_its_key_and_bad_files_name_their_setting() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
+        let f = |name: &str| format!("{fixtures}{name}");
+        let (cert, key, ca) = (f("server.pem"), f("server.key"), f("ca.pem"));
+        assert!(args(&[]).validate().unwrap().service.tls.is_none());
+        let c = args(&["--tls-cert-file", &cert, "--tls-key-file", &key])
+            .validate()
+            .unwrap();
+        let tls = c.service.tls.unwrap();
+        assert!(tls.client_ca_file.is_none());
+        assert!(
+            !format!("{tls:?}").contains("PRIVATE"),
+            "Debug never shows the key"
+        );
+        let c = args(&[
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-client-ca-file",
+            &ca,
+        ])
+        .validate()
+        .unwrap();
+        assert!(c.service.tls.unwrap().client_ca_file.is_some());
+
+        let cases: &[(&[&str], &str)] = &[
+            (&["--tls-cert-file", &cert], "RADAR_TLS_KEY_FILE"),
+            (&["--tls-key-file", &key], "RADAR_TLS_CERT_FILE"),
+            (&["--tls-client-ca-file", &ca], "RADAR_TLS_CLIENT_CA_FILE"),
+            (
+                &["--tls-cert-file", &key, "--tls-key-file", &key],
+                "RADAR_TLS_CERT_FILE",
+            ),
+            (
+                &["--tls-cert-file", &cert, "--tls-key-file", &cert],
+                "RADAR_TLS_KEY_FILE",
+            ),
+            (
+                &[
+                    "--tls-cert-file",
+                    "/nonexistent.pem",
+                    "--tls-key-file",
+                    &key,
+                ],
+                "RADAR_TLS_CERT_FILE",
+            ),
+            (
+                &[
+                    "--tls-cert-file",
+                    &cert,
+                    "--tls-key-file",
+                    &key,
+                    "--tls-client-ca-file",
+                    &key,
+                ],
+                "RADAR_TLS_CLIENT_CA_FILE",
+            ),
+        ];
+        for (argv, setting) in cases {
+            assert_eq!(error_of(argv).setting, *setting, "{argv:?}");
+        }
     }
 
     #[test]

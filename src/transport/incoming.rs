@@ -177,7 +177,11 @@ pub fn peer_of(extensions: &tonic::Extensions) -> Option<SocketAddr> {
 
 /// The [`ConnInfo`] of a request, plain TCP or TLS.
 pub(super) fn conn_info_of(extensions: &tonic::Extensions) -> Option<&ConnInfo> {
-    extensions.get::<ConnInfo>()
+    extensions.get::<ConnInfo>().or_else(|| {
+        extensions
+            .get::<tonic::transport::server::TlsConnectInfo<ConnInfo>>()
+            .map(tonic::transport::server::TlsConnectInfo::get_ref)
+    })
 }
 
 /// An accepted connection: the socket, its permit, and its deadlines.

@@ -8,12 +8,14 @@
 mod activity;
 mod incoming;
 mod status_codes;
+mod tls;
 
 use std::time::Duration;
 
 pub use activity::{ActivityLayer, ConnActivity};
 pub use incoming::{ConnInfo, ConnIo, Incoming, peer_of};
 pub use status_codes::MessageSizeStatusLayer;
+pub use tls::TlsSettings;
 
 /// Limits of the gRPC listener. Every field is a setting with a safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
