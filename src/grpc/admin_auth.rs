@@ -14,6 +14,9 @@ use tonic::{Request, Status};
 
 use crate::transport::peer_of;
 
+/// The authorization scheme, with its separating space.
+const BEARER: &[u8] = b"Bearer ";
+
 /// Admin settings.
 #[derive(Debug, Clone, Default)]
 pub struct AdminAuth {
@@ -53,7 +56,11 @@ impl AdminGuard {
                 "SchedulerAdmin requires `authorization: Bearer <token>`",
             ));
         };
-        let presented = header.strip_prefix(b"Bearer ").unwrap_or_default();
+        // The scheme is case-insensitive (RFC 9110); the token is not.
+        let presented = match header.split_at_checked(BEARER.len()) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case(BEARER) => token,
+            _ => &[],
+        };
         let expected = token.expose_secret().as_bytes();
         // `ct_eq` on slices of different lengths is false without looking at the bytes;
         // the length of the token is not a secret worth protecting.
@@ -135,5 +142,7 @@ mod tests {
         let remote = Some(([10, 0, 0, 7], 9).into());
         let right = format!("Bearer {TOKEN}");
         assert_eq!(code(g.check(remote, Some(right.as_bytes()))), None);
+        let lower = format!("bearer {TOKEN}");
+        assert_eq!(code(g.check(remote, Some(lower.as_bytes()))), None);
     }
 }
