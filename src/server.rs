@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
+use tower::util::MapResponseLayer;
 
 use crate::cache::SnapshotCache;
 use crate::config::ServiceSettings;
@@ -21,7 +22,7 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
-use crate::transport::{ActivityLayer, Incoming, MessageSizeStatusLayer};
+use crate::transport::{ActivityLayer, Incoming, message_size_status};
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -159,7 +160,7 @@ impl Application {
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
             .layer(ActivityLayer)
-            .layer(MessageSizeStatusLayer)
+            .layer(MapResponseLayer::new(message_size_status))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -16,9 +16,13 @@ use tonic_health::pb::health_client::HealthClient;
 
 const BIN: &str = env!("CARGO_BIN_EXE_radar-interrupcoes");
 
-/// A clean environment: no RADAR_* from the developer's shell.
+/// The binary in a clean environment: no RADAR_* from the developer's shell.
 fn command() -> Command {
-    let mut cmd = Command::new(BIN);
+    clean(Command::new(BIN))
+}
+
+/// `cmd` without the developer's RADAR_* variables, logging JSON.
+fn clean(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("RADAR_") {
             cmd.env_remove(key);
@@ -405,13 +409,8 @@ async fn out_of_file_descriptors_the_accept_loop_logs_once_backs_off_and_recover
     // A small descriptor limit for the service only.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "ulimit -n 64 && exec \"$0\"", BIN]);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("RADAR_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RADAR_LOG_FORMAT", "json")
-        .env("RADAR_SQLITE_PATH", &path);
+    let mut cmd = clean(cmd);
+    cmd.env("RADAR_SQLITE_PATH", &path);
     let started = Instant::now();
     let service = Service::start(cmd);
     let url = service.url();

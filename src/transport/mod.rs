@@ -14,7 +14,7 @@ use std::time::Duration;
 
 pub use activity::{ActivityLayer, ConnActivity};
 pub use incoming::{ConnInfo, ConnIo, Incoming, peer_of};
-pub use status_codes::MessageSizeStatusLayer;
+pub use status_codes::message_size_status;
 pub use tls::TlsSettings;
 
 /// Limits of the gRPC listener. Every field is a setting with a safe default.
