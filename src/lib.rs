@@ -2,6 +2,7 @@
 //! from a cache that a cron-scheduled job keeps warm.
 #![forbid(unsafe_code)]
 
+pub mod answer;
 pub mod cache;
 pub mod config;
 pub mod domain;
