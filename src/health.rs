@@ -124,29 +124,34 @@ pub async fn run(
 
 /// Checks the scheduler for a stuck run or stopped ticks (often enough to notice within a
 /// fraction of the worst case) and publishes the verdict on `stuck` until `shutdown`.
-pub async fn watch_scheduler(
+///
+/// It runs on a thread of its own, not on the async runtime: what makes a run outlive its
+/// worst case is typically a blocked runtime worker, and a task queued behind it would not
+/// notice.
+pub fn spawn_scheduler_watchdog(
     scheduler: SchedulerService,
     stuck: watch::Sender<bool>,
     shutdown: CancellationToken,
-) {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     let every = (worst_case(&scheduler.policy()) / 8)
         .clamp(Duration::from_millis(10), Duration::from_secs(5));
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        let reason = scheduler.stuck();
-        let is_stuck = reason.is_some();
-        if stuck.send_if_modified(|old| std::mem::replace(old, is_stuck) != is_stuck) {
-            match reason {
-                Some(reason) => tracing::error!(%reason, "scheduler stuck: liveness NOT_SERVING"),
-                None => tracing::info!("scheduler no longer stuck"),
+    std::thread::Builder::new()
+        .name("scheduler-watchdog".to_owned())
+        .spawn(move || {
+            while !shutdown.is_cancelled() {
+                std::thread::sleep(every);
+                let reason = scheduler.stuck();
+                let is_stuck = reason.is_some();
+                if stuck.send_if_modified(|old| std::mem::replace(old, is_stuck) != is_stuck) {
+                    match reason {
+                        Some(reason) => {
+                            tracing::error!(%reason, "scheduler stuck: liveness NOT_SERVING");
+                        }
+                        None => tracing::info!("scheduler no longer stuck"),
+                    }
+                }
             }
-        }
-    }
+        })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
-use crate::transport::{ActivityLayer, Incoming, message_size_status};
+use crate::transport::{Incoming, message_size_status};
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -112,11 +112,8 @@ impl Application {
         let health_service = health_service.max_decoding_message_size(limits.max_request_bytes);
         let publisher = HealthPublisher::new(reporter).await;
         let (stuck_tx, stuck_rx) = tokio::sync::watch::channel(false);
-        let watchdog = tokio::spawn(health::watch_scheduler(
-            scheduler.clone(),
-            stuck_tx,
-            stopping.clone(),
-        ));
+        health::spawn_scheduler_watchdog(scheduler.clone(), stuck_tx, stopping.clone())
+            .context("starting the scheduler watchdog thread")?;
         let health_task = tokio::spawn(health::run(
             publisher,
             cache.subscribe_loaded(),
@@ -158,8 +155,9 @@ impl Application {
             .max_concurrent_streams(limits.max_concurrent_streams)
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            .max_connection_age(limits.max_connection_age)
+            .max_connection_age_grace(limits.max_connection_age_grace)
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
-            .layer(ActivityLayer)
             .layer(MapResponseLayer::new(message_size_status))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -201,7 +199,6 @@ impl Application {
         }
 
         let _ = health_task.await;
-        watchdog.abort();
         if let Err(e) = scheduler.stop().await {
             tracing::warn!(error = %e, "stopping the scheduler failed");
         }

@@ -38,14 +38,23 @@ pub struct HardeningArgs {
         global = true
     )]
     pub handshake_timeout_secs: String,
-    /// Seconds after which a connection with no call in flight is closed.
+    /// Seconds after which a connection, idle or not, is closed gracefully (GOAWAY: calls
+    /// in flight finish, clients reconnect for new ones).
     #[arg(
         long,
-        env = "RADAR_IDLE_TIMEOUT_SECS",
+        env = "RADAR_MAX_CONNECTION_AGE_SECS",
         default_value = "300",
         global = true
     )]
-    pub idle_timeout_secs: String,
+    pub max_connection_age_secs: String,
+    /// Seconds the calls in flight get after that GOAWAY before the connection is closed.
+    #[arg(
+        long,
+        env = "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
+        default_value = "10",
+        global = true
+    )]
+    pub max_connection_age_grace_secs: String,
     /// Seconds between HTTP/2 keep-alive pings.
     #[arg(
         long,
@@ -209,11 +218,17 @@ impl HardeningArgs {
                 &self.handshake_timeout_secs,
                 1..=60,
             )?,
-            idle_timeout: secs_in(
-                "RADAR_IDLE_TIMEOUT_SECS",
-                "idle-timeout-secs",
-                &self.idle_timeout_secs,
-                1..=86_400,
+            max_connection_age: secs_in(
+                "RADAR_MAX_CONNECTION_AGE_SECS",
+                "max-connection-age-secs",
+                &self.max_connection_age_secs,
+                10..=86_400,
+            )?,
+            max_connection_age_grace: secs_in(
+                "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
+                "max-connection-age-grace-secs",
+                &self.max_connection_age_grace_secs,
+                1..=600,
             )?,
             keepalive_interval,
             keepalive_timeout: secs_in(

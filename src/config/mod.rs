@@ -638,7 +638,14 @@ mod tests {
                 &["--handshake-timeout-secs", "0"],
                 "RADAR_HANDSHAKE_TIMEOUT_SECS",
             ),
-            (&["--idle-timeout-secs", "86401"], "RADAR_IDLE_TIMEOUT_SECS"),
+            (
+                &["--max-connection-age-secs", "9"],
+                "RADAR_MAX_CONNECTION_AGE_SECS",
+            ),
+            (
+                &["--max-connection-age-grace-secs", "601"],
+                "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
+            ),
             (
                 &["--keepalive-interval-secs", "0"],
                 "RADAR_KEEPALIVE_INTERVAL_SECS",

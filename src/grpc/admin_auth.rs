@@ -12,8 +12,6 @@ use subtle::ConstantTimeEq;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-use crate::transport::peer_of;
-
 /// The authorization scheme, with its separating space.
 const BEARER: &[u8] = b"Bearer ";
 
@@ -73,7 +71,8 @@ impl AdminGuard {
 
 impl Interceptor for AdminGuard {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-        let peer = peer_of(request.extensions());
+        // Set by tonic from the connection, plain TCP or TLS.
+        let peer = request.remote_addr();
         let header = request
             .metadata()
             .get("authorization")

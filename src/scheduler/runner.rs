@@ -104,7 +104,7 @@ pub(super) async fn run_job(
                 )
             };
         }
-        if record.outcome == RunOutcome::SucceededWithRejections {
+        if record.outcome == RunOutcome::Partial {
             run_finished!(warn, "job run finished, but input rows were rejected");
         } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
@@ -131,7 +131,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         let retryable = match result {
             Ok(Ok(report)) => {
                 record.outcome = if report.rejected > 0 {
-                    RunOutcome::SucceededWithRejections
+                    RunOutcome::Partial
                 } else {
                     RunOutcome::Succeeded
                 };
@@ -257,7 +257,7 @@ mod tests {
         ]);
         let r = run_job(job.clone(), policy(), 1, Trigger::Manual).await;
         // The successful attempt rejected a row: a success that says so.
-        assert_eq!(r.outcome, RunOutcome::SucceededWithRejections);
+        assert_eq!(r.outcome, RunOutcome::Partial);
         assert!(r.outcome.is_success());
         assert_eq!(r.attempts, 3);
         assert_eq!((r.items, r.rejected), (7, 1));

@@ -32,8 +32,9 @@ impl Trigger {
 pub enum RunOutcome {
     /// An attempt succeeded.
     Succeeded,
-    /// An attempt succeeded, but some input rows failed validation and were left out.
-    SucceededWithRejections,
+    /// An attempt succeeded, but part of its input was left out (for the warm-up: rows
+    /// that failed validation).
+    Partial,
     /// The last attempt returned an error.
     Failed,
     /// The last attempt exceeded the attempt timeout.
@@ -47,7 +48,7 @@ impl RunOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
-            RunOutcome::SucceededWithRejections => "succeeded_with_rejections",
+            RunOutcome::Partial => "partial",
             RunOutcome::Failed => "failed",
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::Panicked => "panicked",
@@ -56,10 +57,7 @@ impl RunOutcome {
 
     /// Whether the run counts as a success (with or without rejected rows).
     pub fn is_success(self) -> bool {
-        matches!(
-            self,
-            RunOutcome::Succeeded | RunOutcome::SucceededWithRejections
-        )
+        matches!(self, RunOutcome::Succeeded | RunOutcome::Partial)
     }
 }
 

@@ -1,10 +1,9 @@
 //! The accept loop: a stream of connections for tonic's `serve_with_incoming_shutdown`,
-//! each holding one of `max_connections` permits, with a preface deadline and an idle
-//! timeout enforced on its reads.
+//! each holding one of `max_connections` permits, with a deadline for the HTTP/2 preface
+//! enforced on its reads.
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use super::{ConnActivity, ConnectionLimits};
+use super::ConnectionLimits;
 
 /// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
@@ -35,8 +34,6 @@ pub struct Incoming {
     pub accept_errors: AtomicU64,
     /// Connections closed for not sending the preface in time.
     pub handshake_timeouts: AtomicU64,
-    /// Connections closed after the idle timeout.
-    pub idle_closed: AtomicU64,
 }
 
 impl Incoming {
@@ -152,48 +149,13 @@ impl RateLimitedLog {
     }
 }
 
-/// Who is at the other end of a connection, and whether a call is in flight on it.
-/// Inserted by tonic into the extensions of every request of the connection.
-#[derive(Debug, Clone)]
-pub struct ConnInfo {
-    /// The peer's address.
-    pub remote_addr: Option<SocketAddr>,
-    /// The local address the peer connected to.
-    pub local_addr: Option<SocketAddr>,
-    /// Calls in flight and the time of the last one.
-    pub activity: Arc<ConnActivity>,
-}
-
-/// The peer address of a request, from its connection info (plain TCP or TLS).
-pub fn peer_of(extensions: &tonic::Extensions) -> Option<SocketAddr> {
-    conn_info_of(extensions)
-        .and_then(|info| info.remote_addr)
-        .or_else(|| {
-            extensions
-                .get::<TcpConnectInfo>()
-                .and_then(TcpConnectInfo::remote_addr)
-        })
-}
-
-/// The [`ConnInfo`] of a request, plain TCP or TLS.
-pub(super) fn conn_info_of(extensions: &tonic::Extensions) -> Option<&ConnInfo> {
-    extensions.get::<ConnInfo>().or_else(|| {
-        extensions
-            .get::<tonic::transport::server::TlsConnectInfo<ConnInfo>>()
-            .map(tonic::transport::server::TlsConnectInfo::get_ref)
-    })
-}
-
-/// An accepted connection: the socket, its permit, and its deadlines.
+/// An accepted connection: the socket, its permit, and its preface deadline.
 pub struct ConnIo {
     stream: TcpStream,
-    info: ConnInfo,
     _permit: OwnedSemaphorePermit,
     preface_left: usize,
     handshake: Pin<Box<Sleep>>,
     handshake_timeout: Duration,
-    idle: Pin<Box<Sleep>>,
-    idle_timeout: Duration,
     counters: Arc<Incoming>,
 }
 
@@ -204,69 +166,45 @@ impl ConnIo {
         limits: &ConnectionLimits,
         counters: Arc<Incoming>,
     ) -> Self {
-        let info = ConnInfo {
-            remote_addr: stream.peer_addr().ok(),
-            local_addr: stream.local_addr().ok(),
-            activity: Arc::new(ConnActivity::default()),
-        };
         Self {
             stream,
-            info,
             _permit: permit,
             preface_left: PREFACE_LEN,
             handshake: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
             handshake_timeout: limits.handshake_timeout,
-            idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
-            idle_timeout: limits.idle_timeout,
             counters,
         }
     }
 
-    /// An error when the preface is late or the connection has been idle too long;
-    /// otherwise arms the timer that wakes the reader when that happens.
-    fn check_deadlines(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.preface_left > 0 {
-            if self.handshake.as_mut().poll(cx).is_ready() {
-                self.counters
-                    .handshake_timeouts
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(peer = ?self.info.remote_addr, "closing a connection that sent no preface in time");
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "no HTTP/2 preface within {} ms",
-                        self.handshake_timeout.as_millis()
-                    ),
-                ));
-            }
+    /// An error when the preface is late; until it has arrived, arms the timer that wakes
+    /// the reader at the deadline. No call can be in flight before the preface, so closing
+    /// then loses none.
+    fn check_handshake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.preface_left == 0 || self.handshake.as_mut().poll(cx).is_pending() {
             return Ok(());
         }
-        let activity = &self.info.activity;
-        activity.register(cx.waker());
-        let Some(last_active) = activity.idle_since() else {
-            return Ok(());
-        };
-        let deadline = last_active + self.idle_timeout;
-        if self.idle.deadline() != deadline {
-            self.idle.as_mut().reset(deadline);
-        }
-        if self.idle.as_mut().poll(cx).is_ready() {
-            self.counters.idle_closed.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(peer = ?self.info.remote_addr, "closing an idle connection");
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("idle for {} ms", self.idle_timeout.as_millis()),
-            ));
-        }
-        Ok(())
+        self.counters
+            .handshake_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            peer = ?self.stream.peer_addr().ok(),
+            "closing a connection that sent no preface in time"
+        );
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no HTTP/2 preface within {} ms",
+                self.handshake_timeout.as_millis()
+            ),
+        ))
     }
 }
 
 impl Connected for ConnIo {
-    type ConnectInfo = ConnInfo;
+    type ConnectInfo = TcpConnectInfo;
 
-    fn connect_info(&self) -> ConnInfo {
-        self.info.clone()
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
     }
 }
 
@@ -277,19 +215,12 @@ impl AsyncRead for ConnIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.check_deadlines(cx)?;
+        this.check_handshake(cx)?;
         let before = buf.filled().len();
         let result = Pin::new(&mut this.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
             let read = buf.filled().len() - before;
-            if this.preface_left > 0 {
-                this.preface_left = this.preface_left.saturating_sub(read);
-                if this.preface_left == 0 {
-                    // The idle clock starts when the handshake ends. Later reads do not
-                    // reset it: keep-alive pings would keep an unused connection forever.
-                    this.info.activity.touch();
-                }
-            }
+            this.preface_left = this.preface_left.saturating_sub(read);
         }
         result
     }

@@ -1,19 +1,17 @@
 //! The listening side of the gRPC server, hardened against idle and abusive clients: a cap
 //! on open connections, an accept loop that backs off (and says so once) when the process
-//! runs out of file descriptors, a deadline for the HTTP/2 preface, and an idle timeout for
-//! connections with no call in flight. What tonic and hyper already offer (stream and
+//! runs out of file descriptors, and a deadline for the HTTP/2 preface. What tonic and
+//! hyper already offer (a maximum connection age closed gracefully with GOAWAY, stream and
 //! concurrency limits, keep-alive, load shedding, per-RPC timeout, message size) is set on
 //! the tonic builder in [`crate::server`] from the same [`ConnectionLimits`].
 
-mod activity;
 mod incoming;
 mod status_codes;
 mod tls;
 
 use std::time::Duration;
 
-pub use activity::{ActivityLayer, ConnActivity};
-pub use incoming::{ConnInfo, ConnIo, Incoming, peer_of};
+pub use incoming::{ConnIo, Incoming};
 pub use status_codes::message_size_status;
 pub use tls::TlsSettings;
 
@@ -24,8 +22,11 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Time a new connection has to send the HTTP/2 preface (or start TLS).
     pub handshake_timeout: Duration,
-    /// A connection with no call in flight for this long is closed.
-    pub idle_timeout: Duration,
+    /// A connection is closed gracefully (HTTP/2 GOAWAY: calls in flight finish, the
+    /// client reconnects for new ones) after this long, idle or not.
+    pub max_connection_age: Duration,
+    /// Time the calls in flight get after the GOAWAY before the connection is closed.
+    pub max_connection_age_grace: Duration,
     /// Interval of HTTP/2 keep-alive pings.
     pub keepalive_interval: Duration,
     /// A ping unanswered for this long closes the connection.
@@ -47,7 +48,8 @@ impl Default for ConnectionLimits {
         Self {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(300),
+            max_connection_age: Duration::from_secs(300),
+            max_connection_age_grace: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             max_concurrent_streams: 64,
