@@ -24,6 +24,7 @@ pub const NAMES: [&str; 3] = [INTERRUPCOES_SERVICE, SCHEDULER_SERVICE, OVERALL];
 
 /// What the statuses are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // four independent facts, each a watch channel
 pub struct Inputs {
     /// A snapshot has loaded.
     pub snapshot_loaded: bool,
@@ -143,11 +144,10 @@ pub fn spawn_scheduler_watchdog(
                 let reason = scheduler.stuck();
                 let is_stuck = reason.is_some();
                 if stuck.send_if_modified(|old| std::mem::replace(old, is_stuck) != is_stuck) {
-                    match reason {
-                        Some(reason) => {
-                            tracing::error!(%reason, "scheduler stuck: liveness NOT_SERVING");
-                        }
-                        None => tracing::info!("scheduler no longer stuck"),
+                    if let Some(reason) = reason {
+                        tracing::error!(%reason, "scheduler stuck: liveness NOT_SERVING");
+                    } else {
+                        tracing::info!("scheduler no longer stuck");
                     }
                 }
             }

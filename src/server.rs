@@ -14,7 +14,10 @@ use tonic::transport::Server;
 use tower::util::MapResponseLayer;
 
 use crate::cache::SnapshotCache;
-use crate::config::ServiceSettings;
+use crate::config::{
+    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+};
+use crate::domain::QueryBinds;
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
@@ -22,7 +25,12 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
+use crate::source::oracle::{OracleSettings, OracleSource};
+use crate::source::sqlite::{self, SqliteSource};
 use crate::transport::{Incoming, message_size_status};
+
+/// A start-up step that must end before the first warm-up (e.g. creating the demo database).
+type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -30,6 +38,7 @@ pub struct Application {
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
+    before_warm_up: Option<StartupStep>,
     incoming: Arc<Incoming>,
 }
 
@@ -44,22 +53,31 @@ impl Application {
         let cache = Arc::new(
             SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
         );
-        let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
         scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source, cache.clone())),
-                &settings.warmup_cron,
+                settings.warmup_cron.clone(),
             )
             .await
-            .context("RADAR_WARMUP_CRON")?;
+            .context("scheduling the warm-up job")?;
         Ok(Self {
             listener,
             settings,
             cache,
             scheduler,
+            before_warm_up: None,
             incoming: Arc::new(Incoming::default()),
         })
+    }
+
+    /// Runs `step` once the server listens and before the first warm-up (the server
+    /// answers, NOT_SERVING, meanwhile).
+    #[must_use]
+    pub fn before_warm_up(mut self, step: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.before_warm_up = Some(Box::pin(step));
+        self
     }
 
     /// The address the server listens on.
@@ -77,7 +95,7 @@ impl Application {
         self.cache.clone()
     }
 
-    /// The listener's counters (refused connections, accept errors, timeouts).
+    /// The listener's counters (refused connections, accept errors, handshake timeouts).
     pub fn incoming(&self) -> Arc<Incoming> {
         self.incoming.clone()
     }
@@ -95,9 +113,11 @@ impl Application {
             settings,
             cache,
             scheduler,
+            before_warm_up,
             incoming,
         } = self;
-        let limits = settings.limits;
+        let limits = &settings.limits;
+        let max_request_bytes = usize::try_from(limits.max_request_bytes).unwrap_or(usize::MAX);
         let stopping = CancellationToken::new();
         tokio::spawn({
             let stopping = stopping.clone();
@@ -109,7 +129,7 @@ impl Application {
         });
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health_service = health_service.max_decoding_message_size(limits.max_request_bytes);
+        let health_service = health_service.max_decoding_message_size(max_request_bytes);
         let publisher = HealthPublisher::new(reporter).await;
         let (stuck_tx, stuck_rx) = tokio::sync::watch::channel(false);
         health::spawn_scheduler_watchdog(scheduler.clone(), stuck_tx, stopping.clone())
@@ -127,18 +147,18 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .context("building reflection v1")?
-            .max_decoding_message_size(limits.max_request_bytes);
+            .max_decoding_message_size(max_request_bytes);
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .context("building reflection v1alpha")?
-            .max_decoding_message_size(limits.max_request_bytes);
+            .max_decoding_message_size(max_request_bytes);
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
         let mut builder = Server::builder();
-        if let Some(tls) = &settings.tls {
+        if let Some(tls) = &settings.tls.loaded {
             builder = builder
                 .tls_config(tls.server_config(limits.handshake_timeout))
                 .context("RADAR_TLS_CERT_FILE")?;
@@ -149,7 +169,9 @@ impl Application {
             );
         }
         let server = builder
-            .concurrency_limit_per_connection(limits.max_concurrent_calls_per_connection)
+            .concurrency_limit_per_connection(
+                usize::try_from(limits.max_calls_per_connection).unwrap_or(usize::MAX),
+            )
             .load_shed(true)
             .timeout(limits.rpc_timeout)
             .max_concurrent_streams(limits.max_concurrent_streams)
@@ -167,27 +189,39 @@ impl Application {
                     cache.clone(),
                     settings.contact_email.clone(),
                 ))
-                .max_decoding_message_size(limits.max_request_bytes),
+                .max_decoding_message_size(max_request_bytes),
             )
             .add_service(InterceptedService::new(
                 SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
-                    .max_decoding_message_size(limits.max_request_bytes),
-                AdminGuard::new(&settings.admin),
+                    .max_decoding_message_size(max_request_bytes),
+                AdminGuard::new(settings.admin.admin_token.clone()),
             ))
             .serve_with_incoming_shutdown(
-                incoming.stream(listener, limits),
+                incoming.stream(
+                    listener,
+                    usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
+                    limits.handshake_timeout,
+                ),
                 drain.clone().cancelled_owned(),
             );
         let mut server = tokio::spawn(server);
         tracing::info!(%addr, "gRPC server listening");
 
         scheduler.start().await.context("starting the scheduler")?;
-        let warm_up = tokio::spawn(warm_up_until_loaded(
-            scheduler.clone(),
-            cache.clone(),
-            settings.startup_retry,
-            stopping.clone(),
-        ));
+        let warm_up = tokio::spawn({
+            let first_warm_up = warm_up_until_loaded(
+                scheduler.clone(),
+                cache.clone(),
+                settings.startup_backoff(),
+                stopping.clone(),
+            );
+            async move {
+                if let Some(step) = before_warm_up {
+                    step.await;
+                }
+                first_warm_up.await;
+            }
+        });
 
         tokio::select! {
             result = &mut server => {
@@ -205,7 +239,8 @@ impl Application {
         warm_up.abort();
         if !settings.drain_delay.is_zero() {
             tracing::info!(
-                drain_delay_ms = settings.drain_delay.as_millis() as u64,
+                drain_delay_ms =
+                    u64::try_from(settings.drain_delay.as_millis()).unwrap_or(u64::MAX),
                 "NOT_SERVING published: still answering until endpoints are updated"
             );
             tokio::select! {
@@ -217,19 +252,82 @@ impl Application {
         }
         tracing::info!("closing the listener and draining the calls in flight");
         drain.cancel();
-        match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
-            Ok(result) => result
+        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+            result
                 .context("server task")?
-                .context("gRPC server failed")?,
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = settings.shutdown_grace.as_secs(),
-                    "grace period over: closing the remaining connections"
-                );
-                server.abort();
-            }
+                .context("gRPC server failed")?;
+        } else {
+            tracing::warn!(
+                grace_secs = settings.shutdown_grace.as_secs(),
+                "grace period over: closing the remaining connections"
+            );
+            server.abort();
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The adapter the settings select.
+pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
+    match settings {
+        SourceSettings::Sqlite { path, .. } => {
+            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
+        }
+        SourceSettings::Oracle(oracle) => {
+            Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
+        }
+    }
+}
+
+/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
+    OracleSettings {
+        connect_string: oracle.connect_string().to_owned(),
+        user: oracle.user().to_owned(),
+        password: oracle.password(),
+        client_lib_dir: oracle.client_lib_dir.clone(),
+        pool_min: oracle.pool_min,
+        pool_max: oracle.pool_max,
+        ping_interval: oracle.ping_interval,
+        stmt_cache_size: oracle.stmt_cache_size,
+        call_timeout: oracle.call_timeout,
+        fetch_deadline: oracle.fetch_deadline(),
+    }
+}
+
+/// Creates the demo database (default scale and seed) when the settings ask for it and the
+/// file is missing. A failure is logged: the warm-up then fails naming the missing file.
+pub async fn create_demo_if_missing(settings: SourceSettings) {
+    let SourceSettings::Sqlite {
+        path,
+        create_demo: true,
+    } = settings
+    else {
+        return;
+    };
+    let created = tokio::task::spawn_blocking(move || {
+        if sqlite::exists(&path)? {
+            return Ok(None);
+        }
+        tracing::info!(
+            path = %path.display(),
+            scale = DEFAULT_DEMO_SCALE,
+            seed = DEFAULT_DEMO_SEED,
+            "SQLite database missing: generating the demo database"
+        );
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+    })
+    .await;
+    match created {
+        Ok(Ok(Some((path, summary)))) => tracing::info!(
+            path = %path.display(),
+            elapsed_ms = u64::try_from(summary.elapsed.as_millis()).unwrap_or(u64::MAX),
+            %summary,
+            "demo database generated"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
+        Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
     }
 }

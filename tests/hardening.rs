@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::config::ServiceSettings;
-use radar_interrupcoes::grpc::AdminAuth;
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, SCHEDULER_SERVICE};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
-use radar_interrupcoes::scheduler::RetryPolicy;
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -170,7 +168,7 @@ async fn an_oversized_request_gets_resource_exhausted() {
     app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
 
     let huge = data_pb::GetQuantitativoInterrupcoesAtivasRequest {
-        dth_recuperacao: "9".repeat(test_settings().limits.max_request_bytes + 1),
+        dth_recuperacao: "9".repeat(test_settings().limits.max_request_bytes as usize + 1),
     };
     let status = app
         .data
@@ -206,10 +204,7 @@ const TOKEN: &str = "test-admin-token-0123456789";
 
 fn with_token() -> ServiceSettings {
     let mut settings = test_settings();
-    settings.admin = AdminAuth {
-        token: Some(SecretString::from(TOKEN.to_owned())),
-        manual_min_interval: Duration::ZERO,
-    };
+    settings.admin.admin_token = Some(SecretString::from(TOKEN));
     settings
 }
 
@@ -322,12 +317,8 @@ async fn beyond_the_hard_limit_the_answer_is_anels_error_until_fresh_data_arrive
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_stuck_beyond_its_worst_case_turns_the_scheduler_not_serving() {
     let mut settings = test_settings();
-    settings.retry = RetryPolicy {
-        attempt_timeout: Duration::from_millis(100),
-        max_attempts: 1,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(10),
-    };
+    settings.job_timeout = Duration::from_millis(100);
+    settings.job_max_attempts = 1;
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let app = TestApp::spawn_with(source.clone(), settings).await;
     app.wait_health(SCHEDULER_SERVICE, Serving).await;

@@ -30,7 +30,7 @@ async fn spawn_tls(mutual: bool) -> (u16, oneshot::Sender<()>) {
     let (cert_path, cert) = fixture("server.pem");
     let (_, key) = fixture("server.key");
     let mut settings = test_settings();
-    settings.tls = Some(TlsSettings::new(
+    settings.tls.loaded = Some(TlsSettings::new(
         cert_path,
         cert,
         key,

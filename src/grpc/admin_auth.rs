@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -15,16 +14,6 @@ use tonic::{Request, Status};
 /// The authorization scheme, with its separating space.
 const BEARER: &[u8] = b"Bearer ";
 
-/// Admin settings.
-#[derive(Debug, Clone, Default)]
-pub struct AdminAuth {
-    /// The bearer token; `None` admits loopback peers only.
-    pub token: Option<SecretString>,
-    /// A manual run within this interval of the last run's start returns that run
-    /// instead of querying the source again.
-    pub manual_min_interval: Duration,
-}
-
 /// The interceptor that guards `SchedulerAdmin`.
 #[derive(Clone)]
 pub struct AdminGuard {
@@ -32,10 +21,10 @@ pub struct AdminGuard {
 }
 
 impl AdminGuard {
-    /// Guards with `auth`'s token, or loopback-only without one.
-    pub fn new(auth: &AdminAuth) -> Self {
+    /// Guards with `token`, or loopback-only without one.
+    pub fn new(token: Option<SecretString>) -> Self {
         Self {
-            token: auth.token.clone().map(Arc::new),
+            token: token.map(Arc::new),
         }
     }
 
@@ -100,10 +89,7 @@ mod tests {
     const TOKEN: &str = "0123456789abcdef0123";
 
     fn guard(token: Option<&str>) -> AdminGuard {
-        AdminGuard::new(&AdminAuth {
-            token: token.map(|t| SecretString::from(t.to_owned())),
-            manual_min_interval: Duration::ZERO,
-        })
+        AdminGuard::new(token.map(SecretString::from))
     }
 
     fn code(result: Result<(), Status>) -> Option<Code> {

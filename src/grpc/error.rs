@@ -36,9 +36,9 @@ impl ServiceError {
             ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
             ServiceError::Unimplemented(_) => Code::Unimplemented,
             ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
-            ServiceError::Scheduler(SchedulerError::DuplicateJob(_))
-            | ServiceError::Scheduler(SchedulerError::Cron(_))
-            | ServiceError::Scheduler(SchedulerError::Engine(_)) => Code::Internal,
+            ServiceError::Scheduler(
+                SchedulerError::DuplicateJob(_) | SchedulerError::Engine(_),
+            ) => Code::Internal,
         }
     }
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{ServiceError, convert};
+use super::convert;
+use super::error::ServiceError;
 use crate::answer::Answerer;
 use crate::cache::{CACHE_KEY, SnapshotCache};
 use crate::proto::interrupcoes::v1 as pb;

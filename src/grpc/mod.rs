@@ -6,7 +6,7 @@ pub mod error;
 mod interrupcoes;
 mod scheduler_admin;
 
-pub use admin_auth::{AdminAuth, AdminGuard};
+pub use admin_auth::AdminGuard;
 pub use error::ServiceError;
 pub use interrupcoes::InterrupcoesGrpc;
 pub use scheduler_admin::SchedulerAdminGrpc;

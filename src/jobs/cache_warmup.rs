@@ -2,15 +2,15 @@
 //! snapshot. Also run at start-up, retried with a capped backoff until a snapshot loads.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
 use crate::domain::validate_rows;
-use crate::scheduler::{Job, JobError, JobReport, RunRecord, SchedulerService, Trigger};
+use crate::scheduler::{Backoff, Job, JobError, JobReport, RunRecord, SchedulerService, Trigger};
 use crate::source::InterrupcaoSource;
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
@@ -29,17 +29,34 @@ impl CacheWarmupJob {
     }
 }
 
+/// The name of the fact that counts the source rows left out by validation.
+pub const REJECTED_FACT: &str = "rejected";
+
 #[async_trait]
 impl Job for CacheWarmupJob {
     fn name(&self) -> &str {
         WARMUP_JOB_NAME
     }
 
-    fn cache_key(&self) -> Option<&str> {
-        Some(CACHE_KEY)
+    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
+        self.warm_up(attempt)
+            .instrument(tracing::info_span!("warmup", cache_key = CACHE_KEY))
+            .await
     }
 
-    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
+    fn on_run_failed(&self, run: &RunRecord) {
+        let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
+        tracing::warn!(
+            cache_key = CACHE_KEY,
+            outcome = run.outcome.as_str(),
+            "warm-up failed: keeping the last good snapshot, now stale"
+        );
+        self.cache.record_failure(&error);
+    }
+}
+
+impl CacheWarmupJob {
+    async fn warm_up(&self, attempt: u32) -> Result<JobReport, JobError> {
         let collected_at = Utc::now();
         let started = std::time::Instant::now();
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
@@ -50,17 +67,12 @@ impl Job for CacheWarmupJob {
                 "source query failed"
             );
             if e.is_transient() {
-                JobError::retryable(e.to_string())
+                JobError::transient(e.to_string())
             } else {
                 JobError::permanent(e.to_string())
             }
         })?;
-        let mut validated = validate_rows(rows);
-        // ANEEL's order, whatever the source's column types made of ORDER BY (a VARCHAR2
-        // conjunto sorts '10' before '9').
-        validated
-            .items
-            .sort_unstable_by_key(|i| (i.ide_conjunto, i.ide_municipio));
+        let validated = validate_rows(rows);
         for rejection in &validated.rejected {
             tracing::warn!(
                 conjunto = rejection.conjunto,
@@ -69,20 +81,13 @@ impl Job for CacheWarmupJob {
                 "source row rejected"
             );
         }
-        if validated.items.is_empty() && !validated.rejected.is_empty() {
-            // Every row bad is a systematic problem (a column's type or meaning changed), not
-            // a few bad rows: replacing the snapshot would tell ANEEL there are no outages.
-            return Err(JobError::permanent(format!(
-                "all {} rows from the source failed validation, keeping the last snapshot \
-                 (first: {})",
-                validated.rejected.len(),
-                validated.rejected[0]
-            )));
-        }
-        let report = JobReport {
-            items: validated.items.len() as u64,
-            rejected: validated.rejected.len() as u64,
-        };
+        let validated = validated
+            .servable()
+            .map_err(|e| JobError::permanent(e.to_string()))?;
+        let items = validated.items.len() as u64;
+        let rejected = validated.rejected.len() as u64;
+        // Pairs left out are an undercount that must show: in the answer (the snapshot keeps
+        // them), in the run's outcome (partial) and in the warnings above.
         self.cache
             .replace(Snapshot {
                 collected_at,
@@ -94,39 +99,14 @@ impl Job for CacheWarmupJob {
         tracing::info!(
             source = self.source.name(),
             attempt,
-            items = report.items,
-            rejected = report.rejected,
-            duration_ms = started.elapsed().as_millis() as u64,
+            items,
+            rejected,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "snapshot replaced"
         );
-        Ok(report)
-    }
-
-    fn on_run_failed(&self, run: &RunRecord) {
-        let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        tracing::warn!(
-            outcome = run.outcome.as_str(),
-            "warm-up failed: keeping the last good snapshot, now stale"
-        );
-        self.cache.record_failure(&error);
-    }
-}
-
-/// How the start-up warm-up retries until the first snapshot loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StartupRetry {
-    /// Pause after the first failed run.
-    pub initial_backoff: Duration,
-    /// Upper bound of the pause (doubled after each failure).
-    pub max_backoff: Duration,
-}
-
-impl Default for StartupRetry {
-    fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-        }
+        Ok(JobReport::new(items)
+            .with_fact(REJECTED_FACT, &rejected)
+            .partial_if(rejected > 0))
     }
 }
 
@@ -139,10 +119,10 @@ impl Default for StartupRetry {
 pub async fn warm_up_until_loaded(
     scheduler: SchedulerService,
     cache: Arc<SnapshotCache>,
-    retry: StartupRetry,
+    backoff: Backoff,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = retry.initial_backoff.min(retry.max_backoff);
+    let mut failures = 0;
     while !cache.is_loaded() {
         let run = tokio::select! {
             run = scheduler.trigger(WARMUP_JOB_NAME, Trigger::Startup) => run,
@@ -152,7 +132,7 @@ pub async fn warm_up_until_loaded(
             return;
         }
         match run {
-            Ok(result) if !result.run.retryable => {
+            Ok(result) if !result.run.transient => {
                 tracing::error!(
                     error = result.run.error.as_deref().unwrap_or_default(),
                     "no snapshot loaded and the failure is permanent: not retrying until \
@@ -166,15 +146,16 @@ pub async fn warm_up_until_loaded(
                 return;
             }
         }
+        failures += 1;
+        let pause = backoff.after(failures);
         tracing::warn!(
-            backoff_ms = backoff.as_millis() as u64,
+            backoff_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
             "no snapshot loaded yet: retrying the warm-up"
         );
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(pause) => {}
             () = shutdown.cancelled() => return,
         }
-        backoff = (backoff * 2).min(retry.max_backoff);
     }
 }
 
@@ -182,7 +163,7 @@ pub async fn warm_up_until_loaded(
 mod tests {
     use super::*;
     use crate::domain::RawInterrupcaoRow;
-    use crate::scheduler::RetryPolicy;
+    use crate::scheduler::{CronSchedule, RetryPolicy};
     use crate::source::SourceError;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -223,20 +204,24 @@ mod tests {
         let scheduler = SchedulerService::new(
             chrono_tz::UTC,
             RetryPolicy {
+                attempt_timeout: Duration::from_secs(60),
                 max_attempts: 1,
-                ..RetryPolicy::default()
+                backoff: Backoff {
+                    initial: Duration::from_secs(1),
+                    max: Duration::from_secs(30),
+                },
             },
         );
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source.clone(), cache.clone())),
-                "0 0 0 1 1 *",
+                CronSchedule::parse("0 0 0 1 1 *").unwrap(),
             )
             .await
             .unwrap();
-        let retry = StartupRetry {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(5),
+        let retry = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(5),
         };
         let start = Instant::now();
         warm_up_until_loaded(scheduler, cache.clone(), retry, CancellationToken::new()).await;
@@ -326,7 +311,8 @@ mod tests {
         .execute(1)
         .await
         .unwrap();
-        assert_eq!((report.items, report.rejected), (1, 1));
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
+        assert!(report.partial, "a run that leaves pairs out says so");
 
         let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let line = logs
@@ -356,7 +342,7 @@ mod tests {
         let bad_rows = vec![raw(1, 140_010), raw(2, 140_010)];
         let bad = CacheWarmupJob::new(Arc::new(Fixed(bad_rows)), cache.clone());
         let error = bad.execute(1).await.unwrap_err();
-        assert!(!error.retryable);
+        assert!(!error.transient);
         assert!(
             error
                 .message
@@ -375,14 +361,14 @@ mod tests {
             .execute(1)
             .await
             .unwrap();
-        assert_eq!((report.items, report.rejected), (2, 1));
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (2, Some("1")));
 
         // An empty answer (no outage anywhere) is a valid answer.
         let report = CacheWarmupJob::new(Arc::new(Fixed(vec![])), cache.clone())
             .execute(1)
             .await
             .unwrap();
-        assert_eq!((report.items, report.rejected), (0, 0));
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (0, Some("0")));
         assert!(cache.current().await.unwrap().snapshot.items.is_empty());
     }
 

@@ -2,4 +2,4 @@
 
 pub mod cache_warmup;
 
-pub use cache_warmup::{CacheWarmupJob, StartupRetry, WARMUP_JOB_NAME, warm_up_until_loaded};
+pub use cache_warmup::{CacheWarmupJob, REJECTED_FACT, WARMUP_JOB_NAME, warm_up_until_loaded};

@@ -8,7 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::{CronSchedule, RetryPolicy};
+use chrono_tz::Tz;
+
+use super::cron::CronSchedule;
+use super::runner::RetryPolicy;
 
 /// A tick this much late is not yet missing: the engine polls its schedule, it does not
 /// fire to the millisecond.
@@ -26,7 +29,7 @@ pub(super) struct TickClock {
 pub fn worst_case(policy: &RetryPolicy) -> Duration {
     let attempts = policy.max_attempts.max(1);
     let backoffs = (1..attempts).fold(Duration::ZERO, |sum, attempt| {
-        sum.saturating_add(policy.backoff(attempt))
+        sum.saturating_add(policy.backoff.after(attempt))
     });
     policy
         .attempt_timeout
@@ -56,12 +59,13 @@ pub(super) fn run_overdue(
 pub(super) fn ticks_overdue(
     job: &str,
     schedule: &CronSchedule,
+    time_zone: Tz,
     ticks: TickClock,
     now: DateTime<Utc>,
 ) -> Option<String> {
     let since = ticks.last_tick.or(ticks.started)?;
-    let first = schedule.next_after(since)?;
-    let second = schedule.next_after(first)?;
+    let first = schedule.next_after(since, time_zone)?;
+    let second = schedule.next_after(first, time_zone)?;
     let slack = chrono::Duration::from_std(TICK_SLACK).unwrap_or_default();
     (now > second + slack).then(|| {
         format!(
@@ -76,6 +80,7 @@ pub(super) fn ticks_overdue(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::Backoff;
     use chrono::TimeZone;
 
     #[test]
@@ -83,13 +88,18 @@ mod tests {
         let policy = RetryPolicy {
             attempt_timeout: Duration::from_secs(60),
             max_attempts: 3,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
+            backoff: Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+            },
         };
         // 3 x 60 + (1 + 2) + 60.
         assert_eq!(worst_case(&policy), Duration::from_secs(243));
         let capped = RetryPolicy {
-            initial_backoff: Duration::from_secs(20),
+            backoff: Backoff {
+                initial: Duration::from_secs(20),
+                max: Duration::from_secs(30),
+            },
             ..policy
         };
         // Backoffs 20 and min(40, 30).
@@ -111,21 +121,22 @@ mod tests {
 
     #[test]
     fn ticks_are_overdue_after_two_missed_periods() {
-        let every_minute = CronSchedule::parse("* * * * *", chrono_tz::UTC).unwrap();
+        let every_minute = CronSchedule::parse("* * * * *").unwrap();
+        let utc = chrono_tz::UTC;
         let t = |m: u32, s: u32| Utc.with_ymd_and_hms(2026, 11, 29, 12, m, s).unwrap();
         let started = TickClock {
             started: Some(t(0, 30)),
             last_tick: None,
         };
         // Due at 12:01 and 12:02 (+5 s slack).
-        assert!(ticks_overdue("j", &every_minute, started, t(2, 5)).is_none());
-        assert!(ticks_overdue("j", &every_minute, started, t(2, 6)).is_some());
+        assert!(ticks_overdue("j", &every_minute, utc, started, t(2, 5)).is_none());
+        assert!(ticks_overdue("j", &every_minute, utc, started, t(2, 6)).is_some());
         let ticked = TickClock {
             last_tick: Some(t(2, 0)),
             ..started
         };
-        assert!(ticks_overdue("j", &every_minute, ticked, t(3, 30)).is_none());
-        assert!(ticks_overdue("j", &every_minute, ticked, t(4, 6)).is_some());
-        assert!(ticks_overdue("j", &every_minute, TickClock::default(), t(9, 0)).is_none());
+        assert!(ticks_overdue("j", &every_minute, utc, ticked, t(3, 30)).is_none());
+        assert!(ticks_overdue("j", &every_minute, utc, ticked, t(4, 6)).is_some());
+        assert!(ticks_overdue("j", &every_minute, utc, TickClock::default(), t(9, 0)).is_none());
     }
 }

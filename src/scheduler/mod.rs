@@ -3,16 +3,20 @@
 //! runs, a timeout per attempt, retries with backoff for transient failures, panics caught
 //! and recorded, and a status per job.
 
+mod backoff;
 mod cron;
 mod job;
 mod liveness;
+mod report;
 mod runner;
 mod service;
 mod status;
 
+pub use backoff::Backoff;
 pub use cron::{CronError, CronSchedule};
-pub use job::{Job, JobError, JobReport};
+pub use job::{Job, JobError};
 pub use liveness::worst_case;
+pub use report::JobReport;
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};
 pub use status::{JobStatus, RunOutcome, RunRecord, Trigger};

@@ -17,13 +17,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use super::ConnectionLimits;
-
 /// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
 
 /// The accept loop logs a failure kind at most once per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Pause of the accept loop after it fails for lack of resources (too many open files).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Counters of the listener, shared with whoever wants to show them.
 #[derive(Debug, Default)]
@@ -37,18 +38,21 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// The stream of accepted connections of `listener` under `limits`. Accept errors
+    /// The stream of accepted connections of `listener`: at most `max_connections` open
+    /// at once, each with `handshake_timeout` to send the HTTP/2 preface. Accept errors
     /// never end it and never reach tonic (whose loop would spin on them): they are
     /// counted, logged at most once per interval, and followed by a pause.
     pub fn stream(
         self: Arc<Self>,
         listener: TcpListener,
-        limits: ConnectionLimits,
+        max_connections: usize,
+        handshake_timeout: Duration,
     ) -> impl Stream<Item = Result<ConnIo, io::Error>> + Send + 'static {
         let state = AcceptLoop {
             listener,
-            limits,
-            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            max_connections,
+            handshake_timeout,
+            permits: Arc::new(Semaphore::new(max_connections)),
             counters: self,
             refused_log: RateLimitedLog::default(),
             error_log: RateLimitedLog::default(),
@@ -62,7 +66,8 @@ impl Incoming {
 
 struct AcceptLoop {
     listener: TcpListener,
-    limits: ConnectionLimits,
+    max_connections: usize,
+    handshake_timeout: Duration,
     permits: Arc<Semaphore>,
     counters: Arc<Incoming>,
     refused_log: RateLimitedLog,
@@ -79,7 +84,7 @@ impl AcceptLoop {
                         if let Some(suppressed) = self.refused_log.should_log() {
                             tracing::warn!(
                                 %peer,
-                                max_connections = self.limits.max_connections,
+                                max_connections = self.max_connections,
                                 refused_total = refused,
                                 suppressed,
                                 "connection refused: too many open connections"
@@ -90,7 +95,12 @@ impl AcceptLoop {
                     };
                     // Without TCP_NODELAY small answers wait on delayed ACKs (~40 ms each).
                     let _ = stream.set_nodelay(true);
-                    return ConnIo::new(stream, permit, &self.limits, self.counters.clone());
+                    return ConnIo::new(
+                        stream,
+                        permit,
+                        self.handshake_timeout,
+                        self.counters.clone(),
+                    );
                 }
                 Err(e) if is_per_connection(&e) => {
                     // The peer went away between SYN and accept: nothing to fix here.
@@ -103,11 +113,11 @@ impl AcceptLoop {
                             error = %e,
                             accept_errors_total = total,
                             suppressed,
-                            backoff_ms = self.limits.accept_backoff.as_millis() as u64,
+                            backoff_ms = u64::try_from(ACCEPT_BACKOFF.as_millis()).unwrap_or(u64::MAX),
                             "cannot accept connections (too many open files?): backing off"
                         );
                     }
-                    tokio::time::sleep(self.limits.accept_backoff).await;
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             }
         }
@@ -163,15 +173,15 @@ impl ConnIo {
     fn new(
         stream: TcpStream,
         permit: OwnedSemaphorePermit,
-        limits: &ConnectionLimits,
+        handshake_timeout: Duration,
         counters: Arc<Incoming>,
     ) -> Self {
         Self {
             stream,
             _permit: permit,
             preface_left: PREFACE_LEN,
-            handshake: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
-            handshake_timeout: limits.handshake_timeout,
+            handshake: Box::pin(tokio::time::sleep(handshake_timeout)),
+            handshake_timeout,
             counters,
         }
     }

@@ -7,15 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::config::{AdminSettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
-use radar_interrupcoes::grpc::AdminAuth;
-use radar_interrupcoes::jobs::StartupRetry;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
-use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
+use radar_interrupcoes::scheduler::SchedulerService;
 use radar_interrupcoes::server::Application;
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
 use radar_interrupcoes::transport::Incoming;
@@ -113,22 +111,18 @@ pub fn row(conjunto: i64, programada: i64, nao_programada: i64) -> RawInterrupca
 /// Settings for tests: no cron tick during a test (yearly), fast retries.
 pub fn test_settings() -> ServiceSettings {
     ServiceSettings {
-        warmup_cron: "0 0 0 1 1 *".to_owned(),
-        retry: RetryPolicy {
-            attempt_timeout: Duration::from_secs(10),
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        },
-        startup_retry: StartupRetry {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(200),
-        },
+        warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
+        job_timeout: Duration::from_secs(10),
+        job_max_attempts: 2,
+        job_retry_backoff: Duration::from_millis(10),
+        job_retry_backoff_max: Duration::from_millis(20),
+        startup_retry_initial: Duration::from_millis(50),
+        startup_retry_max: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
         drain_delay: Duration::ZERO,
-        admin: AdminAuth {
+        admin: AdminSettings {
             manual_min_interval: Duration::ZERO,
-            ..AdminAuth::default()
+            ..ServiceSettings::default().admin
         },
         ..ServiceSettings::default()
     }
@@ -243,7 +237,7 @@ impl TestApp {
                 data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
             )
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn trigger(&self, job: &str) -> Result<sched_pb::TriggerNowResponse, tonic::Status> {
@@ -253,7 +247,7 @@ impl TestApp {
                 job_name: job.to_owned(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn jobs(&self) -> sched_pb::ListJobsResponse {

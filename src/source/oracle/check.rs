@@ -5,13 +5,17 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use tracing::Span;
+use std::sync::Arc;
 
-use super::errors::translate;
+use oracle::Connection;
+
+use super::error::translate;
+use super::inspect::{self, Pushdown, SynonymTarget};
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, validate_rows};
 use crate::source::SourceError;
+use crate::source::blocking::{CancelSlot, run_blocking};
 
 /// The tables (synonyms, in the service's schema) the aggregation SQL reads.
 pub const OMS_TABLES: [&str; 4] = [
@@ -46,6 +50,11 @@ pub struct CheckReport {
     pub rejected: usize,
     /// Up to three rejection reasons.
     pub rejections: Vec<String>,
+    /// Each OMS table and the synonym it resolves through (`None`: not a synonym), or why
+    /// they could not be read.
+    pub synonyms: Result<Vec<(String, Option<SynonymTarget>)>, String>,
+    /// Where Oracle runs the aggregation, from `EXPLAIN PLAN`, or why it is unknown.
+    pub plan: Result<Pushdown, String>,
 }
 
 impl fmt::Display for CheckReport {
@@ -81,7 +90,22 @@ impl fmt::Display for CheckReport {
         for reason in &self.rejections {
             write!(f, "\n    rejected  : {reason}")?;
         }
-        Ok(())
+        match &self.synonyms {
+            Ok(synonyms) => {
+                for (table, target) in synonyms {
+                    match target {
+                        Some(target) => write!(f, "\n  synonym     : {table} -> {target}")?,
+                        None => write!(f, "\n  synonym     : {table} -> not a synonym (local)")?,
+                    }
+                }
+                write!(f, "\n  links       : {}", links_summary(synonyms))?;
+            }
+            Err(e) => write!(f, "\n  synonyms    : not read ({e})")?,
+        }
+        match &self.plan {
+            Ok(plan) => write!(f, "\n  plan        : {plan}"),
+            Err(e) => write!(f, "\n  plan        : not available ({e})"),
+        }
     }
 }
 
@@ -93,13 +117,11 @@ pub async fn connectivity_check(
 ) -> Result<CheckReport, SourceError> {
     let settings = settings.clone();
     let binds = binds.clone();
-    let span = Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
+    // Nothing to cancel: the operator's command ends with the check.
+    run_blocking("Oracle check", move |_: &CancelSlot<Arc<Connection>>| {
         check_blocking(&settings, binds)
     })
     .await
-    .map_err(|e| SourceError::permanent(None, format!("the Oracle check task failed: {e}")))?
 }
 
 fn check_blocking(
@@ -132,6 +154,10 @@ fn check_blocking(
     let query_time = started.elapsed();
     let rows_len = rows.len();
     let validated = validate_rows(rows);
+    let synonyms = inspect::synonyms(&conn).map_err(|e| e.to_string());
+    let plan = inspect::explain(&conn, &binds)
+        .map(|plan| inspect::pushdown(&plan))
+        .map_err(|e| e.to_string());
 
     Ok(CheckReport {
         connect_string: settings.connect_string.clone(),
@@ -150,7 +176,32 @@ fn check_blocking(
             .take(3)
             .map(ToString::to_string)
             .collect(),
+        synonyms,
+        plan,
     })
+}
+
+/// Whether the four synonyms go through one database link, as the plan needs to run at
+/// the remote site.
+fn links_summary(synonyms: &[(String, Option<SynonymTarget>)]) -> String {
+    let mut links: Vec<Option<&str>> = synonyms
+        .iter()
+        .map(|(_, t)| t.as_ref().and_then(|t| t.db_link.as_deref()))
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    match links.as_slice() {
+        [Some(link)] => format!("all through {link}"),
+        [None] => "none: the tables are reached without a database link".into(),
+        _ => format!(
+            "WARNING: mixed ({}); Oracle cannot run the whole query at one remote site",
+            links
+                .iter()
+                .map(|l| l.unwrap_or("no link"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// Reads no row, but fails with ORA-00942/ORA-01031/ORA-02019 when the table, the grant or
@@ -188,6 +239,21 @@ mod tests {
             rows: 42,
             rejected: 1,
             rejections: vec!["conjunto=1 municipio=null: ideMunicipio is null".into()],
+            synonyms: Ok(OMS_TABLES
+                .iter()
+                .map(|t| {
+                    let target = SynonymTarget {
+                        owner: "RADAR".into(),
+                        table_owner: "INSERVICE".into(),
+                        table_name: (*t).to_owned(),
+                        db_link: Some("DBLINK_INSERVICE".into()),
+                    };
+                    ((*t).to_owned(), Some(target))
+                })
+                .collect()),
+            plan: Ok(Pushdown::FullyRemote {
+                link: Some("DBLINK_INSERVICE".into()),
+            }),
         }
     }
 
@@ -208,7 +274,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ideMunicipio is null"), "{text}");
-        assert!(text.lines().count() <= 8, "{text}");
+        assert!(
+            text.contains("synonym     : CISPERSL -> INSERVICE.CISPERSL@DBLINK_INSERVICE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("links       : all through DBLINK_INSERVICE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("plan        : pushed to the remote site"),
+            "{text}"
+        );
+        assert!(text.lines().count() <= 14, "{text}");
+    }
+
+    #[test]
+    fn synonyms_through_different_links_are_flagged() {
+        let mut r = report();
+        if let Ok(synonyms) = &mut r.synonyms {
+            synonyms[3].1 = None;
+        }
+        r.plan = Err("ORA-01039: insufficient privileges on underlying objects".into());
+        let text = r.to_string();
+        assert!(text.contains("CISPERSL -> not a synonym (local)"), "{text}");
+        assert!(
+            text.contains("links       : WARNING: mixed (no link, DBLINK_INSERVICE)")
+                || text.contains("links       : WARNING: mixed (DBLINK_INSERVICE, no link)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("plan        : not available (ORA-01039"),
+            "{text}"
+        );
     }
 
     #[test]

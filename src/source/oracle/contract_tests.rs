@@ -13,18 +13,19 @@ use oracle::Connection;
 use oracle::pool::Pool;
 use secrecy::SecretString;
 
-use super::session;
+use super::adapter::OracleSource;
 use super::settings::OracleSettings;
-use super::source::OracleSource;
+use super::{inspect, session};
 use crate::domain::QueryBinds;
 use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
 
-/// The four OMS tables with Oracle types (DOMAIN.md column names).
+/// The four OMS tables with Oracle types (DOMAIN.md column names). `AG_ID` is VARCHAR2, as the
+/// distributor's own queries (`AG_ID = '370'`) show it to be: the text bind must match it.
 const CREATE_TABLES: [&str; 4] = [
     "CREATE TABLE AGENCY_EVENT (
        NUM_1          NUMBER(12) NOT NULL PRIMARY KEY,
-       AG_ID          NUMBER(10),
+       AG_ID          VARCHAR2(10),
        IS_OPEN        VARCHAR2(1),
        NUM_CUST       NUMBER(10),
        DEV_ID         NUMBER(12),
@@ -248,6 +249,29 @@ async fn oracle_contract_suite_when_configured() {
         settings: db.settings.clone(),
     };
     contract_suite::run_contract_suite(&db).await;
+
+    // What check-oracle reads, against the real dictionary: the fixture tables are local
+    // tables, not synonyms, and EXPLAIN PLAN (with the VARCHAR2 binds) finds no remote step.
+    db.create_tables()
+        .await
+        .expect("fixture tables for the inspection");
+    let (synonyms, plan) = db
+        .with_conn(|conn| {
+            let synonyms = inspect::synonyms(conn)?;
+            let plan = inspect::explain(conn, &QueryBinds::default())?;
+            Ok((synonyms, plan))
+        })
+        .await
+        .expect("read synonyms and plan");
+    let names: Vec<&str> = synonyms.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, super::OMS_TABLES);
+    assert!(synonyms.iter().all(|(_, t)| t.is_none()), "{synonyms:?}");
+    assert!(!plan.is_empty());
+    assert_eq!(
+        inspect::pushdown(&plan),
+        inspect::Pushdown::Local,
+        "{plan:?}"
+    );
 }
 
 #[test]

@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
+use oracle::conn::CloseMode;
 use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::{Connection, InitParams};
 use secrecy::ExposeSecret;
 
-use super::errors::translate;
+use super::binds::{text_binds, with_named};
+use super::error::translate;
 use super::rows::{COLUMNS, map_row};
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
@@ -92,14 +94,14 @@ pub fn connection(pool: &Pool, settings: &OracleSettings) -> Result<Connection, 
     Ok(conn)
 }
 
-/// Runs the shared aggregation SQL with its binds bound by name.
+/// Runs the shared aggregation SQL with its binds bound by name, as VARCHAR2 text (see
+/// [`super::binds`]).
 pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
-    let rows = conn
-        .query_named(
-            statement_text(AGGREGATION_SQL),
-            &[("ag_id", &binds.ag_id), ("dist", &binds.dist)],
-        )
-        .map_err(|e| translate(&e))?;
+    let text = text_binds(binds);
+    let rows = with_named(&text, |named| {
+        conn.query_named(statement_text(AGGREGATION_SQL), named)
+    })
+    .map_err(|e| translate(&e))?;
     let mut out = Vec::new();
     for row in rows {
         let row = row.map_err(|e| translate(&e))?;
@@ -114,6 +116,35 @@ pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcao
         out.push(map_row(values.each_ref().map(Option::as_deref))?);
     }
     Ok(out)
+}
+
+/// Ends the session's use on the calling (blocking) thread: rolls back, then returns it to
+/// the pool. A SELECT through a database link opens a distributed transaction, which must be
+/// ended by a round trip to the remote site; left to `Drop`, ODPI-C would do that round trip
+/// (up to the call timeout) wherever the last reference is dropped, possibly on an async
+/// worker. If the rollback fails the session is dropped from the pool rather than returned
+/// in an unknown state. Failures are logged, not returned: the rows are already fetched.
+pub fn release(conn: &Connection) {
+    let mode = match conn.rollback() {
+        Ok(()) => CloseMode::Default,
+        Err(e) => {
+            let e = translate(&e);
+            tracing::warn!(
+                code = e.code.as_deref(),
+                error = %e.message,
+                "oracle rollback before release failed; dropping the session from the pool"
+            );
+            CloseMode::Drop
+        }
+    };
+    if let Err(e) = conn.close_with_mode(mode) {
+        let e = translate(&e);
+        tracing::warn!(
+            code = e.code.as_deref(),
+            error = %e.message,
+            "oracle session not released cleanly"
+        );
+    }
 }
 
 /// The SQL as Oracle accepts it: the shared file may end with `;` (SQLite and SQL*Plus take

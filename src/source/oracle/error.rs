@@ -7,6 +7,7 @@
 
 use oracle::ErrorKind;
 
+use super::stacked::{Stack, advice_through_link};
 use crate::source::{SourceError, SourceErrorKind};
 
 /// What a known code means for the job, and what to do about it.
@@ -92,6 +93,11 @@ const KNOWN: &[Known] = &[
     transient("ORA-00028", LOST),
     transient("ORA-02396", LOST),
     transient("ORA-02068", LOST),
+    transient(
+        "ORA-03150",
+        "the database link to the OMS database lost its connection (end-of-file on the \
+         link); the job retries",
+    ),
     transient("ORA-25408", LOST),
     transient("DPI-1010", LOST),
     transient("DPI-1080", LOST),
@@ -209,28 +215,47 @@ pub fn translate(err: &oracle::Error) -> SourceError {
 
 /// Classifies a native code with the driver's message. `detail` may start with the code
 /// itself (`"ORA-12541: TNS:no listener"`); it is not repeated, since `SourceError`'s
-/// `Display` shows the code first.
+/// `Display` shows the code first. A stacked message (several `ORA-` lines) is classified by
+/// its cause, the first code that is not a wrapper, and names the database link it came
+/// through (see [`super::stacked`]); its lines are kept, joined by ` | `.
 pub fn classify(code: &str, detail: &str) -> SourceError {
-    let detail = detail.trim();
+    // A stacked message is classified by its cause, not by its first (wrapper) code.
+    let stack = Stack::parse(code, detail);
+    let code = stack.cause();
+    let lines: Vec<&str> = detail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let detail = lines.join(" | ");
     let detail = detail
         .strip_prefix(code)
         .map(|rest| rest.trim_start_matches([':', ' ']))
-        .unwrap_or(detail)
+        .unwrap_or(&detail)
         .trim_end_matches('.');
-    let code_owned = Some(code.to_owned());
-    match KNOWN.iter().find(|k| k.code == code) {
-        Some(known) => SourceError {
-            kind: known.kind,
-            code: code_owned,
-            message: format!("{detail}. {}", capitalized(known.advice)),
-        },
-        None => SourceError::permanent(
-            code_owned,
+    let (kind, advice) = match KNOWN.iter().find(|k| k.code == code) {
+        Some(known) => (known.kind, known.advice.to_owned()),
+        None => (
+            SourceErrorKind::Permanent,
             format!(
-                "{detail}. Not a known transient error, so the run fails: see the Oracle error \
-                 reference for {code}"
+                "not a known transient error, so the run fails: see the Oracle error reference \
+                 for {code}"
             ),
         ),
+    };
+    let advice = match stack.link.as_deref() {
+        Some(link) => advice_through_link(code, link).unwrap_or_else(|| {
+            format!(
+                "{advice}; reported through the database link {link}, between the service's \
+                 database and the OMS database"
+            )
+        }),
+        None => advice,
+    };
+    SourceError {
+        kind,
+        code: Some(code.to_owned()),
+        message: format!("{detail}. {}", capitalized(&advice)),
     }
 }
 
