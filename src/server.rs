@@ -15,7 +15,7 @@ use tower::util::MapResponseLayer;
 
 use crate::cache::SnapshotCache;
 use crate::config::{
-    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
 };
 use crate::domain::QueryBinds;
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
@@ -24,9 +24,9 @@ use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
-use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
+use crate::source::{InterrupcaoSource, SettingNames};
 use crate::transport::{Incoming, message_size_status};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
@@ -161,7 +161,7 @@ impl Application {
         if let Some(tls) = &settings.tls.loaded {
             builder = builder
                 .tls_config(tls.server_config(limits.handshake_timeout))
-                .context("RADAR_TLS_CERT_FILE")?;
+                .with_context(|| config::variable("tls_cert_file"))?;
             tracing::info!(
                 cert_file = %tls.cert_file.display(),
                 client_certificates_required = tls.client_ca_file.is_some(),
@@ -194,7 +194,14 @@ impl Application {
             .add_service(InterceptedService::new(
                 SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
                     .max_decoding_message_size(max_request_bytes),
-                AdminGuard::new(settings.admin.admin_token.clone()),
+                AdminGuard::new(
+                    settings.admin.admin_token.clone(),
+                    &format!(
+                        "{} or {}",
+                        config::variable("admin_token"),
+                        config::variable("admin_token_file")
+                    ),
+                ),
             ))
             .serve_with_incoming_shutdown(
                 incoming.stream(
@@ -271,16 +278,35 @@ impl Application {
 /// The adapter the settings select.
 pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
     match settings {
-        SourceSettings::Sqlite { path, .. } => {
-            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
-        }
+        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
+            path.clone(),
+            binds.clone(),
+            setting_names(),
+        )),
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
         }
     }
 }
 
-/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+/// The variables of the settings the adapters' errors advise about, from clap's own
+/// argument list.
+pub fn setting_names() -> SettingNames {
+    SettingNames {
+        job_timeout: config::variable("job_timeout"),
+        sqlite_path: config::variable("sqlite_path"),
+        sqlite_create_demo: config::variable("sqlite_create_demo"),
+        oracle_connect_string: config::variable("connect_string"),
+        oracle_user: config::variable("user"),
+        oracle_password: config::variable("password"),
+        oracle_password_file: config::variable("password_file"),
+        oracle_client_lib_dir: config::variable("client_lib_dir"),
+        oracle_pool_max: config::variable("pool_max"),
+        oracle_call_timeout: config::variable("call_timeout"),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated Oracle settings.
 pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
     OracleSettings {
         connect_string: oracle.connect_string().to_owned(),
@@ -293,6 +319,7 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         stmt_cache_size: oracle.stmt_cache_size,
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
+        names: setting_names(),
     }
 }
 
@@ -307,7 +334,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         return;
     };
     let created = tokio::task::spawn_blocking(move || {
-        if sqlite::exists(&path)? {
+        let names = setting_names();
+        if sqlite::exists(&path, &names)? {
             return Ok(None);
         }
         tracing::info!(
@@ -316,7 +344,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
             seed = DEFAULT_DEMO_SEED,
             "SQLite database missing: generating the demo database"
         );
-        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
+            .map(|s| Some((path, s)))
     })
     .await;
     match created {
@@ -329,5 +358,17 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
         Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapters' tests check their advice with these names: they must be the variables
+    /// the service really reads, or the advice would name settings nobody can set.
+    #[test]
+    fn the_adapters_are_told_the_variables_the_service_reads() {
+        assert_eq!(setting_names(), SettingNames::for_tests());
     }
 }

@@ -18,13 +18,17 @@ const BEARER: &[u8] = b"Bearer ";
 #[derive(Clone)]
 pub struct AdminGuard {
     token: Option<Arc<SecretString>>,
+    /// How the token is set, named in the refusal of non-loopback callers.
+    token_settings: Arc<str>,
 }
 
 impl AdminGuard {
-    /// Guards with `token`, or loopback-only without one.
-    pub fn new(token: Option<SecretString>) -> Self {
+    /// Guards with `token`, or loopback-only without one; `token_settings` names the
+    /// settings that set it (e.g. `RADAR_ADMIN_TOKEN or RADAR_ADMIN_TOKEN_FILE`).
+    pub fn new(token: Option<SecretString>, token_settings: &str) -> Self {
         Self {
             token: token.map(Arc::new),
+            token_settings: Arc::from(token_settings),
         }
     }
 
@@ -32,10 +36,10 @@ impl AdminGuard {
         let Some(token) = &self.token else {
             return match peer {
                 Some(peer) if peer.ip().is_loopback() => Ok(()),
-                _ => Err(Status::permission_denied(
-                    "SchedulerAdmin answers only loopback callers until RADAR_ADMIN_TOKEN \
-                     (or RADAR_ADMIN_TOKEN_FILE) is set",
-                )),
+                _ => Err(Status::permission_denied(format!(
+                    "SchedulerAdmin answers only loopback callers until {} is set",
+                    self.token_settings
+                ))),
             };
         };
         let Some(header) = header else {
@@ -89,7 +93,7 @@ mod tests {
     const TOKEN: &str = "0123456789abcdef0123";
 
     fn guard(token: Option<&str>) -> AdminGuard {
-        AdminGuard::new(token.map(SecretString::from))
+        AdminGuard::new(token.map(SecretString::from), "the admin token")
     }
 
     fn code(result: Result<(), Status>) -> Option<Code> {
