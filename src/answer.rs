@@ -1,7 +1,7 @@
-//! The answer to ANEEL's question, produced here once for every adapter (the gRPC service
-//! today, an HTTP endpoint later): the request checked, the snapshot read, and the rule
-//! that data older than the hard limit is ANEEL's error answer, never old numbers
-//! reported as current. Adapters only convert it.
+//! The data answer, produced once for every adapter: the gRPC handler and the ANEEL HTTP
+//! endpoint both call [`AnswerService::answer`] and only convert its result. The rule that
+//! data older than the hard limit is ANEEL's error answer, never old numbers reported as
+//! current, lives here too ([`Answer::idc_status_requisicao`]).
 
 use std::sync::Arc;
 
@@ -17,40 +17,47 @@ pub const STATUS_ERRO: i32 = 2;
 /// Missing pairs listed in an answer at most (the count is always complete).
 pub const MAX_MISSING_PAIRS: usize = 20;
 
-/// Why there is no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum AnswerError {
-    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm`.
-    #[error("invalid dthRecuperacao: {0}")]
-    InvalidDthRecuperacao(String),
-    /// `dthRecuperacao` is valid, but this version answers only the present.
-    #[error("dthRecuperacao is not supported yet: omit it to get the current answer")]
-    DthRecuperacaoUnsupported,
-    /// No snapshot has loaded yet.
-    #[error(transparent)]
-    NotReady(#[from] NotReady),
+/// What a caller asks: the answer now, or (later) as it stood at `dthRecuperacao`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerRequest {
+    /// ANEEL's `dthRecuperacao` as received (`dd/mm/yyyy hh:mm`); empty asks for now.
+    pub dth_recuperacao: String,
 }
 
-/// One answer: ANEEL's fields and the snapshot it came from.
+/// The answer: a snapshot as it looks now, and the contact every answer carries.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// 1 success, 2 error.
-    pub idc_status_requisicao: i32,
-    /// The distributor's contact.
-    pub email_indisponibilidade: String,
-    /// Empty on success; since when data is unavailable on error.
-    pub mensagem: String,
-    /// The snapshot, its age and staleness.
+    /// The snapshot with its age and staleness.
     pub view: SnapshotView,
+    /// `emailIndisponibilidade`.
+    pub email_indisponibilidade: String,
 }
 
 impl Answer {
+    /// 1 (success), or 2 (error) when the snapshot is older than the hard limit.
+    pub fn idc_status_requisicao(&self) -> i32 {
+        if self.view.expired {
+            STATUS_ERRO
+        } else {
+            STATUS_SUCESSO
+        }
+    }
+
+    /// Empty on success; since when data is unavailable when it is too old.
+    pub fn mensagem(&self) -> String {
+        if self.view.expired {
+            unavailable_since(self.view.snapshot.collected_at)
+        } else {
+            String::new()
+        }
+    }
+
     /// ANEEL's items: none in an error answer.
     pub fn items(&self) -> &[InterrupcaoAtiva] {
-        if self.idc_status_requisicao == STATUS_SUCESSO {
-            &self.view.snapshot.items
-        } else {
+        if self.view.expired {
             &[]
+        } else {
+            &self.view.snapshot.items
         }
     }
 
@@ -67,42 +74,6 @@ impl Answer {
     }
 }
 
-/// Answers from the cache only.
-pub struct Answerer {
-    cache: Arc<SnapshotCache>,
-    email_indisponibilidade: String,
-}
-
-impl Answerer {
-    /// Answers from `cache`, with `email_indisponibilidade` in every answer.
-    pub fn new(cache: Arc<SnapshotCache>, email_indisponibilidade: String) -> Self {
-        Self {
-            cache,
-            email_indisponibilidade,
-        }
-    }
-
-    /// The answer for `dth_recuperacao` (empty: now).
-    pub async fn answer(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
-        if !dth_recuperacao.is_empty() {
-            dth_recuperacao::parse(dth_recuperacao).map_err(AnswerError::InvalidDthRecuperacao)?;
-            return Err(AnswerError::DthRecuperacaoUnsupported);
-        }
-        let view = self.cache.current().await?;
-        let (idc_status_requisicao, mensagem) = if view.expired {
-            (STATUS_ERRO, unavailable_since(view.snapshot.collected_at))
-        } else {
-            (STATUS_SUCESSO, String::new())
-        };
-        Ok(Answer {
-            idc_status_requisicao,
-            email_indisponibilidade: self.email_indisponibilidade.clone(),
-            mensagem,
-            view,
-        })
-    }
-}
-
 /// ANEEL's `mensagem` when the data is too old: since when, in Brasília time.
 fn unavailable_since(collected_at: DateTime<Utc>) -> String {
     let local = collected_at.with_timezone(&chrono_tz::America::Sao_Paulo);
@@ -111,6 +82,56 @@ fn unavailable_since(collected_at: DateTime<Utc>) -> String {
          interrupções é antiga demais para ser informada como atual.",
         local.format(dth_recuperacao::FORMAT)
     )
+}
+
+/// Why there is no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// No snapshot has loaded yet.
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm` in Brasília time.
+    #[error("invalid dthRecuperacao: {0}")]
+    InvalidDthRecuperacao(String),
+    /// `dthRecuperacao` is valid, but answers from the past are not kept yet.
+    #[error("dthRecuperacao is not supported yet: omit it to get the current answer")]
+    HistoryUnavailable,
+}
+
+/// Answers ANEEL's question from the snapshot cache; never touches the source.
+#[derive(Clone)]
+pub struct AnswerService {
+    cache: Arc<SnapshotCache>,
+    email_indisponibilidade: String,
+}
+
+impl AnswerService {
+    /// Answers from `cache`, with `email_indisponibilidade` in every answer.
+    pub fn new(cache: Arc<SnapshotCache>, email_indisponibilidade: String) -> Self {
+        Self {
+            cache,
+            email_indisponibilidade,
+        }
+    }
+
+    /// The contact of every answer, errors included.
+    pub fn email_indisponibilidade(&self) -> &str {
+        &self.email_indisponibilidade
+    }
+
+    /// The answer to `request`, or why there is none.
+    pub async fn answer(&self, request: &AnswerRequest) -> Result<Answer, AnswerError> {
+        if !request.dth_recuperacao.is_empty() {
+            dth_recuperacao::parse(&request.dth_recuperacao)
+                .map_err(AnswerError::InvalidDthRecuperacao)?;
+            return Err(AnswerError::HistoryUnavailable);
+        }
+        let view = self.cache.current().await?;
+        Ok(Answer {
+            view,
+            email_indisponibilidade: self.email_indisponibilidade.clone(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -140,20 +161,20 @@ mod tests {
                 rejected: Vec::new(),
             })
             .await;
-        let answer = Answerer::new(cache, "a@b.c".into())
-            .answer("")
+        let answer = AnswerService::new(cache, "a@b.c".into())
+            .answer(&AnswerRequest::default())
             .await
             .unwrap();
-        assert_eq!(answer.idc_status_requisicao, STATUS_ERRO);
+        assert_eq!(answer.idc_status_requisicao(), STATUS_ERRO);
         assert!(answer.items().is_empty());
         assert_eq!(answer.view.snapshot.items.len(), 1, "the snapshot is kept");
         // 12:00 UTC is 09:00 in Brasília.
         assert!(
             answer
-                .mensagem
+                .mensagem()
                 .starts_with("Dados indisponíveis desde 29/11/2026 09:00"),
             "{}",
-            answer.mensagem
+            answer.mensagem()
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Builds and runs the service: the gRPC server (data, scheduler admin, health,
-//! reflection v1 and v1alpha), the scheduler with the warm-up job, and the health task,
-//! all stopped by one shutdown signal.
+//! reflection v1 and v1alpha), the ANEEL HTTP endpoint and the operations endpoint
+//! (metrics, probes), the scheduler with the warm-up job, and the health task, all stopped
+//! by one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tower::util::MapResponseLayer;
 
+use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
 use crate::config::{
     self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
@@ -20,7 +22,9 @@ use crate::config::{
 use crate::domain::QueryBinds;
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
+use crate::http::{self, HttpListeners, aneel, ops};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
+use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
@@ -38,6 +42,8 @@ pub struct Application {
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
+    metrics: Arc<Metrics>,
+    http: HttpListeners,
     before_warm_up: Option<StartupStep>,
     incoming: Arc<Incoming>,
 }
@@ -62,14 +68,33 @@ impl Application {
             )
             .await
             .context("scheduling the warm-up job")?;
+        let metrics = Arc::new(Metrics::new());
+        scheduler.on_run_finished({
+            let metrics = metrics.clone();
+            move |job, run| metrics.record_run(job, run)
+        });
         Ok(Self {
             listener,
             settings,
             cache,
             scheduler,
+            metrics,
+            http: HttpListeners::default(),
             before_warm_up: None,
             incoming: Arc::new(Incoming::default()),
         })
+    }
+
+    /// Adds the HTTP listeners (ANEEL endpoint, operations endpoint).
+    #[must_use]
+    pub fn with_http(mut self, http: HttpListeners) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The metrics (shared).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// Runs `step` once the server listens and before the first warm-up (the server
@@ -113,6 +138,8 @@ impl Application {
             settings,
             cache,
             scheduler,
+            metrics,
+            http,
             before_warm_up,
             incoming,
         } = self;
@@ -157,6 +184,16 @@ impl Application {
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
+        let answers = AnswerService::new(cache.clone(), settings.contact_email.clone());
+        let grpc_metrics = GrpcMetricsLayer::new(
+            metrics.clone(),
+            &[
+                crate::proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+        );
         let mut builder = Server::builder();
         if let Some(tls) = &settings.tls.loaded {
             builder = builder
@@ -180,16 +217,14 @@ impl Application {
             .max_connection_age(limits.max_connection_age)
             .max_connection_age_grace(limits.max_connection_age_grace)
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .layer(grpc_metrics)
             .layer(MapResponseLayer::new(message_size_status))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(
-                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                    cache.clone(),
-                    settings.contact_email.clone(),
-                ))
-                .max_decoding_message_size(max_request_bytes),
+                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(answers.clone()))
+                    .max_decoding_message_size(max_request_bytes),
             )
             .add_service(InterceptedService::new(
                 SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
@@ -213,6 +248,44 @@ impl Application {
             );
         let mut server = tokio::spawn(server);
         tracing::info!(%addr, "gRPC server listening");
+        let mut http_servers = Vec::new();
+        if let Some(listener) = http.aneel {
+            let addr = listener.local_addr()?;
+            tracing::info!(
+                %addr,
+                api_keys = ?http.api_keys.current().ids(),
+                loopback_only = http.api_keys.current().is_empty(),
+                "ANEEL HTTP server listening"
+            );
+            tokio::spawn(http::reload_keys(http.api_keys.clone(), stopping.clone()));
+            let router = aneel::router(aneel::AneelState::new(
+                answers.clone(),
+                http.api_keys,
+                metrics.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("ANEEL HTTP server", task));
+        }
+        if let Some(listener) = http.ops {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "operations HTTP server listening");
+            let router = ops::router(ops::OpsState::new(
+                metrics.clone(),
+                cache.clone(),
+                scheduler.clone(),
+                stopping.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("operations HTTP server", task));
+        }
 
         scheduler.start().await.context("starting the scheduler")?;
         let warm_up = tokio::spawn({
@@ -233,6 +306,7 @@ impl Application {
         tokio::select! {
             result = &mut server => {
                 stopping.cancel();
+                drain.cancel(); // the HTTP servers stop with it
                 let _ = scheduler.stop().await;
                 return result.context("server task")?.context("gRPC server failed");
             }
@@ -259,7 +333,19 @@ impl Application {
         }
         tracing::info!("closing the listener and draining the calls in flight");
         drain.cancel();
-        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+        let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+        for (name, mut task) in http_servers {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => tracing::info!(server = name, "HTTP server stopped"),
+                Ok(Ok(Err(e))) => tracing::error!(server = name, error = %e, "HTTP server failed"),
+                Ok(Err(e)) => tracing::error!(server = name, error = %e, "HTTP server task failed"),
+                Err(_) => {
+                    tracing::warn!(server = name, "grace period over: closing its connections");
+                    task.abort();
+                }
+            }
+        }
+        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
             result
                 .context("server task")?
                 .context("gRPC server failed")?;

@@ -8,6 +8,7 @@
 mod cli;
 mod error;
 mod hardening;
+pub mod http;
 mod names;
 pub mod oracle;
 mod parse;
@@ -19,13 +20,14 @@ use clap::Parser;
 pub use cli::{Cli, Command};
 pub use error::ConfigError;
 pub use hardening::{AdminSettings, LimitsSettings, TlsArgs};
+pub use http::HttpArgs;
 pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
 pub use settings::{
     CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
     ServiceSettings, Settings, SourceKind,
 };
-pub use validate::{Config, SourceSettings};
+pub use validate::{Config, HttpSettings, SourceSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings. Help,

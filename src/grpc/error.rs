@@ -46,12 +46,12 @@ impl ServiceError {
 impl From<AnswerError> for ServiceError {
     fn from(e: AnswerError) -> Self {
         match e {
+            AnswerError::NotReady(not_ready) => ServiceError::NotReady(not_ready),
             AnswerError::InvalidDthRecuperacao(reason) => ServiceError::InvalidArgument {
                 field: "dthRecuperacao",
                 reason,
             },
-            AnswerError::DthRecuperacaoUnsupported => ServiceError::Unimplemented(e.to_string()),
-            AnswerError::NotReady(not_ready) => ServiceError::NotReady(not_ready),
+            AnswerError::HistoryUnavailable => ServiceError::Unimplemented(e.to_string()),
         }
     }
 }
