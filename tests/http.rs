@@ -766,3 +766,33 @@ fn metric_names(expr: &str) -> Vec<String> {
     }
     names
 }
+
+#[tokio::test]
+async fn beyond_the_staleness_hard_limit_the_http_answer_is_anels_error_too() {
+    let mut settings = test_settings();
+    settings.stale_after = Duration::from_millis(500);
+    settings.stale_hard_limit = Duration::from_secs(1);
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_http(source, settings, ApiKeys::default()).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let (status, headers, json) = loop {
+        let got = get_json(&aneel(&app, PATH), None).await;
+        if got.2["idcStatusRequisicao"] != 1 {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, StatusCode::OK);
+    let mensagem = assert_envelope(status, &headers, &json);
+    assert!(
+        mensagem.starts_with("Dados indisponíveis desde "),
+        "{mensagem}"
+    );
+    assert_eq!(header(&headers, "x-radar-stale"), Some("true"));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let (_, _, json) = get_json(&aneel(&app, PATH), None).await;
+    assert_eq!(
+        json["idcStatusRequisicao"], 1,
+        "fresh data restores the answer"
+    );
+}
