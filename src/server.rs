@@ -239,7 +239,7 @@ impl Application {
                 ),
             ))
             .serve_with_incoming_shutdown(
-                incoming.stream(
+                incoming.clone().stream(
                     listener,
                     usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
                     limits.handshake_timeout,
@@ -278,6 +278,7 @@ impl Application {
                 cache.clone(),
                 scheduler.clone(),
                 stopping.clone(),
+                incoming.clone(),
             ));
             let task = tokio::spawn(http::serve(
                 listener,

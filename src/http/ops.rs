@@ -17,6 +17,7 @@ use crate::cache::SnapshotCache;
 use crate::health;
 use crate::metrics::{Format, Metrics, ScrapeInputs};
 use crate::scheduler::SchedulerService;
+use crate::transport::Incoming;
 
 /// What the operations handlers read.
 #[derive(Clone)]
@@ -25,22 +26,25 @@ pub struct OpsState {
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
     stopping: CancellationToken,
+    listener: Arc<Incoming>,
 }
 
 impl OpsState {
-    /// Reads `cache` and `scheduler`; everything turns not ready once `stopping` is
-    /// cancelled, as gRPC health does.
+    /// Reads `cache`, `scheduler` and the gRPC `listener`'s counters; everything turns
+    /// not ready once `stopping` is cancelled, as gRPC health does.
     pub fn new(
         metrics: Arc<Metrics>,
         cache: Arc<SnapshotCache>,
         scheduler: SchedulerService,
         stopping: CancellationToken,
+        listener: Arc<Incoming>,
     ) -> Self {
         Self {
             metrics,
             cache,
             scheduler,
             stopping,
+            listener,
         }
     }
 
@@ -70,6 +74,7 @@ async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response 
         cache: &state.cache,
         jobs: &jobs,
         health: state.health_inputs(),
+        listener: &state.listener,
     };
     let body = state.metrics.scrape(inputs, format).await;
     (
