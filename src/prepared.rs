@@ -81,7 +81,7 @@ mod tests {
             collected_at: Utc::now(),
             source: "test",
             items: Vec::new(),
-            rejected: 0,
+            rejected: Vec::new(),
         })
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
+use super::hardening;
 use super::http::HttpArgs;
 use super::names::{invalid, variable};
 use super::oracle::{OracleArgs, REDACTED};
@@ -93,10 +94,12 @@ impl Settings {
                 SourceSettings::Oracle(oracle)
             }
         };
+        let mut service = self.service;
+        hardening::check(&mut service)?;
         let http = self.http.validate()?;
         Ok(Config {
             listen_addr: self.listen_addr,
-            service: self.service,
+            service,
             source,
             binds: QueryBinds {
                 ag_id: self.agency_id,

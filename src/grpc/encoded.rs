@@ -15,11 +15,9 @@ use prost::bytes::{Buf, BufMut};
 use prost::encoding::{DecodeContext, WireType, encode_key, encode_varint, encoded_len_varint};
 
 use super::convert;
-use crate::cache::{CACHE_KEY, Snapshot, SnapshotView};
+use crate::answer::Answer;
+use crate::cache::{CACHE_KEY, SnapshotView};
 use crate::proto::interrupcoes::v1 as pb;
-
-/// ANEEL's `idcStatusRequisicao` for success.
-pub(super) const STATUS_SUCESSO: i32 = 1;
 
 /// `GetQuantitativoInterrupcoesAtivasResponse.snapshot`.
 const SNAPSHOT_FIELD: u32 = 2;
@@ -27,60 +25,82 @@ const SNAPSHOT_FIELD: u32 = 2;
 /// The bytes of an answer that depend only on its snapshot.
 #[derive(Debug, PartialEq)]
 pub struct EncodedSnapshot {
-    /// Field `resposta`, key and length included: ANEEL's answer.
+    /// Field `resposta`, key and length included: ANEEL's answer with the snapshot's items.
     resposta: Vec<u8>,
+    /// The same field once the snapshot is older than the hard limit: ANEEL's error answer
+    /// (it depends only on the snapshot's collection time).
+    resposta_expired: Vec<u8>,
     /// `SnapshotMetadata` fields before the per-call ones: `collected_at`.
     metadata_head: Vec<u8>,
-    /// `SnapshotMetadata` fields after the per-call ones: `source` to `cache_key`.
+    /// `SnapshotMetadata` fields after the per-call ones: `source` to `missing_pairs`.
     metadata_tail: Vec<u8>,
 }
 
 impl EncodedSnapshot {
-    /// Encodes what of `snapshot`'s answer does not change while it is served.
-    pub fn new(snapshot: &Snapshot, email_indisponibilidade: &str) -> Self {
-        let answer = message(snapshot, email_indisponibilidade);
-        let metadata = answer.snapshot.unwrap_or_default();
+    /// Encodes what of `answer` does not change while its snapshot is served: the fields
+    /// that depend only on the snapshot, for a fresh and for an expired snapshot.
+    pub fn new(answer: &Answer) -> Self {
+        let as_expired = |expired: bool| Answer {
+            view: SnapshotView {
+                expired,
+                ..answer.view.clone()
+            },
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+        };
+        let fresh = message(&as_expired(false));
+        let expired = message(&as_expired(true));
+        let metadata = fresh.snapshot.unwrap_or_default();
         let head = pb::SnapshotMetadata {
             collected_at: metadata.collected_at,
             ..pb::SnapshotMetadata::default()
         };
         let tail = pb::SnapshotMetadata {
             collected_at: None,
+            age: None,
+            stale: false,
+            stale_reason: String::new(),
             ..metadata
         };
-        let mut resposta = Vec::new();
-        if let Some(r) = &answer.resposta {
-            prost::encoding::message::encode(1, r, &mut resposta);
-        }
         Self {
-            resposta,
+            resposta: resposta_field(fresh.resposta.as_ref()),
+            resposta_expired: resposta_field(expired.resposta.as_ref()),
             metadata_head: head.encode_to_vec(),
             metadata_tail: tail.encode_to_vec(),
         }
     }
 }
 
-/// The message for `snapshot` without the per-call fields (`age`, `stale`, `stale_reason`).
-fn message(
-    snapshot: &Snapshot,
-    email_indisponibilidade: &str,
-) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+/// Field 1 of the response, key and length included.
+fn resposta_field(resposta: Option<&pb::QuantitativoInterrupcoesAtivas>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(r) = resposta {
+        prost::encoding::message::encode(1, r, &mut bytes);
+    }
+    bytes
+}
+
+/// The whole message for `answer`, as built per call before it was prepared: the
+/// reference the prepared bytes are built from and tested against.
+fn message(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+    let view = &answer.view;
+    let snapshot = &view.snapshot;
     pb::GetQuantitativoInterrupcoesAtivasResponse {
         resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: STATUS_SUCESSO,
-            email_indisponibilidade: email_indisponibilidade.to_owned(),
-            mensagem: String::new(),
-            interrupcao_fornecimento: snapshot.items.iter().map(convert::interrupcao).collect(),
+            idc_status_requisicao: answer.idc_status_requisicao(),
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+            mensagem: answer.mensagem(),
+            interrupcao_fornecimento: answer.items().iter().map(convert::interrupcao).collect(),
         }),
         snapshot: Some(pb::SnapshotMetadata {
             collected_at: Some(convert::timestamp(snapshot.collected_at)),
-            age: None,
-            stale: false,
-            stale_reason: String::new(),
+            age: Some(convert::duration(view.age)),
+            stale: view.stale_reason.is_some(),
+            stale_reason: view.stale_reason.clone().unwrap_or_default(),
             source: snapshot.source.to_owned(),
             item_count: snapshot.items.len() as u32,
-            rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
+            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
             cache_key: CACHE_KEY.to_owned(),
+            missing_pairs: answer.missing_pairs(),
         }),
     }
 }
@@ -91,6 +111,8 @@ fn message(
 #[derive(Debug, Clone, Default)]
 pub struct EncodedAnswer {
     prepared: Option<Arc<EncodedSnapshot>>,
+    /// Older than the hard limit: the error answer.
+    expired: bool,
     /// Only the per-call fields are set.
     now: pb::SnapshotMetadata,
 }
@@ -100,12 +122,21 @@ impl EncodedAnswer {
     pub fn new(prepared: Arc<EncodedSnapshot>, view: &SnapshotView) -> Self {
         Self {
             prepared: Some(prepared),
+            expired: view.expired,
             now: pb::SnapshotMetadata {
                 age: Some(convert::duration(view.age)),
                 stale: view.stale_reason.is_some(),
                 stale_reason: view.stale_reason.clone().unwrap_or_default(),
                 ..pb::SnapshotMetadata::default()
             },
+        }
+    }
+
+    fn resposta<'a>(&self, prepared: &'a EncodedSnapshot) -> &'a [u8] {
+        if self.expired {
+            &prepared.resposta_expired
+        } else {
+            &prepared.resposta
         }
     }
 
@@ -119,10 +150,10 @@ impl Message for EncodedAnswer {
         let Some(prepared) = &self.prepared else {
             return;
         };
-        buf.put_slice(&prepared.resposta);
+        buf.put_slice(self.resposta(prepared));
         encode_key(SNAPSHOT_FIELD, WireType::LengthDelimited, buf);
         encode_varint(Self::metadata_len(prepared, &self.now) as u64, buf);
-        // Fields in their numbers' order: 1, then the per-call 2 to 4, then 5 to 8.
+        // Fields in their numbers' order: 1, then the per-call 2 to 4, then 5 to 9.
         buf.put_slice(&prepared.metadata_head);
         self.now.encode_raw(buf);
         buf.put_slice(&prepared.metadata_tail);
@@ -144,7 +175,7 @@ impl Message for EncodedAnswer {
             return 0;
         };
         let metadata = Self::metadata_len(prepared, &self.now);
-        prepared.resposta.len()
+        self.resposta(prepared).len()
             + prost::encoding::key_len(SNAPSHOT_FIELD)
             + encoded_len_varint(metadata as u64)
             + metadata
@@ -162,9 +193,10 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::domain::InterrupcaoAtiva;
+    use crate::cache::Snapshot;
+    use crate::domain::{InterrupcaoAtiva, RowRejection};
 
-    fn snapshot(items: i32, rejected: u64) -> Snapshot {
+    fn snapshot(items: i32, rejected: usize) -> Snapshot {
         Snapshot {
             collected_at: Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
                 + chrono::Duration::nanoseconds(123_456_789),
@@ -178,45 +210,66 @@ mod tests {
                     qtd_ocorrencia_nao_programada: 3 * i,
                 })
                 .collect(),
-            rejected,
+            rejected: (0..rejected)
+                .map(|i| RowRejection {
+                    conjunto: Some(i as i64),
+                    municipio: None,
+                    reason: "ideMunicipio is null".to_owned(),
+                })
+                .collect(),
         }
     }
 
-    /// The answer as the service built it on every call before it was prepared.
-    fn per_call(view: &SnapshotView, email: &str) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
-        let mut answer = message(&view.snapshot, email);
-        let metadata = answer.snapshot.as_mut().unwrap();
-        metadata.age = Some(convert::duration(view.age));
-        metadata.stale = view.stale_reason.is_some();
-        metadata.stale_reason = view.stale_reason.clone().unwrap_or_default();
-        answer
-    }
-
     #[test]
-    fn the_prepared_answer_decodes_to_the_per_call_answer() {
+    fn the_prepared_answer_is_the_per_call_answer_byte_for_byte() {
+        let stale = Some("older than the 3600 s limit (7200 s)".to_owned());
         let cases = [
-            (snapshot(24, 2), Duration::from_millis(1_500), None),
-            (snapshot(0, 0), Duration::ZERO, None),
+            (snapshot(24, 2), Duration::from_millis(1_500), None, false),
+            (snapshot(0, 0), Duration::ZERO, None, false),
             (
-                snapshot(600, u64::from(u32::MAX) + 1),
+                snapshot(600, 30),
                 Duration::from_secs(7_200),
-                Some("older than the 3600 s limit (7200 s)".to_owned()),
+                stale.clone(),
+                false,
             ),
+            (snapshot(24, 0), Duration::from_secs(90_000), stale, true),
         ];
-        for (snapshot, age, stale_reason) in cases {
-            let view = SnapshotView {
-                snapshot: Arc::new(snapshot),
-                age,
-                stale_reason,
+        for (snapshot, age, stale_reason, expired) in cases {
+            let answer = Answer {
+                view: SnapshotView {
+                    snapshot: Arc::new(snapshot),
+                    age,
+                    stale_reason,
+                    expired,
+                },
+                email_indisponibilidade: "ouvidoria@example.br".to_owned(),
             };
-            let prepared = Arc::new(EncodedSnapshot::new(&view.snapshot, "ouvidoria@example.br"));
-            let bytes = EncodedAnswer::new(prepared, &view).encode_to_vec();
+            // Prepared from another call's view of the same snapshot (other age, fresh).
+            let earlier = Answer {
+                view: SnapshotView {
+                    age: Duration::ZERO,
+                    stale_reason: None,
+                    expired: false,
+                    ..answer.view.clone()
+                },
+                ..answer.clone()
+            };
+            let prepared = Arc::new(EncodedSnapshot::new(&earlier));
+            let bytes = EncodedAnswer::new(prepared, &answer.view).encode_to_vec();
+            let expected = message(&answer);
             let decoded =
                 pb::GetQuantitativoInterrupcoesAtivasResponse::decode(&bytes[..]).unwrap();
-            let expected = per_call(&view, "ouvidoria@example.br");
             assert_eq!(decoded, expected);
             // Same fields in the same order: the very bytes prost writes for it.
             assert_eq!(bytes, expected.encode_to_vec());
+            assert_eq!(
+                decoded
+                    .resposta
+                    .unwrap()
+                    .interrupcao_fornecimento
+                    .is_empty(),
+                expired || answer.view.snapshot.items.is_empty()
+            );
         }
     }
 }

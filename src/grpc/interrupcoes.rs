@@ -44,11 +44,10 @@ impl InterrupcoesGrpc {
             dth_recuperacao: request.dth_recuperacao,
         };
         let answer = self.answers.answer(&request).await?;
-        let view = answer.view;
-        let prepared = self.prepared.get_or_prepare(&view.snapshot, |snapshot| {
-            EncodedSnapshot::new(snapshot, &answer.email_indisponibilidade)
-        });
-        Ok(EncodedAnswer::new(prepared, &view))
+        let prepared = self
+            .prepared
+            .get_or_prepare(&answer.view.snapshot, |_| EncodedSnapshot::new(&answer));
+        Ok(EncodedAnswer::new(prepared, &answer.view))
     }
 
     /// The service to add to the server: the generated `InterrupcoesServiceServer`'s
@@ -57,6 +56,7 @@ impl InterrupcoesGrpc {
     pub fn into_server(self) -> InterrupcoesServer {
         InterrupcoesServer {
             inner: Arc::new(self),
+            max_decoding_message_size: None,
         }
     }
 }
@@ -65,6 +65,16 @@ impl InterrupcoesGrpc {
 #[derive(Clone)]
 pub struct InterrupcoesServer {
     inner: Arc<InterrupcoesGrpc>,
+    max_decoding_message_size: Option<usize>,
+}
+
+impl InterrupcoesServer {
+    /// Requests larger than `limit` bytes are refused (as the generated server's option).
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.max_decoding_message_size = Some(limit);
+        self
+    }
 }
 
 impl NamedService for InterrupcoesServer {
@@ -103,10 +113,13 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if request.uri().path() == GET_PATH {
             let method = GetQuantitativo(self.inner.clone());
+            let max_decoding = self.max_decoding_message_size;
             Box::pin(async move {
                 let codec =
                     ProstCodec::<EncodedAnswer, pb::GetQuantitativoInterrupcoesAtivasRequest>::default();
-                Ok(tonic::server::Grpc::new(codec).unary(method, request).await)
+                let mut grpc = tonic::server::Grpc::new(codec)
+                    .apply_max_message_size_config(max_decoding, None);
+                Ok(grpc.unary(method, request).await)
             })
         } else {
             Box::pin(async move { Ok(Status::unimplemented("").into_http()) })

@@ -23,8 +23,9 @@ use serde::Deserialize;
 
 use super::api_key::{Denial, KeyStore};
 use super::v4::Resposta;
-use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService};
-use crate::cache::{NotReady, Snapshot};
+use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SUCESSO};
+use crate::cache::{NotReady, SnapshotView};
+use crate::hygiene::echo;
 use crate::metrics::Metrics;
 use crate::prepared::PerSnapshot;
 
@@ -49,24 +50,43 @@ pub struct AneelState {
     answers: AnswerService,
     keys: Arc<KeyStore>,
     metrics: Arc<Metrics>,
-    /// The current snapshot's body and `Last-Modified`, built once per snapshot.
-    prepared: Arc<PerSnapshot<PreparedSuccess>>,
+    /// The current snapshot's bodies and `Last-Modified`, built once per snapshot.
+    prepared: Arc<PerSnapshot<PreparedBodies>>,
 }
 
-/// What of a success answer depends only on its snapshot.
-struct PreparedSuccess {
+/// What of an answer depends only on its snapshot.
+struct PreparedBodies {
+    /// ANEEL's answer with the snapshot's items.
     body: Bytes,
+    /// ANEEL's error answer, for when the snapshot is older than the hard limit.
+    body_expired: Bytes,
     last_modified: HeaderValue,
 }
 
-impl PreparedSuccess {
-    fn new(snapshot: &Snapshot, email_indisponibilidade: &str) -> Self {
+impl PreparedBodies {
+    fn new(answer: &Answer) -> Self {
+        let as_expired = |expired: bool| Answer {
+            view: SnapshotView {
+                expired,
+                ..answer.view.clone()
+            },
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+        };
         Self {
-            body: Resposta::sucesso(email_indisponibilidade, &snapshot.items)
-                .to_json()
-                .into(),
-            last_modified: http_date(snapshot.collected_at),
+            body: body(&as_expired(false)).into(),
+            body_expired: body(&as_expired(true)).into(),
+            last_modified: http_date(answer.view.snapshot.collected_at),
         }
+    }
+}
+
+/// The JSON body of `answer`: beyond the hard limit, ANEEL's error answer, not old numbers
+/// reported as current.
+fn body(answer: &Answer) -> Vec<u8> {
+    if answer.idc_status_requisicao() == STATUS_SUCESSO {
+        Resposta::sucesso(&answer.email_indisponibilidade, answer.items()).to_json()
+    } else {
+        Resposta::erro(&answer.email_indisponibilidade, &answer.mensagem()).to_json()
     }
 }
 
@@ -134,7 +154,10 @@ impl HttpError {
                     .to_owned()
             }
             HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), value) => {
-                format!("Parâmetro dthRecuperacao inválido: {value:?}. {FORMATO}")
+                format!(
+                    "Parâmetro dthRecuperacao inválido: {}. {FORMATO}",
+                    echo(value)
+                )
             }
             HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
             HttpError::Answer(AnswerError::HistoryUnavailable, _) => {
@@ -201,23 +224,18 @@ async fn quantitativo(
         dth_recuperacao: params.dth_recuperacao.unwrap_or_default(),
     };
     match state.answers.answer(&request).await {
-        Ok(answer) => success(answer, headers.get(IF_MODIFIED_SINCE), &state.prepared),
+        Ok(answer) => success(&answer, headers.get(IF_MODIFIED_SINCE), &state.prepared),
         Err(e) => HttpError::Answer(e, request.dth_recuperacao).into_response(email),
     }
 }
 
 fn success(
-    answer: Answer,
+    answer: &Answer,
     if_modified_since: Option<&HeaderValue>,
-    prepared: &PerSnapshot<PreparedSuccess>,
+    prepared: &PerSnapshot<PreparedBodies>,
 ) -> Response {
-    let Answer {
-        view,
-        email_indisponibilidade,
-    } = answer;
-    let prepared = prepared.get_or_prepare(&view.snapshot, |snapshot| {
-        PreparedSuccess::new(snapshot, &email_indisponibilidade)
-    });
+    let view = &answer.view;
+    let prepared = prepared.get_or_prepare(&view.snapshot, |_| PreparedBodies::new(answer));
     let collected_at = view.snapshot.collected_at;
     let mut headers = HeaderMap::new();
     headers.insert(LAST_MODIFIED, prepared.last_modified.clone());
@@ -231,7 +249,12 @@ fn success(
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    (StatusCode::OK, headers, prepared.body.clone()).into_response()
+    let body = if view.expired {
+        prepared.body_expired.clone()
+    } else {
+        prepared.body.clone()
+    };
+    (StatusCode::OK, headers, body).into_response()
 }
 
 /// An HTTP-date (RFC 9110, IMF-fixdate): `Sun, 29 Nov 2026 14:30:00 GMT`.
@@ -381,6 +404,37 @@ mod tests {
             Some(&HeaderValue::from_static("yesterday"))
         ));
         assert!(!not_modified_since(at, None));
+    }
+
+    #[test]
+    fn the_bodies_prepared_from_a_fresh_answer_are_the_per_call_bodies_fresh_and_expired() {
+        use crate::domain::InterrupcaoAtiva;
+        let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let answer = |expired: bool| Answer {
+            view: SnapshotView {
+                snapshot: Arc::new(crate::cache::Snapshot {
+                    collected_at,
+                    source: "test",
+                    items: vec![InterrupcaoAtiva {
+                        ide_conjunto: 7,
+                        ide_municipio: 1_400_100,
+                        qtd_ucs_atendidas: 1000,
+                        qtd_ocorrencia_programada: 3,
+                        qtd_ocorrencia_nao_programada: 40,
+                    }],
+                    rejected: Vec::new(),
+                }),
+                age: std::time::Duration::ZERO,
+                stale_reason: None,
+                expired,
+            },
+            email_indisponibilidade: "a@b.br".to_owned(),
+        };
+        let prepared = PreparedBodies::new(&answer(false));
+        assert_eq!(prepared.body, body(&answer(false)));
+        assert_eq!(prepared.body_expired, body(&answer(true)));
+        assert_ne!(prepared.body, prepared.body_expired);
+        assert_eq!(prepared.last_modified, http_date(collected_at));
     }
 
     #[test]
