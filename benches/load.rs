@@ -1,24 +1,28 @@
 //! Load benchmark: what the data answer costs next to a health check, on the same server in
 //! the same run, and what warm-ups, calls and scale do to latency, memory and duration.
 //!
-//! `cargo bench --bench load` (one command; about 4 minutes with its release build, longer
-//! the first time the 25x demo database is generated). Sections:
+//! `cargo bench --bench load` (one command; several minutes with its release build, longer
+//! the first time the 5x and 25x demo databases are generated). Sections:
 //!
 //! 1. **Serving.** A closed loop of 50 concurrent calls over 4 connections (loopback, the
 //!    real server around the Roraima demo database), several rounds per target, the two
-//!    targets alternating round by round: `grpc.health.v1.Health/Check` and
-//!    `GetQuantitativoInterrupcoesAtivas`. Then the data RPC idle and while warm-ups run
-//!    back to back, alternating the same way. The client does not decode the answers (it
+//!    targets alternating round by round, each ratio the median over pairs of rounds:
+//!    `grpc.health.v1.Health/Check` against `GetQuantitativoInterrupcoesAtivas`; the data
+//!    RPC idle against the data RPC while warm-ups run back to back; the ANEEL HTTP
+//!    endpoint against the operations endpoint's `/livez` (50 concurrent HTTP/1.1
+//!    requests: one connection each). The gRPC client does not decode the answers (it
 //!    reads their bytes and checks the status), so its share of the 2 shared cores is the
 //!    same for every target and the ratios measure the server.
 //! 2. **Memory.** Resident memory after 10 000 and after 100 000 data calls, after 10 and
 //!    after 1 000 warm-ups.
-//! 3. **Scale.** The warm-up (query, validation, preparation of the answers) at 1x, 5x and
-//!    25x Roraima, each in a child process of its own so that its peak memory is its own.
-//!    The demo databases are generated once into the system's temp directory and reused.
+//! 3. **Scale.** The warm-up (query and validation) at 1x, 5x and 25x Roraima, each in a
+//!    child process of its own so that its peak memory is its own. The demo databases are
+//!    generated once into the system's temp directory and reused.
 //!
 //! Absolute figures on a shared machine are not comparable between runs: compare the
-//! ratios, which come from one run. Set `RADAR_BENCH_QUICK=1` for a short smoke run.
+//! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run.
+//! `--calls N health|data` makes N sequential calls and exits, for instruction counts
+//! under `valgrind --tool=callgrind` (see the README).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -343,10 +347,12 @@ struct Server {
 async fn start_server() -> Server {
     let path = demo_database(1.0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let settings = ServiceSettings {
+    let mut settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
         ..ServiceSettings::default()
     };
+    // Every trigger runs a warm-up: none returns the previous run instead.
+    settings.admin.manual_min_interval = Duration::ZERO;
     let source = Arc::new(SqliteSource::new(
         path,
         QueryBinds::default(),
