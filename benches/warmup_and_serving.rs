@@ -13,7 +13,9 @@ use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::scheduler::Trigger;
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::clock::SystemClock;
+use radar_interrupcoes::server::{Application, Backends};
+use radar_interrupcoes::store::SqliteStore;
 use radar_interrupcoes::source::InterrupcaoSource;
 use radar_interrupcoes::source::sqlite::{self, MissingDatabase, SqliteSource};
 
@@ -103,7 +105,11 @@ async fn main() {
             warmup_cron: "0 0 0 1 1 *".into(),
             ..ServiceSettings::default()
         },
-        Arc::new(big),
+        Backends {
+            source: Arc::new(big),
+            store: Arc::new(SqliteStore::new(dir.path().join("store.sqlite"))),
+            clock: Arc::new(SystemClock),
+        },
         listener,
     )
     .await

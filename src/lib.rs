@@ -2,7 +2,9 @@
 //! from a cache that a cron-scheduled job keeps warm.
 #![forbid(unsafe_code)]
 
+pub mod answer;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod grpc;
@@ -12,4 +14,5 @@ pub mod proto;
 pub mod scheduler;
 pub mod server;
 pub mod source;
+pub mod store;
 pub mod telemetry;

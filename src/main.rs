@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings};
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::clock::SystemClock;
+use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings, StoreSettings};
+use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use radar_interrupcoes::{source, telemetry};
 
 /// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
@@ -52,8 +54,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
     let source = source::build(&config.source, &config.binds);
+    let store = build_store(&config)?;
     tracing::info!(
         source = source.name(),
+        store = store.name(),
+        instance = %config.service.history.instance_id,
         listen_addr = %config.service.listen_addr,
         warmup_cron = %config.service.warmup_cron,
         time_zone = %config.service.time_zone,
@@ -67,11 +72,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.service.listen_addr
             )
         })?;
-    let app = Application::build(config.service, Arc::from(source), listener).await?;
+    let backends = Backends {
+        source: Arc::from(source),
+        store,
+        clock: Arc::new(SystemClock),
+    };
+    let app = Application::build(config.service, backends, listener).await?;
     app.run(async move {
         let _ = signal.await;
     })
     .await
+}
+
+/// The snapshot store the settings select.
+fn build_store(config: &Config) -> anyhow::Result<Arc<dyn SnapshotStore>> {
+    Ok(match (&config.store, &config.store_oracle) {
+        (StoreSettings::Sqlite { path }, _) => Arc::new(SqliteStore::new(path.clone())),
+        (StoreSettings::Oracle, _) => {
+            anyhow::bail!("RADAR_STORE=oracle: the Oracle snapshot store is not built yet")
+        }
+    })
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {

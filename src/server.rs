@@ -1,6 +1,6 @@
 //! Builds and runs the service: the gRPC server (data, scheduler admin, health,
-//! reflection v1 and v1alpha), the scheduler with the warm-up job, and the health task,
-//! all stopped by one shutdown signal.
+//! reflection v1 and v1alpha), the scheduler with the warm-up and retention purge jobs,
+//! and the health task, all stopped by one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,45 +12,95 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+use crate::answer::{Answers, HistoryLimits};
 use crate::cache::SnapshotCache;
+use crate::clock::Clock;
 use crate::config::ServiceSettings;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
-use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
+use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_loaded};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
+use crate::store::SnapshotStore;
+
+/// What the service runs on, chosen by `main` (or a test).
+pub struct Backends {
+    /// Where the answer comes from (the outage database).
+    pub source: Arc<dyn InterrupcaoSource>,
+    /// Where snapshots are stored and cron ticks claimed.
+    pub store: Arc<dyn SnapshotStore>,
+    /// What "now" is.
+    pub clock: Arc<dyn Clock>,
+}
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
     listener: TcpListener,
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
+    answers: Arc<Answers>,
     scheduler: SchedulerService,
 }
 
 impl Application {
-    /// Assembles the service around `source`, listening on `listener` (tests pass
-    /// `127.0.0.1:0`). Fails when the warm-up cron is invalid.
+    /// Assembles the service around `backends`, listening on `listener` (tests pass
+    /// `127.0.0.1:0`). Fails when a cron expression is invalid.
     pub async fn build(
         settings: ServiceSettings,
-        source: Arc<dyn InterrupcaoSource>,
+        backends: Backends,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let Backends {
+            source,
+            store,
+            clock,
+        } = backends;
+        let history = &settings.history;
         let cache = Arc::new(SnapshotCache::new(settings.stale_after));
+        let answers = Arc::new(Answers::new(
+            cache.clone(),
+            store.clone(),
+            clock.clone(),
+            HistoryLimits {
+                retention: history.retention,
+                cache_capacity: history.cache_capacity,
+                cache_ttl: history.cache_ttl,
+                stale_after: settings.stale_after,
+            },
+        ));
         let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        let warmup = CacheWarmupJob::new(source, cache.clone())
+            .with_clock(clock.clone())
+            .with_history(
+                SharedTicks {
+                    store: store.clone(),
+                    claim_wait: history.claim_wait,
+                    claim_poll: history.claim_poll,
+                    store_timeout: history.store_timeout,
+                },
+                history.instance_id.clone(),
+            );
         scheduler
-            .add_cron_job(
-                Arc::new(CacheWarmupJob::new(source, cache.clone())),
-                &settings.warmup_cron,
-            )
+            .add_cron_job(Arc::new(warmup), &settings.warmup_cron)
             .await
             .context("RADAR_WARMUP_CRON")?;
+        let purge = RetentionPurgeJob::new(
+            store,
+            clock,
+            history.retention,
+            history.purge_batch_size,
+        );
+        scheduler
+            .add_cron_job(Arc::new(purge), &history.purge_cron)
+            .await
+            .context("RADAR_PURGE_CRON")?;
         Ok(Self {
             listener,
             settings,
             cache,
+            answers,
             scheduler,
         })
     }
@@ -80,6 +130,7 @@ impl Application {
             listener,
             settings,
             cache,
+            answers,
             scheduler,
         } = self;
         let stopping = CancellationToken::new();
@@ -120,8 +171,10 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
+                answers,
                 cache.clone(),
                 settings.contact_email.clone(),
+                stopping.clone(),
             )))
             .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
                 scheduler.clone(),

@@ -9,8 +9,10 @@
 -- Substitution parameter:
 --   &&radar_user  the service's user (RADAR_ORACLE_USER), e.g. RADAR
 --
--- The service only reads. It needs to log in, and its schema needs the synonyms that
--- 02_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database.
+-- The service only reads the OMS. It needs to log in, its schema needs the synonyms that
+-- 02_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database, and
+-- the snapshot store's tables of 03_store.sql (CREATE TABLE and a quota; adjust the
+-- tablespace USERS to the site's). About 7 days x 48 ticks x a few hundred rows: megabytes.
 -- The database link itself (e.g. DBLINK_INSERVICE) normally exists already; if it does not,
 -- also grant CREATE DATABASE LINK, or create a PUBLIC link as DBA.
 -- =============================================================================
@@ -21,6 +23,9 @@ ACCEPT radar_user CHAR PROMPT 'Service user (RADAR_ORACLE_USER): '
 
 GRANT CREATE SESSION TO &&radar_user;
 GRANT CREATE SYNONYM TO &&radar_user;
+-- The snapshot store (03_store.sql): the service's own tables, in its own tablespace.
+GRANT CREATE TABLE TO &&radar_user;
+ALTER USER &&radar_user QUOTA 1G ON USERS;
 
 -- Uncomment only if the service's schema must own the database link itself:
 -- GRANT CREATE DATABASE LINK TO &&radar_user;

@@ -3,6 +3,7 @@
 //! names the setting and the value.
 
 mod error;
+mod history;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +14,10 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 
 pub use error::ConfigError;
+pub use history::{
+    DEFAULT_STORE_SQLITE_PATH, HistoryArgs, HistorySettings, MIN_RETENTION_DAYS, StoreSettings,
+    default_instance_id,
+};
 
 use crate::domain::QueryBinds;
 use crate::jobs::StartupRetry;
@@ -176,6 +181,9 @@ pub struct SettingsArgs {
     /// Oracle connection settings (used when RADAR_SOURCE=oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
+    /// Snapshot history settings.
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// Which data source the service reads.
@@ -211,6 +219,8 @@ pub struct ServiceSettings {
     pub startup_retry: StartupRetry,
     /// Time given to in-flight RPCs on shutdown.
     pub shutdown_grace: Duration,
+    /// The snapshot history and cluster settings.
+    pub history: HistorySettings,
 }
 
 impl Default for ServiceSettings {
@@ -224,6 +234,7 @@ impl Default for ServiceSettings {
             retry: RetryPolicy::default(),
             startup_retry: StartupRetry::default(),
             shutdown_grace: Duration::from_secs(10),
+            history: HistorySettings::default(),
         }
     }
 }
@@ -244,6 +255,10 @@ pub struct Config {
     pub service: ServiceSettings,
     /// The data source.
     pub source: SourceSettings,
+    /// Where the snapshot history is stored.
+    pub store: StoreSettings,
+    /// The Oracle connection of an Oracle store (its `RADAR_ORACLE_*` settings).
+    pub store_oracle: Option<OracleSettings>,
     /// The binds of the aggregation query.
     pub binds: QueryBinds,
     /// Logging.
@@ -317,6 +332,19 @@ impl SettingsArgs {
             ag_id: positive("RADAR_AGENCY_ID", "agency-id", &self.agency_id)?,
             dist: distributor_id,
         };
+        let job_timeout = secs(
+            "RADAR_JOB_TIMEOUT_SECS",
+            "job-timeout-secs",
+            &self.job_timeout_secs,
+        )?;
+        let (store, history) = self.history.validate(time_zone, job_timeout)?;
+        let store_oracle = match (&store, &source) {
+            (StoreSettings::Sqlite { .. }, _) => None,
+            (StoreSettings::Oracle, SourceSettings::Oracle(oracle)) => Some(oracle.clone()),
+            (StoreSettings::Oracle, SourceSettings::Sqlite { .. }) => {
+                Some(self.oracle.clone().validate()?)
+            }
+        };
         let job_retry_backoff_ms = positive(
             "RADAR_JOB_RETRY_BACKOFF_MS",
             "job-retry-backoff-ms",
@@ -333,11 +361,7 @@ impl SettingsArgs {
                 &self.stale_after_secs,
             )?,
             retry: RetryPolicy {
-                attempt_timeout: secs(
-                    "RADAR_JOB_TIMEOUT_SECS",
-                    "job-timeout-secs",
-                    &self.job_timeout_secs,
-                )?,
+                attempt_timeout: job_timeout,
                 max_attempts: positive(
                     "RADAR_JOB_MAX_ATTEMPTS",
                     "job-max-attempts",
@@ -360,6 +384,7 @@ impl SettingsArgs {
                 "shutdown-grace-secs",
                 &self.shutdown_grace_secs,
             )?,
+            history,
         };
         if let SourceSettings::Oracle(oracle) = &source {
             // The attempt timeout must leave the adapter time to give its own, clearer error.
@@ -404,6 +429,8 @@ impl SettingsArgs {
         Ok(Config {
             service,
             source,
+            store,
+            store_oracle,
             binds,
             log,
         })

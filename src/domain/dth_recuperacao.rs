@@ -17,6 +17,25 @@ pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{value:?} does not exist in Brasília time"))
 }
 
+/// Formats `at` as ANEEL writes it (`dd/mm/yyyy hh:mm`, Brasília time); seconds are
+/// dropped.
+pub fn format(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::America::Sao_Paulo)
+        .format(FORMAT)
+        .to_string()
+}
+
+/// As [`format`], but rounded up to the next whole minute when `at` has seconds, so that
+/// the moment written is never before `at` (for "the oldest moment that can be answered").
+pub fn format_at_or_after(at: DateTime<Utc>) -> String {
+    let whole_minute = at.timestamp().rem_euclid(60) == 0 && at.timestamp_subsec_nanos() == 0;
+    if whole_minute {
+        format(at)
+    } else {
+        format(at + chrono::Duration::minutes(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::scheduler::v1 as sched_pb;
@@ -51,6 +52,15 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
         items: record.items,
         attempts: record.attempts,
         rejected: record.rejected,
+        scheduled_at: record.scheduled_at.map(timestamp),
+        facts: record
+            .facts
+            .iter()
+            .map(|(key, value)| sched_pb::RunFact {
+                key: (*key).to_owned(),
+                value: value.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -67,5 +77,40 @@ pub(super) fn job_status(status: &JobStatus) -> sched_pb::JobStatus {
         total_failures: status.stats.total_failures,
         skipped_ticks: status.stats.skipped_ticks,
         last_success_at: status.stats.last_success_at.map(timestamp),
+    }
+}
+
+/// ANEEL's `idcStatusRequisicao` for success.
+const STATUS_SUCESSO: i32 = 1;
+
+pub(super) fn answer(
+    answer: &Answer,
+    email_indisponibilidade: &str,
+) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+    let snapshot = &answer.snapshot;
+    pb::GetQuantitativoInterrupcoesAtivasResponse {
+        resposta: Some(pb::QuantitativoInterrupcoesAtivas {
+            idc_status_requisicao: STATUS_SUCESSO,
+            email_indisponibilidade: email_indisponibilidade.to_owned(),
+            mensagem: String::new(),
+            interrupcao_fornecimento: snapshot.items.iter().map(interrupcao).collect(),
+        }),
+        snapshot: Some(pb::SnapshotMetadata {
+            collected_at: Some(timestamp(snapshot.collected_at)),
+            age: Some(duration(answer.age)),
+            stale: answer.stale_reason.is_some(),
+            stale_reason: answer.stale_reason.clone().unwrap_or_default(),
+            source: snapshot.source.clone(),
+            item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
+            rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
+            cache_key: answer.cache_key.clone(),
+            instance: snapshot.instance.clone(),
+            snapshot_id: answer
+                .recovered
+                .as_ref()
+                .map(|r| r.snapshot_id.clone())
+                .unwrap_or_default(),
+            dth_recuperacao: answer.recovered.as_ref().map(|r| timestamp(r.asked_at)),
+        }),
     }
 }

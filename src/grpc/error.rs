@@ -2,6 +2,7 @@
 
 use tonic::{Code, Status};
 
+use crate::answer::AnswerError;
 use crate::cache::NotReady;
 use crate::scheduler::SchedulerError;
 
@@ -19,9 +20,9 @@ pub enum ServiceError {
         /// What is wrong and what is expected.
         reason: String,
     },
-    /// The request asks for something this version does not do yet.
-    #[error("{0}")]
-    Unimplemented(String),
+    /// The answer could not be produced.
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
     /// The scheduler refused or failed.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
@@ -33,7 +34,11 @@ impl ServiceError {
         match self {
             ServiceError::NotReady(_) => Code::Unavailable,
             ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
-            ServiceError::Unimplemented(_) => Code::Unimplemented,
+            ServiceError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_)) => {
+                Code::Unavailable
+            }
+            ServiceError::Answer(AnswerError::InvalidArgument { .. }) => Code::InvalidArgument,
+            ServiceError::Answer(AnswerError::NotFound(_)) => Code::NotFound,
             ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
             ServiceError::Scheduler(SchedulerError::DuplicateJob(_))
             | ServiceError::Scheduler(SchedulerError::Cron(_))
@@ -73,5 +78,13 @@ mod tests {
         )));
         assert_eq!(s.code(), Code::NotFound);
         assert_eq!(s.message(), "no job named \"x\"");
+
+        let s = Status::from(ServiceError::Answer(AnswerError::StoreUnavailable(
+            crate::store::StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked"),
+        )));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(s.message().contains("SQLITE_BUSY: locked"), "{}", s.message());
+        let s = Status::from(ServiceError::Answer(AnswerError::NotFound("none".into())));
+        assert_eq!((s.code(), s.message()), (Code::NotFound, "none"));
     }
 }

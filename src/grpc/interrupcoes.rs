@@ -1,70 +1,47 @@
-//! `radar.interrupcoes.v1.InterrupcoesService`: answers from the cache only.
+//! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`Answers`].
 
+use std::pin::Pin;
 use std::sync::Arc;
 
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::{ServiceError, convert};
-use crate::cache::{CACHE_KEY, SnapshotCache};
-use crate::domain::dth_recuperacao;
+use crate::answer::Answers;
+use crate::cache::SnapshotCache;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesService;
 
-/// ANEEL's `idcStatusRequisicao` for success.
-const STATUS_SUCESSO: i32 = 1;
-
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
+    answers: Arc<Answers>,
     cache: Arc<SnapshotCache>,
     email_indisponibilidade: String,
+    stopping: CancellationToken,
 }
 
 impl InterrupcoesGrpc {
-    /// Answers from `cache`, with `email_indisponibilidade` in every answer.
-    pub fn new(cache: Arc<SnapshotCache>, email_indisponibilidade: String) -> Self {
+    /// Answers with `answers` (streams follow `cache`), with `email_indisponibilidade` in
+    /// every answer; open streams end when `stopping` is cancelled.
+    pub fn new(
+        answers: Arc<Answers>,
+        cache: Arc<SnapshotCache>,
+        email_indisponibilidade: String,
+        stopping: CancellationToken,
+    ) -> Self {
         Self {
+            answers,
             cache,
             email_indisponibilidade,
+            stopping,
         }
-    }
-
-    async fn answer(
-        &self,
-        request: pb::GetQuantitativoInterrupcoesAtivasRequest,
-    ) -> Result<pb::GetQuantitativoInterrupcoesAtivasResponse, ServiceError> {
-        if !request.dth_recuperacao.is_empty() {
-            dth_recuperacao::parse(&request.dth_recuperacao).map_err(|reason| {
-                ServiceError::InvalidArgument {
-                    field: "dthRecuperacao",
-                    reason,
-                }
-            })?;
-            return Err(ServiceError::Unimplemented(
-                "dthRecuperacao is not supported yet: omit it to get the current answer".into(),
-            ));
-        }
-        let view = self.cache.current().await?;
-        let snapshot = &view.snapshot;
-        Ok(pb::GetQuantitativoInterrupcoesAtivasResponse {
-            resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-                idc_status_requisicao: STATUS_SUCESSO,
-                email_indisponibilidade: self.email_indisponibilidade.clone(),
-                mensagem: String::new(),
-                interrupcao_fornecimento: snapshot.items.iter().map(convert::interrupcao).collect(),
-            }),
-            snapshot: Some(pb::SnapshotMetadata {
-                collected_at: Some(convert::timestamp(snapshot.collected_at)),
-                age: Some(convert::duration(view.age)),
-                stale: view.stale_reason.is_some(),
-                stale_reason: view.stale_reason.clone().unwrap_or_default(),
-                source: snapshot.source.to_owned(),
-                item_count: snapshot.items.len() as u32,
-                rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
-                cache_key: CACHE_KEY.to_owned(),
-            }),
-        })
     }
 }
+
+/// The stream of `WatchQuantitativoInterrupcoesAtivas`.
+type AnswerStream =
+    Pin<Box<dyn Stream<Item = Result<pb::GetQuantitativoInterrupcoesAtivasResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl InterrupcoesService for InterrupcoesGrpc {
@@ -72,6 +49,32 @@ impl InterrupcoesService for InterrupcoesGrpc {
         &self,
         request: Request<pb::GetQuantitativoInterrupcoesAtivasRequest>,
     ) -> Result<Response<pb::GetQuantitativoInterrupcoesAtivasResponse>, Status> {
-        Ok(Response::new(self.answer(request.into_inner()).await?))
+        let answer = self
+            .answers
+            .answer(&request.into_inner().dth_recuperacao)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(convert::answer(
+            &answer,
+            &self.email_indisponibilidade,
+        )))
+    }
+
+    type WatchQuantitativoInterrupcoesAtivasStream = AnswerStream;
+
+    async fn watch_quantitativo_interrupcoes_ativas(
+        &self,
+        _request: Request<pb::WatchQuantitativoInterrupcoesAtivasRequest>,
+    ) -> Result<Response<Self::WatchQuantitativoInterrupcoesAtivasStream>, Status> {
+        let answers = self.answers.clone();
+        let email = self.email_indisponibilidade.clone();
+        let stream = crate::answer::watch(
+            self.cache.subscribe_snapshots(),
+            self.stopping.clone(),
+        );
+        let stream = futures::StreamExt::map(stream, move |snapshot| {
+            Ok(convert::answer(&answers.live_from(snapshot), &email))
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

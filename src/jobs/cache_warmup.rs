@@ -1,46 +1,250 @@
 //! `interrupcao_cache_warmup`: queries the source (bypassing the cache) and replaces the
 //! snapshot. Also run at start-up, retried with a capped backoff until a snapshot loads.
+//!
+//! With a snapshot store, every loaded snapshot is also stored (the `dthRecuperacao`
+//! history), and a cron tick is shared by the replicas: the one that claims the tick in the
+//! store queries the source; the others wait for its stored snapshot and adopt it, and
+//! query the source themselves only when it is not there by the claim deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
+use crate::clock::{Clock, SystemClock};
 use crate::domain::validate_rows;
-use crate::scheduler::{Job, JobError, JobReport, RunRecord, SchedulerService, Trigger};
+use crate::scheduler::{
+    Job, JobError, JobReport, RunContext, RunRecord, SchedulerService, Trigger,
+};
 use crate::source::InterrupcaoSource;
+use crate::store::{
+    Claim, ClaimOutcome, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
+};
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
+
+/// How the warm-up shares snapshots with the other replicas through the store.
+#[derive(Clone)]
+pub struct SharedTicks {
+    /// Where snapshots are stored and ticks claimed.
+    pub store: Arc<dyn SnapshotStore>,
+    /// How long after a tick's scheduled time the other replicas wait for the claimant's
+    /// snapshot before querying the source themselves.
+    pub claim_wait: Duration,
+    /// How often they look for it meanwhile.
+    pub claim_poll: Duration,
+    /// Limit of one store write: past it the snapshot is served without being stored.
+    pub store_timeout: Duration,
+}
 
 /// Loads a fresh snapshot from the source into the cache.
 pub struct CacheWarmupJob {
     source: Arc<dyn InterrupcaoSource>,
     cache: Arc<SnapshotCache>,
+    clock: Arc<dyn Clock>,
+    instance: String,
+    history: Option<SharedTicks>,
+    store_write_failures: AtomicU64,
 }
 
 impl CacheWarmupJob {
-    /// A warm-up from `source` into `cache`.
+    /// A warm-up from `source` into `cache`, on its own (no store), as instance `local`.
     pub fn new(source: Arc<dyn InterrupcaoSource>, cache: Arc<SnapshotCache>) -> Self {
-        Self { source, cache }
+        Self {
+            source,
+            cache,
+            clock: Arc::new(SystemClock),
+            instance: "local".to_owned(),
+            history: None,
+            store_write_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Stores every snapshot and shares cron ticks through `history`, as `instance`.
+    pub fn with_history(mut self, history: SharedTicks, instance: impl Into<String>) -> Self {
+        self.history = Some(history);
+        self.instance = instance.into();
+        self
+    }
+
+    /// Stamps snapshots with `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Queries the source, stores the snapshot, and replaces the cached one. A failing
+    /// store (an error, or no answer within the store timeout) is logged and counted, and
+    /// the cache is replaced all the same: the live answer never depends on the store.
+    async fn query_and_load(
+        &self,
+        run: RunContext,
+        tick: Option<DateTime<Utc>>,
+    ) -> Result<JobReport, JobError> {
+        let snapshot = self.fetch_snapshot(run.attempt).await?;
+        let mut report = JobReport {
+            items: snapshot.items.len() as u64,
+            rejected: snapshot.rejected,
+            facts: vec![("mode", "queried".to_owned())],
+        };
+        let Some(history) = &self.history else {
+            self.cache.replace(snapshot).await;
+            return Ok(report);
+        };
+        let stored = StoredSnapshot {
+            id: uuid::Uuid::new_v4().to_string(),
+            tick_at: tick,
+            trigger: run.trigger.as_str().to_owned(),
+            snapshot,
+        };
+        let saved = tokio::time::timeout(history.store_timeout, history.store.save(&stored))
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::new(
+                    history.store.name(),
+                    None,
+                    format!(
+                        "no answer within {} ms (the store timeout)",
+                        history.store_timeout.as_millis()
+                    ),
+                ))
+            });
+        match saved {
+            Ok(SaveOutcome::Stored) => report.facts.push(("stored", stored.id)),
+            Ok(SaveOutcome::AlreadyStored) => {
+                // Another replica queried the same tick past the deadline and stored first:
+                // serve its snapshot, so that every replica answers alike after the tick.
+                if let Some(tick) = tick
+                    && let Ok(Some(theirs)) = history.store.for_tick(tick).await
+                {
+                    return Ok(self
+                        .adopt(theirs, "queried after the deadline, adopted the stored one")
+                        .await);
+                }
+            }
+            Err(e) => {
+                let failures = self.store_write_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    error = %e,
+                    store_write_failures = failures,
+                    "storing the snapshot failed: it is served live, but missing from the history"
+                );
+                report.facts.push(("store_write", format!("failed: {e}")));
+                report
+                    .facts
+                    .push(("store_write_failures", failures.to_string()));
+            }
+        }
+        self.cache.replace(stored.snapshot).await;
+        Ok(report)
+    }
+
+    /// Serves a snapshot another replica stored, without touching the source.
+    async fn adopt(&self, stored: StoredSnapshot, mode: &str) -> JobReport {
+        let report = JobReport {
+            items: stored.snapshot.items.len() as u64,
+            rejected: stored.snapshot.rejected,
+            facts: vec![
+                ("mode", mode.to_owned()),
+                ("snapshot_instance", stored.snapshot.instance.clone()),
+                ("snapshot_id", stored.id),
+            ],
+        };
+        tracing::info!(
+            from_instance = %stored.snapshot.instance,
+            collected_at = %stored.snapshot.collected_at,
+            items = report.items,
+            "adopted the snapshot stored by another replica"
+        );
+        self.cache.replace(stored.snapshot).await;
+        report
+    }
+
+    /// A cron tick shared by the replicas: claim it and query, or wait for the claimant's
+    /// snapshot until the deadline (the tick's scheduled time plus the claim wait), then
+    /// query. Without a reachable store, query as if alone.
+    async fn run_tick(
+        &self,
+        history: &SharedTicks,
+        run: RunContext,
+        tick: DateTime<Utc>,
+    ) -> Result<JobReport, JobError> {
+        let claim = Claim {
+            job: WARMUP_JOB_NAME.to_owned(),
+            fire_at: tick,
+            instance: self.instance.clone(),
+            claimed_at: self.clock.now(),
+        };
+        let owner = match history.store.claim(&claim).await {
+            Ok(ClaimOutcome::Claimed) => None,
+            // A retry of our own claimed tick: still ours.
+            Ok(ClaimOutcome::AlreadyClaimed { by }) if by == self.instance => None,
+            Ok(ClaimOutcome::AlreadyClaimed { by }) => Some(by),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "snapshot store unavailable: querying the source on our own for this tick"
+                );
+                let mut report = self.query_and_load(run, Some(tick)).await?;
+                report
+                    .facts
+                    .push(("claim", format!("store unavailable, queried alone: {e}")));
+                return Ok(report);
+            }
+        };
+        let Some(owner) = owner else {
+            let mut report = self.query_and_load(run, Some(tick)).await?;
+            report.facts.insert(1, ("claim", "claimed".to_owned()));
+            return Ok(report);
+        };
+        let wait = (tick + chrono::Duration::from_std(history.claim_wait).unwrap_or_default()
+            - self.clock.now())
+        .to_std()
+        .unwrap_or_default();
+        let give_up = tokio::time::Instant::now() + wait;
+        tracing::info!(
+            claimant = %owner,
+            wait_ms = wait.as_millis() as u64,
+            "tick claimed by another replica: waiting for its snapshot"
+        );
+        loop {
+            match history.store.for_tick(tick).await {
+                Ok(Some(stored)) => {
+                    let mut report = self.adopt(stored, "adopted").await;
+                    report.facts.push(("claim", format!("claimed by {owner}")));
+                    return Ok(report);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "looking for the claimant's snapshot failed"),
+            }
+            let now = tokio::time::Instant::now();
+            if now >= give_up {
+                break;
+            }
+            tokio::time::sleep(history.claim_poll.min(give_up - now)).await;
+        }
+        tracing::warn!(
+            claimant = %owner,
+            "the claimant stored no snapshot by the deadline: querying the source ourselves"
+        );
+        let mut report = self.query_and_load(run, Some(tick)).await?;
+        report.facts.push((
+            "claim",
+            format!("claimed by {owner}, who stored nothing by the deadline"),
+        ));
+        Ok(report)
     }
 }
 
-#[async_trait]
-impl Job for CacheWarmupJob {
-    fn name(&self) -> &str {
-        WARMUP_JOB_NAME
-    }
-
-    fn cache_key(&self) -> Option<&str> {
-        Some(CACHE_KEY)
-    }
-
-    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
-        let collected_at = Utc::now();
+impl CacheWarmupJob {
+    /// Queries the source and validates its rows into a snapshot (not yet cached).
+    async fn fetch_snapshot(&self, attempt: u32) -> Result<Snapshot, JobError> {
+        let collected_at = self.clock.now();
         let started = std::time::Instant::now();
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
             tracing::warn!(
@@ -79,27 +283,49 @@ impl Job for CacheWarmupJob {
                 validated.rejected[0]
             )));
         }
-        let report = JobReport {
-            items: validated.items.len() as u64,
-            rejected: validated.rejected.len() as u64,
-        };
-        self.cache
-            .replace(Snapshot {
-                collected_at,
-                source: self.source.name(),
-                items: validated.items,
-                rejected: report.rejected,
-            })
-            .await;
         tracing::info!(
             source = self.source.name(),
             attempt,
-            items = report.items,
-            rejected = report.rejected,
+            items = validated.items.len(),
+            rejected = validated.rejected.len(),
             duration_ms = started.elapsed().as_millis() as u64,
-            "snapshot replaced"
+            "source queried"
         );
-        Ok(report)
+        Ok(Snapshot {
+            collected_at,
+            source: self.source.name().to_owned(),
+            instance: self.instance.clone(),
+            items: validated.items,
+            rejected: validated.rejected.len() as u64,
+        })
+    }
+
+}
+
+#[async_trait]
+impl Job for CacheWarmupJob {
+    fn name(&self) -> &str {
+        WARMUP_JOB_NAME
+    }
+
+    fn cache_key(&self) -> Option<&str> {
+        Some(CACHE_KEY)
+    }
+
+    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
+        self.execute_run(RunContext {
+            attempt,
+            trigger: Trigger::Manual,
+            scheduled_at: None,
+        })
+        .await
+    }
+
+    async fn execute_run(&self, run: RunContext) -> Result<JobReport, JobError> {
+        match (&self.history, run.trigger, run.scheduled_at) {
+            (Some(history), Trigger::Cron, Some(tick)) => self.run_tick(history, run, tick).await,
+            _ => self.query_and_load(run, None).await,
+        }
     }
 
     fn on_run_failed(&self, run: &RunRecord) {

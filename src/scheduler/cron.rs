@@ -81,6 +81,14 @@ impl CronSchedule {
         self.time_zone
     }
 
+    /// The latest firing time at or before `at`: the tick that `at` belongs to.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_previous_occurrence(&at.with_timezone(&self.time_zone), true)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     /// The first firing time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron

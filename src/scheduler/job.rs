@@ -1,16 +1,32 @@
 //! What a job is: a name and an async `execute`.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use super::RunRecord;
+use super::{RunRecord, Trigger};
 
 /// What a successful attempt produced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobReport {
     /// Items produced (for the cache warm-up: items cached).
     pub items: u64,
     /// Input rows left out because they failed validation.
     pub rejected: u64,
+    /// What else operators should know about the run, as key/value facts shown by
+    /// `ListJobs` (e.g. whether the warm-up queried the source or adopted a stored snapshot).
+    pub facts: Vec<(&'static str, String)>,
+}
+
+/// What an attempt knows about its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunContext {
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// What started the run.
+    pub trigger: Trigger,
+    /// For a cron run, the tick's scheduled fire time (from the schedule, not the clock, so
+    /// that every replica names the tick alike).
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// Why an attempt failed, and whether another attempt may succeed.
@@ -55,6 +71,12 @@ pub trait Job: Send + Sync + 'static {
     /// One attempt. `attempt` starts at 1. The scheduler bounds it with a timeout and may
     /// drop the future at that point, so it must leave nothing half-done when dropped.
     async fn execute(&self, attempt: u32) -> Result<JobReport, JobError>;
+
+    /// One attempt, knowing what started the run. The default ignores the context and
+    /// calls [`execute`](Self::execute); jobs that act differently per trigger override it.
+    async fn execute_run(&self, run: RunContext) -> Result<JobReport, JobError> {
+        self.execute(run.attempt).await
+    }
 
     /// Called once when a whole run ends in failure (error, timeout or panic), after the
     /// last attempt. The default does nothing.

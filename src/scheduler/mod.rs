@@ -10,7 +10,7 @@ mod service;
 mod status;
 
 pub use cron::{CronError, CronSchedule};
-pub use job::{Job, JobError, JobReport};
+pub use job::{Job, JobError, JobReport, RunContext};
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};
 pub use status::{JobStatus, RunOutcome, RunRecord, Trigger};

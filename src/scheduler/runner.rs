@@ -5,11 +5,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::{Job, RunOutcome, RunRecord, Trigger};
+use super::{Job, RunContext, RunOutcome, RunRecord, Trigger};
 
 /// How a run retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,7 @@ pub(super) async fn run_job(
     policy: RetryPolicy,
     run_id: u64,
     trigger: Trigger,
+    scheduled_at: Option<DateTime<Utc>>,
 ) -> RunRecord {
     let span = tracing::info_span!(
         "job_run",
@@ -78,6 +79,8 @@ pub(super) async fn run_job(
             items: 0,
             rejected: 0,
             attempts: 0,
+            scheduled_at,
+            facts: Vec::new(),
         };
         let attempts = AssertUnwindSafe(attempt_until_done(&*job, policy, &mut record))
             .catch_unwind()
@@ -122,7 +125,12 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         record.attempts = attempt;
         tracing::info!(attempt, "job attempt started");
         let clock = Instant::now();
-        let result = tokio::time::timeout(policy.attempt_timeout, job.execute(attempt))
+        let context = RunContext {
+            attempt,
+            trigger: record.trigger,
+            scheduled_at: record.scheduled_at,
+        };
+        let result = tokio::time::timeout(policy.attempt_timeout, job.execute_run(context))
             .instrument(tracing::info_span!("attempt", attempt))
             .await;
         let duration_ms = clock.elapsed().as_millis() as u64;
@@ -133,6 +141,7 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
                 record.retryable = false;
                 record.items = report.items;
                 record.rejected = report.rejected;
+                record.facts = report.facts;
                 return;
             }
             Ok(Err(error)) => {
@@ -227,7 +236,11 @@ mod tests {
     }
 
     fn ok(items: u64) -> Option<Result<JobReport, JobError>> {
-        Some(Ok(JobReport { items, rejected: 1 }))
+        Some(Ok(JobReport {
+            items,
+            rejected: 1,
+            facts: vec![("mode", "scripted".to_owned())],
+        }))
     }
 
     #[test]
@@ -249,17 +262,18 @@ mod tests {
             None, // hangs: timed out, retried
             ok(7),
         ]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Manual).await;
+        let r = run_job(job.clone(), policy(), 1, Trigger::Manual, None).await;
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
         assert_eq!((r.items, r.rejected), (7, 1));
+        assert_eq!(r.facts, vec![("mode", "scripted".to_owned())]);
         assert_eq!(r.error, None);
     }
 
     #[tokio::test(start_paused = true)]
     async fn permanent_failures_are_not_retried() {
         let job = Scripted::new(vec![Some(Err(JobError::permanent("ORA-01017")))]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Cron).await;
+        let r = run_job(job.clone(), policy(), 1, Trigger::Cron, None).await;
         assert_eq!(r.outcome, RunOutcome::Failed);
         assert_eq!(r.attempts, 1);
         assert_eq!(r.error.as_deref(), Some("ORA-01017"));
@@ -269,7 +283,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_last_timeout_is_reported_as_timed_out() {
         let job = Scripted::new(vec![None, None, None]);
-        let r = run_job(job, policy(), 1, Trigger::Cron).await;
+        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
         assert_eq!(r.outcome, RunOutcome::TimedOut);
         assert_eq!(r.attempts, 3);
         assert_eq!(
@@ -292,7 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_a_panicked_run() {
-        let r = run_job(Arc::new(Panics), policy(), 9, Trigger::Manual).await;
+        let r = run_job(Arc::new(Panics), policy(), 9, Trigger::Manual, None).await;
         assert_eq!(r.outcome, RunOutcome::Panicked);
         assert_eq!(r.run_id, 9);
         assert_eq!(

@@ -89,6 +89,10 @@ pub struct RunRecord {
     pub rejected: u64,
     /// Attempts made.
     pub attempts: u32,
+    /// For a cron run, the tick's scheduled fire time.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// The successful attempt's facts (see [`JobReport::facts`](super::JobReport)).
+    pub facts: Vec<(&'static str, String)>,
 }
 
 /// Counters and the last run of one job.
@@ -159,6 +163,8 @@ mod tests {
             items: 3,
             rejected: 0,
             attempts: 1,
+            scheduled_at: None,
+            facts: Vec::new(),
         }
     }
 

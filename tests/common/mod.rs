@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::config::{HistorySettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
 use radar_interrupcoes::jobs::StartupRetry;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
@@ -15,8 +15,10 @@ use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::In
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
 use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::clock::{Clock, SystemClock};
+use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use tokio::sync::{Semaphore, oneshot};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -116,6 +118,11 @@ pub fn test_settings() -> ServiceSettings {
             max_backoff: Duration::from_millis(200),
         },
         shutdown_grace: Duration::from_secs(5),
+        history: HistorySettings {
+            claim_wait: Duration::from_secs(3),
+            claim_poll: Duration::from_millis(20),
+            ..HistorySettings::default()
+        },
         ..ServiceSettings::default()
     }
 }
@@ -130,6 +137,8 @@ pub struct TestApp {
     pub channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The directory of a store the harness created (removed on drop).
+    _store_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -137,9 +146,29 @@ impl TestApp {
         Self::spawn_with(source, test_settings()).await
     }
 
+    /// The server around `source`, with a SQLite store of its own in a temporary directory.
     pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::new(dir.path().join("store.sqlite")));
+        let mut app = Self::spawn_backends(source, store, Arc::new(SystemClock), settings).await;
+        app._store_dir = Some(dir);
+        app
+    }
+
+    /// The server around the given source, store and clock.
+    pub async fn spawn_backends(
+        source: Arc<dyn InterrupcaoSource>,
+        store: Arc<dyn SnapshotStore>,
+        clock: Arc<dyn Clock>,
+        settings: ServiceSettings,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::build(settings, source, listener)
+        let backends = Backends {
+            source,
+            store,
+            clock,
+        };
+        let app = Application::build(settings, backends, listener)
             .await
             .unwrap();
         let addr = app.local_addr().unwrap();
@@ -162,6 +191,7 @@ impl TestApp {
             channel,
             shutdown: Some(tx),
             task: Some(task),
+            _store_dir: None,
         }
     }
 

@@ -22,7 +22,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, named_params};
 
 pub use demo::{DEFAULT_SEED, DemoSummary, generate};
-pub(crate) use error::map_error;
+pub(crate) use error::{map_error, primary_code_name};
 
 use super::cancel::{self, CancelOnDrop};
 use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};

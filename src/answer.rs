@@ -1,0 +1,249 @@
+//! The data answer, live or at a past moment (`dthRecuperacao`): one application-level
+//! service that every adapter (gRPC today, ANEEL's HTTP endpoint later) calls, so that the
+//! handlers stay thin and answer alike.
+//!
+//! The live answer comes from the snapshot cache only and never waits on the store. A past
+//! moment is answered with the latest stored snapshot collected at or before it, within the
+//! retention, through a bounded moka cache in front of the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
+use crate::clock::Clock;
+use crate::domain::dth_recuperacao;
+use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
+
+/// Prefix of the history cache's keys (followed by the moment, RFC 3339).
+pub const HISTORY_CACHE_KEY: &str = "interrupcoes:historico:v1";
+
+/// An answer and where it came from.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The snapshot that answered.
+    pub snapshot: Arc<Snapshot>,
+    /// Its age now (live), or at the asked moment (past).
+    pub age: Duration,
+    /// Why it is stale; `None` when fresh.
+    pub stale_reason: Option<String>,
+    /// The cache key it was served from.
+    pub cache_key: String,
+    /// For a past moment: the stored snapshot's id and the moment asked.
+    pub recovered: Option<Recovered>,
+}
+
+/// Which stored snapshot answered a past moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The moment asked (`dthRecuperacao`, as an instant).
+    pub asked_at: DateTime<Utc>,
+    /// The stored snapshot's id.
+    pub snapshot_id: String,
+}
+
+/// Why there is no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// No snapshot has loaded yet (live answer).
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// A request field is invalid.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument {
+        /// The field's JSON name.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// Nothing is stored for that moment.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store could not be read.
+    #[error(
+        "the history is unavailable ({0}); the current answer (without dthRecuperacao) is \
+         unaffected"
+    )]
+    StoreUnavailable(StoreError),
+}
+
+/// Settings of the past answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// How far back a moment can be asked.
+    pub retention: chrono::Duration,
+    /// Entries kept by the history cache.
+    pub cache_capacity: u64,
+    /// How long an entry stays in the history cache.
+    pub cache_ttl: Duration,
+    /// A snapshot older than this at the asked moment is reported stale.
+    pub stale_after: Duration,
+}
+
+/// Produces answers, live or past.
+pub struct Answers {
+    live: Arc<SnapshotCache>,
+    store: Arc<dyn SnapshotStore>,
+    clock: Arc<dyn Clock>,
+    limits: HistoryLimits,
+    history: moka::future::Cache<i64, Arc<StoredSnapshot>>,
+}
+
+impl Answers {
+    /// Answers from `live` now, and from `store` for past moments.
+    pub fn new(
+        live: Arc<SnapshotCache>,
+        store: Arc<dyn SnapshotStore>,
+        clock: Arc<dyn Clock>,
+        limits: HistoryLimits,
+    ) -> Self {
+        Self {
+            live,
+            store,
+            clock,
+            limits,
+            history: moka::future::Cache::builder()
+                .max_capacity(limits.cache_capacity)
+                .time_to_live(limits.cache_ttl)
+                .build(),
+        }
+    }
+
+    /// The answer for `dth_recuperacao` (`dd/mm/yyyy hh:mm`, Brasília), or the live one
+    /// when it is empty.
+    pub async fn answer(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
+        if dth_recuperacao.trim().is_empty() {
+            self.live().await
+        } else {
+            self.at(dth_recuperacao).await
+        }
+    }
+
+    /// The live answer: the cached snapshot, never the store.
+    pub async fn live(&self) -> Result<Answer, AnswerError> {
+        Ok(live_answer(self.live.current().await?))
+    }
+
+    /// The live answer for `snapshot`, one the cache has published (for streams).
+    pub fn live_from(&self, snapshot: Arc<Snapshot>) -> Answer {
+        live_answer(self.live.view(snapshot))
+    }
+
+    /// The answer as it stood at `dth_recuperacao`.
+    pub async fn at(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
+        let invalid = |reason: String| AnswerError::InvalidArgument {
+            field: "dthRecuperacao",
+            reason,
+        };
+        let asked_at = dth_recuperacao::parse(dth_recuperacao).map_err(invalid)?;
+        let now = self.clock.now();
+        if asked_at > now {
+            return Err(invalid(format!(
+                "{dth_recuperacao:?} is in the future (now is {} in Brasília time): ask for \
+                 a past moment, or omit it for the current answer",
+                dth_recuperacao::format(now)
+            )));
+        }
+        let window_start = now - self.limits.retention;
+        if asked_at < window_start {
+            return Err(self.not_found(dth_recuperacao, window_start).await);
+        }
+        let key = asked_at.timestamp_millis();
+        let stored = match self.history.get(&key).await {
+            Some(stored) => stored,
+            None => match self.store.latest_at_or_before(asked_at).await {
+                Ok(Some(stored)) => {
+                    let stored = Arc::new(stored);
+                    self.history.insert(key, stored.clone()).await;
+                    stored
+                }
+                Ok(None) => return Err(self.not_found(dth_recuperacao, window_start).await),
+                Err(e) => return Err(AnswerError::StoreUnavailable(e)),
+            },
+        };
+        let age = (asked_at - stored.snapshot.collected_at)
+            .to_std()
+            .unwrap_or_default();
+        let stale_reason = (age > self.limits.stale_after).then(|| {
+            format!(
+                "at that moment the snapshot was older than the {} s limit ({} s)",
+                self.limits.stale_after.as_secs(),
+                age.as_secs()
+            )
+        });
+        Ok(Answer {
+            snapshot: Arc::new(stored.snapshot.clone()),
+            age,
+            stale_reason,
+            cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
+            recovered: Some(Recovered {
+                asked_at,
+                snapshot_id: stored.id.clone(),
+            }),
+        })
+    }
+
+    /// NOT_FOUND for `asked`, naming the oldest moment that can be answered: the later of
+    /// the retention window's start and the oldest stored snapshot.
+    async fn not_found(&self, asked: &str, window_start: DateTime<Utc>) -> AnswerError {
+        let oldest = match self.store.oldest().await {
+            Ok(Some(oldest)) => Some(oldest.max(window_start)),
+            Ok(None) => None,
+            Err(e) => return AnswerError::StoreUnavailable(e),
+        };
+        let retention_days = self.limits.retention.num_days();
+        AnswerError::NotFound(match oldest {
+            Some(oldest) => format!(
+                "no answer stored for dthRecuperacao {asked:?}: the oldest moment that can be \
+                 answered is {} (Brasília time; the history keeps {retention_days} days)",
+                dth_recuperacao::format_at_or_after(oldest)
+            ),
+            None => format!(
+                "no answer stored for dthRecuperacao {asked:?}: nothing is stored yet (the \
+                 history keeps {retention_days} days from the first load)"
+            ),
+        })
+    }
+}
+
+/// Every snapshot `snapshots` publishes, starting with the current one (once one has
+/// loaded), until `stop` is cancelled. A slow reader skips to the newest: the channel keeps
+/// one value, so there is never a backlog.
+pub fn watch(
+    snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    stop: CancellationToken,
+) -> impl Stream<Item = Arc<Snapshot>> + Send + 'static {
+    futures::stream::unfold((snapshots, stop, true), |(mut rx, stop, first)| async move {
+        if first {
+            let current = rx.borrow_and_update().clone();
+            if let Some(current) = current {
+                return Some((current, (rx, stop, false)));
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return None,
+                changed = rx.changed() => changed.ok()?,
+            }
+            let next = rx.borrow_and_update().clone();
+            if let Some(next) = next {
+                return Some((next, (rx, stop, false)));
+            }
+        }
+    })
+}
+
+fn live_answer(view: SnapshotView) -> Answer {
+    Answer {
+        snapshot: view.snapshot,
+        age: view.age,
+        stale_reason: view.stale_reason,
+        cache_key: CACHE_KEY.to_owned(),
+        recovered: None,
+    }
+}
