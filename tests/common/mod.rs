@@ -31,6 +31,8 @@ pub enum Behaviour {
     Rows(Vec<RawInterrupcaoRow>),
     Fail(SourceError),
     Panic,
+    /// Never answers (a replica that dies mid-query).
+    Hang,
 }
 
 /// A source whose answers the test scripts, which counts its queries, and which can hold
@@ -88,6 +90,7 @@ impl InterrupcaoSource for FakeSource {
             Behaviour::Rows(rows) => Ok(rows),
             Behaviour::Fail(e) => Err(e),
             Behaviour::Panic => panic!("fake source panicked"),
+            Behaviour::Hang => std::future::pending().await,
         }
     }
 }
@@ -236,6 +239,20 @@ impl TestApp {
             .get_quantitativo_interrupcoes_ativas(
                 data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
             )
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The answer as it stood at `dth` (`dd/mm/yyyy hh:mm`, Brasília).
+    pub async fn get_at(
+        &self,
+        dth: &str,
+    ) -> Result<data_pb::GetQuantitativoInterrupcoesAtivasResponse, tonic::Status> {
+        self.data
+            .clone()
+            .get_quantitativo_interrupcoes_ativas(data_pb::GetQuantitativoInterrupcoesAtivasRequest {
+                dth_recuperacao: dth.to_owned(),
+            })
             .await
             .map(|r| r.into_inner())
     }
