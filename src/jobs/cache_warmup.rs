@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
@@ -244,7 +244,9 @@ impl CacheWarmupJob {
 impl CacheWarmupJob {
     /// Queries the source and validates its rows into a snapshot (not yet cached).
     async fn fetch_snapshot(&self, attempt: u32) -> Result<Snapshot, JobError> {
-        let collected_at = self.clock.now();
+        // Milliseconds, as the store keeps it: the replica that queried serves exactly the
+        // collection time that the others read back from the store.
+        let collected_at = self.clock.now().trunc_subsecs(3);
         let started = std::time::Instant::now();
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
             tracing::warn!(

@@ -1,0 +1,149 @@
+//! Several servers sharing one SQLite store and one cron tick: one source query per tick
+//! cluster-wide, the same snapshot everywhere, and a dead claimant replaced after the
+//! deadline.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use common::{Behaviour, FakeSource, TestApp, row, test_settings};
+use radar_interrupcoes::clock::SystemClock;
+use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
+use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::proto::scheduler::v1::{JobRun, RunOutcome};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
+use tonic_health::pb::health_check_response::ServingStatus::Serving;
+
+async fn replica(source: Arc<FakeSource>, store: Arc<SqliteStore>, name: &str) -> TestApp {
+    let mut settings = test_settings();
+    settings.history.instance_id = name.to_owned();
+    let app = TestApp::spawn_backends(source, store, Arc::new(SystemClock), settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    app
+}
+
+fn fact(run: &JobRun, key: &str) -> String {
+    run.facts
+        .iter()
+        .find(|f| f.key == key)
+        .map(|f| f.value.clone())
+        .unwrap_or_else(|| panic!("no fact {key:?} in {:?}", run.facts))
+}
+
+async fn fire(app: &TestApp, tick: DateTime<Utc>) -> JobRun {
+    let run = app
+        .scheduler
+        .fire_tick(WARMUP_JOB_NAME, tick)
+        .await
+        .unwrap()
+        .run;
+    // Read it back as operators do.
+    let listed = app.jobs().await.jobs;
+    let job = listed.iter().find(|j| j.name == WARMUP_JOB_NAME).unwrap();
+    let last = job.last_run.clone().unwrap();
+    assert_eq!(last.run_id, run.run_id);
+    assert_eq!(last.scheduled_at.unwrap().seconds, tick.timestamp());
+    last
+}
+
+async fn collected_at(app: &TestApp) -> prost_types::Timestamp {
+    app.get().await.unwrap().snapshot.unwrap().collected_at.unwrap()
+}
+
+#[tokio::test]
+async fn three_replicas_cost_the_source_one_query_per_tick_and_serve_the_same_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::new(dir.path().join("shared.sqlite")));
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let names = ["replica-a", "replica-b", "replica-c"];
+    let mut apps = Vec::new();
+    for name in names {
+        apps.push(replica(source.clone(), store.clone(), name).await);
+    }
+    let before = source.calls(); // one start-up query each
+    assert_eq!(before, 3);
+
+    source.set(Behaviour::Rows(vec![row(1, 9, 0), row(4, 0, 2)]));
+    let tick = Utc::now().trunc_subsecs(0);
+    let runs = futures::future::join_all(apps.iter().map(|app| fire(app, tick))).await;
+
+    assert_eq!(source.calls() - before, 1, "one source query for the tick");
+    let mut modes: Vec<String> = runs.iter().map(|r| fact(r, "mode")).collect();
+    modes.sort();
+    assert_eq!(modes, ["adopted", "adopted", "queried"]);
+    let claimant = runs
+        .iter()
+        .zip(names)
+        .find(|(r, _)| fact(r, "mode") == "queried")
+        .map(|(_, name)| name)
+        .unwrap();
+    for run in &runs {
+        assert_eq!(run.outcome, RunOutcome::Succeeded as i32);
+        assert_eq!(run.items, 2);
+        if fact(run, "mode") == "adopted" {
+            assert_eq!(fact(run, "snapshot_instance"), claimant);
+            assert_eq!(fact(run, "claim"), format!("claimed by {claimant}"));
+        }
+    }
+
+    let stored = store.for_tick(tick).await.unwrap().expect("the tick's snapshot");
+    assert_eq!(stored.snapshot.instance, claimant);
+    let first = collected_at(&apps[0]).await;
+    assert_eq!(first.seconds, stored.snapshot.collected_at.timestamp());
+    for app in &apps[1..] {
+        assert_eq!(collected_at(app).await, first, "same snapshot everywhere");
+    }
+    for app in &apps {
+        let meta = app.get().await.unwrap().snapshot.unwrap();
+        assert_eq!(meta.instance, claimant);
+    }
+}
+
+#[tokio::test]
+async fn when_the_claimant_dies_mid_query_the_others_load_fresh_data_after_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::new(dir.path().join("shared.sqlite")));
+    let dying = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let mut a = replica(dying.clone(), store.clone(), "replica-a").await;
+    let survivors = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let b = replica(survivors.clone(), store.clone(), "replica-b").await;
+    let c = replica(survivors.clone(), store.clone(), "replica-c").await;
+
+    // A claims the tick and hangs in its query; then it is stopped.
+    dying.set(Behaviour::Hang);
+    let tick = Utc::now().trunc_subsecs(0);
+    let calls = dying.calls();
+    let scheduler = a.scheduler.clone();
+    let hung = tokio::spawn(async move { scheduler.fire_tick(WARMUP_JOB_NAME, tick).await });
+    while dying.calls() == calls {
+        tokio::task::yield_now().await;
+    }
+    a.shutdown().await.unwrap();
+
+    survivors.set(Behaviour::Rows(vec![row(3, 3, 3)]));
+    let before = survivors.calls();
+    let (rb, rc) = tokio::join!(fire(&b, tick), fire(&c, tick));
+    for run in [&rb, &rc] {
+        assert_eq!(run.outcome, RunOutcome::Succeeded as i32, "{}", run.error);
+        assert_eq!(
+            fact(run, "claim"),
+            "claimed by replica-a, who stored nothing by the deadline"
+        );
+    }
+    // Both queried past the deadline; the first to store won, the other adopted its snapshot.
+    assert_eq!(survivors.calls() - before, 2);
+    let stored = store.for_tick(tick).await.unwrap().expect("a snapshot for the tick");
+    assert!(["replica-b", "replica-c"].contains(&stored.snapshot.instance.as_str()));
+    let mut modes = [fact(&rb, "mode"), fact(&rc, "mode")];
+    modes.sort();
+    assert_eq!(
+        modes,
+        ["queried", "queried after the deadline, adopted the stored one"]
+    );
+    assert_eq!(collected_at(&b).await, collected_at(&c).await);
+    let answer = b.get().await.unwrap();
+    let items = &answer.resposta.unwrap().interrupcao_fornecimento;
+    assert_eq!(items[0].ide_conjunto_unidade_consumidora, 3, "fresh data");
+    hung.abort();
+}
