@@ -7,17 +7,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::scheduler::Trigger;
-use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::server::{Application, Backends};
-use radar_interrupcoes::store::SqliteStore;
 use radar_interrupcoes::source::InterrupcaoSource;
 use radar_interrupcoes::source::sqlite::{self, MissingDatabase, SqliteSource};
+use radar_interrupcoes::store::SqliteStore;
 
 const QUERY_REPEATS: usize = 5;
 const RPC_CALLS: usize = 10_000;

@@ -217,25 +217,28 @@ pub fn watch(
     snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
     stop: CancellationToken,
 ) -> impl Stream<Item = Arc<Snapshot>> + Send + 'static {
-    futures::stream::unfold((snapshots, stop, true), |(mut rx, stop, first)| async move {
-        if first {
-            let current = rx.borrow_and_update().clone();
-            if let Some(current) = current {
-                return Some((current, (rx, stop, false)));
+    futures::stream::unfold(
+        (snapshots, stop, true),
+        |(mut rx, stop, first)| async move {
+            if first {
+                let current = rx.borrow_and_update().clone();
+                if let Some(current) = current {
+                    return Some((current, (rx, stop, false)));
+                }
             }
-        }
-        loop {
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => return None,
-                changed = rx.changed() => changed.ok()?,
+            loop {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return None,
+                    changed = rx.changed() => changed.ok()?,
+                }
+                let next = rx.borrow_and_update().clone();
+                if let Some(next) = next {
+                    return Some((next, (rx, stop, false)));
+                }
             }
-            let next = rx.borrow_and_update().clone();
-            if let Some(next) = next {
-                return Some((next, (rx, stop, false)));
-            }
-        }
-    })
+        },
+    )
 }
 
 fn live_answer(view: SnapshotView) -> Answer {
@@ -245,5 +248,55 @@ fn live_answer(view: SnapshotView) -> Answer {
         stale_reason: view.stale_reason,
         cache_key: CACHE_KEY.to_owned(),
         recovered: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn snapshot(n: i64) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            collected_at: DateTime::from_timestamp(n, 0).unwrap(),
+            source: "test".into(),
+            instance: "a".into(),
+            items: Vec::new(),
+            rejected: 0,
+        })
+    }
+
+    fn seconds(s: &Arc<Snapshot>) -> i64 {
+        s.collected_at.timestamp()
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_gets_the_newest_snapshot_not_a_backlog() {
+        let (tx, rx) = watch::channel(Some(snapshot(1)));
+        let stop = CancellationToken::new();
+        let mut stream = Box::pin(super::watch(rx, stop.clone()));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 1, "current at once");
+        for n in 2..=5 {
+            tx.send_replace(Some(snapshot(n)));
+        }
+        assert_eq!(seconds(&stream.next().await.unwrap()), 5, "only the newest");
+        tx.send_replace(Some(snapshot(6)));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 6);
+        stop.cancel();
+        tx.send_replace(Some(snapshot(7)));
+        assert!(
+            stream.next().await.is_none(),
+            "ends once stopping, even with news"
+        );
+    }
+
+    #[tokio::test]
+    async fn before_the_first_load_the_stream_waits_for_it() {
+        let (tx, rx) = watch::channel(None);
+        let mut stream = Box::pin(super::watch(rx, CancellationToken::new()));
+        tx.send_replace(Some(snapshot(3)));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 3);
+        drop(tx);
+        assert!(stream.next().await.is_none(), "ends with its source");
     }
 }

@@ -86,12 +86,8 @@ impl Application {
             .add_cron_job(Arc::new(warmup), &settings.warmup_cron)
             .await
             .context("RADAR_WARMUP_CRON")?;
-        let purge = RetentionPurgeJob::new(
-            store,
-            clock,
-            history.retention,
-            history.purge_batch_size,
-        );
+        let purge =
+            RetentionPurgeJob::new(store, clock, history.retention, history.purge_batch_size);
         scheduler
             .add_cron_job(Arc::new(purge), &history.purge_cron)
             .await

@@ -48,7 +48,13 @@ async fn fire(app: &TestApp, tick: DateTime<Utc>) -> JobRun {
 }
 
 async fn collected_at(app: &TestApp) -> prost_types::Timestamp {
-    app.get().await.unwrap().snapshot.unwrap().collected_at.unwrap()
+    app.get()
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap()
+        .collected_at
+        .unwrap()
 }
 
 #[tokio::test]
@@ -87,7 +93,11 @@ async fn three_replicas_cost_the_source_one_query_per_tick_and_serve_the_same_sn
         }
     }
 
-    let stored = store.for_tick(tick).await.unwrap().expect("the tick's snapshot");
+    let stored = store
+        .for_tick(tick)
+        .await
+        .unwrap()
+        .expect("the tick's snapshot");
     assert_eq!(stored.snapshot.instance, claimant);
     let first = collected_at(&apps[0]).await;
     assert_eq!(first.seconds, stored.snapshot.collected_at.timestamp());
@@ -133,13 +143,20 @@ async fn when_the_claimant_dies_mid_query_the_others_load_fresh_data_after_the_d
     }
     // Both queried past the deadline; the first to store won, the other adopted its snapshot.
     assert_eq!(survivors.calls() - before, 2);
-    let stored = store.for_tick(tick).await.unwrap().expect("a snapshot for the tick");
+    let stored = store
+        .for_tick(tick)
+        .await
+        .unwrap()
+        .expect("a snapshot for the tick");
     assert!(["replica-b", "replica-c"].contains(&stored.snapshot.instance.as_str()));
     let mut modes = [fact(&rb, "mode"), fact(&rc, "mode")];
     modes.sort();
     assert_eq!(
         modes,
-        ["queried", "queried after the deadline, adopted the stored one"]
+        [
+            "queried",
+            "queried after the deadline, adopted the stored one"
+        ]
     );
     assert_eq!(collected_at(&b).await, collected_at(&c).await);
     let answer = b.get().await.unwrap();

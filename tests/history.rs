@@ -30,7 +30,12 @@ fn items(answer: &data_pb::GetQuantitativoInterrupcoesAtivasResponse) -> Vec<(i3
         .unwrap()
         .interrupcao_fornecimento
         .iter()
-        .map(|i| (i.ide_conjunto_unidade_consumidora, i.qtd_ocorrencia_programada))
+        .map(|i| {
+            (
+                i.ide_conjunto_unidade_consumidora,
+                i.qtd_ocorrencia_programada,
+            )
+        })
         .collect()
 }
 
@@ -94,10 +99,18 @@ async fn each_past_moment_gets_the_snapshot_current_then_also_after_a_restart() 
         let answer = app.get_at(dth).await.unwrap();
         assert_eq!(&items(&answer), want, "{dth}");
         let meta = answer.snapshot.as_ref().unwrap();
-        assert_eq!(collected_at(&answer), brasilia(minutes).timestamp(), "{dth}");
+        assert_eq!(
+            collected_at(&answer),
+            brasilia(minutes).timestamp(),
+            "{dth}"
+        );
         assert_eq!(meta.instance, "replica-a");
         assert!(!meta.snapshot_id.is_empty());
-        assert!(meta.cache_key.starts_with("interrupcoes:historico:v1:"), "{}", meta.cache_key);
+        assert!(
+            meta.cache_key.starts_with("interrupcoes:historico:v1:"),
+            "{}",
+            meta.cache_key
+        );
         assert!(meta.dth_recuperacao.is_some());
         // Asked again: the same stored snapshot (now from the history cache).
         let again = app.get_at(dth).await.unwrap();
@@ -128,24 +141,59 @@ async fn every_bad_moment_gets_its_status_and_a_message_that_says_why() {
     clock.set(brasilia(24 * 60)); // 21/11/2026 10:00
 
     let cases: &[(&str, Code, &[&str])] = &[
-        ("2026-11-20 10:00", Code::InvalidArgument, &["dthRecuperacao", "2026-11-20 10:00", "dd/mm/yyyy hh:mm"]),
-        ("31/02/2026 10:00", Code::InvalidArgument, &["31/02/2026 10:00", "dd/mm/yyyy hh:mm"]),
-        ("29/02/2026 10:00", Code::InvalidArgument, &["29/02/2026 10:00"]),
-        ("20/11/2026 24:00", Code::InvalidArgument, &["20/11/2026 24:00"]),
-        ("21/11/2026 10:01", Code::InvalidArgument, &["future", "21/11/2026 10:00"]),
+        (
+            "2026-11-20 10:00",
+            Code::InvalidArgument,
+            &["dthRecuperacao", "2026-11-20 10:00", "dd/mm/yyyy hh:mm"],
+        ),
+        (
+            "31/02/2026 10:00",
+            Code::InvalidArgument,
+            &["31/02/2026 10:00", "dd/mm/yyyy hh:mm"],
+        ),
+        (
+            "29/02/2026 10:00",
+            Code::InvalidArgument,
+            &["29/02/2026 10:00"],
+        ),
+        (
+            "20/11/2026 24:00",
+            Code::InvalidArgument,
+            &["20/11/2026 24:00"],
+        ),
+        (
+            "21/11/2026 10:01",
+            Code::InvalidArgument,
+            &["future", "21/11/2026 10:00"],
+        ),
         // Before the first stored snapshot.
-        ("20/11/2026 09:59", Code::NotFound, &["oldest moment", "20/11/2026 10:00"]),
+        (
+            "20/11/2026 09:59",
+            Code::NotFound,
+            &["oldest moment", "20/11/2026 10:00"],
+        ),
         // Older than the 7-day retention.
-        ("13/11/2026 09:00", Code::NotFound, &["oldest moment", "20/11/2026 10:00", "7 days"]),
+        (
+            "13/11/2026 09:00",
+            Code::NotFound,
+            &["oldest moment", "20/11/2026 10:00", "7 days"],
+        ),
     ];
     for (dth, code, words) in cases {
         let e = app.get_at(dth).await.unwrap_err();
         assert_eq!(e.code(), *code, "{dth}: {}", e.message());
         for word in *words {
-            assert!(e.message().contains(word), "{dth}: {word:?} not in {:?}", e.message());
+            assert!(
+                e.message().contains(word),
+                "{dth}: {word:?} not in {:?}",
+                e.message()
+            );
         }
     }
-    assert!(app.get_at("21/11/2026 10:00").await.is_ok(), "now is not the future");
+    assert!(
+        app.get_at("21/11/2026 10:00").await.is_ok(),
+        "now is not the future"
+    );
 
     // Eight days later, the retention window starts after the first snapshot: the oldest
     // answerable moment is the window's start.
@@ -172,18 +220,37 @@ async fn a_failing_store_leaves_the_live_answer_refreshing_and_says_so() {
     source.set(Behaviour::Rows(vec![row(7, 70, 0)]));
     let run = app.trigger(WARMUP_JOB_NAME).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded as i32);
-    let fact = |key: &str| run.facts.iter().find(|f| f.key == key).map(|f| f.value.clone());
+    let fact = |key: &str| {
+        run.facts
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.clone())
+    };
     assert!(
-        fact("store_write").unwrap().starts_with("failed: snapshot store (sqlite)"),
+        fact("store_write")
+            .unwrap()
+            .starts_with("failed: snapshot store (sqlite)"),
         "{:?}",
         run.facts
     );
-    assert_eq!(fact("store_write_failures").as_deref(), Some("2"), "start-up and this run");
-    assert_eq!(items(&app.get().await.unwrap()), vec![(7, 70)], "live answer refreshed");
+    assert_eq!(
+        fact("store_write_failures").as_deref(),
+        Some("2"),
+        "start-up and this run"
+    );
+    assert_eq!(
+        items(&app.get().await.unwrap()),
+        vec![(7, 70)],
+        "live answer refreshed"
+    );
 
     let e = app.get_at("20/11/2026 10:15").await.unwrap_err();
     assert_eq!(e.code(), Code::Unavailable);
-    assert!(e.message().contains("snapshot store (sqlite)"), "{}", e.message());
+    assert!(
+        e.message().contains("snapshot store (sqlite)"),
+        "{}",
+        e.message()
+    );
     assert!(e.message().contains("current answer"), "{}", e.message());
 }
 
@@ -206,8 +273,18 @@ async fn the_purge_job_is_listed_triggered_and_deletes_only_what_the_retention_l
     clock.set(brasilia(8 * 24 * 60 + 120));
     let run = app.trigger(PURGE_JOB_NAME).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded as i32, "{}", run.error);
-    let fact = |key: &str| run.facts.iter().find(|f| f.key == key).map(|f| f.value.clone());
-    assert_eq!(fact("snapshots_deleted").as_deref(), Some("1"), "{:?}", run.facts);
+    let fact = |key: &str| {
+        run.facts
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(
+        fact("snapshots_deleted").as_deref(),
+        Some("1"),
+        "{:?}",
+        run.facts
+    );
     assert_eq!(store.oldest().await.unwrap(), Some(brasilia(24 * 60)));
     let answer = app.get_at("21/11/2026 12:00").await.unwrap();
     assert_eq!(items(&answer), vec![(1, 2)]);

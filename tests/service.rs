@@ -138,7 +138,10 @@ async fn list_jobs_shows_the_warmup_with_its_cron_and_next_run() {
     assert!(list.scheduler_running);
     let names: Vec<&str> = list.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, [WARMUP_JOB_NAME, PURGE_JOB_NAME], "ordered by name");
-    assert_eq!(list.jobs[1].cron, "0 3 * * *", "the purge runs daily by default");
+    assert_eq!(
+        list.jobs[1].cron, "0 3 * * *",
+        "the purge runs daily by default"
+    );
     let job = &list.jobs[0];
     assert_eq!(job.name, WARMUP_JOB_NAME);
     assert_eq!(job.cron, "*/30 * * * *");

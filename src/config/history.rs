@@ -65,7 +65,12 @@ pub struct HistoryArgs {
     )]
     pub claim_wait_secs: String,
     /// How often a waiting replica looks for the claimant's snapshot.
-    #[arg(long, env = "RADAR_CLAIM_POLL_MS", default_value = "500", global = true)]
+    #[arg(
+        long,
+        env = "RADAR_CLAIM_POLL_MS",
+        default_value = "500",
+        global = true
+    )]
     pub claim_poll_ms: String,
     /// Limit of one snapshot write to the store; past it the snapshot is served without
     /// being stored (and the failure counted).
@@ -176,10 +181,16 @@ impl HistoryArgs {
                 "RADAR_HISTORY_RETENTION_DAYS",
                 "history-retention-days",
                 &self.history_retention_days,
-                format!("must be at least {MIN_RETENTION_DAYS}: ANEEL may ask for any moment of the last 7 days"),
+                format!(
+                    "must be at least {MIN_RETENTION_DAYS}: ANEEL may ask for any moment of the last 7 days"
+                ),
             ));
         }
-        let claim_wait = secs("RADAR_CLAIM_WAIT_SECS", "claim-wait-secs", &self.claim_wait_secs)?;
+        let claim_wait = secs(
+            "RADAR_CLAIM_WAIT_SECS",
+            "claim-wait-secs",
+            &self.claim_wait_secs,
+        )?;
         if claim_wait >= job_timeout {
             return Err(ConfigError::new(
                 "RADAR_CLAIM_WAIT_SECS",
@@ -253,4 +264,110 @@ pub fn default_instance_id() -> String {
         .unwrap_or_else(|| "radar".to_owned());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{}-{}", host.trim(), &suffix[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Cli, ConfigError, StoreSettings};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn validate(extra: &[&str]) -> Result<crate::config::Config, ConfigError> {
+        let mut argv = vec!["radar-interrupcoes"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().settings.validate()
+    }
+
+    #[test]
+    fn defaults_keep_seven_days_in_a_local_sqlite_file() {
+        let c = validate(&[]).unwrap();
+        let h = &c.service.history;
+        assert_eq!(h.retention, chrono::Duration::days(7));
+        assert_eq!(h.purge_cron, "0 3 * * *");
+        assert_eq!(
+            (h.cache_capacity, h.cache_ttl),
+            (1000, Duration::from_secs(300))
+        );
+        assert!(h.claim_wait < c.service.retry.attempt_timeout);
+        assert_eq!(
+            c.store,
+            StoreSettings::Sqlite {
+                path: super::DEFAULT_STORE_SQLITE_PATH.into()
+            }
+        );
+        assert!(!h.instance_id.is_empty());
+        let again = validate(&[]).unwrap().service.history.instance_id;
+        assert_ne!(
+            h.instance_id, again,
+            "two processes never share a default name"
+        );
+        let named = validate(&["--instance-id", "pod-7"]).unwrap();
+        assert_eq!(named.service.history.instance_id, "pod-7");
+    }
+
+    #[test]
+    fn each_bad_history_value_names_its_setting() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--store", "redis"], "RADAR_STORE", "redis"),
+            (
+                &["--history-retention-days", "6"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "at least 7",
+            ),
+            (
+                &["--history-retention-days", "0"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "0",
+            ),
+            (
+                &["--history-cache-capacity=-1"],
+                "RADAR_HISTORY_CACHE_CAPACITY",
+                "-1",
+            ),
+            (
+                &["--history-cache-ttl-secs", "x"],
+                "RADAR_HISTORY_CACHE_TTL_SECS",
+                "x",
+            ),
+            (
+                &["--claim-wait-secs", "60"],
+                "RADAR_CLAIM_WAIT_SECS",
+                "RADAR_JOB_TIMEOUT_SECS",
+            ),
+            (&["--claim-poll-ms", "0"], "RADAR_CLAIM_POLL_MS", "0"),
+            (
+                &["--store-timeout-secs", "0"],
+                "RADAR_STORE_TIMEOUT_SECS",
+                "0",
+            ),
+            (&["--purge-cron", "0 3 * *"], "RADAR_PURGE_CRON", "0 3 * *"),
+            (&["--purge-batch-size", "0"], "RADAR_PURGE_BATCH_SIZE", "0"),
+            (&["--instance-id", "a b"], "RADAR_INSTANCE_ID", "a b"),
+        ];
+        for (argv, setting, word) in cases {
+            let e = validate(argv).unwrap_err();
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.to_string().contains(word), "{e}");
+        }
+        assert!(validate(&["--history-retention-days", "30"]).is_ok());
+    }
+
+    #[test]
+    fn an_oracle_store_needs_the_oracle_connection() {
+        let e = validate(&["--store", "oracle"]).unwrap_err();
+        assert!(e.setting.starts_with("RADAR_ORACLE_"), "{e}");
+        let c = validate(&[
+            "--store",
+            "oracle",
+            "--oracle-connect-string",
+            "db:1521/X",
+            "--oracle-user",
+            "radar",
+            "--oracle-password",
+            "pw",
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreSettings::Oracle);
+        assert!(c.store_oracle.is_some());
+    }
 }

@@ -83,7 +83,11 @@ mod tests {
             crate::store::StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked"),
         )));
         assert_eq!(s.code(), Code::Unavailable);
-        assert!(s.message().contains("SQLITE_BUSY: locked"), "{}", s.message());
+        assert!(
+            s.message().contains("SQLITE_BUSY: locked"),
+            "{}",
+            s.message()
+        );
         let s = Status::from(ServiceError::Answer(AnswerError::NotFound("none".into())));
         assert_eq!((s.code(), s.message()), (Code::NotFound, "none"));
     }

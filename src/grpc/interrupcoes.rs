@@ -40,8 +40,9 @@ impl InterrupcoesGrpc {
 }
 
 /// The stream of `WatchQuantitativoInterrupcoesAtivas`.
-type AnswerStream =
-    Pin<Box<dyn Stream<Item = Result<pb::GetQuantitativoInterrupcoesAtivasResponse, Status>> + Send>>;
+type AnswerStream = Pin<
+    Box<dyn Stream<Item = Result<pb::GetQuantitativoInterrupcoesAtivasResponse, Status>> + Send>,
+>;
 
 #[tonic::async_trait]
 impl InterrupcoesService for InterrupcoesGrpc {
@@ -68,10 +69,7 @@ impl InterrupcoesService for InterrupcoesGrpc {
     ) -> Result<Response<Self::WatchQuantitativoInterrupcoesAtivasStream>, Status> {
         let answers = self.answers.clone();
         let email = self.email_indisponibilidade.clone();
-        let stream = crate::answer::watch(
-            self.cache.subscribe_snapshots(),
-            self.stopping.clone(),
-        );
+        let stream = crate::answer::watch(self.cache.subscribe_snapshots(), self.stopping.clone());
         let stream = futures::StreamExt::map(stream, move |snapshot| {
             Ok(convert::answer(&answers.live_from(snapshot), &email))
         });

@@ -21,9 +21,7 @@ use crate::scheduler::{
     Job, JobError, JobReport, RunContext, RunRecord, SchedulerService, Trigger,
 };
 use crate::source::InterrupcaoSource;
-use crate::store::{
-    Claim, ClaimOutcome, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
-};
+use crate::store::{Claim, ClaimOutcome, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
@@ -301,7 +299,6 @@ impl CacheWarmupJob {
             rejected: validated.rejected.len() as u64,
         })
     }
-
 }
 
 #[async_trait]

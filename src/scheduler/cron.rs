@@ -159,6 +159,44 @@ mod tests {
     }
 
     #[test]
+    fn a_moment_belongs_to_the_latest_tick_at_or_before_it() {
+        let every_30 = CronSchedule::parse("*/30 * * * *", SAO_PAULO).unwrap();
+        let cases = [
+            // The tick itself, and just before the next one.
+            (utc(2026, 11, 28, 12, 30, 0), utc(2026, 11, 28, 12, 30, 0)),
+            (utc(2026, 11, 28, 12, 59, 59), utc(2026, 11, 28, 12, 30, 0)),
+            // Midnight in São Paulo is 03:00 UTC; midnight UTC is 21:00 there.
+            (utc(2026, 11, 29, 3, 0, 1), utc(2026, 11, 29, 3, 0, 0)),
+            (utc(2026, 11, 29, 0, 10, 0), utc(2026, 11, 29, 0, 0, 0)),
+            // Month end, year end, and a leap day.
+            (utc(2026, 12, 1, 0, 0, 0), utc(2026, 12, 1, 0, 0, 0)),
+            (utc(2027, 1, 1, 0, 29, 0), utc(2027, 1, 1, 0, 0, 0)),
+            (utc(2028, 2, 29, 23, 45, 0), utc(2028, 2, 29, 23, 30, 0)),
+            (utc(2028, 3, 1, 0, 15, 0), utc(2028, 3, 1, 0, 0, 0)),
+        ];
+        for (at, tick) in cases {
+            assert_eq!(every_30.latest_at_or_before(at), Some(tick), "{at}");
+        }
+        // A daily schedule read in São Paulo: 03:00 there is 06:00 UTC, on the right day
+        // across a month and a year end.
+        let daily = CronSchedule::parse("0 3 * * *", SAO_PAULO).unwrap();
+        assert_eq!(
+            daily.latest_at_or_before(utc(2027, 1, 1, 5, 59, 0)),
+            Some(utc(2026, 12, 31, 6, 0, 0))
+        );
+        assert_eq!(
+            daily.latest_at_or_before(utc(2027, 1, 1, 6, 0, 0)),
+            Some(utc(2027, 1, 1, 6, 0, 0))
+        );
+        // The 31st of a month that has none: the latest such day before.
+        let monthly = CronSchedule::parse("0 0 31 * *", chrono_tz::UTC).unwrap();
+        assert_eq!(
+            monthly.latest_at_or_before(utc(2026, 3, 15, 0, 0, 0)),
+            Some(utc(2026, 1, 31, 0, 0, 0))
+        );
+    }
+
+    #[test]
     fn wrong_field_counts_are_refused_with_the_count() {
         for (expr, n) in [("* * * *", 4), ("0 0 * * * * 2026", 7), ("", 0)] {
             let e = CronSchedule::parse(expr, SAO_PAULO).unwrap_err();

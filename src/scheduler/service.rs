@@ -302,9 +302,7 @@ impl Inner {
     /// fires at the scheduled time, so the tick is the schedule's latest fire time at or
     /// just after now (the slack absorbs a wake-up a little early).
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
-        let scheduled_at = entry
-            .schedule
-            .latest_at_or_before(Utc::now() + TICK_SLACK);
+        let scheduled_at = entry.schedule.latest_at_or_before(Utc::now() + TICK_SLACK);
         if self
             .launch(entry, Trigger::Cron, scheduled_at, Join::Skip)
             .is_none()
@@ -361,23 +359,23 @@ impl Inner {
                 trigger,
                 scheduled_at,
             ))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| RunRecord {
-                    run_id,
-                    trigger,
-                    started_at,
-                    finished_at: Utc::now(),
-                    duration: (Utc::now() - started_at).to_std().unwrap_or_default(),
-                    outcome: RunOutcome::Panicked,
-                    error: Some("the job panicked outside its attempts".to_owned()),
-                    retryable: false,
-                    items: 0,
-                    rejected: 0,
-                    attempts: 0,
-                    scheduled_at,
-                    facts: Vec::new(),
-                });
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| RunRecord {
+                run_id,
+                trigger,
+                started_at,
+                finished_at: Utc::now(),
+                duration: (Utc::now() - started_at).to_std().unwrap_or_default(),
+                outcome: RunOutcome::Panicked,
+                error: Some("the job panicked outside its attempts".to_owned()),
+                retryable: false,
+                items: 0,
+                rejected: 0,
+                attempts: 0,
+                scheduled_at,
+                facts: Vec::new(),
+            });
             {
                 let mut state = entry.state.lock().expect("job state lock");
                 state.stats.record(record.clone());

@@ -59,7 +59,12 @@ async fn round_trip_keeps_every_field_and_the_item_order(store: Arc<dyn Snapshot
     let written = snapshot(30, false, 250);
     assert_eq!(store.save(&written).await.unwrap(), SaveOutcome::Stored);
     let read = store.latest_at_or_before(at(31)).await.unwrap().unwrap();
-    assert_eq!(read, written, "{}: what is read is what was written", store.name());
+    assert_eq!(
+        read,
+        written,
+        "{}: what is read is what was written",
+        store.name()
+    );
     let empty = snapshot(60, true, 0);
     assert_eq!(store.save(&empty).await.unwrap(), SaveOutcome::Stored);
     assert_eq!(store.for_tick(at(60)).await.unwrap(), Some(empty));
@@ -71,7 +76,10 @@ async fn round_trip_keeps_every_field_and_the_item_order(store: Arc<dyn Snapshot
 
 async fn the_latest_at_or_before_a_moment_answers_it(store: Arc<dyn SnapshotStore>) {
     for minutes in [0, 30, 60, 90] {
-        store.save(&snapshot(minutes, minutes % 60 == 0, 2)).await.unwrap();
+        store
+            .save(&snapshot(minutes, minutes % 60 == 0, 2))
+            .await
+            .unwrap();
     }
     let id_at = async |moment: DateTime<Utc>| {
         store
@@ -82,7 +90,10 @@ async fn the_latest_at_or_before_a_moment_answers_it(store: Arc<dyn SnapshotStor
     };
     // Collected 250 ms after the whole minute: the minute itself is before it.
     assert_eq!(id_at(at(0)).await, None);
-    assert_eq!(id_at(at(0) + Duration::milliseconds(250)).await.as_deref(), Some("snap-000000"));
+    assert_eq!(
+        id_at(at(0) + Duration::milliseconds(250)).await.as_deref(),
+        Some("snap-000000")
+    );
     assert_eq!(id_at(at(29)).await.as_deref(), Some("snap-000000"));
     assert_eq!(id_at(at(45)).await.as_deref(), Some("snap-000030"));
     assert_eq!(id_at(at(90)).await.as_deref(), Some("snap-000060"));
@@ -112,7 +123,12 @@ async fn a_tick_has_at_most_one_snapshot(store: Arc<dyn SnapshotStore>) {
     store.save(&snapshot(41, false, 1)).await.unwrap();
     assert_eq!(store.for_tick(at(40)).await.unwrap(), None);
     assert_eq!(
-        store.latest_at_or_before(at(100)).await.unwrap().unwrap().id,
+        store
+            .latest_at_or_before(at(100))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         "snap-000041"
     );
 }
@@ -174,7 +190,12 @@ async fn purge_deletes_exactly_what_the_retention_no_longer_needs(store: Arc<dyn
     assert!(report.batches >= 4, "batches of 2: {report:?}");
     assert_eq!(store.latest_at_or_before(at(89)).await.unwrap(), None);
     assert_eq!(
-        store.latest_at_or_before(at(100)).await.unwrap().unwrap().id,
+        store
+            .latest_at_or_before(at(100))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         "snap-000090"
     );
     assert_eq!(
@@ -192,7 +213,10 @@ async fn purge_deletes_exactly_what_the_retention_no_longer_needs(store: Arc<dyn
         instance: "b".into(),
         claimed_at: at(minutes),
     };
-    assert_eq!(store.claim(&again(90)).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        store.claim(&again(90)).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
     assert!(matches!(
         store.claim(&again(120)).await.unwrap(),
         ClaimOutcome::AlreadyClaimed { .. }

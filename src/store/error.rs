@@ -25,7 +25,11 @@ impl StoreError {
 
     /// Stored data that cannot be read back (a value out of range).
     pub fn corrupt(message: impl Into<String>) -> Self {
-        Self::new("store", None, format!("stored data is invalid: {}", message.into()))
+        Self::new(
+            "store",
+            None,
+            format!("stored data is invalid: {}", message.into()),
+        )
     }
 }
 
@@ -36,7 +40,10 @@ mod tests {
     #[test]
     fn display_names_the_store_and_keeps_the_native_code() {
         let e = StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked");
-        assert_eq!(e.to_string(), "snapshot store (sqlite): SQLITE_BUSY: locked");
+        assert_eq!(
+            e.to_string(),
+            "snapshot store (sqlite): SQLITE_BUSY: locked"
+        );
         let e = StoreError::new("oracle", None, "no pool");
         assert_eq!(e.to_string(), "snapshot store (oracle): no pool");
     }

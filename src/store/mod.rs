@@ -96,8 +96,7 @@ pub trait SnapshotStore: Send + Sync + 'static {
     ) -> Result<Option<StoredSnapshot>, StoreError>;
 
     /// The snapshot stored for the cron tick `tick_at`, if any.
-    async fn for_tick(&self, tick_at: DateTime<Utc>)
-    -> Result<Option<StoredSnapshot>, StoreError>;
+    async fn for_tick(&self, tick_at: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError>;
 
     /// Collection time of the oldest stored snapshot.
     async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
@@ -109,8 +108,11 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// snapshot superseded at or before `cutoff` (a newer one was collected at or before it:
     /// the one current at `cutoff` stays, since it answers the moments just after it) and
     /// every claim of a tick before `cutoff`.
-    async fn purge(&self, cutoff: DateTime<Utc>, batch_size: u32)
-    -> Result<PurgeReport, StoreError>;
+    async fn purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch_size: u32,
+    ) -> Result<PurgeReport, StoreError>;
 }
 
 /// Milliseconds since the Unix epoch: how instants are stored (a plain integer column,

@@ -120,7 +120,10 @@ impl SqliteStore {
         StoreError::new(
             NAME,
             code,
-            format!("{e} (file {}, RADAR_STORE_SQLITE_PATH)", self.path.display()),
+            format!(
+                "{e} (file {}, RADAR_STORE_SQLITE_PATH)",
+                self.path.display()
+            ),
         )
     }
 }
@@ -194,10 +197,7 @@ impl SnapshotStore for SqliteStore {
         .transpose()
     }
 
-    async fn for_tick(
-        &self,
-        tick_at: DateTime<Utc>,
-    ) -> Result<Option<StoredSnapshot>, StoreError> {
+    async fn for_tick(&self, tick_at: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError> {
         let tick_ms = to_millis(tick_at);
         self.with_connection(move |conn| {
             load(
@@ -271,10 +271,9 @@ impl SnapshotStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 for id in &ids {
                     tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
-                    report.snapshots += tx.execute(
-                        sql::DELETE_SNAPSHOT,
-                        named_params! {":snapshot_id": id},
-                    )? as u64;
+                    report.snapshots += tx
+                        .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
+                        as u64;
                 }
                 tx.commit()?;
                 report.batches += 1;

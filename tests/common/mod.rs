@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use radar_interrupcoes::clock::{Clock, SystemClock};
 use radar_interrupcoes::config::{HistorySettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
 use radar_interrupcoes::jobs::StartupRetry;
@@ -15,7 +16,6 @@ use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::In
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
 use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
-use radar_interrupcoes::clock::{Clock, SystemClock};
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
@@ -250,9 +250,11 @@ impl TestApp {
     ) -> Result<data_pb::GetQuantitativoInterrupcoesAtivasResponse, tonic::Status> {
         self.data
             .clone()
-            .get_quantitativo_interrupcoes_ativas(data_pb::GetQuantitativoInterrupcoesAtivasRequest {
-                dth_recuperacao: dth.to_owned(),
-            })
+            .get_quantitativo_interrupcoes_ativas(
+                data_pb::GetQuantitativoInterrupcoesAtivasRequest {
+                    dth_recuperacao: dth.to_owned(),
+                },
+            )
             .await
             .map(|r| r.into_inner())
     }
