@@ -10,6 +10,7 @@ use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings, StoreSettings};
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
+use radar_interrupcoes::store::oracle::OracleStore;
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use radar_interrupcoes::{source, telemetry};
 
@@ -88,8 +89,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn build_store(config: &Config) -> anyhow::Result<Arc<dyn SnapshotStore>> {
     Ok(match (&config.store, &config.store_oracle) {
         (StoreSettings::Sqlite { path }, _) => Arc::new(SqliteStore::new(path.clone())),
-        (StoreSettings::Oracle, _) => {
-            anyhow::bail!("RADAR_STORE=oracle: the Oracle snapshot store is not built yet")
+        (StoreSettings::Oracle, Some(oracle)) => Arc::new(OracleStore::new(oracle.clone())),
+        (StoreSettings::Oracle, None) => {
+            anyhow::bail!("RADAR_STORE=oracle needs the RADAR_ORACLE_* connection settings")
         }
     })
 }

@@ -10,6 +10,7 @@
 #[cfg(test)]
 pub mod contract_suite;
 mod error;
+pub mod oracle;
 pub mod sql;
 pub mod sqlite;
 

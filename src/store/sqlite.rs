@@ -312,7 +312,7 @@ impl SnapshotStore for SqliteStore {
 }
 
 /// Raw header columns, before conversion.
-type HeaderRow = (String, i64, Option<i64>, String, String, String, i64, i64);
+pub(super) type HeaderRow = (String, i64, Option<i64>, String, String, String, i64, i64);
 
 /// Reads the first header of `query` and its items. The outer `Result` is the driver's;
 /// the inner one says whether the stored values are valid.

@@ -11,10 +11,10 @@
 
 pub mod check;
 #[cfg(test)]
-mod contract_tests;
+pub(crate) mod contract_tests;
 pub mod errors;
 pub mod rows;
-mod session;
+pub(crate) mod session;
 pub mod settings;
 pub mod source;
 
