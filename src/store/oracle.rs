@@ -356,16 +356,14 @@ mod tests {
 
     /// The `CREATE` statements of the DDL file, without SQL*Plus commands and comments.
     fn create_statements() -> Vec<String> {
-        STORE_DDL
+        let without_comments = STORE_DDL
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or_default())
+            .filter(|l| !l.trim_start().starts_with("WHENEVER"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        without_comments
             .split(';')
-            .map(|chunk| {
-                chunk
-                    .lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .filter(|l| !l.trim_start().starts_with("WHENEVER"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
             .map(|s| s.trim().to_owned())
             .filter(|s| s.starts_with("CREATE"))
             .collect()
