@@ -22,6 +22,11 @@ use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
 /// Prefix of the history cache's keys (followed by the moment, RFC 3339).
 pub const HISTORY_CACHE_KEY: &str = "interrupcoes:historico:v1";
 
+/// How old a moment must be before its answer is cached: a snapshot collected just before
+/// a recent moment may still be on its way to the store (claim wait, write), and caching
+/// the answer found before it arrives would serve the older one for a whole time-to-live.
+pub const HISTORY_SETTLED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
 /// An answer and where it came from.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -158,7 +163,9 @@ impl Answers {
             None => match self.store.latest_at_or_before(asked_at).await {
                 Ok(Some(stored)) => {
                     let stored = Arc::new(stored);
-                    self.history.insert(key, stored.clone()).await;
+                    if asked_at + HISTORY_SETTLED_AFTER <= now {
+                        self.history.insert(key, stored.clone()).await;
+                    }
                     stored
                 }
                 Ok(None) => return Err(self.not_found(dth_recuperacao, window_start).await),

@@ -3,10 +3,6 @@
 //! subquery, batches are bounded by reading at most that many ids, and duplicates are
 //! detected by the unique keys.
 
-/// Snapshot header columns, in the order the adapters read them.
-pub const HEADER_COLUMNS: &str = "snapshot_id, collected_at_ms, tick_at_ms, run_trigger, \
-     source_name, instance_id, item_count, rejected_count";
-
 /// Inserts a snapshot header. Binds: every column of [`HEADER_COLUMNS`].
 pub const INSERT_SNAPSHOT: &str = "INSERT INTO radar_snapshot (snapshot_id, collected_at_ms, \
      tick_at_ms, run_trigger, source_name, instance_id, item_count, rejected_count) \
