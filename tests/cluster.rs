@@ -164,3 +164,59 @@ async fn when_the_claimant_dies_mid_query_the_others_load_fresh_data_after_the_d
     assert_eq!(items[0].ide_conjunto_unidade_consumidora, 3, "fresh data");
     hung.abort();
 }
+
+/// The engine's own ticks, not `fire_tick`: two replicas on a cron every 2 seconds name
+/// each tick alike (from the schedule, not their clocks), so one queries and the other
+/// adopts. Polls `ListJobs` until both have run the same tick (bounded), asserts no time.
+#[tokio::test]
+async fn replicas_on_the_real_cron_agree_on_each_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::new(dir.path().join("shared.sqlite")));
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let mut apps = Vec::new();
+    for name in ["replica-a", "replica-b"] {
+        let mut settings = test_settings();
+        settings.warmup_cron = "*/2 * * * * *".to_owned();
+        settings.history.instance_id = name.to_owned();
+        let app = TestApp::spawn_backends(
+            source.clone(),
+            store.clone(),
+            Arc::new(SystemClock),
+            settings,
+        )
+        .await;
+        app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+        apps.push(app);
+    }
+    let mut seen: [std::collections::BTreeMap<i64, String>; 2] = Default::default();
+    for _ in 0..600 {
+        for (app, seen) in apps.iter().zip(seen.iter_mut()) {
+            let jobs = app.jobs().await.jobs;
+            let job = jobs.iter().find(|j| j.name == WARMUP_JOB_NAME).unwrap();
+            if let Some(run) = &job.last_run
+                && run.trigger == "cron"
+                && run.outcome == RunOutcome::Succeeded as i32
+            {
+                seen.insert(run.scheduled_at.unwrap().seconds, fact(run, "mode"));
+            }
+        }
+        if seen[0].keys().any(|tick| seen[1].contains_key(tick)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (tick, mode_a) = seen[0]
+        .iter()
+        .find(|(tick, _)| seen[1].contains_key(tick))
+        .expect("both replicas ran one same tick");
+    assert_eq!(tick % 2, 0, "a tick of the schedule: {tick}");
+    let mut modes = [mode_a.clone(), seen[1][tick].clone()];
+    modes.sort();
+    assert_eq!(modes, ["adopted", "queried"], "tick {tick}");
+    let stored = store
+        .for_tick(DateTime::from_timestamp(*tick, 0).unwrap())
+        .await
+        .unwrap()
+        .expect("the tick's snapshot");
+    assert!(stored.snapshot.instance.starts_with("replica-"));
+}

@@ -1,7 +1,7 @@
 //! Cron expressions: standard 5-field (`*/30 * * * *`) or 6-field with seconds, checked
 //! once, evaluated in a configured time zone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -81,8 +81,10 @@ impl CronSchedule {
         self.time_zone
     }
 
-    /// The latest firing time at or before `at`: the tick that `at` belongs to.
+    /// The latest firing time at or before `at`: the tick that `at` belongs to. Always a
+    /// whole second (the search keeps the fraction of its start, so it starts from one).
     pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let at = at.trunc_subsecs(0);
         self.cron
             .find_previous_occurrence(&at.with_timezone(&self.time_zone), true)
             .ok()
@@ -176,6 +178,9 @@ mod tests {
         ];
         for (at, tick) in cases {
             assert_eq!(every_30.latest_at_or_before(at), Some(tick), "{at}");
+            // Replicas wake at different fractions of a second and must name it alike.
+            let later = at + chrono::Duration::microseconds(123_456);
+            assert_eq!(every_30.latest_at_or_before(later), Some(tick), "{later}");
         }
         // A daily schedule read in São Paulo: 03:00 there is 06:00 UTC, on the right day
         // across a month and a year end.
