@@ -136,28 +136,27 @@ async fn when_the_claimant_dies_mid_query_the_others_load_fresh_data_after_the_d
     let (rb, rc) = tokio::join!(fire(&b, tick), fire(&c, tick));
     for run in [&rb, &rc] {
         assert_eq!(run.outcome, RunOutcome::Succeeded as i32, "{}", run.error);
-        assert_eq!(
-            fact(run, "claim"),
-            "claimed by replica-a, who stored nothing by the deadline"
-        );
     }
-    // Both queried past the deadline; the first to store won, the other adopted its snapshot.
-    assert_eq!(survivors.calls() - before, 2);
-    let stored = store
-        .for_tick(tick)
-        .await
-        .unwrap()
-        .expect("a snapshot for the tick");
-    assert!(["replica-b", "replica-c"].contains(&stored.snapshot.instance.as_str()));
-    let mut modes = [fact(&rb, "mode"), fact(&rc, "mode")];
-    modes.sort();
+    // One of them queried once the deadline passed and stored the tick's snapshot. The
+    // other either queried too and then adopted the stored one (it lost the race to store),
+    // or, when it looked once more after the winner stored, adopted it without a query.
+    let mut runs = [&rb, &rc];
+    runs.sort_by_key(|r| fact(r, "mode") != "queried");
+    let [winner, other] = runs;
+    assert_eq!(fact(winner, "mode"), "queried");
     assert_eq!(
-        modes,
-        [
-            "queried",
-            "queried after the deadline, adopted the stored one"
-        ]
+        fact(winner, "claim"),
+        "claimed by replica-a, who stored nothing by the deadline"
     );
+    match fact(other, "mode").as_str() {
+        "queried after the deadline, adopted the stored one" => {
+            assert_eq!(survivors.calls() - before, 2);
+        }
+        "adopted" => assert_eq!(survivors.calls() - before, 1),
+        mode => panic!("unexpected mode {mode:?}: {:?}", other.facts),
+    }
+    let stored = store.for_tick(tick).await.unwrap().expect("a snapshot for the tick");
+    assert!(["replica-b", "replica-c"].contains(&stored.snapshot.instance.as_str()));
     assert_eq!(collected_at(&b).await, collected_at(&c).await);
     let answer = b.get().await.unwrap();
     let items = &answer.resposta.unwrap().interrupcao_fornecimento;
