@@ -155,7 +155,11 @@ async fn when_the_claimant_dies_mid_query_the_others_load_fresh_data_after_the_d
         "adopted" => assert_eq!(survivors.calls() - before, 1),
         mode => panic!("unexpected mode {mode:?}: {:?}", other.facts),
     }
-    let stored = store.for_tick(tick).await.unwrap().expect("a snapshot for the tick");
+    let stored = store
+        .for_tick(tick)
+        .await
+        .unwrap()
+        .expect("a snapshot for the tick");
     assert!(["replica-b", "replica-c"].contains(&stored.snapshot.instance.as_str()));
     assert_eq!(collected_at(&b).await, collected_at(&c).await);
     let answer = b.get().await.unwrap();

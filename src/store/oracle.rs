@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use oracle::pool::Pool;
 use oracle::{Connection, Row};
 
+use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
@@ -138,7 +139,7 @@ fn is_unique_violation(e: &oracle::Error) -> bool {
     e.oci_code() == Some(UNIQUE_VIOLATED)
 }
 
-fn header_of(row: &Row) -> Result<super::sqlite::HeaderRow, oracle::Error> {
+fn header_of(row: &Row) -> Result<HeaderRow, oracle::Error> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -173,7 +174,7 @@ fn load(
             row.get(4)?,
         ]);
     }
-    Ok(Some(super::sqlite::assemble(header, &items)?))
+    Ok(Some(assemble(header, &items)?))
 }
 
 #[async_trait]

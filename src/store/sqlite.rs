@@ -15,13 +15,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params};
 
+use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
-use crate::cache::Snapshot;
-use crate::domain::InterrupcaoAtiva;
 
 /// DDL of the store's tables (idempotent), run on first use.
 pub const STORE_SQL: &str = include_str!("../../sql/sqlite/store.sql");
@@ -311,9 +310,6 @@ impl SnapshotStore for SqliteStore {
     }
 }
 
-/// Raw header columns, before conversion.
-pub(super) type HeaderRow = (String, i64, Option<i64>, String, String, String, i64, i64);
-
 /// Reads the first header of `query` and its items. The outer `Result` is the driver's;
 /// the inner one says whether the stored values are valid.
 fn load(
@@ -345,48 +341,6 @@ fn load(
         })?
         .collect::<Result<Vec<[i64; 5]>, _>>()?;
     Ok(Some(assemble(header, &items)))
-}
-
-/// Builds a [`StoredSnapshot`] from its header and item columns, checking every value.
-pub(super) fn assemble(
-    (id, collected_at_ms, tick_at_ms, trigger, source, instance, item_count, rejected): HeaderRow,
-    items: &[[i64; 5]],
-) -> Result<StoredSnapshot, StoreError> {
-    let int = |v: i64| {
-        i32::try_from(v).map_err(|_| {
-            StoreError::corrupt(format!("snapshot {id}: item value {v} is out of range"))
-        })
-    };
-    let items = items
-        .iter()
-        .map(|[c, m, u, p, n]| {
-            Ok(InterrupcaoAtiva {
-                ide_conjunto: int(*c)?,
-                ide_municipio: int(*m)?,
-                qtd_ucs_atendidas: int(*u)?,
-                qtd_ocorrencia_programada: int(*p)?,
-                qtd_ocorrencia_nao_programada: int(*n)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    if usize::try_from(item_count).ok() != Some(items.len()) {
-        return Err(StoreError::corrupt(format!(
-            "snapshot {id} says {item_count} items but has {}",
-            items.len()
-        )));
-    }
-    Ok(StoredSnapshot {
-        tick_at: tick_at_ms.map(from_millis).transpose()?,
-        trigger,
-        snapshot: Snapshot {
-            collected_at: from_millis(collected_at_ms)?,
-            source,
-            instance,
-            items,
-            rejected: u64::try_from(rejected).unwrap_or_default(),
-        },
-        id,
-    })
 }
 
 #[cfg(test)]
