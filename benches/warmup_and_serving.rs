@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use radar_interrupcoes::cache::Snapshot;
 use radar_interrupcoes::clock::SystemClock;
-use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
@@ -18,7 +18,7 @@ use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::In
 use radar_interrupcoes::scheduler::Trigger;
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::InterrupcaoSource;
-use radar_interrupcoes::source::sqlite::{self, MissingDatabase, SqliteSource};
+use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
 
 const QUERY_REPEATS: usize = 5;
@@ -125,15 +125,13 @@ async fn main() {
         let path = dir.path().join(format!("demo-{scale}.sqlite"));
         let summary = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || {
-                sqlite::generate(&path, scale, sqlite::DEFAULT_SEED)
-            })
-            .await
-            .unwrap()
-            .unwrap()
+            tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, DEFAULT_DEMO_SEED))
+                .await
+                .unwrap()
+                .unwrap()
         };
         println!("{name}: {summary}");
-        let source = SqliteSource::new(path, QueryBinds::default(), MissingDatabase::Fail);
+        let source = SqliteSource::new(path, QueryBinds::default());
         let (time, rows) = query_time(&source).await;
         println!("  warm-up query: median {time:?} over {QUERY_REPEATS} runs, {rows} rows");
         sources.push((source, time));
@@ -163,7 +161,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::build(
         ServiceSettings {
-            warmup_cron: "0 0 0 1 1 *".into(),
+            warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
             ..ServiceSettings::default()
         },
         Backends {

@@ -5,28 +5,24 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use radar_interrupcoes::clock::SystemClock;
-use radar_interrupcoes::config::{Cli, Command, Config, SourceSettings, StoreSettings};
-use radar_interrupcoes::server::{Application, Backends};
+use radar_interrupcoes::config::{self, Cli, Command, Config, SourceSettings};
+use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
-use radar_interrupcoes::store::oracle::OracleStore;
-use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
-use radar_interrupcoes::{source, telemetry};
+use radar_interrupcoes::telemetry;
 
 /// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match cli.settings.validate() {
-        Ok(config) => config,
+    let (config, command) = match Cli::load() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("radar-interrupcoes: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    telemetry::init(config.log.format, &config.log.filter);
+    telemetry::init(config.log.format, config.log.filter.clone());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -35,7 +31,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(config).await,
             Command::GenerateDemo { scale, seed } => generate_demo(&config, scale, seed).await,
             Command::CheckOracle => check_oracle(&config).await,
@@ -54,51 +50,46 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
-    let source = source::build(&config.source, &config.binds);
-    let store = build_store(&config)?;
+    let source = server::source_for(&config.source, &config.binds);
+    let store = server::store_for(&config.store);
     tracing::info!(
         source = source.name(),
         store = store.name(),
         instance = %config.service.history.instance_id,
-        listen_addr = %config.service.listen_addr,
-        warmup_cron = %config.service.warmup_cron,
+        listen_addr = %config.listen_addr,
+        warmup_cron = config.service.warmup_cron.expression(),
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
-    let listener = tokio::net::TcpListener::bind(config.service.listen_addr)
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .with_context(|| {
             format!(
-                "cannot listen on RADAR_LISTEN_ADDR={}",
-                config.service.listen_addr
+                "cannot listen on {}={}",
+                config::variable("listen_addr"),
+                config.listen_addr
             )
         })?;
     let backends = Backends {
-        source: Arc::from(source),
+        source,
         store,
         clock: Arc::new(SystemClock),
     };
-    let app = Application::build(config.service, backends, listener).await?;
+    let app = Application::build(config.service, backends, listener)
+        .await?
+        .before_warm_up(server::create_demo_if_missing(config.source));
     app.run(async move {
         let _ = signal.await;
     })
     .await
 }
 
-/// The snapshot store the settings select.
-fn build_store(config: &Config) -> anyhow::Result<Arc<dyn SnapshotStore>> {
-    Ok(match (&config.store, &config.store_oracle) {
-        (StoreSettings::Sqlite { path }, _) => Arc::new(SqliteStore::new(path.clone())),
-        (StoreSettings::Oracle, Some(oracle)) => Arc::new(OracleStore::new(oracle.clone())),
-        (StoreSettings::Oracle, None) => {
-            anyhow::bail!("RADAR_STORE=oracle needs the RADAR_ORACLE_* connection settings")
-        }
-    })
-}
-
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {
     let SourceSettings::Sqlite { path, .. } = &config.source else {
-        anyhow::bail!("generate-demo writes the SQLite database: set RADAR_SOURCE=sqlite");
+        anyhow::bail!(
+            "generate-demo writes the SQLite database: set {}=sqlite",
+            config::variable("source")
+        );
     };
     let path = path.clone();
     let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
@@ -111,10 +102,11 @@ async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result
 async fn check_oracle(config: &Config) -> anyhow::Result<()> {
     let SourceSettings::Oracle(settings) = &config.source else {
         anyhow::bail!(
-            "check-oracle checks the Oracle source: set RADAR_SOURCE=oracle and RADAR_ORACLE_*"
+            "check-oracle checks the Oracle source: set {}=oracle and RADAR_ORACLE_*",
+            config::variable("source")
         );
     };
-    let report = oracle::connectivity_check(settings, &config.binds)
+    let report = oracle::connectivity_check(&server::oracle_settings(settings), &config.binds)
         .await
         .context("Oracle connectivity check failed")?;
     println!("{report}");

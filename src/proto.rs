@@ -1,5 +1,5 @@
 //! Code generated from `proto/` by `build.rs`, and the descriptor set for reflection.
-#![allow(missing_docs, clippy::all)]
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 /// `radar.interrupcoes.v1`: the ANEEL answer.
 pub mod interrupcoes {

@@ -15,7 +15,11 @@ use tonic::transport::server::TcpIncoming;
 use crate::answer::{Answers, HistoryLimits};
 use crate::cache::SnapshotCache;
 use crate::clock::Clock;
-use crate::config::ServiceSettings;
+use crate::config::{
+    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    StoreSettings,
+};
+use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_loaded};
@@ -23,7 +27,13 @@ use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesSer
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::InterrupcaoSource;
-use crate::store::SnapshotStore;
+use crate::source::oracle::{OracleSettings, OracleSource};
+use crate::source::sqlite::{self, SqliteSource};
+use crate::store::oracle::OracleStore;
+use crate::store::{SnapshotStore, SqliteStore};
+
+/// A start-up step that must end before the first warm-up (e.g. creating the demo database).
+type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the service runs on, chosen by `main` (or a test).
 pub struct Backends {
@@ -42,6 +52,7 @@ pub struct Application {
     cache: Arc<SnapshotCache>,
     answers: Arc<Answers>,
     scheduler: SchedulerService,
+    before_warm_up: Option<StartupStep>,
 }
 
 impl Application {
@@ -65,12 +76,12 @@ impl Application {
             clock.clone(),
             HistoryLimits {
                 retention: history.retention,
-                cache_capacity: history.cache_capacity,
-                cache_ttl: history.cache_ttl,
+                cache_capacity: history.history_cache_capacity,
+                cache_ttl: history.history_cache_ttl,
                 stale_after: settings.stale_after,
             },
         ));
-        let scheduler = SchedulerService::new(settings.time_zone, settings.retry);
+        let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
         let warmup = CacheWarmupJob::new(source, cache.clone())
             .with_clock(clock.clone())
             .with_history(
@@ -83,22 +94,31 @@ impl Application {
                 history.instance_id.clone(),
             );
         scheduler
-            .add_cron_job(Arc::new(warmup), &settings.warmup_cron)
+            .add_cron_job(Arc::new(warmup), settings.warmup_cron.clone())
             .await
-            .context("RADAR_WARMUP_CRON")?;
+            .context("scheduling the warm-up job")?;
         let purge =
             RetentionPurgeJob::new(store, clock, history.retention, history.purge_batch_size);
         scheduler
-            .add_cron_job(Arc::new(purge), &history.purge_cron)
+            .add_cron_job(Arc::new(purge), history.purge_cron.clone())
             .await
-            .context("RADAR_PURGE_CRON")?;
+            .context("scheduling the retention purge job")?;
         Ok(Self {
             listener,
             settings,
             cache,
             answers,
             scheduler,
+            before_warm_up: None,
         })
+    }
+
+    /// Runs `step` once the server listens and before the first warm-up (the server
+    /// answers, NOT_SERVING, meanwhile).
+    #[must_use]
+    pub fn before_warm_up(mut self, step: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.before_warm_up = Some(Box::pin(step));
+        self
     }
 
     /// The address the server listens on.
@@ -128,6 +148,7 @@ impl Application {
             cache,
             answers,
             scheduler,
+            before_warm_up,
         } = self;
         let stopping = CancellationToken::new();
         tokio::spawn({
@@ -184,12 +205,20 @@ impl Application {
         tracing::info!(%addr, "gRPC server listening");
 
         scheduler.start().await.context("starting the scheduler")?;
-        let warm_up = tokio::spawn(warm_up_until_loaded(
-            scheduler.clone(),
-            cache.clone(),
-            settings.startup_retry,
-            stopping.clone(),
-        ));
+        let warm_up = tokio::spawn({
+            let first_warm_up = warm_up_until_loaded(
+                scheduler.clone(),
+                cache.clone(),
+                settings.startup_backoff(),
+                stopping.clone(),
+            );
+            async move {
+                if let Some(step) = before_warm_up {
+                    step.await;
+                }
+                first_warm_up.await;
+            }
+        });
 
         tokio::select! {
             result = &mut server => {
@@ -206,19 +235,90 @@ impl Application {
         }
         warm_up.abort();
         drain.cancel();
-        match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
-            Ok(result) => result
+        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+            result
                 .context("server task")?
-                .context("gRPC server failed")?,
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = settings.shutdown_grace.as_secs(),
-                    "grace period over: closing the remaining connections"
-                );
-                server.abort();
-            }
+                .context("gRPC server failed")?;
+        } else {
+            tracing::warn!(
+                grace_secs = settings.shutdown_grace.as_secs(),
+                "grace period over: closing the remaining connections"
+            );
+            server.abort();
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The adapter the settings select.
+pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
+    match settings {
+        SourceSettings::Sqlite { path, .. } => {
+            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
+        }
+        SourceSettings::Oracle(oracle) => {
+            Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
+        }
+    }
+}
+
+/// The snapshot store the settings select.
+pub fn store_for(settings: &StoreSettings) -> Arc<dyn SnapshotStore> {
+    match settings {
+        StoreSettings::Sqlite { path } => Arc::new(SqliteStore::new(path.clone())),
+        StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle))),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
+    OracleSettings {
+        connect_string: oracle.connect_string().to_owned(),
+        user: oracle.user().to_owned(),
+        password: oracle.password(),
+        client_lib_dir: oracle.client_lib_dir.clone(),
+        pool_min: oracle.pool_min,
+        pool_max: oracle.pool_max,
+        ping_interval: oracle.ping_interval,
+        stmt_cache_size: oracle.stmt_cache_size,
+        call_timeout: oracle.call_timeout,
+        fetch_deadline: oracle.fetch_deadline(),
+    }
+}
+
+/// Creates the demo database (default scale and seed) when the settings ask for it and the
+/// file is missing. A failure is logged: the warm-up then fails naming the missing file.
+pub async fn create_demo_if_missing(settings: SourceSettings) {
+    let SourceSettings::Sqlite {
+        path,
+        create_demo: true,
+    } = settings
+    else {
+        return;
+    };
+    let created = tokio::task::spawn_blocking(move || {
+        if sqlite::exists(&path)? {
+            return Ok(None);
+        }
+        tracing::info!(
+            path = %path.display(),
+            scale = DEFAULT_DEMO_SCALE,
+            seed = DEFAULT_DEMO_SEED,
+            "SQLite database missing: generating the demo database"
+        );
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+    })
+    .await;
+    match created {
+        Ok(Ok(Some((path, summary)))) => tracing::info!(
+            path = %path.display(),
+            elapsed_ms = u64::try_from(summary.elapsed.as_millis()).unwrap_or(u64::MAX),
+            %summary,
+            "demo database generated"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
+        Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
     }
 }

@@ -25,9 +25,8 @@ async fn replica(source: Arc<FakeSource>, store: Arc<SqliteStore>, name: &str) -
 
 fn fact(run: &JobRun, key: &str) -> String {
     run.facts
-        .iter()
-        .find(|f| f.key == key)
-        .map(|f| f.value.clone())
+        .get(key)
+        .cloned()
         .unwrap_or_else(|| panic!("no fact {key:?} in {:?}", run.facts))
 }
 
@@ -179,7 +178,7 @@ async fn replicas_on_the_real_cron_agree_on_each_tick() {
     let mut apps = Vec::new();
     for name in ["replica-a", "replica-b"] {
         let mut settings = test_settings();
-        settings.warmup_cron = "*/2 * * * * *".to_owned();
+        settings.warmup_cron = "*/2 * * * * *".parse().unwrap();
         settings.history.instance_id = name.to_owned();
         let app = TestApp::spawn_backends(
             source.clone(),

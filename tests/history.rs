@@ -76,11 +76,7 @@ async fn each_past_moment_gets_the_snapshot_current_then_also_after_a_restart() 
         source.set(Behaviour::Rows(vec![row(1, programada, 0), row(2, 1, 0)]));
         let run = app.trigger(WARMUP_JOB_NAME).await.unwrap().run.unwrap();
         assert_eq!(run.outcome, RunOutcome::Succeeded as i32);
-        assert!(
-            run.facts.iter().any(|f| f.key == "stored"),
-            "{:?}",
-            run.facts
-        );
+        assert!(run.facts.contains_key("stored"), "{:?}", run.facts);
     }
     clock.set(brasilia(95));
 
@@ -220,12 +216,7 @@ async fn a_failing_store_leaves_the_live_answer_refreshing_and_says_so() {
     source.set(Behaviour::Rows(vec![row(7, 70, 0)]));
     let run = app.trigger(WARMUP_JOB_NAME).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded as i32);
-    let fact = |key: &str| {
-        run.facts
-            .iter()
-            .find(|f| f.key == key)
-            .map(|f| f.value.clone())
-    };
+    let fact = |key: &str| run.facts.get(key).cloned();
     assert!(
         fact("store_write")
             .unwrap()
@@ -273,12 +264,7 @@ async fn the_purge_job_is_listed_triggered_and_deletes_only_what_the_retention_l
     clock.set(brasilia(8 * 24 * 60 + 120));
     let run = app.trigger(PURGE_JOB_NAME).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded as i32, "{}", run.error);
-    let fact = |key: &str| {
-        run.facts
-            .iter()
-            .find(|f| f.key == key)
-            .map(|f| f.value.clone())
-    };
+    let fact = |key: &str| run.facts.get(key).cloned();
     assert_eq!(
         fact("snapshots_deleted").as_deref(),
         Some("1"),

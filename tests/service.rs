@@ -124,13 +124,16 @@ async fn rows_failing_validation_are_left_out_and_counted() {
     assert_eq!(answer.snapshot.unwrap().rejected_rows, 1);
     let job = &app.jobs().await.jobs[0];
     assert_eq!(job.last_run.as_ref().unwrap().rejected, 1);
+    // The generic facts carry the same number, for clients that read every job alike.
+    let facts = &job.last_run.as_ref().unwrap().facts;
+    assert_eq!(facts.get("rejected").map(String::as_str), Some("1"));
 }
 
 #[tokio::test]
 async fn list_jobs_shows_the_warmup_with_its_cron_and_next_run() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let mut settings = test_settings();
-    settings.warmup_cron = "*/30 * * * *".to_owned();
+    settings.warmup_cron = "*/30 * * * *".parse().unwrap();
     let app = TestApp::spawn_with(source, settings).await;
     app.wait_health(OVERALL, Serving).await;
 
@@ -412,7 +415,7 @@ async fn health_reports_a_stopped_scheduler() {
 async fn cron_ticks_run_the_job_and_ticks_during_a_run_are_skipped() {
     let source = FakeSource::gated(Behaviour::Rows(vec![row(1, 1, 0)]));
     let mut settings = test_settings();
-    settings.warmup_cron = "* * * * * *".to_owned(); // every second
+    settings.warmup_cron = "* * * * * *".parse().unwrap(); // every second
     let app = TestApp::spawn_with(source.clone(), settings).await;
 
     // The start-up run holds at the gate; ticks keep coming and must be skipped.

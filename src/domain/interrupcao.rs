@@ -1,5 +1,11 @@
 //! The aggregated interruption row, as the source returns it and as ANEEL receives it.
 
+/// Roraima Energia's `AGENCY_EVENT.AG_ID`: the default of the agency bind.
+pub const AG_ID_RORAIMA: i64 = 370;
+
+/// Roraima Energia's `OMS_CONNECTIVITY.DIST`: the default of the distributor bind.
+pub const DIST_RORAIMA: &str = "370";
+
 /// Values bound into the aggregation SQL (`:ag_id`, `:dist`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryBinds {
@@ -12,8 +18,8 @@ pub struct QueryBinds {
 impl Default for QueryBinds {
     fn default() -> Self {
         Self {
-            ag_id: 370,
-            dist: "370".to_owned(),
+            ag_id: AG_ID_RORAIMA,
+            dist: DIST_RORAIMA.to_owned(),
         }
     }
 }

@@ -4,5 +4,7 @@ pub mod dth_recuperacao;
 pub mod interrupcao;
 pub mod validation;
 
-pub use interrupcao::{InterrupcaoAtiva, QueryBinds, RawInterrupcaoRow};
-pub use validation::{RowRejection, ValidatedRows, validate_rows};
+pub use interrupcao::{
+    AG_ID_RORAIMA, DIST_RORAIMA, InterrupcaoAtiva, QueryBinds, RawInterrupcaoRow,
+};
+pub use validation::{EveryRowRejected, RowRejection, ValidatedRows, validate_rows};

@@ -34,13 +34,42 @@ impl fmt::Display for RowRejection {
 /// The outcome of validating a batch of rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValidatedRows {
-    /// Rows that may be served, in the source's order.
+    /// Rows that may be served, in ANEEL's order: by conjunto, then município.
     pub items: Vec<InterrupcaoAtiva>,
-    /// Rows left out, with the reason.
+    /// Rows left out, with the reason, in the source's order.
     pub rejected: Vec<RowRejection>,
 }
 
-/// Splits raw rows into valid items and rejections.
+/// Every row of a non-empty answer failed validation: a systematic problem (a column's type
+/// or meaning changed), not a few bad rows. Serving the empty rest would tell ANEEL there
+/// are no outages, so the answer must not replace the one being served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "all {count} rows from the source failed validation, keeping the last snapshot \
+     (first: {first})"
+)]
+pub struct EveryRowRejected {
+    /// How many rows were rejected.
+    pub count: usize,
+    /// The first rejection.
+    pub first: RowRejection,
+}
+
+impl ValidatedRows {
+    /// The rows, if they may replace the answer being served: an empty answer (no outage
+    /// anywhere) may, an answer whose every row was rejected may not.
+    pub fn servable(self) -> Result<Self, EveryRowRejected> {
+        match self.rejected.first() {
+            Some(first) if self.items.is_empty() => Err(EveryRowRejected {
+                count: self.rejected.len(),
+                first: first.clone(),
+            }),
+            _ => Ok(self),
+        }
+    }
+}
+
+/// Splits raw rows into valid items, in ANEEL's order, and rejections.
 pub fn validate_rows(rows: impl IntoIterator<Item = RawInterrupcaoRow>) -> ValidatedRows {
     let mut out = ValidatedRows::default();
     for row in rows {
@@ -53,6 +82,10 @@ pub fn validate_rows(rows: impl IntoIterator<Item = RawInterrupcaoRow>) -> Valid
             }),
         }
     }
+    // ANEEL's order, whatever the source's column types made of ORDER BY (a VARCHAR2
+    // conjunto sorts '10' before '9').
+    out.items
+        .sort_unstable_by_key(|i| (i.ide_conjunto, i.ide_municipio));
     out
 }
 
@@ -167,6 +200,38 @@ mod tests {
             }),
             "qtdOcorrenciaProgramada is null"
         );
+    }
+
+    #[test]
+    fn items_come_in_aneel_order_whatever_the_source_order() {
+        let row = |conjunto, municipio| RawInterrupcaoRow {
+            conjunto: Some(conjunto),
+            municipio: Some(municipio),
+            ..good()
+        };
+        let out = validate_rows([row(10, 1_400_100), row(9, 1_400_175), row(9, 1_400_100)]);
+        let keys: Vec<_> = out
+            .items
+            .iter()
+            .map(|i| (i.ide_conjunto, i.ide_municipio))
+            .collect();
+        assert_eq!(keys, vec![(9, 1_400_100), (9, 1_400_175), (10, 1_400_100)]);
+    }
+
+    #[test]
+    fn an_answer_whose_every_row_is_rejected_is_not_servable() {
+        let bad = RawInterrupcaoRow {
+            municipio: Some(140_010),
+            ..good()
+        };
+        let e = validate_rows([bad.clone(), bad.clone()])
+            .servable()
+            .unwrap_err();
+        assert_eq!(e.count, 2);
+        assert!(e.to_string().contains("140010"), "{e}");
+        // Some good rows, or none at all (no outage anywhere), may be served.
+        assert!(validate_rows([good(), bad]).servable().is_ok());
+        assert!(validate_rows([]).servable().is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
+use crate::jobs::REJECTED_FACT;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::scheduler::v1 as sched_pb;
 use crate::scheduler::{JobStatus, RunOutcome, RunRecord};
@@ -49,17 +50,19 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
         duration: Some(duration(record.duration)),
         outcome: outcome.into(),
         error: record.error.clone().unwrap_or_default(),
-        items: record.items,
+        items: record.report.count,
         attempts: record.attempts,
-        rejected: record.rejected,
         scheduled_at: record.scheduled_at.map(timestamp),
+        rejected: record
+            .report
+            .fact(REJECTED_FACT)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default(),
         facts: record
+            .report
             .facts
             .iter()
-            .map(|(key, value)| sched_pb::RunFact {
-                key: (*key).to_owned(),
-                value: value.clone(),
-            })
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .collect(),
     }
 }

@@ -32,17 +32,17 @@ impl ServiceError {
     /// The gRPC code for this error.
     pub fn code(&self) -> Code {
         match self {
-            ServiceError::NotReady(_) => Code::Unavailable,
-            ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
-            ServiceError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_)) => {
+            ServiceError::NotReady(_)
+            | ServiceError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_)) => {
                 Code::Unavailable
             }
-            ServiceError::Answer(AnswerError::InvalidArgument { .. }) => Code::InvalidArgument,
-            ServiceError::Answer(AnswerError::NotFound(_)) => Code::NotFound,
-            ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
-            ServiceError::Scheduler(SchedulerError::DuplicateJob(_))
-            | ServiceError::Scheduler(SchedulerError::Cron(_))
-            | ServiceError::Scheduler(SchedulerError::Engine(_)) => Code::Internal,
+            ServiceError::InvalidArgument { .. }
+            | ServiceError::Answer(AnswerError::InvalidArgument { .. }) => Code::InvalidArgument,
+            ServiceError::Answer(AnswerError::NotFound(_))
+            | ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
+            ServiceError::Scheduler(
+                SchedulerError::DuplicateJob(_) | SchedulerError::Engine(_),
+            ) => Code::Internal,
         }
     }
 }

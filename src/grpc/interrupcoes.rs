@@ -7,7 +7,8 @@ use futures::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{ServiceError, convert};
+use super::convert;
+use super::error::ServiceError;
 use crate::answer::Answers;
 use crate::cache::SnapshotCache;
 use crate::proto::interrupcoes::v1 as pb;

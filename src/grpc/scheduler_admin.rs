@@ -2,7 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ServiceError, convert};
+use super::convert;
+use super::error::ServiceError;
 use crate::proto::scheduler::v1 as pb;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdmin;
 use crate::scheduler::{SchedulerService, Trigger};

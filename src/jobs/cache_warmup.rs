@@ -1,10 +1,5 @@
 //! `interrupcao_cache_warmup`: queries the source (bypassing the cache) and replaces the
 //! snapshot. Also run at start-up, retried with a capped backoff until a snapshot loads.
-//!
-//! With a snapshot store, every loaded snapshot is also stored (the `dthRecuperacao`
-//! history), and a cron tick is shared by the replicas: the one that claims the tick in the
-//! store queries the source; the others wait for its stored snapshot and adopt it, and
-//! query the source themselves only when it is not there by the claim deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,18 +8,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::validate_rows;
 use crate::scheduler::{
-    Job, JobError, JobReport, RunContext, RunRecord, SchedulerService, Trigger,
+    Backoff, Job, JobError, JobReport, RunContext, RunRecord, SchedulerService, Trigger,
 };
 use crate::source::InterrupcaoSource;
 use crate::store::{Claim, ClaimOutcome, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
+
+/// The name of the fact that counts the source rows left out by validation.
+pub const REJECTED_FACT: &str = "rejected";
 
 /// How the warm-up shares snapshots with the other replicas through the store.
 #[derive(Clone)]
@@ -50,6 +49,45 @@ pub struct CacheWarmupJob {
     store_write_failures: AtomicU64,
 }
 
+#[async_trait]
+impl Job for CacheWarmupJob {
+    fn name(&self) -> &str {
+        WARMUP_JOB_NAME
+    }
+
+    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
+        self.execute_run(RunContext {
+            attempt,
+            trigger: Trigger::Manual,
+            scheduled_at: None,
+        })
+        .await
+    }
+
+    async fn execute_run(&self, run: RunContext) -> Result<JobReport, JobError> {
+        let work = async {
+            match (&self.history, run.trigger, run.scheduled_at) {
+                (Some(history), Trigger::Cron, Some(tick)) => {
+                    self.run_tick(history, run, tick).await
+                }
+                _ => self.query_and_load(run, None).await,
+            }
+        };
+        work.instrument(tracing::info_span!("warmup", cache_key = CACHE_KEY))
+            .await
+    }
+
+    fn on_run_failed(&self, run: &RunRecord) {
+        let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
+        tracing::warn!(
+            cache_key = CACHE_KEY,
+            outcome = run.outcome.as_str(),
+            "warm-up failed: keeping the last good snapshot, now stale"
+        );
+        self.cache.record_failure(error);
+    }
+}
+
 impl CacheWarmupJob {
     /// A warm-up from `source` into `cache`, on its own (no store), as instance `local`.
     pub fn new(source: Arc<dyn InterrupcaoSource>, cache: Arc<SnapshotCache>) -> Self {
@@ -64,6 +102,7 @@ impl CacheWarmupJob {
     }
 
     /// Stores every snapshot and shares cron ticks through `history`, as `instance`.
+    #[must_use]
     pub fn with_history(mut self, history: SharedTicks, instance: impl Into<String>) -> Self {
         self.history = Some(history);
         self.instance = instance.into();
@@ -71,9 +110,58 @@ impl CacheWarmupJob {
     }
 
     /// Stamps snapshots with `clock` instead of the system clock.
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Queries the source and validates its rows into a snapshot (not yet cached).
+    async fn fetch_snapshot(&self, attempt: u32) -> Result<Snapshot, JobError> {
+        // Milliseconds, as the store keeps it: the replica that queried serves exactly the
+        // collection time that the others read back from the store.
+        let collected_at = self.clock.now().trunc_subsecs(3);
+        let started = std::time::Instant::now();
+        let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
+            tracing::warn!(
+                source = self.source.name(),
+                attempt,
+                error = %e,
+                "source query failed"
+            );
+            if e.is_transient() {
+                JobError::transient(e.to_string())
+            } else {
+                JobError::permanent(e.to_string())
+            }
+        })?;
+        let validated = validate_rows(rows);
+        for rejection in &validated.rejected {
+            tracing::warn!(
+                conjunto = rejection.conjunto,
+                municipio = rejection.municipio,
+                reason = %rejection.reason,
+                "source row rejected"
+            );
+        }
+        let validated = validated
+            .servable()
+            .map_err(|e| JobError::permanent(e.to_string()))?;
+        tracing::info!(
+            source = self.source.name(),
+            attempt,
+            items = validated.items.len(),
+            rejected = validated.rejected.len(),
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "source queried"
+        );
+        Ok(Snapshot {
+            collected_at,
+            source: self.source.name().to_owned(),
+            instance: self.instance.clone(),
+            rejected: validated.rejected.len() as u64,
+            items: validated.items,
+        })
     }
 
     /// Queries the source, stores the snapshot, and replaces the cached one. A failing
@@ -85,11 +173,9 @@ impl CacheWarmupJob {
         tick: Option<DateTime<Utc>>,
     ) -> Result<JobReport, JobError> {
         let snapshot = self.fetch_snapshot(run.attempt).await?;
-        let mut report = JobReport {
-            items: snapshot.items.len() as u64,
-            rejected: snapshot.rejected,
-            facts: vec![("mode", "queried".to_owned())],
-        };
+        let mut report = JobReport::new(snapshot.items.len() as u64)
+            .with_fact(REJECTED_FACT, &snapshot.rejected)
+            .with_fact("mode", &"queried");
         let Some(history) = &self.history else {
             self.cache.replace(snapshot).await;
             return Ok(report);
@@ -113,7 +199,7 @@ impl CacheWarmupJob {
                 ))
             });
         match saved {
-            Ok(SaveOutcome::Stored) => report.facts.push(("stored", stored.id)),
+            Ok(SaveOutcome::Stored) => report = report.with_fact("stored", &stored.id),
             Ok(SaveOutcome::AlreadyStored) => {
                 // Another replica queried the same tick past the deadline and stored first:
                 // serve its snapshot, so that every replica answers alike after the tick.
@@ -132,31 +218,31 @@ impl CacheWarmupJob {
                     store_write_failures = failures,
                     "storing the snapshot failed: it is served live, but missing from the history"
                 );
-                report.facts.push(("store_write", format!("failed: {e}")));
-                report
-                    .facts
-                    .push(("store_write_failures", failures.to_string()));
+                report = report
+                    .with_fact("store_write", &format!("failed: {e}"))
+                    .with_fact("store_write_failures", &failures);
             }
         }
+        tracing::info!(
+            items = stored.snapshot.items.len(),
+            rejected = stored.snapshot.rejected,
+            "snapshot replaced"
+        );
         self.cache.replace(stored.snapshot).await;
         Ok(report)
     }
 
     /// Serves a snapshot another replica stored, without touching the source.
     async fn adopt(&self, stored: StoredSnapshot, mode: &str) -> JobReport {
-        let report = JobReport {
-            items: stored.snapshot.items.len() as u64,
-            rejected: stored.snapshot.rejected,
-            facts: vec![
-                ("mode", mode.to_owned()),
-                ("snapshot_instance", stored.snapshot.instance.clone()),
-                ("snapshot_id", stored.id),
-            ],
-        };
+        let report = JobReport::new(stored.snapshot.items.len() as u64)
+            .with_fact(REJECTED_FACT, &stored.snapshot.rejected)
+            .with_fact("mode", &mode)
+            .with_fact("snapshot_instance", &stored.snapshot.instance)
+            .with_fact("snapshot_id", &stored.id);
         tracing::info!(
             from_instance = %stored.snapshot.instance,
             collected_at = %stored.snapshot.collected_at,
-            items = report.items,
+            items = report.count,
             "adopted the snapshot stored by another replica"
         );
         self.cache.replace(stored.snapshot).await;
@@ -188,17 +274,15 @@ impl CacheWarmupJob {
                     error = %e,
                     "snapshot store unavailable: querying the source on our own for this tick"
                 );
-                let mut report = self.query_and_load(run, Some(tick)).await?;
-                report
-                    .facts
-                    .push(("claim", format!("store unavailable, queried alone: {e}")));
-                return Ok(report);
+                let report = self.query_and_load(run, Some(tick)).await?;
+                return Ok(
+                    report.with_fact("claim", &format!("store unavailable, queried alone: {e}"))
+                );
             }
         };
         let Some(owner) = owner else {
-            let mut report = self.query_and_load(run, Some(tick)).await?;
-            report.facts.insert(1, ("claim", "claimed".to_owned()));
-            return Ok(report);
+            let report = self.query_and_load(run, Some(tick)).await?;
+            return Ok(report.with_fact("claim", &"claimed"));
         };
         let wait = (tick + chrono::Duration::from_std(history.claim_wait).unwrap_or_default()
             - self.clock.now())
@@ -207,15 +291,14 @@ impl CacheWarmupJob {
         let give_up = tokio::time::Instant::now() + wait;
         tracing::info!(
             claimant = %owner,
-            wait_ms = wait.as_millis() as u64,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             "tick claimed by another replica: waiting for its snapshot"
         );
         loop {
             match history.store.for_tick(tick).await {
                 Ok(Some(stored)) => {
-                    let mut report = self.adopt(stored, "adopted").await;
-                    report.facts.push(("claim", format!("claimed by {owner}")));
-                    return Ok(report);
+                    let report = self.adopt(stored, "adopted").await;
+                    return Ok(report.with_fact("claim", &format!("claimed by {owner}")));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "looking for the claimant's snapshot failed"),
@@ -230,128 +313,11 @@ impl CacheWarmupJob {
             claimant = %owner,
             "the claimant stored no snapshot by the deadline: querying the source ourselves"
         );
-        let mut report = self.query_and_load(run, Some(tick)).await?;
-        report.facts.push((
+        let report = self.query_and_load(run, Some(tick)).await?;
+        Ok(report.with_fact(
             "claim",
-            format!("claimed by {owner}, who stored nothing by the deadline"),
-        ));
-        Ok(report)
-    }
-}
-
-impl CacheWarmupJob {
-    /// Queries the source and validates its rows into a snapshot (not yet cached).
-    async fn fetch_snapshot(&self, attempt: u32) -> Result<Snapshot, JobError> {
-        // Milliseconds, as the store keeps it: the replica that queried serves exactly the
-        // collection time that the others read back from the store.
-        let collected_at = self.clock.now().trunc_subsecs(3);
-        let started = std::time::Instant::now();
-        let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
-            tracing::warn!(
-                source = self.source.name(),
-                attempt,
-                error = %e,
-                "source query failed"
-            );
-            if e.is_transient() {
-                JobError::retryable(e.to_string())
-            } else {
-                JobError::permanent(e.to_string())
-            }
-        })?;
-        let mut validated = validate_rows(rows);
-        // ANEEL's order, whatever the source's column types made of ORDER BY (a VARCHAR2
-        // conjunto sorts '10' before '9').
-        validated
-            .items
-            .sort_unstable_by_key(|i| (i.ide_conjunto, i.ide_municipio));
-        for rejection in &validated.rejected {
-            tracing::warn!(
-                conjunto = rejection.conjunto,
-                municipio = rejection.municipio,
-                reason = %rejection.reason,
-                "source row rejected"
-            );
-        }
-        if validated.items.is_empty() && !validated.rejected.is_empty() {
-            // Every row bad is a systematic problem (a column's type or meaning changed), not
-            // a few bad rows: replacing the snapshot would tell ANEEL there are no outages.
-            return Err(JobError::permanent(format!(
-                "all {} rows from the source failed validation, keeping the last snapshot \
-                 (first: {})",
-                validated.rejected.len(),
-                validated.rejected[0]
-            )));
-        }
-        tracing::info!(
-            source = self.source.name(),
-            attempt,
-            items = validated.items.len(),
-            rejected = validated.rejected.len(),
-            duration_ms = started.elapsed().as_millis() as u64,
-            "source queried"
-        );
-        Ok(Snapshot {
-            collected_at,
-            source: self.source.name().to_owned(),
-            instance: self.instance.clone(),
-            items: validated.items,
-            rejected: validated.rejected.len() as u64,
-        })
-    }
-}
-
-#[async_trait]
-impl Job for CacheWarmupJob {
-    fn name(&self) -> &str {
-        WARMUP_JOB_NAME
-    }
-
-    fn cache_key(&self) -> Option<&str> {
-        Some(CACHE_KEY)
-    }
-
-    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
-        self.execute_run(RunContext {
-            attempt,
-            trigger: Trigger::Manual,
-            scheduled_at: None,
-        })
-        .await
-    }
-
-    async fn execute_run(&self, run: RunContext) -> Result<JobReport, JobError> {
-        match (&self.history, run.trigger, run.scheduled_at) {
-            (Some(history), Trigger::Cron, Some(tick)) => self.run_tick(history, run, tick).await,
-            _ => self.query_and_load(run, None).await,
-        }
-    }
-
-    fn on_run_failed(&self, run: &RunRecord) {
-        let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        tracing::warn!(
-            outcome = run.outcome.as_str(),
-            "warm-up failed: keeping the last good snapshot, now stale"
-        );
-        self.cache.record_failure(error);
-    }
-}
-
-/// How the start-up warm-up retries until the first snapshot loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StartupRetry {
-    /// Pause after the first failed run.
-    pub initial_backoff: Duration,
-    /// Upper bound of the pause (doubled after each failure).
-    pub max_backoff: Duration,
-}
-
-impl Default for StartupRetry {
-    fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-        }
+            &format!("claimed by {owner}, who stored nothing by the deadline"),
+        ))
     }
 }
 
@@ -364,10 +330,10 @@ impl Default for StartupRetry {
 pub async fn warm_up_until_loaded(
     scheduler: SchedulerService,
     cache: Arc<SnapshotCache>,
-    retry: StartupRetry,
+    backoff: Backoff,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = retry.initial_backoff.min(retry.max_backoff);
+    let mut failures = 0;
     while !cache.is_loaded() {
         let run = tokio::select! {
             run = scheduler.trigger(WARMUP_JOB_NAME, Trigger::Startup) => run,
@@ -377,7 +343,7 @@ pub async fn warm_up_until_loaded(
             return;
         }
         match run {
-            Ok(result) if !result.run.retryable => {
+            Ok(result) if !result.run.transient => {
                 tracing::error!(
                     error = result.run.error.as_deref().unwrap_or_default(),
                     "no snapshot loaded and the failure is permanent: not retrying until \
@@ -391,15 +357,16 @@ pub async fn warm_up_until_loaded(
                 return;
             }
         }
+        failures += 1;
+        let pause = backoff.after(failures);
         tracing::warn!(
-            backoff_ms = backoff.as_millis() as u64,
+            backoff_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
             "no snapshot loaded yet: retrying the warm-up"
         );
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(pause) => {}
             () = shutdown.cancelled() => return,
         }
-        backoff = (backoff * 2).min(retry.max_backoff);
     }
 }
 
@@ -407,7 +374,7 @@ pub async fn warm_up_until_loaded(
 mod tests {
     use super::*;
     use crate::domain::RawInterrupcaoRow;
-    use crate::scheduler::RetryPolicy;
+    use crate::scheduler::{CronSchedule, RetryPolicy};
     use crate::source::SourceError;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -448,20 +415,24 @@ mod tests {
         let scheduler = SchedulerService::new(
             chrono_tz::UTC,
             RetryPolicy {
+                attempt_timeout: Duration::from_secs(60),
                 max_attempts: 1,
-                ..RetryPolicy::default()
+                backoff: Backoff {
+                    initial: Duration::from_secs(1),
+                    max: Duration::from_secs(30),
+                },
             },
         );
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source.clone(), cache.clone())),
-                "0 0 0 1 1 *",
+                CronSchedule::parse("0 0 0 1 1 *").unwrap(),
             )
             .await
             .unwrap();
-        let retry = StartupRetry {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(5),
+        let retry = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(5),
         };
         let start = Instant::now();
         warm_up_until_loaded(scheduler, cache.clone(), retry, CancellationToken::new()).await;
@@ -521,7 +492,7 @@ mod tests {
         let bad_rows = vec![raw(1, 140_010), raw(2, 140_010)];
         let bad = CacheWarmupJob::new(Arc::new(Fixed(bad_rows)), cache.clone());
         let error = bad.execute(1).await.unwrap_err();
-        assert!(!error.retryable);
+        assert!(!error.transient);
         assert!(
             error
                 .message
@@ -540,14 +511,14 @@ mod tests {
             .execute(1)
             .await
             .unwrap();
-        assert_eq!((report.items, report.rejected), (2, 1));
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (2, Some("1")));
 
         // An empty answer (no outage anywhere) is a valid answer.
         let report = CacheWarmupJob::new(Arc::new(Fixed(vec![])), cache.clone())
             .execute(1)
             .await
             .unwrap();
-        assert_eq!((report.items, report.rejected), (0, 0));
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (0, Some("0")));
         assert!(cache.current().await.unwrap().snapshot.items.is_empty());
     }
 

@@ -4,6 +4,6 @@ pub mod cache_warmup;
 pub mod retention_purge;
 
 pub use cache_warmup::{
-    CacheWarmupJob, SharedTicks, StartupRetry, WARMUP_JOB_NAME, warm_up_until_loaded,
+    CacheWarmupJob, REJECTED_FACT, SharedTicks, WARMUP_JOB_NAME, warm_up_until_loaded,
 };
 pub use retention_purge::{PURGE_JOB_NAME, RetentionPurgeJob};

@@ -50,7 +50,7 @@ impl Job for RetentionPurgeJob {
             .store
             .purge(cutoff, self.batch_size)
             .await
-            .map_err(|e| JobError::retryable(e.to_string()))?;
+            .map_err(|e| JobError::transient(e.to_string()))?;
         tracing::info!(
             cutoff = %cutoff,
             snapshots = purged.snapshots,
@@ -58,15 +58,10 @@ impl Job for RetentionPurgeJob {
             batches = purged.batches,
             "retention purge done"
         );
-        Ok(JobReport {
-            items: purged.snapshots,
-            rejected: 0,
-            facts: vec![
-                ("cutoff", cutoff.to_rfc3339()),
-                ("snapshots_deleted", purged.snapshots.to_string()),
-                ("claims_deleted", purged.claims.to_string()),
-                ("batches", purged.batches.to_string()),
-            ],
-        })
+        Ok(JobReport::new(purged.snapshots)
+            .with_fact("cutoff", &cutoff.to_rfc3339())
+            .with_fact("snapshots_deleted", &purged.snapshots)
+            .with_fact("claims_deleted", &purged.claims)
+            .with_fact("batches", &purged.batches))
     }
 }

@@ -1,21 +1,10 @@
-//! What a job is: a name and an async `execute`.
+//! What a job is: a name and an async `execute` that reports what it did.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{RunRecord, Trigger};
-
-/// What a successful attempt produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobReport {
-    /// Items produced (for the cache warm-up: items cached).
-    pub items: u64,
-    /// Input rows left out because they failed validation.
-    pub rejected: u64,
-    /// What else operators should know about the run, as key/value facts shown by
-    /// `ListJobs` (e.g. whether the warm-up queried the source or adopted a stored snapshot).
-    pub facts: Vec<(&'static str, String)>,
-}
+use super::report::JobReport;
+use super::status::{RunRecord, Trigger};
 
 /// What an attempt knows about its run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +24,16 @@ pub struct RunContext {
 pub struct JobError {
     /// What went wrong, for operators. Never contains secrets.
     pub message: String,
-    /// Whether the scheduler should retry within the same run.
-    pub retryable: bool,
+    /// Whether the failure is transient: the scheduler retries it within the same run.
+    pub transient: bool,
 }
 
 impl JobError {
     /// A failure worth retrying.
-    pub fn retryable(message: impl Into<String>) -> Self {
+    pub fn transient(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            retryable: true,
+            transient: true,
         }
     }
 
@@ -52,7 +41,7 @@ impl JobError {
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            retryable: false,
+            transient: false,
         }
     }
 }
@@ -62,11 +51,6 @@ impl JobError {
 pub trait Job: Send + Sync + 'static {
     /// Unique name, used by `TriggerNow` and in logs.
     fn name(&self) -> &str;
-
-    /// The cache key this job fills, if any: a field of every log line of its runs.
-    fn cache_key(&self) -> Option<&str> {
-        None
-    }
 
     /// One attempt. `attempt` starts at 1. The scheduler bounds it with a timeout and may
     /// drop the future at that point, so it must leave nothing half-done when dropped.

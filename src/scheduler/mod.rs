@@ -3,14 +3,18 @@
 //! runs, a timeout per attempt, retries with backoff for transient failures, panics caught
 //! and recorded, and a status per job.
 
+mod backoff;
 mod cron;
 mod job;
+mod report;
 mod runner;
 mod service;
 mod status;
 
+pub use backoff::Backoff;
 pub use cron::{CronError, CronSchedule};
-pub use job::{Job, JobError, JobReport, RunContext};
+pub use job::{Job, JobError, RunContext};
+pub use report::JobReport;
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};
 pub use status::{JobStatus, RunOutcome, RunRecord, Trigger};

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::{Job, RunContext, RunOutcome, RunRecord, Trigger};
+use super::backoff::Backoff;
+use super::job::{Job, RunContext};
+use super::status::{RunOutcome, RunRecord, Trigger};
 
 /// How a run retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,31 +20,8 @@ pub struct RetryPolicy {
     pub attempt_timeout: Duration,
     /// Attempts per run, at least 1.
     pub max_attempts: u32,
-    /// Pause after the first failed attempt; doubled after each further one.
-    pub initial_backoff: Duration,
-    /// Upper bound of the pause.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempt_timeout: Duration::from_secs(60),
-            max_attempts: 3,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause after failed attempt number `attempt` (from 1).
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
+    /// Pause between attempts.
+    pub backoff: Backoff,
 }
 
 /// Runs `job` to the end of its last attempt and returns the record. Never panics.
@@ -56,50 +35,31 @@ pub(super) async fn run_job(
     let span = tracing::info_span!(
         "job_run",
         job = job.name(),
-        cache_key = tracing::field::Empty,
         run_id,
         trigger = trigger.as_str()
     );
-    if let Some(key) = job.cache_key() {
-        span.record("cache_key", key);
-    }
     async move {
-        let started_at = Utc::now();
-        let clock = Instant::now();
         tracing::info!("job run started");
-        let mut record = RunRecord {
-            run_id,
-            trigger,
-            started_at,
-            finished_at: started_at,
-            duration: Duration::ZERO,
-            outcome: RunOutcome::Failed,
-            error: None,
-            retryable: false,
-            items: 0,
-            rejected: 0,
-            attempts: 0,
-            scheduled_at,
-            facts: Vec::new(),
-        };
+        let mut record = RunRecord::new(run_id, trigger, Utc::now());
+        record.scheduled_at = scheduled_at;
         let attempts = AssertUnwindSafe(attempt_until_done(&*job, policy, &mut record))
             .catch_unwind()
             .await;
         if let Err(panic) = attempts {
             record.outcome = RunOutcome::Panicked;
-            record.retryable = false;
+            record.transient = false;
             record.error = Some(format!("job panicked: {}", panic_message(&*panic)));
         }
-        record.finished_at = Utc::now();
-        record.duration = clock.elapsed();
-        let duration_ms = record.duration.as_millis() as u64;
+        record.finish();
+        let duration_ms = millis(record.duration);
         let error = record.error.as_deref().unwrap_or_default();
+        let facts = facts_text(&record);
         macro_rules! run_finished {
             ($level:ident, $message:literal) => {
                 tracing::$level!(
                     duration_ms,
-                    items = record.items,
-                    rejected = record.rejected,
+                    count = record.report.count,
+                    facts,
                     attempt = record.attempts,
                     outcome = record.outcome.as_str(),
                     error,
@@ -119,6 +79,21 @@ pub(super) async fn run_job(
     .await
 }
 
+/// The report's facts as `name=value` pairs, for one log field.
+fn facts_text(record: &RunRecord) -> String {
+    record
+        .report
+        .facts
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut RunRecord) {
     let max_attempts = policy.max_attempts.max(1);
     for attempt in 1..=max_attempts {
@@ -133,22 +108,20 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         let result = tokio::time::timeout(policy.attempt_timeout, job.execute_run(context))
             .instrument(tracing::info_span!("attempt", attempt))
             .await;
-        let duration_ms = clock.elapsed().as_millis() as u64;
-        let retryable = match result {
+        let duration_ms = millis(clock.elapsed());
+        let transient = match result {
             Ok(Ok(report)) => {
                 record.outcome = RunOutcome::Succeeded;
                 record.error = None;
-                record.retryable = false;
-                record.items = report.items;
-                record.rejected = report.rejected;
-                record.facts = report.facts;
+                record.transient = false;
+                record.report = report;
                 return;
             }
             Ok(Err(error)) => {
                 record.outcome = RunOutcome::Failed;
                 record.error = Some(error.message);
-                record.retryable = error.retryable;
-                error.retryable
+                record.transient = error.transient;
+                error.transient
             }
             Err(_elapsed) => {
                 record.outcome = RunOutcome::TimedOut;
@@ -156,20 +129,20 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
                     "attempt {attempt} timed out after {} ms",
                     policy.attempt_timeout.as_millis()
                 ));
-                record.retryable = true;
+                record.transient = true;
                 true
             }
         };
         let error = record.error.as_deref().unwrap_or_default();
-        if !retryable || attempt == max_attempts {
-            tracing::warn!(attempt, duration_ms, retryable, error, "job attempt failed");
+        if !transient || attempt == max_attempts {
+            tracing::warn!(attempt, duration_ms, transient, error, "job attempt failed");
             return;
         }
-        let backoff = policy.backoff(attempt);
+        let backoff = policy.backoff.after(attempt);
         tracing::warn!(
             attempt,
             duration_ms,
-            backoff_ms = backoff.as_millis() as u64,
+            backoff_ms = millis(backoff),
             error,
             "job attempt failed, retrying"
         );
@@ -212,7 +185,7 @@ mod tests {
 
     #[async_trait]
     impl Job for Scripted {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "scripted"
         }
         async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
@@ -230,43 +203,29 @@ mod tests {
         RetryPolicy {
             attempt_timeout: Duration::from_secs(5),
             max_attempts: 3,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(150),
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(150),
+            },
         }
     }
 
+    #[allow(clippy::unnecessary_wraps)] // a step of the script, which may also be `None`
     fn ok(items: u64) -> Option<Result<JobReport, JobError>> {
-        Some(Ok(JobReport {
-            items,
-            rejected: 1,
-            facts: vec![("mode", "scripted".to_owned())],
-        }))
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy {
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(5),
-            ..policy()
-        };
-        let got: Vec<u64> = (1..=5).map(|a| p.backoff(a).as_secs()).collect();
-        assert_eq!(got, vec![1, 2, 4, 5, 5]);
-        assert_eq!(p.backoff(200), Duration::from_secs(5));
+        Some(Ok(JobReport::new(items).with_fact("rejected", &1)))
     }
 
     #[tokio::test(start_paused = true)]
     async fn transient_failures_are_retried_until_success() {
         let job = Scripted::new(vec![
-            Some(Err(JobError::retryable("ORA-12541"))),
+            Some(Err(JobError::transient("ORA-12541"))),
             None, // hangs: timed out, retried
             ok(7),
         ]);
         let r = run_job(job.clone(), policy(), 1, Trigger::Manual, None).await;
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
-        assert_eq!((r.items, r.rejected), (7, 1));
-        assert_eq!(r.facts, vec![("mode", "scripted".to_owned())]);
+        assert_eq!((r.report.count, r.report.fact("rejected")), (7, Some("1")));
         assert_eq!(r.error, None);
     }
 
@@ -296,7 +255,7 @@ mod tests {
 
     #[async_trait]
     impl Job for Panics {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "panics"
         }
         async fn execute(&self, _attempt: u32) -> Result<JobReport, JobError> {

@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use tokio_cron_scheduler::JobScheduler;
 use uuid::Uuid;
 
-use super::runner::run_job;
-use super::status::JobStats;
-use super::{CronError, CronSchedule, Job, JobStatus, RetryPolicy, RunOutcome, RunRecord, Trigger};
+use super::cron::CronSchedule;
+use super::job::Job;
+use super::runner::{RetryPolicy, run_job};
+use super::status::{JobStats, JobStatus, RunOutcome, RunRecord, Trigger};
 
 /// Errors of the scheduler's interface.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +27,6 @@ pub enum SchedulerError {
     /// A job with that name is already registered.
     #[error("a job named {0:?} is already registered")]
     DuplicateJob(String),
-    /// The cron expression is invalid.
-    #[error(transparent)]
-    Cron(#[from] CronError),
     /// The cron engine failed.
     #[error("cron engine error: {0}")]
     Engine(String),
@@ -108,10 +106,13 @@ impl SchedulerService {
         }
     }
 
-    /// Registers `job` to run on `cron` (5 fields, or 6 with seconds). If the scheduler is
-    /// running, the job is scheduled at once.
-    pub async fn add_cron_job(&self, job: Arc<dyn Job>, cron: &str) -> Result<(), SchedulerError> {
-        let schedule = CronSchedule::parse(cron, self.inner.time_zone)?;
+    /// Registers `job` to run on `schedule`. If the scheduler is running, the job is
+    /// scheduled at once.
+    pub async fn add_cron_job(
+        &self,
+        job: Arc<dyn Job>,
+        schedule: CronSchedule,
+    ) -> Result<(), SchedulerError> {
         let name = job.name().to_owned();
         let entry = Arc::new(JobEntry {
             job,
@@ -242,13 +243,13 @@ impl SchedulerService {
                     .await
                     .ok()
                     .flatten()
-                    .or_else(|| entry.schedule.next_after(Utc::now())),
+                    .or_else(|| entry.schedule.next_after(Utc::now(), self.inner.time_zone)),
                 _ => None,
             };
             out.push(JobStatus {
                 name: entry.job.name().to_owned(),
                 cron: entry.schedule.expression().to_owned(),
-                time_zone: entry.schedule.time_zone().name().to_owned(),
+                time_zone: self.inner.time_zone.name().to_owned(),
                 next_run,
                 running,
                 stats,
@@ -302,7 +303,9 @@ impl Inner {
     /// fires at the scheduled time, so the tick is the schedule's latest fire time at or
     /// just after now (the slack absorbs a wake-up a little early).
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
-        let scheduled_at = entry.schedule.latest_at_or_before(Utc::now() + TICK_SLACK);
+        let scheduled_at = entry
+            .schedule
+            .latest_at_or_before(Utc::now() + TICK_SLACK, self.time_zone);
         if self
             .launch(entry, Trigger::Cron, scheduled_at, Join::Skip)
             .is_none()
@@ -361,20 +364,13 @@ impl Inner {
             ))
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| RunRecord {
-                run_id,
-                trigger,
-                started_at,
-                finished_at: Utc::now(),
-                duration: (Utc::now() - started_at).to_std().unwrap_or_default(),
-                outcome: RunOutcome::Panicked,
-                error: Some("the job panicked outside its attempts".to_owned()),
-                retryable: false,
-                items: 0,
-                rejected: 0,
-                attempts: 0,
-                scheduled_at,
-                facts: Vec::new(),
+            .unwrap_or_else(|_| {
+                let mut record = RunRecord::new(run_id, trigger, started_at);
+                record.scheduled_at = scheduled_at;
+                record.outcome = RunOutcome::Panicked;
+                record.error = Some("the job panicked outside its attempts".to_owned());
+                record.finish();
+                record
             });
             {
                 let mut state = entry.state.lock().expect("job state lock");

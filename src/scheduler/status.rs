@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::report::JobReport;
+
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -82,17 +84,41 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// Whether the last attempt's failure was transient (another run may succeed soon);
     /// `false` on success and for permanent failures and panics.
-    pub retryable: bool,
-    /// Items produced by the successful attempt.
-    pub items: u64,
-    /// Rows rejected by validation in the successful attempt.
-    pub rejected: u64,
+    pub transient: bool,
+    /// What the successful attempt reported; empty otherwise.
+    pub report: JobReport,
     /// Attempts made.
     pub attempts: u32,
     /// For a cron run, the tick's scheduled fire time.
     pub scheduled_at: Option<DateTime<Utc>>,
-    /// The successful attempt's facts (see [`JobReport::facts`](super::JobReport)).
-    pub facts: Vec<(&'static str, String)>,
+}
+
+impl RunRecord {
+    /// A run that started at `started_at` and has not succeeded (yet): no attempt, no
+    /// report, outcome [`RunOutcome::Failed`] until an attempt says otherwise.
+    pub fn new(run_id: u64, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
+        Self {
+            run_id,
+            trigger,
+            started_at,
+            finished_at: started_at,
+            duration: Duration::ZERO,
+            outcome: RunOutcome::Failed,
+            error: None,
+            transient: false,
+            report: JobReport::default(),
+            attempts: 0,
+            scheduled_at: None,
+        }
+    }
+
+    /// Ends the run now: sets the finish time and the duration since `started_at`.
+    pub fn finish(&mut self) {
+        self.finished_at = Utc::now();
+        self.duration = (self.finished_at - self.started_at)
+            .to_std()
+            .unwrap_or_default();
+    }
 }
 
 /// Counters and the last run of one job.
@@ -152,19 +178,12 @@ mod tests {
         use chrono::TimeZone;
         let at = Utc.with_ymd_and_hms(2026, 11, 28, 12, minute, 0).unwrap();
         RunRecord {
-            run_id: u64::from(minute),
-            trigger: Trigger::Cron,
-            started_at: at,
-            finished_at: at,
             duration: Duration::from_millis(5),
             outcome,
             error: (!outcome.is_success()).then(|| "boom".to_owned()),
-            retryable: false,
-            items: 3,
-            rejected: 0,
+            report: JobReport::new(3),
             attempts: 1,
-            scheduled_at: None,
-            facts: Vec::new(),
+            ..RunRecord::new(u64::from(minute), Trigger::Cron, at)
         }
     }
 

@@ -7,24 +7,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Something that stops a running driver call from another thread.
+/// Something that stops a running driver call from another thread. Each adapter implements
+/// it for its driver's handle.
 pub trait Cancel: Send + 'static {
     /// Asks the driver to abandon what it is running; it then returns an error.
     fn cancel(&self);
-}
-
-impl Cancel for rusqlite::InterruptHandle {
-    fn cancel(&self) {
-        self.interrupt();
-    }
-}
-
-impl Cancel for Arc<oracle::Connection> {
-    fn cancel(&self) {
-        if let Err(e) = self.break_execution() {
-            tracing::warn!(error = %e, "could not break the abandoned Oracle call");
-        }
-    }
 }
 
 /// Held by the async side of a fetch; the blocking side registers its canceller in the

@@ -3,6 +3,7 @@
 //! Every adapter runs the same SQL text ([`AGGREGATION_SQL`]) with the same named binds, and
 //! translates its driver's errors into [`SourceError`] at its boundary.
 
+pub mod blocking;
 pub mod cancel;
 #[cfg(test)]
 pub mod contract_suite;
@@ -11,9 +12,6 @@ pub mod oracle;
 pub mod sqlite;
 
 use async_trait::async_trait;
-
-use crate::config::SourceSettings;
-use crate::domain::QueryBinds;
 
 pub use error::{SourceError, SourceErrorKind};
 
@@ -41,25 +39,4 @@ pub trait InterrupcaoSource: Send + Sync + 'static {
     /// Runs the aggregation now, bypassing any cache, and returns its rows unvalidated,
     /// ordered by conjunto, then município.
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError>;
-}
-
-/// The adapter the settings select.
-pub fn build(settings: &SourceSettings, binds: &QueryBinds) -> Box<dyn InterrupcaoSource> {
-    match settings {
-        SourceSettings::Sqlite { path, create_demo } => {
-            let missing = if *create_demo {
-                sqlite::MissingDatabase::CreateDemo
-            } else {
-                sqlite::MissingDatabase::Fail
-            };
-            Box::new(sqlite::SqliteSource::new(
-                path.clone(),
-                binds.clone(),
-                missing,
-            ))
-        }
-        SourceSettings::Oracle(settings) => {
-            Box::new(oracle::OracleSource::new(settings.clone(), binds.clone()))
-        }
-    }
 }

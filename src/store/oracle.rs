@@ -20,7 +20,7 @@ use super::{
     from_millis, to_millis,
 };
 use crate::source::SourceError;
-use crate::source::oracle::errors::translate;
+use crate::source::oracle::error::translate;
 use crate::source::oracle::{OracleSettings, session};
 
 const NAME: &str = "oracle";
@@ -118,19 +118,18 @@ impl OracleStore {
 
 impl Inner {
     fn connection(&self) -> Result<Connection, StoreError> {
-        let pool = match self.pool.get() {
-            Some(pool) => pool.clone(),
-            None => {
-                let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
-                match self.pool.get() {
-                    Some(pool) => pool.clone(),
-                    None => {
-                        let pool = session::build_pool(&self.settings).map_err(store_error)?;
-                        self.pool.get_or_init(|| pool).clone()
-                    }
-                }
-            }
+        if let Some(pool) = self.pool.get() {
+            return session::connection(pool, &self.settings).map_err(store_error);
+        }
+        let creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another call may have created it while this one waited.
+        let pool = if let Some(pool) = self.pool.get() {
+            pool.clone()
+        } else {
+            let pool = session::build_pool(&self.settings).map_err(store_error)?;
+            self.pool.get_or_init(|| pool).clone()
         };
+        drop(creating);
         session::connection(&pool, &self.settings).map_err(store_error)
     }
 }

@@ -65,7 +65,7 @@ impl SqliteStore {
         let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = store.open()?;
-            f(&mut conn).map_err(|e| store.error(e))
+            f(&mut conn).map_err(|e| store.error(&e))
         });
         match task.await {
             Ok(result) => result,
@@ -97,20 +97,20 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| self.error(e))?;
+        .map_err(|e| self.error(&e))?;
         conn.busy_timeout(self.busy_timeout)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.error(&e))?;
         if !self.schema_ready.load(Ordering::Acquire) {
             conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-                .map_err(|e| self.error(e))?;
-            conn.execute_batch(STORE_SQL).map_err(|e| self.error(e))?;
+                .map_err(|e| self.error(&e))?;
+            conn.execute_batch(STORE_SQL).map_err(|e| self.error(&e))?;
             self.schema_ready.store(true, Ordering::Release);
         }
         Ok(conn)
     }
 
-    fn error(&self, e: rusqlite::Error) -> StoreError {
-        let code = match &e {
+    fn error(&self, e: &rusqlite::Error) -> StoreError {
+        let code = match e {
             rusqlite::Error::SqliteFailure(f, _) => {
                 Some(crate::source::sqlite::primary_code_name(f.extended_code).to_owned())
             }

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use radar_interrupcoes::clock::{Clock, SystemClock};
-use radar_interrupcoes::config::{HistorySettings, ServiceSettings};
+use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::RawInterrupcaoRow;
-use radar_interrupcoes::jobs::StartupRetry;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
-use radar_interrupcoes::scheduler::{RetryPolicy, SchedulerService};
+use radar_interrupcoes::scheduler::SchedulerService;
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
@@ -108,26 +107,20 @@ pub fn row(conjunto: i64, programada: i64, nao_programada: i64) -> RawInterrupca
 
 /// Settings for tests: no cron tick during a test (yearly), fast retries.
 pub fn test_settings() -> ServiceSettings {
-    ServiceSettings {
-        warmup_cron: "0 0 0 1 1 *".to_owned(),
-        retry: RetryPolicy {
-            attempt_timeout: Duration::from_secs(10),
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        },
-        startup_retry: StartupRetry {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(200),
-        },
+    let mut settings = ServiceSettings {
+        warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
+        job_timeout: Duration::from_secs(10),
+        job_max_attempts: 2,
+        job_retry_backoff: Duration::from_millis(10),
+        job_retry_backoff_max: Duration::from_millis(20),
+        startup_retry_initial: Duration::from_millis(50),
+        startup_retry_max: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
-        history: HistorySettings {
-            claim_wait: Duration::from_secs(3),
-            claim_poll: Duration::from_millis(20),
-            ..HistorySettings::default()
-        },
         ..ServiceSettings::default()
-    }
+    };
+    settings.history.claim_wait = Duration::from_secs(3);
+    settings.history.claim_poll = Duration::from_millis(20);
+    settings
 }
 
 /// The running server and its clients.
@@ -141,7 +134,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The directory of a store the harness created (removed on drop).
-    _store_dir: Option<tempfile::TempDir>,
+    store_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -154,7 +147,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::new(dir.path().join("store.sqlite")));
         let mut app = Self::spawn_backends(source, store, Arc::new(SystemClock), settings).await;
-        app._store_dir = Some(dir);
+        app.store_dir = Some(dir);
         app
     }
 
@@ -194,7 +187,7 @@ impl TestApp {
             channel,
             shutdown: Some(tx),
             task: Some(task),
-            _store_dir: None,
+            store_dir: None,
         }
     }
 
@@ -240,7 +233,7 @@ impl TestApp {
                 data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
             )
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     /// The answer as it stood at `dth` (`dd/mm/yyyy hh:mm`, Brasília).
@@ -256,7 +249,7 @@ impl TestApp {
                 },
             )
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn trigger(&self, job: &str) -> Result<sched_pb::TriggerNowResponse, tonic::Status> {
@@ -266,7 +259,7 @@ impl TestApp {
                 job_name: job.to_owned(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn jobs(&self) -> sched_pb::ListJobsResponse {

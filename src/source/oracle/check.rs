@@ -5,13 +5,16 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use tracing::Span;
+use std::sync::Arc;
 
-use super::errors::translate;
+use oracle::Connection;
+
+use super::error::translate;
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, validate_rows};
 use crate::source::SourceError;
+use crate::source::blocking::{CancelSlot, run_blocking};
 
 /// The tables (synonyms, in the service's schema) the aggregation SQL reads.
 pub const OMS_TABLES: [&str; 4] = [
@@ -93,13 +96,11 @@ pub async fn connectivity_check(
 ) -> Result<CheckReport, SourceError> {
     let settings = settings.clone();
     let binds = binds.clone();
-    let span = Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
+    // Nothing to cancel: the operator's command ends with the check.
+    run_blocking("Oracle check", move |_: &CancelSlot<Arc<Connection>>| {
         check_blocking(&settings, binds)
     })
     .await
-    .map_err(|e| SourceError::permanent(None, format!("the Oracle check task failed: {e}")))?
 }
 
 fn check_blocking(

@@ -13,9 +13,9 @@ use oracle::Connection;
 use oracle::pool::Pool;
 use secrecy::SecretString;
 
+use super::adapter::OracleSource;
 use super::session;
 use super::settings::OracleSettings;
-use super::source::OracleSource;
 use crate::domain::QueryBinds;
 use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};

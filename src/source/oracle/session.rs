@@ -7,7 +7,7 @@ use oracle::pool::{GetMode, Pool, PoolBuilder};
 use oracle::{Connection, InitParams};
 use secrecy::ExposeSecret;
 
-use super::errors::translate;
+use super::error::translate;
 use super::rows::{COLUMNS, map_row};
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};

@@ -14,90 +14,19 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::{INDEXES_SQL, SCHEMA_SQL, map_error};
+use super::demo_data::{
+    AGENCY, CELLS, DIST, MUNICIPIOS, OTHER_AGENCY, OTHER_DIST, TYCOD_PROGRAMADO,
+    TYCODS_NAO_PROGRAMADOS, conjuntos,
+};
+use super::error::translate;
+use super::schema::{INDEXES_SQL, SCHEMA_SQL};
 use crate::source::SourceError;
-
-/// Seed used when none is given.
-pub const DEFAULT_SEED: u64 = 0x5252_4441_5237_3030; // "RRDAR700"
 
 /// Premises at scale 1.0 (Roraima Energia serves about 218 thousand UCs).
 const PREMISES_AT_SCALE_1: f64 = 218_000.0;
 
 /// Largest accepted scale (about 11 million premises): beyond it, a typo, not a benchmark.
 const MAX_SCALE: f64 = 50.0;
-
-/// Agency and distributor of the demo network, and of the "other distributor" noise.
-const AGENCY: i64 = 370;
-const DIST: &str = "370";
-const OTHER_AGENCY: i64 = 7019;
-const OTHER_DIST: &str = "7019";
-
-/// Roraima's municipalities: IBGE code, name, share of the premises (sums to 1).
-const MUNICIPIOS: [(i64, &str, f64); 15] = [
-    (1_400_027, "Amajari", 0.020),
-    (1_400_050, "Alto Alegre", 0.030),
-    (1_400_100, "Boa Vista", 0.650),
-    (1_400_159, "Bonfim", 0.025),
-    (1_400_175, "Cantá", 0.030),
-    (1_400_209, "Caracaraí", 0.035),
-    (1_400_233, "Caroebe", 0.020),
-    (1_400_282, "Iracema", 0.020),
-    (1_400_308, "Mucajaí", 0.030),
-    (1_400_407, "Normandia", 0.015),
-    (1_400_456, "Pacaraima", 0.025),
-    (1_400_472, "Rorainópolis", 0.050),
-    (1_400_506, "São João da Baliza", 0.015),
-    (1_400_605, "São Luiz", 0.015),
-    (1_400_704, "Uiramutã", 0.020),
-];
-
-/// Synthetic conjuntos: (conjunto, IBGE, share of that municipality's premises). Boa Vista
-/// has ten, of unequal sizes; 110, 115, 117 and 123 span two municipalities (rule 3: counts
-/// in both).
-const CELLS: [(i64, i64, f64); 28] = [
-    (101, 1_400_100, 0.16),
-    (102, 1_400_100, 0.13),
-    (103, 1_400_100, 0.12),
-    (104, 1_400_100, 0.11),
-    (105, 1_400_100, 0.10),
-    (106, 1_400_100, 0.09),
-    (107, 1_400_100, 0.08),
-    (108, 1_400_100, 0.08),
-    (109, 1_400_100, 0.07),
-    (110, 1_400_100, 0.06),
-    (110, 1_400_175, 0.4),
-    (111, 1_400_175, 0.6),
-    (112, 1_400_050, 1.0),
-    (113, 1_400_027, 1.0),
-    (114, 1_400_159, 0.7),
-    (115, 1_400_159, 0.3),
-    (115, 1_400_407, 1.0),
-    (116, 1_400_209, 0.8),
-    (117, 1_400_209, 0.2),
-    (117, 1_400_282, 1.0),
-    (118, 1_400_308, 1.0),
-    (119, 1_400_456, 1.0),
-    (120, 1_400_704, 1.0),
-    (121, 1_400_472, 0.6),
-    (122, 1_400_472, 0.4),
-    (123, 1_400_506, 1.0),
-    (123, 1_400_605, 1.0),
-    (124, 1_400_233, 1.0),
-];
-
-/// Number of distinct conjuntos in [`CELLS`] (sorted by conjunto).
-fn conjuntos() -> usize {
-    1 + CELLS.windows(2).filter(|w| w[0].0 != w[1].0).count()
-}
-
-/// Event type codes of the open events.
-const TYCODS_NAO_PROGRAMADOS: [&str; 4] = [
-    "FALTA_FASE",
-    "TRAFO_QUEIMADO",
-    "ARVORE_REDE",
-    "DESCARGA_ATM",
-];
-const TYCOD_PROGRAMADO: &str = "MANUT_PROG";
 
 /// What [`generate`] wrote, for a one-line log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,10 +115,10 @@ pub fn generate(path: &Path, scale: f64, seed: u64) -> Result<DemoSummary, Sourc
 /// A unique sibling of `path`: same directory (so the rename is atomic), hidden name.
 fn temporary_path(dir: &Path, path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "demo.db".to_owned());
+    let name = path.file_name().map_or_else(
+        || "demo.db".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
@@ -218,7 +147,7 @@ fn io_error(action: &str, path: &Path, e: &std::io::Error) -> SourceError {
 }
 
 fn write_database(tmp: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
-    let sql = |e| map_error(e, tmp);
+    let sql = |e| translate(&e, tmp);
     if tmp.exists() {
         fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e))?;
     }
@@ -413,11 +342,11 @@ impl Generator {
             tour.swap(i, j);
         }
         let place = |g: &mut Self, i: usize| {
-            if i % 3 != 2 {
+            if i % 3 == 2 {
+                g.rng.index(transformers.len())
+            } else {
                 let cell = &cells[tour[(i - i / 3) % tour.len()]];
                 cell.start + g.rng.index(cell.len())
-            } else {
-                g.rng.index(transformers.len())
             }
         };
 

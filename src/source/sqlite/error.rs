@@ -11,9 +11,9 @@ use rusqlite::ffi;
 use crate::source::SourceError;
 
 /// Translates a rusqlite error raised while reading or writing the database at `path`.
-pub(crate) fn map_error(err: rusqlite::Error, path: &Path) -> SourceError {
+pub(crate) fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
     let path = path.display();
-    match &err {
+    match err {
         rusqlite::Error::SqliteFailure(failure, detail) => {
             let code = Some(primary_code_name(failure.extended_code).to_owned());
             let detail = detail
@@ -109,15 +109,15 @@ mod tests {
 
     #[test]
     fn busy_and_locked_are_transient_and_keep_the_code() {
-        let e = map_error(
-            failure(ffi::SQLITE_BUSY, "database is locked"),
+        let e = translate(
+            &failure(ffi::SQLITE_BUSY, "database is locked"),
             Path::new("x.db"),
         );
         assert!(e.is_transient());
         assert_eq!(e.code.as_deref(), Some("SQLITE_BUSY"));
         // An extended code keeps its primary name.
-        let e = map_error(
-            failure(ffi::SQLITE_LOCKED_SHAREDCACHE, "locked"),
+        let e = translate(
+            &failure(ffi::SQLITE_LOCKED_SHAREDCACHE, "locked"),
             Path::new("x.db"),
         );
         assert!(e.is_transient());
@@ -126,20 +126,20 @@ mod tests {
 
     #[test]
     fn other_failures_are_permanent_and_say_what_to_fix() {
-        let e = map_error(
-            failure(ffi::SQLITE_CANTOPEN, "unable"),
+        let e = translate(
+            &failure(ffi::SQLITE_CANTOPEN, "unable"),
             Path::new("/x/y.db"),
         );
         assert!(!e.is_transient());
         assert_eq!(e.code.as_deref(), Some("SQLITE_CANTOPEN"));
         assert!(e.message.contains("/x/y.db") && e.message.contains("RADAR_SQLITE_PATH"));
 
-        let e = map_error(failure(ffi::SQLITE_NOTADB, "not a db"), Path::new("y.db"));
+        let e = translate(&failure(ffi::SQLITE_NOTADB, "not a db"), Path::new("y.db"));
         assert_eq!(e.code.as_deref(), Some("SQLITE_NOTADB"));
         assert!(e.message.contains("corrupt"), "{}", e.message);
 
-        let e = map_error(
-            failure(ffi::SQLITE_ERROR, "no such table: CISPERSL"),
+        let e = translate(
+            &failure(ffi::SQLITE_ERROR, "no such table: CISPERSL"),
             Path::new("y.db"),
         );
         assert!(!e.is_transient());

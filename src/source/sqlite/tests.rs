@@ -90,11 +90,7 @@ impl FixtureDatabase for SqliteFixtureDb {
     }
 
     fn source(&self) -> Box<dyn InterrupcaoSource> {
-        Box::new(SqliteSource::new(
-            self.path.clone(),
-            QueryBinds::default(),
-            MissingDatabase::Fail,
-        ))
+        Box::new(SqliteSource::new(self.path.clone(), QueryBinds::default()))
     }
 }
 
@@ -103,26 +99,25 @@ async fn sqlite_passes_the_contract_suite() {
     contract_suite::run_contract_suite(&SqliteFixtureDb::new()).await;
 }
 
-const SMALL: DemoOptions = DemoOptions {
-    scale: 0.02,
-    seed: DEFAULT_SEED,
-};
+/// A small demo network, for speed.
+const SMALL_SCALE: f64 = 0.02;
 
-fn source(path: &Path, missing: MissingDatabase) -> SqliteSource {
-    SqliteSource::new(path.to_path_buf(), QueryBinds::default(), missing).with_demo_options(SMALL)
+/// The seed of the tests' demo databases.
+const SEED: u64 = 0x5252_4441_5237_3030;
+
+fn source(path: &Path) -> SqliteSource {
+    SqliteSource::new(path.to_path_buf(), QueryBinds::default())
 }
 
 async fn fetch(path: &Path) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
-    source(path, MissingDatabase::Fail)
-        .fetch_interrupcoes()
-        .await
+    source(path).fetch_interrupcoes().await
 }
 
 #[test]
 fn name_is_sqlite_and_new_does_not_touch_the_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("not/yet/oms.db");
-    let s = source(&path, MissingDatabase::CreateDemo);
+    let s = source(&path);
     assert_eq!(s.name(), "sqlite");
     assert_eq!(s.path(), path);
     assert!(!dir.path().join("not").exists());
@@ -140,13 +135,11 @@ async fn missing_file_with_fail_is_permanent_and_names_the_setting() {
 }
 
 #[tokio::test]
-async fn missing_file_with_create_demo_generates_it_and_answers() {
+async fn a_generated_demo_database_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/demo.db");
-    let rows = source(&path, MissingDatabase::CreateDemo)
-        .fetch_interrupcoes()
-        .await
-        .unwrap();
+    generate(&path, SMALL_SCALE, SEED).unwrap();
+    let rows = fetch(&path).await.unwrap();
     assert!(path.exists());
     assert!(!rows.is_empty());
     // Every row passes the domain validation, and the file is left alone: no temp file.
@@ -169,9 +162,9 @@ async fn demo_is_deterministic_per_seed() {
         dir.path().join("b.db"),
         dir.path().join("c.db"),
     );
-    let sa = generate(&a, SMALL.scale, 7).unwrap();
-    let sb = generate(&b, SMALL.scale, 7).unwrap();
-    generate(&c, SMALL.scale, 8).unwrap();
+    let sa = generate(&a, SMALL_SCALE, 7).unwrap();
+    let sb = generate(&b, SMALL_SCALE, 7).unwrap();
+    generate(&c, SMALL_SCALE, 8).unwrap();
     let untimed = |s: DemoSummary| DemoSummary {
         elapsed: Duration::ZERO,
         ..s
@@ -190,7 +183,7 @@ async fn demo_is_deterministic_per_seed() {
 #[test]
 fn demo_shape_follows_the_scale() {
     let dir = tempfile::tempdir().unwrap();
-    let s = generate(&dir.path().join("d.db"), SMALL.scale, DEFAULT_SEED).unwrap();
+    let s = generate(&dir.path().join("d.db"), SMALL_SCALE, SEED).unwrap();
     assert_eq!((s.municipalities, s.conjuntos), (15, 24));
     // 2 % of Roraima's 218 000, plus the border transformers and the 10-premise minimums.
     assert!((4_300..5_200).contains(&s.premises), "{s}");
@@ -206,7 +199,7 @@ fn demo_shape_follows_the_scale() {
 async fn demo_answer_shows_a_conjunto_in_two_municipios() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.db");
-    generate(&path, SMALL.scale, DEFAULT_SEED).unwrap();
+    generate(&path, SMALL_SCALE, SEED).unwrap();
     let rows = fetch(&path).await.unwrap();
     // The first unplanned events sit on border transformers of conjuntos 110 and 115.
     for conj in [110, 115] {
@@ -242,15 +235,11 @@ async fn a_locked_database_is_transient_sqlite_busy() {
     let tx = holder
         .transaction_with_behavior(TransactionBehavior::Exclusive)
         .unwrap();
-    let err = SqliteSource::new(
-        db.path.clone(),
-        QueryBinds::default(),
-        MissingDatabase::Fail,
-    )
-    .with_busy_timeout(Duration::ZERO)
-    .fetch_interrupcoes()
-    .await
-    .unwrap_err();
+    let err = SqliteSource::new(db.path.clone(), QueryBinds::default())
+        .with_busy_timeout(Duration::ZERO)
+        .fetch_interrupcoes()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, SourceErrorKind::Transient, "{err}");
     assert_eq!(err.code.as_deref(), Some("SQLITE_BUSY"));
     tx.rollback().unwrap();
@@ -355,7 +344,7 @@ fn aggregation_sql_is_portable() {
 async fn demo_at_scale_1_timing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("roraima.db");
-    let summary = generate(&path, 1.0, DEFAULT_SEED).unwrap();
+    let summary = generate(&path, 1.0, SEED).unwrap();
     let started = std::time::Instant::now();
     let rows = fetch(&path).await.unwrap();
     println!(
@@ -372,7 +361,7 @@ async fn demo_at_scale_1_timing() {
 fn aggregation_query_plan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.db");
-    let summary = generate(&path, 0.02, DEFAULT_SEED).unwrap();
+    let summary = generate(&path, 0.02, SEED).unwrap();
     println!("scale 0.02: {summary}");
     let conn = Connection::open(&path).unwrap();
     let mut stmt = conn
@@ -418,7 +407,7 @@ fn an_abandoned_fetch_interrupts_its_query_and_frees_the_blocking_thread() {
         .unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
-            let source = SqliteSource::new(path, QueryBinds::default(), MissingDatabase::Fail);
+            let source = SqliteSource::new(path, QueryBinds::default());
             let fetch =
                 tokio::time::timeout(Duration::from_millis(300), source.fetch_interrupcoes()).await;
             assert!(
@@ -430,7 +419,7 @@ fn an_abandoned_fetch_interrupts_its_query_and_frees_the_blocking_thread() {
                     .await
                     .expect("the blocking thread is still held by the abandoned query");
             assert_eq!(probe.unwrap(), 42);
-        })
+        });
     }));
     // Never wait for a stuck blocking thread when the test fails.
     rt.shutdown_background();

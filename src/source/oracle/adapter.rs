@@ -6,14 +6,22 @@ use std::time::Instant;
 use async_trait::async_trait;
 use oracle::Connection;
 use oracle::pool::Pool;
-use tokio::task::JoinError;
-use tracing::Span;
 
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-use crate::source::cancel::{self, CancelOnDrop};
+use crate::source::blocking::run_blocking;
+use crate::source::cancel::{self, Cancel};
 use crate::source::{InterrupcaoSource, SourceError};
+
+/// Oracle's cancellation: `break_execution` on the session running the call.
+impl Cancel for Arc<Connection> {
+    fn cancel(&self) {
+        if let Err(e) = self.break_execution() {
+            tracing::warn!(error = %e, "could not break the abandoned Oracle call");
+        }
+    }
+}
 
 /// Reads the aggregated interruptions from the OMS through Oracle.
 ///
@@ -129,20 +137,6 @@ impl Inner {
     }
 }
 
-/// The outcome of the blocking fetch task. A panic in it is raised again here, as the SQLite
-/// adapter does, so the scheduler records a panicked run rather than an ordinary error; a
-/// cancelled task (the runtime shutting down) is a transient error.
-fn settle<T>(joined: Result<Result<T, SourceError>, JoinError>) -> Result<T, SourceError> {
-    match joined {
-        Ok(result) => result,
-        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(SourceError::transient(
-            None,
-            format!("the Oracle fetch task was cancelled: {join}"),
-        )),
-    }
-}
-
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -158,19 +152,10 @@ impl InterrupcaoSource for OracleSource {
         // The driver's own timeouts normally fire first; this one frees the job even if they
         // do not. When it fires, or when the caller drops this future, the guard breaks the
         // running call (`break_execution`) instead of leaving it to end by itself.
-        let deadline = inner.settings.fetch_deadline();
-        let span = Span::current();
-        let guard = CancelOnDrop::default();
-        let cancel_slot = guard.slot();
-        let task = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            inner.fetch_blocking(&cancel_slot)
-        });
+        let deadline = inner.settings.fetch_deadline;
+        let task = run_blocking("Oracle fetch", move |slot| inner.fetch_blocking(slot));
         match tokio::time::timeout(deadline, task).await {
-            Ok(joined) => {
-                guard.disarm();
-                settle(joined)
-            }
+            Ok(result) => result,
             Err(_) => Err(SourceError::transient(
                 None,
                 format!(
@@ -202,6 +187,7 @@ mod tests {
             SecretString::from(PASSWORD),
         );
         settings.call_timeout = Duration::from_secs(1);
+        settings.fetch_deadline = Duration::from_secs(8);
         OracleSource::new(settings, QueryBinds::default())
     }
 
@@ -221,30 +207,6 @@ mod tests {
         // With `lock()` instead of `try_lock()` this would deadlock.
         assert!(format!("{s:?}").contains("pool: \"creating\""), "{s:?}");
         assert!(!s.pool_created());
-    }
-
-    #[tokio::test]
-    async fn a_panic_in_the_fetch_task_is_raised_again() {
-        let outer = tokio::spawn(async {
-            let joined =
-                tokio::task::spawn_blocking(|| -> Result<(), SourceError> { panic!("boom 42") })
-                    .await;
-            settle(joined)
-        })
-        .await;
-        let join = outer.expect_err("the panic reaches the caller");
-        assert!(join.is_panic());
-        let payload = join.into_panic();
-        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom 42"));
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_fetch_task_is_an_error() {
-        let task = tokio::spawn(std::future::pending::<Result<(), SourceError>>());
-        task.abort();
-        let err = settle(task.await).unwrap_err();
-        assert!(err.message.contains("cancelled"), "{err}");
-        assert!(err.is_transient());
     }
 
     #[tokio::test]

@@ -1,0 +1,98 @@
+//! Value parsers of the settings: each turns the text of one flag or variable into its type,
+//! or says what is wrong (clap adds the setting and the value, see [`super::ConfigError`]).
+
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Longest `emailIndisponibilidade` ANEEL accepts.
+pub const MAX_EMAIL_LEN: usize = 50;
+
+/// Any `FromStr` type, surrounding blanks ignored.
+pub fn trimmed<T: FromStr>(value: &str) -> Result<T, String>
+where
+    T::Err: Display,
+{
+    value.trim().parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// A number greater than 0.
+pub fn positive<T: FromStr + PartialOrd + Default>(value: &str) -> Result<T, String>
+where
+    T::Err: Display,
+{
+    let n: T = trimmed(value)?;
+    if n <= T::default() {
+        return Err("must be greater than 0".to_owned());
+    }
+    Ok(n)
+}
+
+/// A whole number of seconds, greater than 0.
+pub fn secs(value: &str) -> Result<Duration, String> {
+    positive(value).map(Duration::from_secs)
+}
+
+/// A whole number of milliseconds, greater than 0.
+pub fn millis(value: &str) -> Result<Duration, String> {
+    positive(value).map(Duration::from_millis)
+}
+
+/// A whole number of seconds from `MIN` to `MAX`.
+pub fn secs_between<const MIN: u32, const MAX: u32>(value: &str) -> Result<Duration, String> {
+    whole_number::<MIN, MAX>(value).map(|n| Duration::from_secs(n.into()))
+}
+
+/// A whole number from `MIN` to `MAX`: the bounds are checked at start-up so that no value
+/// is refused later by a driver whose conversions would fail every run instead.
+pub fn whole_number<const MIN: u32, const MAX: u32>(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (MIN..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {MIN} to {MAX}")),
+    }
+}
+
+/// Text that is not blank, trimmed.
+pub fn not_blank(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+/// An IANA time zone name.
+pub fn time_zone(value: &str) -> Result<chrono_tz::Tz, String> {
+    value
+        .parse()
+        .map_err(|_| "not an IANA time zone name (e.g. America/Sao_Paulo)".to_owned())
+}
+
+/// A cron expression, parsed once.
+pub fn cron(value: &str) -> Result<crate::scheduler::CronSchedule, String> {
+    crate::scheduler::CronSchedule::parse(value).map_err(|e| e.reason)
+}
+
+/// An e-mail address of at most [`MAX_EMAIL_LEN`] characters, trimmed.
+pub fn email(value: &str) -> Result<String, String> {
+    let email = value.trim();
+    if email.chars().count() > MAX_EMAIL_LEN || !looks_like_email(email) {
+        return Err(format!(
+            "expected an e-mail address of at most {MAX_EMAIL_LEN} characters"
+        ));
+    }
+    Ok(email.to_owned())
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,279 @@
+//! The settings as clap parses them: one typed field per setting, with its flag, variable,
+//! default and help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use clap::{Args, FromArgMatches, ValueEnum};
+
+use super::history::HistorySettings;
+use super::oracle::OracleArgs;
+use super::parse;
+use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA};
+use crate::scheduler::{Backoff, CronSchedule, RetryPolicy};
+use crate::telemetry::{LogFilter, LogFormat};
+
+/// Default of `RADAR_SQLITE_PATH`: the embedded demo database, relative to the working
+/// directory.
+pub const DEFAULT_SQLITE_PATH: &str = "data/radar-interrupcoes-demo.sqlite";
+
+/// Default scale of the demo database (1.0 is Roraima).
+pub const DEFAULT_DEMO_SCALE: f64 = 1.0;
+
+/// Default seed of the demo generator.
+pub const DEFAULT_DEMO_SEED: u64 = 0x5252_4441_5237_3030; // "RRDAR700"
+
+/// The data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// The embedded SQLite database.
+    Sqlite,
+    /// The production Oracle database.
+    Oracle,
+}
+
+/// Whether a missing SQLite database is created with demo data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateDemo {
+    /// Only at the default path.
+    Auto,
+    /// Always.
+    Yes,
+    /// Never.
+    No,
+}
+
+fn create_demo(value: &str) -> Result<CreateDemo, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(CreateDemo::Auto),
+        "true" | "1" | "yes" => Ok(CreateDemo::Yes),
+        "false" | "0" | "no" => Ok(CreateDemo::No),
+        _ => Err("expected `auto`, `true` or `false`".to_owned()),
+    }
+}
+
+/// Every setting, as clap parsed it.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address the gRPC server listens on.
+    #[arg(
+        long,
+        env = "RADAR_LISTEN_ADDR",
+        default_value = "127.0.0.1:50051",
+        value_parser = parse::trimmed::<SocketAddr>,
+        global = true
+    )]
+    pub listen_addr: SocketAddr,
+    /// Data source: `sqlite` (embedded, default) or `oracle` (production).
+    #[arg(
+        long,
+        env = "RADAR_SOURCE",
+        value_enum,
+        default_value = "sqlite",
+        hide_possible_values = true,
+        global = true
+    )]
+    pub source: SourceKind,
+    /// Path of the SQLite database.
+    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH, global = true)]
+    pub sqlite_path: PathBuf,
+    /// Whether a missing SQLite database is created with demo data: `auto` (only at the
+    /// default path, so a mistyped path fails instead of serving synthetic data), `true`,
+    /// `false`.
+    #[arg(
+        long,
+        env = "RADAR_SQLITE_CREATE_DEMO",
+        default_value = "auto",
+        value_parser = create_demo,
+        global = true
+    )]
+    pub sqlite_create_demo: CreateDemo,
+    /// `AGENCY_EVENT.AG_ID` of the distributor's events.
+    #[arg(
+        long,
+        env = "RADAR_AGENCY_ID",
+        default_value_t = AG_ID_RORAIMA,
+        value_parser = parse::positive::<i64>,
+        global = true
+    )]
+    pub agency_id: i64,
+    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
+    #[arg(
+        long,
+        env = "RADAR_DISTRIBUTOR_ID",
+        default_value = DIST_RORAIMA,
+        value_parser = parse::not_blank,
+        global = true
+    )]
+    pub distributor_id: String,
+    /// The running service.
+    #[command(flatten)]
+    pub service: ServiceSettings,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogSettings,
+    /// Oracle connection settings (used when RADAR_SOURCE=oracle).
+    #[command(flatten)]
+    pub oracle: OracleArgs,
+}
+
+/// Settings of the running service (everything but the source and logging).
+#[derive(Debug, Clone, Args)]
+pub struct ServiceSettings {
+    /// Cron of the cache warm-up: 5 fields, or 6 with seconds first.
+    #[arg(
+        long,
+        env = "RADAR_WARMUP_CRON",
+        default_value = "*/30 * * * *",
+        value_parser = parse::cron,
+        global = true
+    )]
+    pub warmup_cron: CronSchedule,
+    /// IANA time zone the cron expressions are read in.
+    #[arg(
+        long,
+        env = "RADAR_TIME_ZONE",
+        default_value = "America/Sao_Paulo",
+        value_parser = parse::time_zone,
+        global = true
+    )]
+    pub time_zone: Tz,
+    /// `emailIndisponibilidade` of every answer (at most 50 characters).
+    #[arg(
+        long,
+        env = "RADAR_CONTACT_EMAIL",
+        default_value = "cop@roraimaenergia.com.br",
+        value_parser = parse::email,
+        global = true
+    )]
+    pub contact_email: String,
+    /// A snapshot older than this is reported stale.
+    #[arg(
+        long = "stale-after-secs",
+        value_name = "STALE_AFTER_SECS",
+        env = "RADAR_STALE_AFTER_SECS",
+        default_value = "3600",
+        value_parser = parse::secs,
+        global = true
+    )]
+    pub stale_after: Duration,
+    /// Limit of one warm-up attempt.
+    #[arg(
+        long = "job-timeout-secs",
+        value_name = "JOB_TIMEOUT_SECS",
+        env = "RADAR_JOB_TIMEOUT_SECS",
+        default_value = "60",
+        value_parser = parse::secs,
+        global = true
+    )]
+    pub job_timeout: Duration,
+    /// Attempts per run for transient failures.
+    #[arg(
+        long,
+        env = "RADAR_JOB_MAX_ATTEMPTS",
+        default_value = "3",
+        value_parser = parse::positive::<u32>,
+        global = true
+    )]
+    pub job_max_attempts: u32,
+    /// Pause after the first failed attempt of a run (doubled after each).
+    #[arg(
+        long = "job-retry-backoff-ms",
+        value_name = "JOB_RETRY_BACKOFF_MS",
+        env = "RADAR_JOB_RETRY_BACKOFF_MS",
+        default_value = "1000",
+        value_parser = parse::millis,
+        global = true
+    )]
+    pub job_retry_backoff: Duration,
+    /// Cap of the pause between the attempts of a run (raised to the first pause if that is
+    /// longer). Not a flag.
+    #[arg(skip = Duration::from_secs(30))]
+    pub job_retry_backoff_max: Duration,
+    /// Cap of the pause between start-up warm-ups while no snapshot has loaded.
+    #[arg(
+        long = "startup-retry-max-secs",
+        value_name = "STARTUP_RETRY_MAX_SECS",
+        env = "RADAR_STARTUP_RETRY_MAX_SECS",
+        default_value = "60",
+        value_parser = parse::secs,
+        global = true
+    )]
+    pub startup_retry_max: Duration,
+    /// First pause between start-up warm-ups (doubled after each). Not a flag.
+    #[arg(skip = Duration::from_secs(2))]
+    pub startup_retry_initial: Duration,
+    /// The snapshot history and the cluster's tick sharing.
+    #[command(flatten)]
+    pub history: HistorySettings,
+    /// Time given to in-flight RPCs to finish on shutdown.
+    #[arg(
+        long = "shutdown-grace-secs",
+        value_name = "SHUTDOWN_GRACE_SECS",
+        env = "RADAR_SHUTDOWN_GRACE_SECS",
+        default_value = "10",
+        value_parser = parse::secs,
+        global = true
+    )]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServiceSettings {
+    /// The defaults of the flags, ignoring the environment.
+    fn default() -> Self {
+        let command = Self::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None));
+        let matches = command
+            .try_get_matches_from(["defaults"])
+            .expect("the defaults parse");
+        Self::from_arg_matches(&matches).expect("the defaults parse")
+    }
+}
+
+impl ServiceSettings {
+    /// Attempts, timeout and backoff of each job run.
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempt_timeout: self.job_timeout,
+            max_attempts: self.job_max_attempts,
+            backoff: Backoff {
+                initial: self.job_retry_backoff,
+                max: self.job_retry_backoff_max.max(self.job_retry_backoff),
+            },
+        }
+    }
+
+    /// Backoff of the start-up warm-up until a snapshot loads.
+    pub fn startup_backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.startup_retry_initial.min(self.startup_retry_max),
+            max: self.startup_retry_max,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log format: `plain` or `json`.
+    #[arg(
+        long = "log-format",
+        value_name = "LOG_FORMAT",
+        env = "RADAR_LOG_FORMAT",
+        value_enum,
+        default_value = "plain",
+        hide_possible_values = true,
+        global = true
+    )]
+    pub format: LogFormat,
+    /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `radar_interrupcoes=debug`).
+    #[arg(
+        long = "log-level",
+        value_name = "LOG_LEVEL",
+        env = "RADAR_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub filter: LogFilter,
+}

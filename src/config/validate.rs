@@ -1,0 +1,212 @@
+//! The rules between settings (each value alone was checked by clap), and the validated
+//! configuration they produce.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::ConfigError;
+use super::history::StoreKind;
+use super::names::{invalid, variable};
+use super::oracle::{OracleArgs, REDACTED};
+use super::settings::{
+    CreateDemo, DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings, SourceKind,
+};
+use crate::domain::QueryBinds;
+
+/// Which data source the service reads, validated.
+#[derive(Debug, Clone)]
+pub enum SourceSettings {
+    /// The embedded SQLite database.
+    Sqlite {
+        /// Its path.
+        path: PathBuf,
+        /// Whether to create it with demo data when missing.
+        create_demo: bool,
+    },
+    /// The production Oracle database.
+    Oracle(OracleArgs),
+}
+
+/// Where the snapshot history is stored, validated.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// A SQLite file.
+    Sqlite {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// The service's own Oracle schema, with these connection settings.
+    Oracle(OracleArgs),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen_addr: SocketAddr,
+    /// The service.
+    pub service: ServiceSettings,
+    /// The data source.
+    pub source: SourceSettings,
+    /// Where the snapshot history is stored.
+    pub store: StoreSettings,
+    /// The binds of the aggregation query.
+    pub binds: QueryBinds,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+impl Settings {
+    /// Checks the rules between settings (each value alone was checked by clap) and reads
+    /// the Oracle password file; the first broken rule is the error.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let history = &self.service.history;
+        // The wait and a query of our own both happen within one attempt.
+        if history.claim_wait >= self.service.job_timeout {
+            return Err(invalid(
+                "claim_wait",
+                history.claim_wait.as_secs().to_string(),
+                format!(
+                    "must be below {} ({} s): the wait and a query of our own both happen \
+                     within one attempt",
+                    variable("job_timeout"),
+                    self.service.job_timeout.as_secs()
+                ),
+            ));
+        }
+        let store = match history.store {
+            StoreKind::Sqlite => StoreSettings::Sqlite {
+                path: history.store_sqlite_path.clone(),
+            },
+            StoreKind::Oracle => StoreSettings::Oracle(self.oracle.clone().validate()?),
+        };
+        let source = match self.source {
+            SourceKind::Sqlite => SourceSettings::Sqlite {
+                create_demo: match self.sqlite_create_demo {
+                    CreateDemo::Auto => {
+                        self.sqlite_path == std::path::Path::new(DEFAULT_SQLITE_PATH)
+                    }
+                    CreateDemo::Yes => true,
+                    CreateDemo::No => false,
+                },
+                path: self.sqlite_path,
+            },
+            SourceKind::Oracle => {
+                let oracle = self.oracle.validate()?;
+                // The attempt timeout must leave the adapter time to give its own, clearer
+                // error.
+                let deadline = oracle.fetch_deadline();
+                if self.service.job_timeout <= deadline {
+                    return Err(invalid(
+                        "job_timeout",
+                        self.service.job_timeout.as_secs().to_string(),
+                        format!(
+                            "must exceed 3 x {} + 5 = {} s; raise it or lower {0}",
+                            variable("call_timeout"),
+                            deadline.as_secs()
+                        ),
+                    ));
+                }
+                SourceSettings::Oracle(oracle)
+            }
+        };
+        Ok(Config {
+            listen_addr: self.listen_addr,
+            service: self.service,
+            source,
+            store,
+            binds: QueryBinds {
+                ag_id: self.agency_id,
+                dist: self.distributor_id,
+            },
+            log: self.log,
+        })
+    }
+}
+
+impl OracleArgs {
+    /// Checks the rules between the settings and reads the password file into the
+    /// password. Call it only when the source is `oracle`: the other sources need none of
+    /// this.
+    pub fn validate(mut self) -> Result<Self, ConfigError> {
+        required(
+            "connect_string",
+            self.connect_string.as_deref(),
+            "required when RADAR_SOURCE=oracle, e.g. db-host:1521/OMSPRD",
+        )?;
+        required(
+            "user",
+            self.user.as_deref(),
+            "required when RADAR_SOURCE=oracle: the service's own schema",
+        )?;
+        self.password = Some(password(
+            self.password.take(),
+            self.password_file.as_deref(),
+        )?);
+        if self.pool_min > self.pool_max {
+            return Err(invalid(
+                "pool_min",
+                self.pool_min.to_string(),
+                format!(
+                    "must not exceed {} ({})",
+                    variable("pool_max"),
+                    self.pool_max
+                ),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+fn required(id: &str, value: Option<&str>, reason: &str) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        other => Err(invalid(id, other.unwrap_or_default(), reason)),
+    }
+}
+
+/// Exactly one of the password and the password file.
+fn password(
+    password: Option<SecretString>,
+    file: Option<&std::path::Path>,
+) -> Result<SecretString, ConfigError> {
+    let (password_var, file_var) = (variable("password"), variable("password_file"));
+    match (password, file) {
+        (Some(_), Some(_)) => Err(invalid(
+            "password",
+            REDACTED,
+            format!("set either {password_var} or {file_var}, not both"),
+        )),
+        (None, None) => Err(invalid(
+            "password",
+            "",
+            format!("required when RADAR_SOURCE=oracle: set {password_var} or {file_var}"),
+        )),
+        (Some(p), None) if p.expose_secret().is_empty() => {
+            Err(invalid("password", REDACTED, "must not be empty"))
+        }
+        (Some(p), None) => Ok(p),
+        (None, Some(path)) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "password_file",
+                    shown.clone(),
+                    format!("cannot read the password file: {e}"),
+                )
+            })?;
+            let trimmed = text.strip_suffix('\n').unwrap_or(&text);
+            let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+            if trimmed.is_empty() {
+                return Err(invalid(
+                    "password_file",
+                    shown,
+                    "the password file is empty",
+                ));
+            }
+            Ok(SecretString::from(trimmed))
+        }
+    }
+}
