@@ -549,4 +549,78 @@ mod tests {
         assert!(!cache.is_loaded());
         assert_eq!(calls.len(), 1, "a bad password is not retried at start-up");
     }
+    /// A store that never answers a write (a hung database).
+    struct HungStore;
+
+    #[async_trait]
+    impl SnapshotStore for HungStore {
+        fn name(&self) -> &'static str {
+            "hung"
+        }
+        async fn save(&self, _: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
+            std::future::pending().await
+        }
+        async fn latest_at_or_before(
+            &self,
+            _: DateTime<Utc>,
+        ) -> Result<Option<StoredSnapshot>, StoreError> {
+            Ok(None)
+        }
+        async fn for_tick(&self, _: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError> {
+            Ok(None)
+        }
+        async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+            Ok(None)
+        }
+        async fn claim(&self, _: &Claim) -> Result<ClaimOutcome, StoreError> {
+            Ok(ClaimOutcome::Claimed)
+        }
+        async fn purge(
+            &self,
+            _: DateTime<Utc>,
+            _: u32,
+        ) -> Result<crate::store::PurgeReport, StoreError> {
+            Ok(crate::store::PurgeReport::default())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_store_write_never_holds_back_the_live_snapshot() {
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let job = CacheWarmupJob::new(Arc::new(Fixed(vec![raw(4, 1_400_100)])), cache.clone())
+            .with_history(
+                SharedTicks {
+                    store: Arc::new(HungStore),
+                    claim_wait: Duration::from_secs(20),
+                    claim_poll: Duration::from_millis(500),
+                    store_timeout: Duration::from_secs(5),
+                },
+                "replica-a",
+            );
+        for (n, trigger, tick) in [
+            (1, Trigger::Manual, None),
+            (2, Trigger::Cron, Some(Utc::now())),
+        ] {
+            let report = job
+                .execute_run(RunContext {
+                    attempt: 1,
+                    trigger,
+                    scheduled_at: tick,
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                report.fact("store_write"),
+                Some("failed: snapshot store (hung): no answer within 5000 ms (the store timeout)")
+            );
+            assert_eq!(
+                report.fact("store_write_failures"),
+                Some(n.to_string().as_str())
+            );
+            assert_eq!(report.fact("mode"), Some("queried"));
+        }
+        let served = cache.current().await.unwrap();
+        assert_eq!(served.snapshot.items[0].ide_conjunto, 4);
+        assert_eq!(served.snapshot.instance, "replica-a");
+    }
 }

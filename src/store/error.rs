@@ -33,6 +33,14 @@ impl StoreError {
     }
 }
 
+impl From<crate::source::blocking::CancelledTask> for StoreError {
+    fn from(
+        crate::source::blocking::CancelledTask(message): crate::source::blocking::CancelledTask,
+    ) -> Self {
+        Self::new("store", None, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ use super::{
     from_millis, to_millis,
 };
 use crate::source::SourceError;
+use crate::source::blocking::run_blocking;
+use crate::source::cancel;
 use crate::source::oracle::error::translate;
 use crate::source::oracle::{OracleSettings, session};
 
@@ -83,17 +85,17 @@ impl OracleStore {
         }
     }
 
-    /// Runs `f` on a pooled session on the blocking pool, keeping the caller's span.
+    /// Runs `f` on a pooled session on the blocking pool (the shared helper: the caller's
+    /// span kept, the call broken if the caller stops waiting, e.g. the store timeout).
     async fn with_connection<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        let span = tracing::Span::current();
-        let task = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let conn = inner.connection()?;
+        run_blocking("Oracle store", move |slot| {
+            let conn = Arc::new(inner.connection()?);
+            cancel::register(slot, Arc::clone(&conn));
             let result = f(&conn);
             if result.is_err() {
                 // Whatever the failure, leave nothing half-written on the pooled session.
@@ -103,16 +105,8 @@ impl OracleStore {
                 Failure::Driver(e) => store_error(translate(&e)),
                 Failure::Store(e) => e,
             })
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => Err(StoreError::new(
-                NAME,
-                None,
-                format!("store task was cancelled: {join}"),
-            )),
-        }
+        })
+        .await
     }
 }
 

@@ -21,6 +21,8 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::source::blocking::run_blocking;
+use crate::source::cancel;
 
 /// DDL of the store's tables (idempotent), run on first use.
 pub const STORE_SQL: &str = include_str!("../../sql/sqlite/store.sql");
@@ -54,28 +56,20 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` with a connection on the blocking pool, keeping the caller's span.
+    /// Runs `f` with a connection on the blocking pool (the shared helper: the caller's
+    /// span kept, the call interrupted if the caller stops waiting, e.g. the store timeout).
     async fn with_connection<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let store = self.clone();
-        let span = tracing::Span::current();
-        let task = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
+        run_blocking("SQLite store", move |slot| {
             let mut conn = store.open()?;
+            cancel::register(slot, conn.get_interrupt_handle());
             f(&mut conn).map_err(|e| store.error(&e))
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => Err(StoreError::new(
-                NAME,
-                None,
-                format!("store task was cancelled: {join}"),
-            )),
-        }
+        })
+        .await
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
