@@ -1,5 +1,5 @@
 -- Active power interruptions per (conjunto, municipio), as ANEEL asks for them.
--- Implements DOMAIN.md rules 1 to 6 over AGENCY_EVENT, SWITCH_PLAN_TASKS,
+-- Implements docs/domain.md rules 1 to 6 over AGENCY_EVENT, SWITCH_PLAN_TASKS,
 -- OMS_CONNECTIVITY and CISPERSL.
 --
 -- Portability: this one text runs unchanged on SQLite (rusqlite) and on Oracle 12c+
@@ -73,7 +73,14 @@ afetados AS (
 -- Rule 5: qtd_ucs_atendidas is the number of DISTINCT premises of the whole pair (every
 --   transformer of the conjunto in that municipio, not only the affected ones), over the
 --   same join and filters as rule 3. A correlated subquery, so it is computed only for
---   the few affected pairs (at most a few hundred), never for the whole network.
+--   the few affected pairs (at most a few hundred), never for the whole network, and
+--   returns one number per pair. Over a database link this is the cheapest shape: with all
+--   four synonyms through one link Oracle sends the whole statement to the OMS site, where
+--   the subquery runs next to the data; if it ever had to split the statement, each pair
+--   would cost one remote round trip returning one row, where a grouped join would pull
+--   the premises of every affected pair across the link. On SQLite a grouped join was
+--   measured 2 to 3 times slower (benches/aggregation_shapes.rs). check-oracle shows
+--   which plan Oracle chose.
 -- Rule 6 (second half): ordered by conjunto, then municipio.
 SELECT af.CONJUNTO AS conjunto,
        af.MUNICIPIO AS municipio,

@@ -92,7 +92,8 @@ async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result
         );
     };
     let path = path.clone();
-    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
+    let names = server::setting_names();
+    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed, &names))
         .await
         .context("demo generation task")??;
     println!("{summary}");
@@ -102,8 +103,9 @@ async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result
 async fn check_oracle(config: &Config) -> anyhow::Result<()> {
     let SourceSettings::Oracle(settings) = &config.source else {
         anyhow::bail!(
-            "check-oracle checks the Oracle source: set {}=oracle and RADAR_ORACLE_*",
-            config::variable("source")
+            "check-oracle checks the Oracle source: set {}=oracle and {}",
+            config::variable("source"),
+            config::oracle::VARIABLES
         );
     };
     let report = oracle::connectivity_check(&server::oracle_settings(settings), &config.binds)

@@ -16,7 +16,7 @@ use crate::answer::{Answers, HistoryLimits};
 use crate::cache::SnapshotCache;
 use crate::clock::Clock;
 use crate::config::{
-    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
     StoreSettings,
 };
 use crate::domain::QueryBinds;
@@ -26,9 +26,9 @@ use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
-use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
+use crate::source::{InterrupcaoSource, SettingNames};
 use crate::store::oracle::OracleStore;
 use crate::store::{SnapshotStore, SqliteStore};
 
@@ -254,9 +254,11 @@ impl Application {
 /// The adapter the settings select.
 pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
     match settings {
-        SourceSettings::Sqlite { path, .. } => {
-            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
-        }
+        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
+            path.clone(),
+            binds.clone(),
+            setting_names(),
+        )),
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
         }
@@ -266,12 +268,31 @@ pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn Inte
 /// The snapshot store the settings select.
 pub fn store_for(settings: &StoreSettings) -> Arc<dyn SnapshotStore> {
     match settings {
-        StoreSettings::Sqlite { path } => Arc::new(SqliteStore::new(path.clone())),
+        StoreSettings::Sqlite { path } => Arc::new(
+            SqliteStore::new(path.clone()).naming_setting(config::variable("store_sqlite_path")),
+        ),
         StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle))),
     }
 }
 
-/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+/// The variables of the settings the adapters' errors advise about, from clap's own
+/// argument list.
+pub fn setting_names() -> SettingNames {
+    SettingNames {
+        job_timeout: config::variable("job_timeout"),
+        sqlite_path: config::variable("sqlite_path"),
+        sqlite_create_demo: config::variable("sqlite_create_demo"),
+        oracle_connect_string: config::variable("connect_string"),
+        oracle_user: config::variable("user"),
+        oracle_password: config::variable("password"),
+        oracle_password_file: config::variable("password_file"),
+        oracle_client_lib_dir: config::variable("client_lib_dir"),
+        oracle_pool_max: config::variable("pool_max"),
+        oracle_call_timeout: config::variable("call_timeout"),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated Oracle settings.
 pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
     OracleSettings {
         connect_string: oracle.connect_string().to_owned(),
@@ -284,6 +305,7 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         stmt_cache_size: oracle.stmt_cache_size,
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
+        names: setting_names(),
     }
 }
 
@@ -298,7 +320,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         return;
     };
     let created = tokio::task::spawn_blocking(move || {
-        if sqlite::exists(&path)? {
+        let names = setting_names();
+        if sqlite::exists(&path, &names)? {
             return Ok(None);
         }
         tracing::info!(
@@ -307,7 +330,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
             seed = DEFAULT_DEMO_SEED,
             "SQLite database missing: generating the demo database"
         );
-        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
+            .map(|s| Some((path, s)))
     })
     .await;
     match created {
@@ -320,5 +344,17 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
         Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapters' tests check their advice with these names: they must be the variables
+    /// the service really reads, or the advice would name settings nobody can set.
+    #[test]
+    fn the_adapters_are_told_the_variables_the_service_reads() {
+        assert_eq!(setting_names(), SettingNames::for_tests());
     }
 }

@@ -1,11 +1,14 @@
 -- =============================================================================
--- RADAR Interrupções: the snapshot store, in the SERVICE's own schema (never in the OMS).
+-- RADAR Interrupcoes: the snapshot store, in the SERVICE's own schema (never in the OMS).
 --
--- Run by : the service's user (RADAR_ORACLE_USER), or a DBA with ALTER SESSION SET
---          CURRENT_SCHEMA = <service user>.
--- When   : once, after 00_service_user.sql (which grants CREATE TABLE and a quota).
---          Not idempotent: re-running fails with ORA-00955 on existing objects.
--- How    : sqlplus RADAR@//db-host:1521/SVC @sql/oracle/03_store.sql
+-- Run by : the service's user itself (RADAR_ORACLE_USER), in the SERVICE's database,
+--          connected to the same service the service uses (in a multitenant database, the
+--          PDB service), after 00_service_user.sql (CREATE TABLE and a quota).
+-- When   : once, for RADAR_STORE=oracle. Not idempotent: re-running stops at the first
+--          existing object (ORA-00955), with exit status 1, changing nothing.
+-- How    : no parameter, e.g.
+--            sqlplus -S -L "RADAR@//db-host:1521/SERVICE_PDB" @sql/oracle/03_store.sql </dev/null
+--          It never prompts.
 --
 -- The history that answers dthRecuperacao, and the per-tick claims through which the
 -- replicas agree on which one queries the OMS. Same tables and columns as
@@ -13,7 +16,8 @@
 -- service's SQL is the same on both engines. The service inserts, reads and deletes
 -- (retention purge) rows; it never alters these tables.
 -- =============================================================================
-WHENEVER SQLERROR EXIT SQL.SQLCODE
+WHENEVER OSERROR EXIT FAILURE
+WHENEVER SQLERROR EXIT FAILURE
 
 CREATE TABLE radar_snapshot (
   snapshot_id     VARCHAR2(36)  NOT NULL,
@@ -51,3 +55,4 @@ CREATE TABLE radar_job_claim (
 );
 
 PROMPT Snapshot store created. The service's user needs no other privilege on it (it owns it).
+EXIT SUCCESS

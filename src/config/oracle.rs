@@ -11,6 +11,9 @@ use secrecy::SecretString;
 
 use super::parse::{secs_between, whole_number};
 
+/// All the Oracle settings' variables at once, as messages name them.
+pub const VARIABLES: &str = "RADAR_ORACLE_*";
+
 /// Shown instead of a password in errors and in `Debug`.
 pub const REDACTED: &str = "<redacted>";
 

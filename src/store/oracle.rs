@@ -94,6 +94,7 @@ impl OracleStore {
     {
         let inner = Arc::clone(&self.inner);
         run_blocking("Oracle store", move |slot| {
+            let names = &inner.settings.names;
             let conn = Arc::new(inner.connection()?);
             cancel::register(slot, Arc::clone(&conn));
             let result = f(&conn);
@@ -102,7 +103,7 @@ impl OracleStore {
                 let _ = conn.rollback();
             }
             result.map_err(|failure| match failure {
-                Failure::Driver(e) => store_error(translate(&e)),
+                Failure::Driver(e) => store_error(translate(&e, names)),
                 Failure::Store(e) => e,
             })
         })

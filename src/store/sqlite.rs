@@ -36,6 +36,8 @@ const NAME: &str = "sqlite";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
+    /// The setting that names the file, quoted in errors (set by `server`).
+    setting: Option<String>,
     busy_timeout: Duration,
     /// Set once the DDL has run through this handle.
     schema_ready: Arc<AtomicBool>,
@@ -46,9 +48,18 @@ impl SqliteStore {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
+            setting: None,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             schema_ready: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Names the setting that chose the file in every error, so the operator knows what
+    /// to fix.
+    #[must_use]
+    pub fn naming_setting(mut self, setting: String) -> Self {
+        self.setting = Some(setting);
+        self
     }
 
     /// The file this store writes.
@@ -79,8 +90,9 @@ impl SqliteStore {
                     NAME,
                     None,
                     format!(
-                        "cannot create the directory of {} ({e}): check RADAR_STORE_SQLITE_PATH",
-                        self.path.display()
+                        "cannot create the directory of {} ({e}){}",
+                        self.path.display(),
+                        self.setting_hint()
                     ),
                 )
             })?;
@@ -113,11 +125,15 @@ impl SqliteStore {
         StoreError::new(
             NAME,
             code,
-            format!(
-                "{e} (file {}, RADAR_STORE_SQLITE_PATH)",
-                self.path.display()
-            ),
+            format!("{e} (file {}){}", self.path.display(), self.setting_hint()),
         )
+    }
+
+    fn setting_hint(&self) -> String {
+        self.setting
+            .as_deref()
+            .map(|s| format!(": check {s}"))
+            .unwrap_or_default()
     }
 }
 
@@ -388,8 +404,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not-a-db.sqlite");
         std::fs::write(&path, b"this is not a database, just some text long enough").unwrap();
-        let e = SqliteStore::new(path).oldest().await.unwrap_err();
+        let e = SqliteStore::new(path.clone())
+            .naming_setting("STORE_PATH_SETTING".into())
+            .oldest()
+            .await
+            .unwrap_err();
         assert_eq!(e.code.as_deref(), Some("SQLITE_NOTADB"), "{e}");
-        assert!(e.message.contains("RADAR_STORE_SQLITE_PATH"), "{e}");
+        assert!(e.message.contains("check STORE_PATH_SETTING"), "{e}");
+        assert!(e.message.contains(&path.display().to_string()), "{e}");
     }
 }

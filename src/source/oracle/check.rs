@@ -10,6 +10,7 @@ use std::sync::Arc;
 use oracle::Connection;
 
 use super::error::translate;
+use super::inspect::{self, Pushdown, SynonymTarget};
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, validate_rows};
@@ -49,6 +50,11 @@ pub struct CheckReport {
     pub rejected: usize,
     /// Up to three rejection reasons.
     pub rejections: Vec<String>,
+    /// Each OMS table and the synonym it resolves through (`None`: not a synonym), or why
+    /// they could not be read.
+    pub synonyms: Result<Vec<(String, Option<SynonymTarget>)>, String>,
+    /// Where Oracle runs the aggregation, from `EXPLAIN PLAN`, or why it is unknown.
+    pub plan: Result<Pushdown, String>,
 }
 
 impl fmt::Display for CheckReport {
@@ -84,7 +90,22 @@ impl fmt::Display for CheckReport {
         for reason in &self.rejections {
             write!(f, "\n    rejected  : {reason}")?;
         }
-        Ok(())
+        match &self.synonyms {
+            Ok(synonyms) => {
+                for (table, target) in synonyms {
+                    match target {
+                        Some(target) => write!(f, "\n  synonym     : {table} -> {target}")?,
+                        None => write!(f, "\n  synonym     : {table} -> not a synonym (local)")?,
+                    }
+                }
+                write!(f, "\n  links       : {}", links_summary(synonyms))?;
+            }
+            Err(e) => write!(f, "\n  synonyms    : not read ({e})")?,
+        }
+        match &self.plan {
+            Ok(plan) => write!(f, "\n  plan        : {plan}"),
+            Err(e) => write!(f, "\n  plan        : not available ({e})"),
+        }
     }
 }
 
@@ -107,6 +128,7 @@ fn check_blocking(
     settings: &OracleSettings,
     binds: QueryBinds,
 ) -> Result<CheckReport, SourceError> {
+    let names = &settings.names;
     let started = Instant::now();
     let pool = session::build_pool(settings).map_err(|e| step("connecting", e))?;
     let conn = session::connection(&pool, settings).map_err(|e| step("taking a session", e))?;
@@ -114,25 +136,34 @@ fn check_blocking(
 
     let client_version = oracle::Version::client()
         .map(|v| v.to_string())
-        .map_err(|e| step("reading the client version", translate(&e)))?;
+        .map_err(|e| step("reading the client version", translate(&e, names)))?;
     let server_version = conn
         .server_version()
         .map(|(v, _banner)| v.to_string())
-        .map_err(|e| step("reading the server version", translate(&e)))?;
+        .map_err(|e| step("reading the server version", translate(&e, names)))?;
 
     let mut tables = Vec::with_capacity(OMS_TABLES.len());
     for table in OMS_TABLES {
         let started = Instant::now();
-        conn.query(&probe_sql(table), &[])
-            .map_err(|e| step(&format!("reading table or synonym {table}"), translate(&e)))?;
+        conn.query(&probe_sql(table), &[]).map_err(|e| {
+            step(
+                &format!("reading table or synonym {table}"),
+                translate(&e, names),
+            )
+        })?;
         tables.push((table.to_owned(), started.elapsed()));
     }
 
     let started = Instant::now();
-    let rows = session::fetch(&conn, &binds).map_err(|e| step("running the aggregation", e))?;
+    let rows =
+        session::fetch(&conn, &binds, names).map_err(|e| step("running the aggregation", e))?;
     let query_time = started.elapsed();
     let rows_len = rows.len();
     let validated = validate_rows(rows);
+    let synonyms = inspect::synonyms(&conn, names).map_err(|e| e.to_string());
+    let plan = inspect::explain(&conn, &binds, names)
+        .map(|plan| inspect::pushdown(&plan))
+        .map_err(|e| e.to_string());
 
     Ok(CheckReport {
         connect_string: settings.connect_string.clone(),
@@ -151,7 +182,32 @@ fn check_blocking(
             .take(3)
             .map(ToString::to_string)
             .collect(),
+        synonyms,
+        plan,
     })
+}
+
+/// Whether the four synonyms go through one database link, as the plan needs to run at
+/// the remote site.
+fn links_summary(synonyms: &[(String, Option<SynonymTarget>)]) -> String {
+    let mut links: Vec<Option<&str>> = synonyms
+        .iter()
+        .map(|(_, t)| t.as_ref().and_then(|t| t.db_link.as_deref()))
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    match links.as_slice() {
+        [Some(link)] => format!("all through {link}"),
+        [None] => "none: the tables are reached without a database link".into(),
+        _ => format!(
+            "WARNING: mixed ({}); Oracle cannot run the whole query at one remote site",
+            links
+                .iter()
+                .map(|l| l.unwrap_or("no link"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// Reads no row, but fails with ORA-00942/ORA-01031/ORA-02019 when the table, the grant or
@@ -189,6 +245,21 @@ mod tests {
             rows: 42,
             rejected: 1,
             rejections: vec!["conjunto=1 municipio=null: ideMunicipio is null".into()],
+            synonyms: Ok(OMS_TABLES
+                .iter()
+                .map(|t| {
+                    let target = SynonymTarget {
+                        owner: "RADAR".into(),
+                        table_owner: "INSERVICE".into(),
+                        table_name: (*t).to_owned(),
+                        db_link: Some("DBLINK_INSERVICE".into()),
+                    };
+                    ((*t).to_owned(), Some(target))
+                })
+                .collect()),
+            plan: Ok(Pushdown::FullyRemote {
+                link: Some("DBLINK_INSERVICE".into()),
+            }),
         }
     }
 
@@ -209,7 +280,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ideMunicipio is null"), "{text}");
-        assert!(text.lines().count() <= 8, "{text}");
+        assert!(
+            text.contains("synonym     : CISPERSL -> INSERVICE.CISPERSL@DBLINK_INSERVICE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("links       : all through DBLINK_INSERVICE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("plan        : pushed to the remote site"),
+            "{text}"
+        );
+        assert!(text.lines().count() <= 14, "{text}");
+    }
+
+    #[test]
+    fn synonyms_through_different_links_are_flagged() {
+        let mut r = report();
+        if let Ok(synonyms) = &mut r.synonyms {
+            synonyms[3].1 = None;
+        }
+        r.plan = Err("ORA-01039: insufficient privileges on underlying objects".into());
+        let text = r.to_string();
+        assert!(text.contains("CISPERSL -> not a synonym (local)"), "{text}");
+        assert!(
+            text.contains("links       : WARNING: mixed (no link, DBLINK_INSERVICE)")
+                || text.contains("links       : WARNING: mixed (DBLINK_INSERVICE, no link)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("plan        : not available (ORA-01039"),
+            "{text}"
+        );
     }
 
     #[test]

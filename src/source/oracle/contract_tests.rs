@@ -1,7 +1,7 @@
 //! The shared contract suite against a real Oracle database, when one is configured with
 //! `RADAR_TEST_ORACLE_CONNECT_STRING`, `RADAR_TEST_ORACLE_USER` and
-//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through `RADAR_ORACLE_CLIENT_LIB_DIR`
-//! or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
+//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through the service's own
+//! client-library variable or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
 //! test user's schema: there the query reads them directly, as it reads synonyms in
 //! production. With none of the three variables set the suite is skipped, with a NOTICE;
 //! with only some of them set it fails, naming the missing ones.
@@ -14,17 +14,18 @@ use oracle::pool::Pool;
 use secrecy::SecretString;
 
 use super::adapter::OracleSource;
-use super::session;
 use super::settings::OracleSettings;
+use super::{inspect, session};
 use crate::domain::QueryBinds;
-use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
+use crate::source::{InterrupcaoSource, SettingNames};
 
-/// The four OMS tables with Oracle types (DOMAIN.md column names).
+/// The four OMS tables with Oracle types (DOMAIN.md column names). `AG_ID` is VARCHAR2, as the
+/// distributor's own queries (`AG_ID = '370'`) show it to be: the text bind must match it.
 const CREATE_TABLES: [&str; 4] = [
     "CREATE TABLE AGENCY_EVENT (
        NUM_1          NUMBER(12) NOT NULL PRIMARY KEY,
-       AG_ID          NUMBER(10),
+       AG_ID          VARCHAR2(10),
        IS_OPEN        VARCHAR2(1),
        NUM_CUST       NUMBER(10),
        DEV_ID         NUMBER(12),
@@ -102,7 +103,7 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Option<OracleSettings>
         ),
     }
     let mut settings = OracleSettings::new(connect_string?, user?, SecretString::from(password?));
-    settings.client_lib_dir = var("RADAR_ORACLE_CLIENT_LIB_DIR").map(PathBuf::from);
+    settings.client_lib_dir = var(&settings.names.oracle_client_lib_dir).map(PathBuf::from);
     Some(settings)
 }
 
@@ -248,6 +249,29 @@ async fn oracle_contract_suite_when_configured() {
         settings: db.settings.clone(),
     };
     contract_suite::run_contract_suite(&db).await;
+
+    // What check-oracle reads, against the real dictionary: the fixture tables are local
+    // tables, not synonyms, and EXPLAIN PLAN (with the VARCHAR2 binds) finds no remote step.
+    db.create_tables()
+        .await
+        .expect("fixture tables for the inspection");
+    let (synonyms, plan) = db
+        .with_conn(|conn| {
+            let synonyms = inspect::synonyms(conn, &SettingNames::for_tests())?;
+            let plan = inspect::explain(conn, &QueryBinds::default(), &SettingNames::for_tests())?;
+            Ok((synonyms, plan))
+        })
+        .await
+        .expect("read synonyms and plan");
+    let names: Vec<&str> = synonyms.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, super::OMS_TABLES);
+    assert!(synonyms.iter().all(|(_, t)| t.is_none()), "{synonyms:?}");
+    assert!(!plan.is_empty());
+    assert_eq!(
+        inspect::pushdown(&plan),
+        inspect::Pushdown::Local,
+        "{plan:?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,91 @@
+-- Benchmark alternative to sql/interrupcoes_ativas.sql (benches/aggregation_shapes.rs): the
+-- same rules, with qtd_ucs_atendidas as one grouped join of the affected pairs instead of a
+-- correlated subquery per pair. Same results; kept to measure the choice (docs/oracle.md,
+-- section 8), not used by the service.
+-- Active power interruptions per (conjunto, municipio), as ANEEL asks for them.
+-- Implements DOMAIN.md rules 1 to 6 over AGENCY_EVENT, SWITCH_PLAN_TASKS,
+-- OMS_CONNECTIVITY and CISPERSL.
+--
+-- Portability: this one text runs unchanged on SQLite (rusqlite) and on Oracle 12c+
+-- (ODPI-C / python-oracledb). Hence: unqualified table names (Oracle reaches the OMS
+-- through synonyms), two named binds only (ag_id, the agency of the events, and dist, the
+-- distributor of the devices), standard joins, COALESCE and CASE, no AS before a table
+-- alias, no LIMIT, no boolean literals, no trailing semicolon. Comments name the binds
+-- without their colon and avoid quotes, so that no bind parser can trip on them.
+--
+-- Output columns, in this order: conjunto, municipio, qtd_ucs_atendidas, qtd_programada,
+-- qtd_nao_programada.
+WITH
+-- Rule 1: the active events of the agency.
+--   IS_OPEN = T (not restored), HXGN_DT_ORACLE set (confirmed), DEV_ID > 0 with a null
+--   DEV_ID counted as 0, and TYCOD <> UC_NOXFMR. A NULL TYCOD is EXCLUDED: in both engines
+--   NULL <> x is unknown, not true, which is exactly what the distributor Oracle view does;
+--   we keep that behaviour on purpose instead of adding an OR TYCOD IS NULL.
+--   A null NUM_CUST counts as 0 (it adds nothing to either sum).
+-- Rule 2: planned (PLANNED = 1) when NUM_1 appears as an OUTAGE_NUM in SWITCH_PLAN_TASKS.
+--   EXISTS, not a join, so several tasks of one outage never multiply NUM_CUST.
+ativos AS (
+  SELECT e.NUM_1,
+         e.DEV_NAME,
+         COALESCE(e.NUM_CUST, 0) AS NUM_CUST,
+         CASE
+           WHEN EXISTS (SELECT 1
+                          FROM SWITCH_PLAN_TASKS t
+                         WHERE t.OUTAGE_NUM = e.NUM_1) THEN 1
+           ELSE 0
+         END AS PLANNED
+    FROM AGENCY_EVENT e
+   WHERE e.AG_ID = :ag_id
+     AND e.IS_OPEN = 'T'
+     AND e.HXGN_DT_ORACLE IS NOT NULL
+     AND e.TYCOD <> 'UC_NOXFMR'
+     AND COALESCE(e.DEV_ID, 0) > 0
+),
+-- Rule 3: where a device sits. The DISTINCT triples (DEV_NAME, CONJ, IBGE) from
+--   OMS_CONNECTIVITY.DEV_NAME = CISPERSL.XFMR, for the distributor (dist bind), with
+--   non-null transformer and IBGE code. DISTINCT keeps the many premises of one transformer
+--   from multiplying NUM_CUST; a device feeding two municipios yields two triples, so its
+--   event counts in both. Restricted to the devices of active events: same result, but it
+--   never scans the whole network.
+posicoes AS (
+  SELECT DISTINCT c.DEV_NAME,
+         c.CONJ,
+         p.HXGN_COD_MUNICIPIO_IBGE AS IBGE
+    FROM OMS_CONNECTIVITY c
+    JOIN CISPERSL p
+      ON p.XFMR = c.DEV_NAME
+   WHERE c.DIST = :dist
+     AND p.XFMR IS NOT NULL
+     AND p.HXGN_COD_MUNICIPIO_IBGE IS NOT NULL
+     AND c.DEV_NAME IN (SELECT a.DEV_NAME FROM ativos a)
+),
+-- Rule 4: NUM_CUST of each placed event added to the planned or the unplanned sum of its
+--   (conjunto, municipio). Two events on one device both add.
+-- Rule 6 (first half): only pairs with a planned or unplanned sum above 0.
+afetados AS (
+  SELECT ps.CONJ AS CONJUNTO,
+         ps.IBGE AS MUNICIPIO,
+         SUM(CASE WHEN a.PLANNED = 1 THEN a.NUM_CUST ELSE 0 END) AS QTD_PROGRAMADA,
+         SUM(CASE WHEN a.PLANNED = 0 THEN a.NUM_CUST ELSE 0 END) AS QTD_NAO_PROGRAMADA
+    FROM ativos a
+    JOIN posicoes ps
+      ON ps.DEV_NAME = a.DEV_NAME
+   GROUP BY ps.CONJ, ps.IBGE
+  HAVING SUM(CASE WHEN a.PLANNED = 1 THEN a.NUM_CUST ELSE 0 END) > 0
+      OR SUM(CASE WHEN a.PLANNED = 0 THEN a.NUM_CUST ELSE 0 END) > 0
+)
+-- Rule 5 as one grouped pass joined to the affected pairs.
+SELECT af.CONJUNTO AS conjunto,
+       af.MUNICIPIO AS municipio,
+       COUNT(DISTINCT p2.PREMISE) AS qtd_ucs_atendidas,
+       af.QTD_PROGRAMADA AS qtd_programada,
+       af.QTD_NAO_PROGRAMADA AS qtd_nao_programada
+  FROM afetados af
+  JOIN OMS_CONNECTIVITY c2
+    ON c2.CONJ = af.CONJUNTO
+   AND c2.DIST = :dist
+  JOIN CISPERSL p2
+    ON p2.XFMR = c2.DEV_NAME
+   AND p2.HXGN_COD_MUNICIPIO_IBGE = af.MUNICIPIO
+ GROUP BY af.CONJUNTO, af.MUNICIPIO, af.QTD_PROGRAMADA, af.QTD_NAO_PROGRAMADA
+ ORDER BY af.CONJUNTO, af.MUNICIPIO
