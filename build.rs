@@ -21,5 +21,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
         )?;
     println!("cargo:rerun-if-changed=proto");
+    git_revision();
     Ok(())
+}
+
+/// Sets `RADAR_GIT_REVISION` for `radar_build_info`: the variable given to the build (image
+/// builds without `.git`), else `git rev-parse --short HEAD`, else `unknown`.
+fn git_revision() {
+    println!("cargo:rerun-if-env-changed=RADAR_GIT_REVISION");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let revision = std::env::var("RADAR_GIT_REVISION")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_owned());
+    // Rebuild when HEAD moves: HEAD itself and the branch it points to (only files that
+    // exist, since a missing one would rerun this script on every build).
+    for path in [
+        git(&["rev-parse", "--git-path", "HEAD"]),
+        git(&["symbolic-ref", "-q", "HEAD"])
+            .and_then(|branch| git(&["rev-parse", "--git-path", &branch])),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    println!("cargo:rustc-env=RADAR_GIT_REVISION={revision}");
 }

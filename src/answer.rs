@@ -1,6 +1,6 @@
-//! The data answer, live or at a past moment (`dthRecuperacao`): one application-level
-//! service that every adapter (gRPC today, ANEEL's HTTP endpoint later) calls, so that the
-//! handlers stay thin and answer alike.
+//! The data answer, live or at a past moment (`dthRecuperacao`), produced once for every
+//! adapter: the gRPC handler and the ANEEL HTTP endpoint both call [`AnswerService::answer`]
+//! and only convert its result.
 //!
 //! The live answer comes from the snapshot cache only and never waits on the store. A past
 //! moment is answered with the latest stored snapshot collected at or before it, within the
@@ -19,6 +19,18 @@ use crate::clock::Clock;
 use crate::domain::dth_recuperacao;
 use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
 
+/// ANEEL's `idcStatusRequisicao` for success.
+pub const STATUS_SUCESSO: i32 = 1;
+/// ANEEL's `idcStatusRequisicao` for an error.
+pub const STATUS_ERRO: i32 = 2;
+
+/// What a caller asks: the answer now, or as it stood at `dthRecuperacao`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerRequest {
+    /// ANEEL's `dthRecuperacao` as received (`dd/mm/yyyy hh:mm`); empty asks for now.
+    pub dth_recuperacao: String,
+}
+
 /// Prefix of the history cache's keys (followed by the moment, RFC 3339).
 pub const HISTORY_CACHE_KEY: &str = "interrupcoes:historico:v1";
 
@@ -30,12 +42,11 @@ pub const HISTORY_SETTLED_AFTER: chrono::Duration = chrono::Duration::minutes(5)
 /// An answer and where it came from.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// The snapshot that answered.
-    pub snapshot: Arc<Snapshot>,
-    /// Its age now (live), or at the asked moment (past).
-    pub age: Duration,
-    /// Why it is stale; `None` when fresh.
-    pub stale_reason: Option<String>,
+    /// The snapshot that answered, with its age (now for a live answer, at the asked moment
+    /// for a past one) and staleness.
+    pub view: SnapshotView,
+    /// `emailIndisponibilidade`.
+    pub email_indisponibilidade: String,
     /// The cache key it was served from.
     pub cache_key: String,
     /// For a past moment: the stored snapshot's id and the moment asked.
@@ -52,22 +63,23 @@ pub struct Recovered {
 }
 
 /// Why there is no answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
     /// No snapshot has loaded yet (live answer).
     #[error(transparent)]
     NotReady(#[from] NotReady),
-    /// A request field is invalid.
-    #[error("invalid {field}: {reason}")]
-    InvalidArgument {
-        /// The field's JSON name.
-        field: &'static str,
-        /// What is wrong and what is expected.
-        reason: String,
+    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm` in Brasília time, or in the future.
+    #[error("invalid dthRecuperacao: {0}")]
+    InvalidDthRecuperacao(String),
+    /// Nothing is stored for that moment: `message` says why; `oldest` is the oldest moment
+    /// that can be answered (`dd/mm/yyyy hh:mm`, Brasília), when anything is stored.
+    #[error("{message}")]
+    NotFound {
+        /// What is wrong, for operators (English).
+        message: String,
+        /// The oldest answerable moment, for adapters that word the error themselves.
+        oldest: Option<String>,
     },
-    /// Nothing is stored for that moment.
-    #[error("{0}")]
-    NotFound(String),
     /// The store could not be read.
     #[error(
         "the history is unavailable ({0}); the current answer (without dthRecuperacao) is \
@@ -89,25 +101,45 @@ pub struct HistoryLimits {
     pub stale_after: Duration,
 }
 
-/// Produces answers, live or past.
-pub struct Answers {
+/// Where past answers come from: the store, the clock that says what "now" is, and the
+/// limits of the history.
+#[derive(Clone)]
+pub struct History {
+    /// The snapshot store.
+    pub store: Arc<dyn SnapshotStore>,
+    /// The service's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Retention, history cache, staleness.
+    pub limits: HistoryLimits,
+}
+
+/// Produces answers, live or past. Cheap to clone; clones share the caches.
+#[derive(Clone)]
+pub struct AnswerService {
     live: Arc<SnapshotCache>,
+    email_indisponibilidade: String,
     store: Arc<dyn SnapshotStore>,
     clock: Arc<dyn Clock>,
     limits: HistoryLimits,
     history: moka::future::Cache<i64, Arc<StoredSnapshot>>,
 }
 
-impl Answers {
-    /// Answers from `live` now, and from `store` for past moments.
+impl AnswerService {
+    /// Answers from `live` now and from the store of `history` for past moments, with
+    /// `email_indisponibilidade` in every answer.
     pub fn new(
         live: Arc<SnapshotCache>,
-        store: Arc<dyn SnapshotStore>,
-        clock: Arc<dyn Clock>,
-        limits: HistoryLimits,
+        email_indisponibilidade: String,
+        history: History,
     ) -> Self {
+        let History {
+            store,
+            clock,
+            limits,
+        } = history;
         Self {
             live,
+            email_indisponibilidade,
             store,
             clock,
             limits,
@@ -118,32 +150,47 @@ impl Answers {
         }
     }
 
-    /// The answer for `dth_recuperacao` (`dd/mm/yyyy hh:mm`, Brasília), or the live one
-    /// when it is empty.
-    pub async fn answer(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
-        if dth_recuperacao.trim().is_empty() {
+    /// The contact of every answer, errors included.
+    pub fn email_indisponibilidade(&self) -> &str {
+        &self.email_indisponibilidade
+    }
+
+    /// The answer to `request`: live when `dthRecuperacao` is empty, else as it stood then.
+    pub async fn answer(&self, request: &AnswerRequest) -> Result<Answer, AnswerError> {
+        if request.dth_recuperacao.trim().is_empty() {
             self.live().await
         } else {
-            self.at(dth_recuperacao).await
+            self.at(&request.dth_recuperacao).await
         }
     }
 
     /// The live answer: the cached snapshot, never the store.
     pub async fn live(&self) -> Result<Answer, AnswerError> {
-        Ok(live_answer(self.live.current().await?))
+        Ok(self.live_answer(self.live.current().await?))
     }
 
     /// The live answer for `snapshot`, one the cache has published (for streams).
     pub fn live_from(&self, snapshot: Arc<Snapshot>) -> Answer {
-        live_answer(self.live.view(snapshot))
+        self.live_answer(self.live.view(snapshot))
+    }
+
+    /// A snapshots receiver for [`watch`]: every snapshot the cache publishes.
+    pub fn subscribe_snapshots(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
+        self.live.subscribe_snapshots()
+    }
+
+    fn live_answer(&self, view: SnapshotView) -> Answer {
+        Answer {
+            view,
+            email_indisponibilidade: self.email_indisponibilidade.clone(),
+            cache_key: CACHE_KEY.to_owned(),
+            recovered: None,
+        }
     }
 
     /// The answer as it stood at `dth_recuperacao`.
     pub async fn at(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
-        let invalid = |reason: String| AnswerError::InvalidArgument {
-            field: "dthRecuperacao",
-            reason,
-        };
+        let invalid = AnswerError::InvalidDthRecuperacao;
         let asked_at = dth_recuperacao::parse(dth_recuperacao).map_err(invalid)?;
         let now = self.clock.now();
         if asked_at > now {
@@ -183,9 +230,12 @@ impl Answers {
             )
         });
         Ok(Answer {
-            snapshot: Arc::new(stored.snapshot.clone()),
-            age,
-            stale_reason,
+            view: SnapshotView {
+                snapshot: Arc::new(stored.snapshot.clone()),
+                age,
+                stale_reason,
+            },
+            email_indisponibilidade: self.email_indisponibilidade.clone(),
             cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
             recovered: Some(Recovered {
                 asked_at,
@@ -203,17 +253,18 @@ impl Answers {
             Err(e) => return AnswerError::StoreUnavailable(e),
         };
         let retention_days = self.limits.retention.num_days();
-        AnswerError::NotFound(match oldest {
+        let oldest = oldest.map(dth_recuperacao::format_at_or_after);
+        let message = match &oldest {
             Some(oldest) => format!(
                 "no answer stored for dthRecuperacao {asked:?}: the oldest moment that can be \
-                 answered is {} (Brasília time; the history keeps {retention_days} days)",
-                dth_recuperacao::format_at_or_after(oldest)
+                 answered is {oldest} (Brasília time; the history keeps {retention_days} days)"
             ),
             None => format!(
                 "no answer stored for dthRecuperacao {asked:?}: nothing is stored yet (the \
                  history keeps {retention_days} days from the first load)"
             ),
-        })
+        };
+        AnswerError::NotFound { message, oldest }
     }
 }
 
@@ -246,16 +297,6 @@ pub fn watch(
             }
         },
     )
-}
-
-fn live_answer(view: SnapshotView) -> Answer {
-    Answer {
-        snapshot: view.snapshot,
-        age: view.age,
-        stale_reason: view.stale_reason,
-        cache_key: CACHE_KEY.to_owned(),
-        recovered: None,
-    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! subcommand) until SIGTERM or SIGINT.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use radar_interrupcoes::clock::SystemClock;
-use radar_interrupcoes::config::{self, Cli, Command, Config, SourceSettings};
+use radar_interrupcoes::config::{self, Cli, Command, Config, ConfigError, SourceSettings};
+use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::telemetry;
@@ -39,6 +39,11 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => {
+            tracing::error!(error = %e, "radar-interrupcoes cannot start");
+            eprintln!("radar-interrupcoes: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "radar-interrupcoes failed");
             eprintln!("radar-interrupcoes: {e:#}");
@@ -61,27 +66,51 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}={}",
-                config::variable("listen_addr"),
-                config.listen_addr
-            )
-        })?;
+    let listener = bind("listen_addr", Some(config.listen_addr))
+        .await?
+        .expect("the gRPC address is always set");
+    let http = HttpListeners {
+        aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
+        api_keys: config.http.api_keys,
+        ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
+    };
     let backends = Backends {
         source,
         store,
-        clock: Arc::new(SystemClock),
+        clock: std::sync::Arc::new(SystemClock),
     };
     let app = Application::build(config.service, backends, listener)
         .await?
+        .with_http(http)
         .before_warm_up(server::create_demo_if_missing(config.source));
     app.run(async move {
         let _ = signal.await;
     })
     .await
+}
+
+/// Binds `addr` (if set); a failure is a settings error naming the setting whose argument
+/// id is `id` (exit code 2).
+async fn bind(
+    id: &str,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) => {
+            let (setting, flag) = config::setting_of(id);
+            Err(ConfigError {
+                setting,
+                flag,
+                value: addr.to_string(),
+                reason: format!("cannot listen on it: {e}"),
+            }
+            .into())
+        }
+    }
 }
 
 async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Builds and runs the service: the gRPC server (data, scheduler admin, health,
-//! reflection v1 and v1alpha), the scheduler with the warm-up and retention purge jobs,
-//! and the health task, all stopped by one shutdown signal.
+//! reflection v1 and v1alpha), the ANEEL HTTP endpoint and the operations endpoint
+//! (metrics, probes), the scheduler with the warm-up and retention purge jobs, and the
+//! health task, all stopped by one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::answer::{Answers, HistoryLimits};
+use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;
 use crate::clock::Clock;
 use crate::config::{
@@ -22,7 +23,9 @@ use crate::config::{
 use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
+use crate::http::{self, HttpListeners, aneel, ops};
 use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_loaded};
+use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
@@ -50,8 +53,10 @@ pub struct Application {
     listener: TcpListener,
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
-    answers: Arc<Answers>,
+    answers: AnswerService,
     scheduler: SchedulerService,
+    metrics: Arc<Metrics>,
+    http: HttpListeners,
     before_warm_up: Option<StartupStep>,
 }
 
@@ -70,17 +75,20 @@ impl Application {
         } = backends;
         let history = &settings.history;
         let cache = Arc::new(SnapshotCache::new(settings.stale_after));
-        let answers = Arc::new(Answers::new(
+        let answers = AnswerService::new(
             cache.clone(),
-            store.clone(),
-            clock.clone(),
-            HistoryLimits {
-                retention: history.retention,
-                cache_capacity: history.history_cache_capacity,
-                cache_ttl: history.history_cache_ttl,
-                stale_after: settings.stale_after,
+            settings.contact_email.clone(),
+            History {
+                store: store.clone(),
+                clock: clock.clone(),
+                limits: HistoryLimits {
+                    retention: history.retention,
+                    cache_capacity: history.history_cache_capacity,
+                    cache_ttl: history.history_cache_ttl,
+                    stale_after: settings.stale_after,
+                },
             },
-        ));
+        );
         let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
         let warmup = CacheWarmupJob::new(source, cache.clone())
             .with_clock(clock.clone())
@@ -103,14 +111,33 @@ impl Application {
             .add_cron_job(Arc::new(purge), history.purge_cron.clone())
             .await
             .context("scheduling the retention purge job")?;
+        let metrics = Arc::new(Metrics::new());
+        scheduler.on_run_finished({
+            let metrics = metrics.clone();
+            move |job, run| metrics.record_run(job, run)
+        });
         Ok(Self {
             listener,
             settings,
             cache,
             answers,
             scheduler,
+            metrics,
+            http: HttpListeners::default(),
             before_warm_up: None,
         })
+    }
+
+    /// Adds the HTTP listeners (ANEEL endpoint, operations endpoint).
+    #[must_use]
+    pub fn with_http(mut self, http: HttpListeners) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The metrics (shared).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// Runs `step` once the server listens and before the first warm-up (the server
@@ -148,6 +175,8 @@ impl Application {
             cache,
             answers,
             scheduler,
+            metrics,
+            http,
             before_warm_up,
         } = self;
         let stopping = CancellationToken::new();
@@ -182,15 +211,23 @@ impl Application {
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
+        let grpc_metrics = GrpcMetricsLayer::new(
+            metrics.clone(),
+            &[
+                crate::proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+        );
         let server = Server::builder()
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .layer(grpc_metrics)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                answers,
-                cache.clone(),
-                settings.contact_email.clone(),
+                answers.clone(),
                 stopping.clone(),
             )))
             .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
@@ -203,6 +240,44 @@ impl Application {
             );
         let mut server = tokio::spawn(server);
         tracing::info!(%addr, "gRPC server listening");
+        let mut http_servers = Vec::new();
+        if let Some(listener) = http.aneel {
+            let addr = listener.local_addr()?;
+            tracing::info!(
+                %addr,
+                api_keys = ?http.api_keys.current().ids(),
+                loopback_only = http.api_keys.current().is_empty(),
+                "ANEEL HTTP server listening"
+            );
+            tokio::spawn(http::reload_keys(http.api_keys.clone(), stopping.clone()));
+            let router = aneel::router(aneel::AneelState::new(
+                answers.clone(),
+                http.api_keys,
+                metrics.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("ANEEL HTTP server", task));
+        }
+        if let Some(listener) = http.ops {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "operations HTTP server listening");
+            let router = ops::router(ops::OpsState::new(
+                metrics.clone(),
+                cache.clone(),
+                scheduler.clone(),
+                stopping.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("operations HTTP server", task));
+        }
 
         scheduler.start().await.context("starting the scheduler")?;
         let warm_up = tokio::spawn({
@@ -223,6 +298,7 @@ impl Application {
         tokio::select! {
             result = &mut server => {
                 stopping.cancel();
+                drain.cancel(); // the HTTP servers stop with it
                 let _ = scheduler.stop().await;
                 return result.context("server task")?.context("gRPC server failed");
             }
@@ -235,7 +311,19 @@ impl Application {
         }
         warm_up.abort();
         drain.cancel();
-        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+        let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+        for (name, mut task) in http_servers {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => tracing::info!(server = name, "HTTP server stopped"),
+                Ok(Ok(Err(e))) => tracing::error!(server = name, error = %e, "HTTP server failed"),
+                Ok(Err(e)) => tracing::error!(server = name, error = %e, "HTTP server task failed"),
+                Err(_) => {
+                    tracing::warn!(server = name, "grace period over: closing its connections");
+                    task.abort();
+                }
+            }
+        }
+        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
             result
                 .context("server task")?
                 .context("gRPC server failed")?;

@@ -106,7 +106,7 @@ pub struct OracleArgs {
 
 // Infallible: clap needs a parser that builds the secret without a copy in a plain String.
 #[allow(clippy::unnecessary_wraps)]
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+pub(super) fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
 }
 

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use clap::{Args, FromArgMatches, ValueEnum};
 
 use super::history::HistorySettings;
+use super::http::HttpArgs;
 use super::oracle::OracleArgs;
 use super::parse;
 use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA};
@@ -117,6 +118,9 @@ pub struct Settings {
     /// Oracle connection settings (used when RADAR_SOURCE=oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
+    /// The ANEEL HTTP endpoint and the operations (metrics, probes) endpoint.
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Settings of the running service (everything but the source and logging).

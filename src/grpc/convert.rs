@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::answer::Answer;
+use crate::answer::{Answer, STATUS_SUCESSO};
 use crate::domain::InterrupcaoAtiva;
 use crate::jobs::REJECTED_FACT;
 use crate::proto::interrupcoes::v1 as pb;
@@ -83,26 +83,21 @@ pub(super) fn job_status(status: &JobStatus) -> sched_pb::JobStatus {
     }
 }
 
-/// ANEEL's `idcStatusRequisicao` for success.
-const STATUS_SUCESSO: i32 = 1;
-
-pub(super) fn answer(
-    answer: &Answer,
-    email_indisponibilidade: &str,
-) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
-    let snapshot = &answer.snapshot;
+pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+    let view = &answer.view;
+    let snapshot = &view.snapshot;
     pb::GetQuantitativoInterrupcoesAtivasResponse {
         resposta: Some(pb::QuantitativoInterrupcoesAtivas {
             idc_status_requisicao: STATUS_SUCESSO,
-            email_indisponibilidade: email_indisponibilidade.to_owned(),
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
             mensagem: String::new(),
             interrupcao_fornecimento: snapshot.items.iter().map(interrupcao).collect(),
         }),
         snapshot: Some(pb::SnapshotMetadata {
             collected_at: Some(timestamp(snapshot.collected_at)),
-            age: Some(duration(answer.age)),
-            stale: answer.stale_reason.is_some(),
-            stale_reason: answer.stale_reason.clone().unwrap_or_default(),
+            age: Some(duration(view.age)),
+            stale: view.stale_reason.is_some(),
+            stale_reason: view.stale_reason.clone().unwrap_or_default(),
             source: snapshot.source.clone(),
             item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
             rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),

@@ -20,9 +20,12 @@ pub enum ServiceError {
         /// What is wrong and what is expected.
         reason: String,
     },
-    /// The answer could not be produced.
-    #[error(transparent)]
-    Answer(#[from] AnswerError),
+    /// Nothing answers what was asked (a past moment with nothing stored).
+    #[error("{0}")]
+    NotFound(String),
+    /// A dependency of this request is down (the snapshot store); the reason is kept.
+    #[error("{0}")]
+    Unavailable(String),
     /// The scheduler refused or failed.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
@@ -32,17 +35,28 @@ impl ServiceError {
     /// The gRPC code for this error.
     pub fn code(&self) -> Code {
         match self {
-            ServiceError::NotReady(_)
-            | ServiceError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_)) => {
-                Code::Unavailable
+            ServiceError::NotReady(_) | ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
+            ServiceError::NotFound(_) | ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => {
+                Code::NotFound
             }
-            ServiceError::InvalidArgument { .. }
-            | ServiceError::Answer(AnswerError::InvalidArgument { .. }) => Code::InvalidArgument,
-            ServiceError::Answer(AnswerError::NotFound(_))
-            | ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
             ServiceError::Scheduler(
                 SchedulerError::DuplicateJob(_) | SchedulerError::Engine(_),
             ) => Code::Internal,
+        }
+    }
+}
+
+impl From<AnswerError> for ServiceError {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::NotReady(not_ready) => ServiceError::NotReady(not_ready),
+            AnswerError::InvalidDthRecuperacao(reason) => ServiceError::InvalidArgument {
+                field: "dthRecuperacao",
+                reason,
+            },
+            AnswerError::NotFound { message, .. } => ServiceError::NotFound(message),
+            AnswerError::StoreUnavailable(_) => ServiceError::Unavailable(e.to_string()),
         }
     }
 }
@@ -79,7 +93,7 @@ mod tests {
         assert_eq!(s.code(), Code::NotFound);
         assert_eq!(s.message(), "no job named \"x\"");
 
-        let s = Status::from(ServiceError::Answer(AnswerError::StoreUnavailable(
+        let s = Status::from(ServiceError::from(AnswerError::StoreUnavailable(
             crate::store::StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked"),
         )));
         assert_eq!(s.code(), Code::Unavailable);
@@ -88,7 +102,10 @@ mod tests {
             "{}",
             s.message()
         );
-        let s = Status::from(ServiceError::Answer(AnswerError::NotFound("none".into())));
+        let s = Status::from(ServiceError::from(AnswerError::NotFound {
+            message: "none".into(),
+            oldest: None,
+        }));
         assert_eq!((s.code(), s.message()), (Code::NotFound, "none"));
     }
 }

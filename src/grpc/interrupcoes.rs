@@ -1,7 +1,6 @@
-//! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`Answers`].
+//! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`AnswerService`].
 
 use std::pin::Pin;
-use std::sync::Arc;
 
 use futures::Stream;
 use tokio_util::sync::CancellationToken;
@@ -9,34 +8,20 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::error::ServiceError;
-use crate::answer::Answers;
-use crate::cache::SnapshotCache;
+use crate::answer::{AnswerRequest, AnswerService};
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesService;
 
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
-    answers: Arc<Answers>,
-    cache: Arc<SnapshotCache>,
-    email_indisponibilidade: String,
+    answers: AnswerService,
     stopping: CancellationToken,
 }
 
 impl InterrupcoesGrpc {
-    /// Answers with `answers` (streams follow `cache`), with `email_indisponibilidade` in
-    /// every answer; open streams end when `stopping` is cancelled.
-    pub fn new(
-        answers: Arc<Answers>,
-        cache: Arc<SnapshotCache>,
-        email_indisponibilidade: String,
-        stopping: CancellationToken,
-    ) -> Self {
-        Self {
-            answers,
-            cache,
-            email_indisponibilidade,
-            stopping,
-        }
+    /// Answers through `answers`; open streams end when `stopping` is cancelled.
+    pub fn new(answers: AnswerService, stopping: CancellationToken) -> Self {
+        Self { answers, stopping }
     }
 }
 
@@ -51,15 +36,15 @@ impl InterrupcoesService for InterrupcoesGrpc {
         &self,
         request: Request<pb::GetQuantitativoInterrupcoesAtivasRequest>,
     ) -> Result<Response<pb::GetQuantitativoInterrupcoesAtivasResponse>, Status> {
+        let request = AnswerRequest {
+            dth_recuperacao: request.into_inner().dth_recuperacao,
+        };
         let answer = self
             .answers
-            .answer(&request.into_inner().dth_recuperacao)
+            .answer(&request)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(convert::answer(
-            &answer,
-            &self.email_indisponibilidade,
-        )))
+        Ok(Response::new(convert::answer(&answer)))
     }
 
     type WatchQuantitativoInterrupcoesAtivasStream = AnswerStream;
@@ -69,10 +54,10 @@ impl InterrupcoesService for InterrupcoesGrpc {
         _request: Request<pb::WatchQuantitativoInterrupcoesAtivasRequest>,
     ) -> Result<Response<Self::WatchQuantitativoInterrupcoesAtivasStream>, Status> {
         let answers = self.answers.clone();
-        let email = self.email_indisponibilidade.clone();
-        let stream = crate::answer::watch(self.cache.subscribe_snapshots(), self.stopping.clone());
+        let stream =
+            crate::answer::watch(self.answers.subscribe_snapshots(), self.stopping.clone());
         let stream = futures::StreamExt::map(stream, move |snapshot| {
-            Ok(convert::answer(&answers.live_from(snapshot), &email))
+            Ok(convert::answer(&answers.live_from(snapshot)))
         });
         Ok(Response::new(Box::pin(stream)))
     }

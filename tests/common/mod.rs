@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use radar_interrupcoes::clock::{Clock, SystemClock};
 use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::RawInterrupcaoRow;
+use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
@@ -131,6 +132,10 @@ pub struct TestApp {
     pub admin: SchedulerAdminClient<Channel>,
     pub health: HealthClient<Channel>,
     pub channel: Channel,
+    /// The ANEEL endpoint (`spawn_http` only).
+    pub aneel_addr: Option<std::net::SocketAddr>,
+    /// The operations endpoint (`spawn_http` only).
+    pub ops_addr: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The directory of a store the harness created (removed on drop).
@@ -144,11 +149,7 @@ impl TestApp {
 
     /// The server around `source`, with a SQLite store of its own in a temporary directory.
     pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::new(dir.path().join("store.sqlite")));
-        let mut app = Self::spawn_backends(source, store, Arc::new(SystemClock), settings).await;
-        app.store_dir = Some(dir);
-        app
+        Self::with_own_store(source, settings, None).await
     }
 
     /// The server around the given source, store and clock.
@@ -158,15 +159,61 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         settings: ServiceSettings,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let backends = Backends {
             source,
             store,
             clock,
         };
-        let app = Application::build(settings, backends, listener)
+        Self::spawn_full(backends, settings, None).await
+    }
+
+    async fn with_own_store(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        http: Option<ApiKeys>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backends = Backends {
+            source,
+            store: Arc::new(SqliteStore::new(dir.path().join("store.sqlite"))),
+            clock: Arc::new(SystemClock),
+        };
+        let mut app = Self::spawn_full(backends, settings, http).await;
+        app.store_dir = Some(dir);
+        app
+    }
+
+    /// Also starts the ANEEL endpoint (with `api_keys`) and the operations endpoint, each on
+    /// its own 127.0.0.1:0.
+    pub async fn spawn_http(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        api_keys: ApiKeys,
+    ) -> Self {
+        Self::with_own_store(source, settings, Some(api_keys)).await
+    }
+
+    async fn spawn_full(
+        backends: Backends,
+        settings: ServiceSettings,
+        http: Option<ApiKeys>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut app = Application::build(settings, backends, listener)
             .await
             .unwrap();
+        let (mut aneel_addr, mut ops_addr) = (None, None);
+        if let Some(api_keys) = http {
+            let aneel = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            aneel_addr = Some(aneel.local_addr().unwrap());
+            ops_addr = Some(ops.local_addr().unwrap());
+            app = app.with_http(HttpListeners {
+                aneel: Some(aneel),
+                api_keys: Arc::new(KeyStore::from(api_keys)),
+                ops: Some(ops),
+            });
+        }
         let addr = app.local_addr().unwrap();
         let scheduler = app.scheduler();
         let (tx, rx) = oneshot::channel::<()>();
@@ -185,6 +232,8 @@ impl TestApp {
             admin: SchedulerAdminClient::new(channel.clone()),
             health: HealthClient::new(channel.clone()),
             channel,
+            aneel_addr,
+            ops_addr,
             shutdown: Some(tx),
             task: Some(task),
             store_dir: None,
