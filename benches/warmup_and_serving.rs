@@ -97,7 +97,7 @@ async fn store_times(source: &SqliteSource, dir: &std::path::Path) -> (Duration,
                 source: "sqlite".into(),
                 instance: "bench".into(),
                 items: items.clone(),
-                rejected: 0,
+                rejected: Vec::new(),
             },
         };
         let start = Instant::now();

@@ -5,6 +5,9 @@
 //! The live answer comes from the snapshot cache only and never waits on the store. A past
 //! moment is answered with the latest stored snapshot collected at or before it, within the
 //! retention, through a bounded moka cache in front of the store.
+//!
+//! The rule that data older than the hard limit is ANEEL's error answer, never old numbers
+//! reported as current, lives here too ([`Answer::idc_status_requisicao`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
 use crate::clock::Clock;
-use crate::domain::dth_recuperacao;
+use crate::domain::{InterrupcaoAtiva, dth_recuperacao};
 use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
 
 /// ANEEL's `idcStatusRequisicao` for success.
 pub const STATUS_SUCESSO: i32 = 1;
 /// ANEEL's `idcStatusRequisicao` for an error.
 pub const STATUS_ERRO: i32 = 2;
+/// Missing pairs listed in an answer at most (the count is always complete).
+pub const MAX_MISSING_PAIRS: usize = 20;
 
 /// What a caller asks: the answer now, or as it stood at `dthRecuperacao`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +65,57 @@ pub struct Recovered {
     pub asked_at: DateTime<Utc>,
     /// The stored snapshot's id.
     pub snapshot_id: String,
+}
+
+impl Answer {
+    /// 1 (success), or 2 (error) when the snapshot is older than the hard limit.
+    pub fn idc_status_requisicao(&self) -> i32 {
+        if self.view.expired {
+            STATUS_ERRO
+        } else {
+            STATUS_SUCESSO
+        }
+    }
+
+    /// Empty on success; since when data is unavailable when it is too old.
+    pub fn mensagem(&self) -> String {
+        if self.view.expired {
+            unavailable_since(self.view.snapshot.collected_at)
+        } else {
+            String::new()
+        }
+    }
+
+    /// ANEEL's items: none in an error answer.
+    pub fn items(&self) -> &[InterrupcaoAtiva] {
+        if self.view.expired {
+            &[]
+        } else {
+            &self.view.snapshot.items
+        }
+    }
+
+    /// The (conjunto, município) pairs left out by validation, with the reason (at most
+    /// [`MAX_MISSING_PAIRS`]).
+    pub fn missing_pairs(&self) -> Vec<String> {
+        self.view
+            .snapshot
+            .rejected
+            .iter()
+            .take(MAX_MISSING_PAIRS)
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
+/// ANEEL's `mensagem` when the data is too old: since when, in Brasília time.
+fn unavailable_since(collected_at: DateTime<Utc>) -> String {
+    let local = collected_at.with_timezone(&chrono_tz::America::Sao_Paulo);
+    format!(
+        "Dados indisponíveis desde {} (horário de Brasília): a última coleta de \
+         interrupções é antiga demais para ser informada como atual.",
+        local.format(dth_recuperacao::FORMAT)
+    )
 }
 
 /// Why there is no answer.
@@ -234,6 +290,8 @@ impl AnswerService {
                 snapshot: Arc::new(stored.snapshot.clone()),
                 age,
                 stale_reason,
+                // It was the answer at that moment; the hard limit is about now.
+                expired: false,
             },
             email_indisponibilidade: self.email_indisponibilidade.clone(),
             cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
@@ -310,7 +368,7 @@ mod tests {
             source: "test".into(),
             instance: "a".into(),
             items: Vec::new(),
-            rejected: 0,
+            rejected: Vec::new(),
         })
     }
 
@@ -346,5 +404,62 @@ mod tests {
         assert_eq!(seconds(&stream.next().await.unwrap()), 3);
         drop(tx);
         assert!(stream.next().await.is_none(), "ends with its source");
+    }
+}
+
+#[cfg(test)]
+mod hard_limit_tests {
+    use super::*;
+    use crate::cache::Snapshot;
+    use chrono::TimeZone;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn beyond_the_hard_limit_the_answer_is_an_error_saying_since_when() {
+        let cache = Arc::new(
+            SnapshotCache::new(Duration::from_secs(60)).with_hard_limit(Duration::from_secs(120)),
+        );
+        let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        cache
+            .replace(Snapshot {
+                collected_at,
+                source: "test".into(),
+                instance: "a".into(),
+                items: vec![InterrupcaoAtiva {
+                    ide_conjunto: 1,
+                    ide_municipio: 1_400_100,
+                    qtd_ucs_atendidas: 10,
+                    qtd_ocorrencia_programada: 1,
+                    qtd_ocorrencia_nao_programada: 0,
+                }],
+                rejected: Vec::new(),
+            })
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let history = History {
+            store: Arc::new(crate::store::SqliteStore::new(dir.path().join("s.sqlite"))),
+            clock: Arc::new(crate::clock::SystemClock),
+            limits: HistoryLimits {
+                retention: chrono::Duration::days(7),
+                cache_capacity: 10,
+                cache_ttl: Duration::from_secs(60),
+                stale_after: Duration::from_secs(60),
+            },
+        };
+        let answer = AnswerService::new(cache, "a@b.c".into(), history)
+            .answer(&AnswerRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(answer.idc_status_requisicao(), STATUS_ERRO);
+        assert!(answer.items().is_empty());
+        assert_eq!(answer.view.snapshot.items.len(), 1, "the snapshot is kept");
+        // 12:00 UTC is 09:00 in Brasília.
+        assert!(
+            answer
+                .mensagem()
+                .starts_with("Dados indisponíveis desde 29/11/2026 09:00"),
+            "{}",
+            answer.mensagem()
+        );
     }
 }

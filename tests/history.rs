@@ -58,6 +58,9 @@ async fn spawn_at(
 ) -> TestApp {
     let mut settings = test_settings();
     settings.history.instance_id = instance.to_owned();
+    // The live cache ages by the system clock, not the test's: keep the controlled past
+    // within the hard limit, so live answers still carry their items.
+    settings.stale_hard_limit = std::time::Duration::from_secs(3650 * 86_400);
     TestApp::spawn_backends(source, store, Arc::new(clock.clone()), settings).await
 }
 

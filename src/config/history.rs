@@ -48,7 +48,7 @@ pub struct HistorySettings {
         value_name = "STORE_TIMEOUT_SECS",
         env = "RADAR_STORE_TIMEOUT_SECS",
         default_value = "5",
-        value_parser = parse::secs,
+        value_parser = parse::secs_between::<1, 600>,
         global = true
     )]
     pub store_timeout: Duration,
@@ -87,7 +87,7 @@ pub struct HistorySettings {
         value_name = "HISTORY_CACHE_TTL_SECS",
         env = "RADAR_HISTORY_CACHE_TTL_SECS",
         default_value = "300",
-        value_parser = parse::secs,
+        value_parser = parse::secs_between::<1, 86_400>,
         global = true
     )]
     pub history_cache_ttl: Duration,
@@ -99,7 +99,7 @@ pub struct HistorySettings {
         value_name = "CLAIM_WAIT_SECS",
         env = "RADAR_CLAIM_WAIT_SECS",
         default_value = "20",
-        value_parser = parse::secs,
+        value_parser = parse::secs_between::<1, 3600>,
         global = true
     )]
     pub claim_wait: Duration,
@@ -109,7 +109,7 @@ pub struct HistorySettings {
         value_name = "CLAIM_POLL_MS",
         env = "RADAR_CLAIM_POLL_MS",
         default_value = "500",
-        value_parser = parse::millis,
+        value_parser = parse::millis_between::<10, 60_000>,
         global = true
     )]
     pub claim_poll: Duration,

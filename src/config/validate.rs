@@ -8,6 +8,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
+use super::hardening;
 use super::history::StoreKind;
 use super::http::HttpArgs;
 use super::names::{invalid, variable};
@@ -128,10 +129,12 @@ impl Settings {
                 SourceSettings::Oracle(oracle)
             }
         };
+        let mut service = self.service;
+        hardening::check(&mut service)?;
         let http = self.http.validate()?;
         Ok(Config {
             listen_addr: self.listen_addr,
-            service: self.service,
+            service,
             source,
             store,
             binds: QueryBinds {

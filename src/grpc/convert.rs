@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::answer::{Answer, STATUS_SUCESSO};
+use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
 use crate::jobs::REJECTED_FACT;
 use crate::proto::interrupcoes::v1 as pb;
@@ -38,6 +38,7 @@ pub(super) fn interrupcao(item: &InterrupcaoAtiva) -> pb::InterrupcaoForneciment
 pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
     let outcome = match record.outcome {
         RunOutcome::Succeeded => sched_pb::RunOutcome::Succeeded,
+        RunOutcome::Partial => sched_pb::RunOutcome::Partial,
         RunOutcome::Failed => sched_pb::RunOutcome::Failed,
         RunOutcome::TimedOut => sched_pb::RunOutcome::TimedOut,
         RunOutcome::Panicked => sched_pb::RunOutcome::Panicked,
@@ -88,10 +89,10 @@ pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasRe
     let snapshot = &view.snapshot;
     pb::GetQuantitativoInterrupcoesAtivasResponse {
         resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: STATUS_SUCESSO,
+            idc_status_requisicao: answer.idc_status_requisicao(),
             email_indisponibilidade: answer.email_indisponibilidade.clone(),
-            mensagem: String::new(),
-            interrupcao_fornecimento: snapshot.items.iter().map(interrupcao).collect(),
+            mensagem: answer.mensagem(),
+            interrupcao_fornecimento: answer.items().iter().map(interrupcao).collect(),
         }),
         snapshot: Some(pb::SnapshotMetadata {
             collected_at: Some(timestamp(snapshot.collected_at)),
@@ -100,7 +101,8 @@ pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasRe
             stale_reason: view.stale_reason.clone().unwrap_or_default(),
             source: snapshot.source.clone(),
             item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
-            rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
+            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
+            missing_pairs: answer.missing_pairs(),
             cache_key: answer.cache_key.clone(),
             instance: snapshot.instance.clone(),
             snapshot_id: answer

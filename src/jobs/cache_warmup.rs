@@ -84,7 +84,7 @@ impl Job for CacheWarmupJob {
             outcome = run.outcome.as_str(),
             "warm-up failed: keeping the last good snapshot, now stale"
         );
-        self.cache.record_failure(error);
+        self.cache.record_failure(&error);
     }
 }
 
@@ -159,7 +159,7 @@ impl CacheWarmupJob {
             collected_at,
             source: self.source.name().to_owned(),
             instance: self.instance.clone(),
-            rejected: validated.rejected.len() as u64,
+            rejected: validated.rejected,
             items: validated.items,
         })
     }
@@ -173,8 +173,12 @@ impl CacheWarmupJob {
         tick: Option<DateTime<Utc>>,
     ) -> Result<JobReport, JobError> {
         let snapshot = self.fetch_snapshot(run.attempt).await?;
+        let rejected = snapshot.rejected.len();
+        // Pairs left out are an undercount that must show: in the answer (the snapshot keeps
+        // them), in the run's outcome (partial) and in the warnings.
         let mut report = JobReport::new(snapshot.items.len() as u64)
-            .with_fact(REJECTED_FACT, &snapshot.rejected)
+            .with_fact(REJECTED_FACT, &rejected)
+            .partial_if(rejected > 0)
             .with_fact("mode", &"queried");
         let Some(history) = &self.history else {
             self.cache.replace(snapshot).await;
@@ -225,7 +229,7 @@ impl CacheWarmupJob {
         }
         tracing::info!(
             items = stored.snapshot.items.len(),
-            rejected = stored.snapshot.rejected,
+            rejected = stored.snapshot.rejected.len(),
             "snapshot replaced"
         );
         self.cache.replace(stored.snapshot).await;
@@ -235,7 +239,7 @@ impl CacheWarmupJob {
     /// Serves a snapshot another replica stored, without touching the source.
     async fn adopt(&self, stored: StoredSnapshot, mode: &str) -> JobReport {
         let report = JobReport::new(stored.snapshot.items.len() as u64)
-            .with_fact(REJECTED_FACT, &stored.snapshot.rejected)
+            .with_fact(REJECTED_FACT, &stored.snapshot.rejected.len())
             .with_fact("mode", &mode)
             .with_fact("snapshot_instance", &stored.snapshot.instance)
             .with_fact("snapshot_id", &stored.id);
@@ -480,6 +484,67 @@ mod tests {
             qtd_programada: Some(1),
             qtd_nao_programada: Some(0),
         }
+    }
+
+    /// Log output captured for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_rejected_pair_is_a_warning_and_stays_listed_with_the_snapshot() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let mut too_many = raw(2, 1_400_100);
+        too_many.qtd_ucs_atendidas = Some(3_000_000_000);
+        let report = CacheWarmupJob::new(
+            Arc::new(Fixed(vec![raw(1, 1_400_100), too_many])),
+            cache.clone(),
+        )
+        .execute(1)
+        .await
+        .unwrap();
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
+        assert!(report.partial, "a run that leaves pairs out says so");
+
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("source row rejected"))
+            .unwrap_or_else(|| panic!("no rejection logged: {logs}"));
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains("conjunto=2") && line.contains("municipio=1400100"),
+            "{line}"
+        );
+        assert!(line.contains("qtdUCsAtendidas"), "{line}");
+
+        let snapshot = cache.current().await.unwrap().snapshot;
+        assert_eq!(snapshot.items.len(), 1);
+        assert_eq!(snapshot.rejected.len(), 1);
+        assert_eq!(snapshot.rejected[0].conjunto, Some(2));
     }
 
     #[tokio::test]

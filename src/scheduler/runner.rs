@@ -67,7 +67,9 @@ pub(super) async fn run_job(
                 )
             };
         }
-        if record.outcome.is_success() {
+        if record.outcome == RunOutcome::Partial {
+            run_finished!(warn, "job run finished, but input rows were rejected");
+        } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
         } else {
             run_finished!(error, "job run failed");
@@ -111,7 +113,11 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         let duration_ms = millis(clock.elapsed());
         let transient = match result {
             Ok(Ok(report)) => {
-                record.outcome = RunOutcome::Succeeded;
+                record.outcome = if report.partial {
+                    RunOutcome::Partial
+                } else {
+                    RunOutcome::Succeeded
+                };
                 record.error = None;
                 record.transient = false;
                 record.report = report;
@@ -226,6 +232,16 @@ mod tests {
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
         assert_eq!((r.report.count, r.report.fact("rejected")), (7, Some("1")));
+        assert_eq!(r.error, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_report_is_a_partial_success() {
+        let partial = JobReport::new(3).with_fact("rejected", &2).partial_if(true);
+        let job = Scripted::new(vec![Some(Ok(partial))]);
+        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
+        assert_eq!(r.outcome, RunOutcome::Partial);
+        assert!(r.outcome.is_success(), "its result is in use");
         assert_eq!(r.error, None);
     }
 

@@ -191,7 +191,7 @@ impl SnapshotStore for OracleStore {
                     ("source_name", &s.source),
                     ("instance_id", &s.instance),
                     ("item_count", &(s.items.len() as i64)),
-                    ("rejected_count", &(s.rejected as i64)),
+                    ("rejected_count", &(s.rejected.len() as i64)),
                 ],
             );
             match header {

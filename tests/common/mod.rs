@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use radar_interrupcoes::clock::{Clock, SystemClock};
-use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::config::{AdminSettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
@@ -19,6 +19,7 @@ use radar_interrupcoes::scheduler::SchedulerService;
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
+use radar_interrupcoes::transport::Incoming;
 use tokio::sync::{Semaphore, oneshot};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -33,6 +34,9 @@ pub enum Behaviour {
     Panic,
     /// Never answers (a replica that dies mid-query).
     Hang,
+    /// Blocks its worker thread for this long (an attempt the timeout cannot end), then
+    /// answers no rows.
+    Block(Duration),
 }
 
 /// A source whose answers the test scripts, which counts its queries, and which can hold
@@ -91,6 +95,10 @@ impl InterrupcaoSource for FakeSource {
             Behaviour::Fail(e) => Err(e),
             Behaviour::Panic => panic!("fake source panicked"),
             Behaviour::Hang => std::future::pending().await,
+            Behaviour::Block(duration) => {
+                std::thread::sleep(duration);
+                Ok(Vec::new())
+            }
         }
     }
 }
@@ -117,6 +125,11 @@ pub fn test_settings() -> ServiceSettings {
         startup_retry_initial: Duration::from_millis(50),
         startup_retry_max: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
+        drain_delay: Duration::ZERO,
+        admin: AdminSettings {
+            manual_min_interval: Duration::ZERO,
+            ..ServiceSettings::default().admin
+        },
         ..ServiceSettings::default()
     };
     settings.history.claim_wait = Duration::from_secs(3);
@@ -132,6 +145,7 @@ pub struct TestApp {
     pub admin: SchedulerAdminClient<Channel>,
     pub health: HealthClient<Channel>,
     pub channel: Channel,
+    pub incoming: Arc<Incoming>,
     /// The ANEEL endpoint (`spawn_http` only).
     pub aneel_addr: Option<std::net::SocketAddr>,
     /// The operations endpoint (`spawn_http` only).
@@ -216,6 +230,7 @@ impl TestApp {
         }
         let addr = app.local_addr().unwrap();
         let scheduler = app.scheduler();
+        let incoming = app.incoming();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -232,6 +247,7 @@ impl TestApp {
             admin: SchedulerAdminClient::new(channel.clone()),
             health: HealthClient::new(channel.clone()),
             channel,
+            incoming,
             aneel_addr,
             ops_addr,
             shutdown: Some(tx),
@@ -242,10 +258,29 @@ impl TestApp {
 
     /// Sends the shutdown signal and waits for `run` to return.
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        self.signal_shutdown();
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Waits for `run` to return after [`signal_shutdown`](Self::signal_shutdown).
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
         self.task.take().unwrap().await.unwrap()
+    }
+
+    /// A new connection to the server.
+    pub async fn connect(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     pub async fn health_of(&self, service: &str) -> ServingStatus {
