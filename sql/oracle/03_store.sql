@@ -46,6 +46,15 @@ CREATE TABLE radar_snapshot_item (
   CONSTRAINT radar_snapshot_item_pk PRIMARY KEY (snapshot_id, item_position)
 );
 
+CREATE TABLE radar_snapshot_rejection (
+  snapshot_id   VARCHAR2(36)   NOT NULL,
+  item_position NUMBER(10)     NOT NULL,
+  conjunto      NUMBER(19),
+  municipio     NUMBER(19),
+  reason        VARCHAR2(1000) NOT NULL,
+  CONSTRAINT radar_snapshot_rejection_pk PRIMARY KEY (snapshot_id, item_position)
+);
+
 CREATE TABLE radar_job_claim (
   job_name      VARCHAR2(64)  NOT NULL,
   fire_at_ms    NUMBER(19)    NOT NULL,

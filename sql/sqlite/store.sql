@@ -31,6 +31,17 @@ CREATE TABLE IF NOT EXISTS radar_snapshot_item (
   PRIMARY KEY (snapshot_id, item_position)
 );
 
+-- Source rows a snapshot left out (validation), so every replica reports the same missing
+-- pairs.
+CREATE TABLE IF NOT EXISTS radar_snapshot_rejection (
+  snapshot_id   TEXT    NOT NULL,
+  item_position INTEGER NOT NULL,
+  conjunto      INTEGER,
+  municipio     INTEGER,
+  reason        TEXT    NOT NULL,
+  PRIMARY KEY (snapshot_id, item_position)
+);
+
 -- Who owns a cron tick of a job: the first replica to insert the row.
 CREATE TABLE IF NOT EXISTS radar_job_claim (
   job_name      TEXT    NOT NULL,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoredSnapshot};
 use crate::cache::Snapshot;
-use crate::domain::InterrupcaoAtiva;
+use crate::domain::{InterrupcaoAtiva, RowRejection};
 
 /// 20/11/2026 12:00 UTC plus `minutes`.
 pub fn at(minutes: i64) -> DateTime<Utc> {
@@ -35,7 +35,13 @@ pub fn snapshot(minutes: i64, tick: bool, n: i32) -> StoredSnapshot {
                     qtd_ocorrencia_nao_programada: i32::MAX - m,
                 })
                 .collect(),
-            rejected: Vec::new(),
+            rejected: (0..m % 3)
+                .map(|i| RowRejection {
+                    conjunto: (i > 0).then_some(i64::from(i)),
+                    municipio: Some(140_010),
+                    reason: format!("ideMunicipio 140010 is not 7 digits ({i})"),
+                })
+                .collect(),
         },
     }
 }

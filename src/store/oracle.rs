@@ -19,6 +19,7 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::domain::RowRejection;
 use crate::source::SourceError;
 use crate::source::blocking::run_blocking;
 use crate::source::cancel;
@@ -168,7 +169,16 @@ fn load(
             row.get(4)?,
         ]);
     }
-    Ok(Some(assemble(header, &items)?))
+    let mut rejected = Vec::new();
+    for row in conn.query_named(sql::SELECT_REJECTIONS, &[("snapshot_id", &header.0)])? {
+        let row = row?;
+        rejected.push(RowRejection {
+            conjunto: row.get(0)?,
+            municipio: row.get(1)?,
+            reason: row.get(2)?,
+        });
+    }
+    Ok(Some(assemble(header, &items, rejected)?))
 }
 
 #[async_trait]
@@ -208,6 +218,16 @@ impl SnapshotStore for OracleStore {
                     ("qtd_ucs_atendidas", &item.qtd_ucs_atendidas),
                     ("qtd_programada", &item.qtd_ocorrencia_programada),
                     ("qtd_nao_programada", &item.qtd_ocorrencia_nao_programada),
+                ])?;
+            }
+            let mut insert = conn.statement(sql::INSERT_REJECTION).build()?;
+            for (position, rejection) in s.rejected.iter().enumerate() {
+                insert.execute_named(&[
+                    ("snapshot_id", &stored.id),
+                    ("item_position", &(position as i64)),
+                    ("conjunto", &rejection.conjunto),
+                    ("municipio", &rejection.municipio),
+                    ("reason", &rejection.reason),
                 ])?;
             }
             conn.commit()?;
@@ -297,6 +317,7 @@ impl SnapshotStore for OracleStore {
                 }
                 for id in &ids {
                     conn.execute_named(sql::DELETE_ITEMS, &[("snapshot_id", id)])?;
+                    conn.execute_named(sql::DELETE_REJECTIONS, &[("snapshot_id", id)])?;
                     let deleted =
                         conn.execute_named(sql::DELETE_SNAPSHOT, &[("snapshot_id", id)])?;
                     report.snapshots += deleted.row_count()?;
@@ -347,7 +368,12 @@ mod tests {
     /// The store's DDL as the DBA runs it.
     const STORE_DDL: &str = include_str!("../../sql/oracle/03_store.sql");
 
-    const TABLES: [&str; 3] = ["radar_snapshot_item", "radar_snapshot", "radar_job_claim"];
+    const TABLES: [&str; 4] = [
+        "radar_snapshot_item",
+        "radar_snapshot_rejection",
+        "radar_snapshot",
+        "radar_job_claim",
+    ];
 
     /// The `CREATE` statements of the DDL file, without SQL*Plus commands and comments.
     fn create_statements() -> Vec<String> {
@@ -365,9 +391,9 @@ mod tests {
     }
 
     #[test]
-    fn the_ddl_creates_the_three_tables_and_the_unique_tick_index() {
+    fn the_ddl_creates_the_store_tables_and_the_unique_tick_index() {
         let ddl = create_statements();
-        assert_eq!(ddl.len(), 5, "{ddl:#?}");
+        assert_eq!(ddl.len(), 6, "{ddl:#?}");
         for table in TABLES {
             assert!(
                 ddl.iter()

@@ -3,15 +3,16 @@
 
 use super::{StoreError, StoredSnapshot, from_millis};
 use crate::cache::Snapshot;
-use crate::domain::InterrupcaoAtiva;
+use crate::domain::{InterrupcaoAtiva, RowRejection};
 
 /// Raw header columns, before conversion.
 pub type HeaderRow = (String, i64, Option<i64>, String, String, String, i64, i64);
 
 /// Builds a [`StoredSnapshot`] from its header and item columns, checking every value.
 pub fn assemble(
-    (id, collected_at_ms, tick_at_ms, trigger, source, instance, item_count, _rejected): HeaderRow,
+    (id, collected_at_ms, tick_at_ms, trigger, source, instance, item_count, rejected_count): HeaderRow,
     items: &[[i64; 5]],
+    rejected: Vec<RowRejection>,
 ) -> Result<StoredSnapshot, StoreError> {
     let int = |v: i64| {
         i32::try_from(v).map_err(|_| {
@@ -36,6 +37,12 @@ pub fn assemble(
             items.len()
         )));
     }
+    if usize::try_from(rejected_count).ok() != Some(rejected.len()) {
+        return Err(StoreError::corrupt(format!(
+            "snapshot {id} says {rejected_count} rejected rows but has {}",
+            rejected.len()
+        )));
+    }
     Ok(StoredSnapshot {
         tick_at: tick_at_ms.map(from_millis).transpose()?,
         trigger,
@@ -44,9 +51,7 @@ pub fn assemble(
             source,
             instance,
             items,
-            // Only the count is stored (`rejected_count`), not the rejected rows themselves:
-            // a snapshot read back lists no missing pairs.
-            rejected: Vec::new(),
+            rejected,
         },
         id,
     })
@@ -69,25 +74,40 @@ mod tests {
         )
     }
 
+    fn rejections(n: usize) -> Vec<RowRejection> {
+        (0..n)
+            .map(|i| RowRejection {
+                conjunto: Some(i as i64),
+                municipio: None,
+                reason: "null ideMunicipio".into(),
+            })
+            .collect()
+    }
+
     #[test]
     fn valid_rows_make_the_snapshot() {
-        let s = assemble(header(1), &[[9, 1_400_100, 10, 1, 2]]).unwrap();
+        let s = assemble(header(1), &[[9, 1_400_100, 10, 1, 2]], rejections(2)).unwrap();
         assert_eq!(
             s.snapshot.collected_at.timestamp_millis(),
             1_795_000_000_250
         );
         assert_eq!(s.snapshot.items[0].qtd_ocorrencia_nao_programada, 2);
-        assert_eq!((s.snapshot.rejected.len(), s.tick_at), (0, None));
+        assert_eq!((s.snapshot.rejected.len(), s.tick_at), (2, None));
     }
 
     #[test]
     fn values_out_of_range_or_a_wrong_count_are_refused_naming_the_snapshot() {
-        let e = assemble(header(1), &[[9, 1_400_100, i64::from(i32::MAX) + 1, 1, 2]]).unwrap_err();
+        let e = assemble(
+            header(1),
+            &[[9, 1_400_100, i64::from(i32::MAX) + 1, 1, 2]],
+            rejections(2),
+        )
+        .unwrap_err();
         assert!(
             e.message.contains("s-1") && e.message.contains("2147483648"),
             "{e}"
         );
-        let e = assemble(header(2), &[[9, 1_400_100, 10, 1, 2]]).unwrap_err();
+        let e = assemble(header(2), &[[9, 1_400_100, 10, 1, 2]], rejections(2)).unwrap_err();
         assert!(e.message.contains("says 2 items but has 1"), "{e}");
     }
 }

@@ -15,6 +15,19 @@ pub const INSERT_ITEM: &str = "INSERT INTO radar_snapshot_item (snapshot_id, ite
      VALUES (:snapshot_id, :item_position, :ide_conjunto, :ide_municipio, \
      :qtd_ucs_atendidas, :qtd_programada, :qtd_nao_programada)";
 
+/// Inserts one source row a snapshot left out.
+pub const INSERT_REJECTION: &str = "INSERT INTO radar_snapshot_rejection (snapshot_id, \
+     item_position, conjunto, municipio, reason) VALUES (:snapshot_id, :item_position, \
+     :conjunto, :municipio, :reason)";
+
+/// The rows snapshot `:snapshot_id` left out, in order.
+pub const SELECT_REJECTIONS: &str = "SELECT conjunto, municipio, reason FROM \
+     radar_snapshot_rejection WHERE snapshot_id = :snapshot_id ORDER BY item_position";
+
+/// Deletes the left-out rows of one snapshot.
+pub const DELETE_REJECTIONS: &str =
+    "DELETE FROM radar_snapshot_rejection WHERE snapshot_id = :snapshot_id";
+
 /// Headers of the latest snapshots collected at or before `:at_ms`.
 pub const SELECT_LATEST_AT_OR_BEFORE: &str = "SELECT snapshot_id, collected_at_ms, tick_at_ms, \
      run_trigger, source_name, instance_id, item_count, rejected_count FROM radar_snapshot \

@@ -21,6 +21,7 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::domain::RowRejection;
 use crate::source::blocking::run_blocking;
 use crate::source::cancel;
 
@@ -184,6 +185,18 @@ impl SnapshotStore for SqliteStore {
                     })?;
                 }
             }
+            {
+                let mut insert = tx.prepare(sql::INSERT_REJECTION)?;
+                for (position, rejection) in s.rejected.iter().enumerate() {
+                    insert.execute(named_params! {
+                        ":snapshot_id": stored.id,
+                        ":item_position": position as i64,
+                        ":conjunto": rejection.conjunto,
+                        ":municipio": rejection.municipio,
+                        ":reason": rejection.reason,
+                    })?;
+                }
+            }
             tx.commit()?;
             Ok(SaveOutcome::Stored)
         })
@@ -280,6 +293,7 @@ impl SnapshotStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 for id in &ids {
                     tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
+                    tx.execute(sql::DELETE_REJECTIONS, named_params! {":snapshot_id": id})?;
                     report.snapshots += tx
                         .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
                         as u64;
@@ -350,7 +364,17 @@ fn load(
             Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
         })?
         .collect::<Result<Vec<[i64; 5]>, _>>()?;
-    Ok(Some(assemble(header, &items)))
+    let mut stmt = conn.prepare(sql::SELECT_REJECTIONS)?;
+    let rejected = stmt
+        .query_map(named_params! {":snapshot_id": header.0}, |r| {
+            Ok(RowRejection {
+                conjunto: r.get(0)?,
+                municipio: r.get(1)?,
+                reason: r.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(assemble(header, &items, rejected)))
 }
 
 #[cfg(test)]
