@@ -31,13 +31,15 @@ use std::time::{Duration, Instant};
 
 use prost::bytes::{Buf, BufMut, Bytes};
 use radar_interrupcoes::cache::SnapshotCache;
+use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
-use radar_interrupcoes::server::{self, Application};
+use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
+use radar_interrupcoes::store::SqliteStore;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -362,7 +364,14 @@ async fn start_server() -> Server {
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let aneel_url = format!("http://{}{}", aneel.local_addr().unwrap(), aneel::PATH).into();
     let livez_url = format!("http://{}/livez", ops.local_addr().unwrap()).into();
-    let app = Application::build(settings, source, listener)
+    // The snapshot store (history) in a directory that lives as long as the process.
+    let store_dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let backends = Backends {
+        source,
+        store: Arc::new(SqliteStore::new(store_dir.path().join("store.sqlite"))),
+        clock: Arc::new(SystemClock),
+    };
+    let app = Application::build(settings, backends, listener)
         .await
         .unwrap()
         .with_http(HttpListeners {

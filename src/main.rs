@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{self, Cli, Command, Config, ConfigError, SourceSettings};
 use radar_interrupcoes::http::HttpListeners;
-use radar_interrupcoes::server::{self, Application};
+use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::telemetry;
 
@@ -55,8 +56,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
     let source = server::source_for(&config.source, &config.binds);
+    let store = server::store_for(&config.store);
     tracing::info!(
         source = source.name(),
+        store = store.name(),
+        instance = %config.service.history.instance_id,
         listen_addr = %config.listen_addr,
         warmup_cron = config.service.warmup_cron.expression(),
         time_zone = %config.service.time_zone,
@@ -70,7 +74,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys: config.http.api_keys,
         ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
     };
-    let app = Application::build(config.service, source, listener)
+    let backends = Backends {
+        source,
+        store,
+        clock: std::sync::Arc::new(SystemClock),
+    };
+    let app = Application::build(config.service, backends, listener)
         .await?
         .with_http(http)
         .before_warm_up(server::create_demo_if_missing(config.source));

@@ -79,7 +79,8 @@ mod tests {
     fn snapshot() -> Arc<Snapshot> {
         Arc::new(Snapshot {
             collected_at: Utc::now(),
-            source: "test",
+            source: "test".to_owned(),
+            instance: "radar-0".to_owned(),
             items: Vec::new(),
             rejected: Vec::new(),
         })

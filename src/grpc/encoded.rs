@@ -16,7 +16,7 @@ use prost::encoding::{DecodeContext, WireType, encode_key, encode_varint, encode
 
 use super::convert;
 use crate::answer::Answer;
-use crate::cache::{CACHE_KEY, SnapshotView};
+use crate::cache::SnapshotView;
 use crate::proto::interrupcoes::v1 as pb;
 
 /// `GetQuantitativoInterrupcoesAtivasResponse.snapshot`.
@@ -32,7 +32,7 @@ pub struct EncodedSnapshot {
     resposta_expired: Vec<u8>,
     /// `SnapshotMetadata` fields before the per-call ones: `collected_at`.
     metadata_head: Vec<u8>,
-    /// `SnapshotMetadata` fields after the per-call ones: `source` to `missing_pairs`.
+    /// `SnapshotMetadata` fields after the per-call ones (`source` onwards).
     metadata_tail: Vec<u8>,
 }
 
@@ -45,10 +45,10 @@ impl EncodedSnapshot {
                 expired,
                 ..answer.view.clone()
             },
-            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+            ..answer.clone()
         };
-        let fresh = message(&as_expired(false));
-        let expired = message(&as_expired(true));
+        let fresh = convert::answer(&as_expired(false));
+        let expired = convert::answer(&as_expired(true));
         let metadata = fresh.snapshot.unwrap_or_default();
         let head = pb::SnapshotMetadata {
             collected_at: metadata.collected_at,
@@ -79,38 +79,14 @@ fn resposta_field(resposta: Option<&pb::QuantitativoInterrupcoesAtivas>) -> Vec<
     bytes
 }
 
-/// The whole message for `answer`, as built per call before it was prepared: the
-/// reference the prepared bytes are built from and tested against.
-fn message(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
-    let view = &answer.view;
-    let snapshot = &view.snapshot;
-    pb::GetQuantitativoInterrupcoesAtivasResponse {
-        resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: answer.idc_status_requisicao(),
-            email_indisponibilidade: answer.email_indisponibilidade.clone(),
-            mensagem: answer.mensagem(),
-            interrupcao_fornecimento: answer.items().iter().map(convert::interrupcao).collect(),
-        }),
-        snapshot: Some(pb::SnapshotMetadata {
-            collected_at: Some(convert::timestamp(snapshot.collected_at)),
-            age: Some(convert::duration(view.age)),
-            stale: view.stale_reason.is_some(),
-            stale_reason: view.stale_reason.clone().unwrap_or_default(),
-            source: snapshot.source.to_owned(),
-            item_count: snapshot.items.len() as u32,
-            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
-            cache_key: CACHE_KEY.to_owned(),
-            missing_pairs: answer.missing_pairs(),
-        }),
-    }
-}
-
 /// One answer as sent: the snapshot's prepared bytes, and its age and staleness now.
 /// Encodes as a `GetQuantitativoInterrupcoesAtivasResponse`; it is never decoded (clients
 /// decode the generated message).
 #[derive(Debug, Clone, Default)]
 pub struct EncodedAnswer {
     prepared: Option<Arc<EncodedSnapshot>>,
+    /// An answer that was not prepared (a past moment's), encoded as it is.
+    whole: Option<pb::GetQuantitativoInterrupcoesAtivasResponse>,
     /// Older than the hard limit: the error answer.
     expired: bool,
     /// Only the per-call fields are set.
@@ -122,6 +98,7 @@ impl EncodedAnswer {
     pub fn new(prepared: Arc<EncodedSnapshot>, view: &SnapshotView) -> Self {
         Self {
             prepared: Some(prepared),
+            whole: None,
             expired: view.expired,
             now: pb::SnapshotMetadata {
                 age: Some(convert::duration(view.age)),
@@ -129,6 +106,14 @@ impl EncodedAnswer {
                 stale_reason: view.stale_reason.clone().unwrap_or_default(),
                 ..pb::SnapshotMetadata::default()
             },
+        }
+    }
+
+    /// `message` encoded per call (answers that are not prepared).
+    pub fn whole(message: pb::GetQuantitativoInterrupcoesAtivasResponse) -> Self {
+        Self {
+            whole: Some(message),
+            ..Self::default()
         }
     }
 
@@ -147,6 +132,9 @@ impl EncodedAnswer {
 
 impl Message for EncodedAnswer {
     fn encode_raw(&self, buf: &mut impl BufMut) {
+        if let Some(whole) = &self.whole {
+            whole.encode_raw(buf);
+        }
         let Some(prepared) = &self.prepared else {
             return;
         };
@@ -171,11 +159,13 @@ impl Message for EncodedAnswer {
     }
 
     fn encoded_len(&self) -> usize {
+        let whole = self.whole.as_ref().map_or(0, Message::encoded_len);
         let Some(prepared) = &self.prepared else {
-            return 0;
+            return whole;
         };
         let metadata = Self::metadata_len(prepared, &self.now);
-        self.resposta(prepared).len()
+        whole
+            + self.resposta(prepared).len()
             + prost::encoding::key_len(SNAPSHOT_FIELD)
             + encoded_len_varint(metadata as u64)
             + metadata
@@ -200,7 +190,8 @@ mod tests {
         Snapshot {
             collected_at: Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
                 + chrono::Duration::nanoseconds(123_456_789),
-            source: "sqlite",
+            source: "sqlite".to_owned(),
+            instance: "radar-0".to_owned(),
             items: (0..items)
                 .map(|i| InterrupcaoAtiva {
                     ide_conjunto: 100 + i,
@@ -243,6 +234,8 @@ mod tests {
                     expired,
                 },
                 email_indisponibilidade: "ouvidoria@example.br".to_owned(),
+                cache_key: crate::cache::CACHE_KEY.to_owned(),
+                recovered: None,
             };
             // Prepared from another call's view of the same snapshot (other age, fresh).
             let earlier = Answer {
@@ -256,7 +249,7 @@ mod tests {
             };
             let prepared = Arc::new(EncodedSnapshot::new(&earlier));
             let bytes = EncodedAnswer::new(prepared, &answer.view).encode_to_vec();
-            let expected = message(&answer);
+            let expected = convert::answer(&answer);
             let decoded =
                 pb::GetQuantitativoInterrupcoesAtivasResponse::decode(&bytes[..]).unwrap();
             assert_eq!(decoded, expected);

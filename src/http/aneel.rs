@@ -70,7 +70,7 @@ impl PreparedBodies {
                 expired,
                 ..answer.view.clone()
             },
-            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+            ..answer.clone()
         };
         Self {
             body: body(&as_expired(false)).into(),
@@ -127,14 +127,17 @@ enum HttpError {
 impl HttpError {
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::Answer(AnswerError::NotReady(_), _) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_), _) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), _) | HttpError::BadQuery => {
                 StatusCode::BAD_REQUEST
             }
-            HttpError::Answer(AnswerError::HistoryUnavailable, _) => StatusCode::NOT_IMPLEMENTED,
+            HttpError::Answer(AnswerError::NotFound { .. }, _) | HttpError::NotFound => {
+                StatusCode::NOT_FOUND
+            }
             HttpError::Denied(Denial::MissingKey | Denial::WrongKey) => StatusCode::UNAUTHORIZED,
             HttpError::Denied(Denial::NotLoopback) => StatusCode::FORBIDDEN,
-            HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
@@ -160,9 +163,19 @@ impl HttpError {
                 )
             }
             HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
-            HttpError::Answer(AnswerError::HistoryUnavailable, _) => {
-                "Consulta por dthRecuperacao ainda não disponível: omita o parâmetro para obter \
-                 a situação atual."
+            HttpError::Answer(AnswerError::NotFound { oldest, .. }, value) => match oldest {
+                Some(oldest) => format!(
+                    "Nenhum dado armazenado para dthRecuperacao {value:?}: o momento mais antigo \
+                     que pode ser consultado é {oldest} (horário de Brasília)."
+                ),
+                None => format!(
+                    "Nenhum dado armazenado para dthRecuperacao {value:?}: o histórico ainda \
+                     está vazio."
+                ),
+            },
+            HttpError::Answer(AnswerError::StoreUnavailable(_), _) => {
+                "Histórico indisponível no momento: tente novamente em instantes. A consulta \
+                 sem dthRecuperacao não é afetada."
                     .to_owned()
             }
             HttpError::Denied(Denial::MissingKey) => {
@@ -235,7 +248,12 @@ fn success(
     prepared: &PerSnapshot<PreparedBodies>,
 ) -> Response {
     let view = &answer.view;
-    let prepared = prepared.get_or_prepare(&view.snapshot, |_| PreparedBodies::new(answer));
+    let prepared = if answer.recovered.is_some() {
+        // A past moment: read from the store, its snapshot is not the cached one.
+        Arc::new(PreparedBodies::new(answer))
+    } else {
+        prepared.get_or_prepare(&view.snapshot, |_| PreparedBodies::new(answer))
+    };
     let collected_at = view.snapshot.collected_at;
     let mut headers = HeaderMap::new();
     headers.insert(LAST_MODIFIED, prepared.last_modified.clone());
@@ -414,7 +432,8 @@ mod tests {
             view: SnapshotView {
                 snapshot: Arc::new(crate::cache::Snapshot {
                     collected_at,
-                    source: "test",
+                    source: "test".to_owned(),
+                    instance: "radar-0".to_owned(),
                     items: vec![InterrupcaoAtiva {
                         ide_conjunto: 7,
                         ide_municipio: 1_400_100,
@@ -429,6 +448,8 @@ mod tests {
                 expired,
             },
             email_indisponibilidade: "a@b.br".to_owned(),
+            cache_key: crate::cache::CACHE_KEY.to_owned(),
+            recovered: None,
         };
         let prepared = PreparedBodies::new(&answer(false));
         assert_eq!(prepared.body, body(&answer(false)));
