@@ -11,9 +11,9 @@
 mod demo;
 mod demo_data;
 mod error;
-mod schema;
 #[cfg(test)]
 mod plan_tests;
+mod schema;
 #[cfg(test)]
 mod tests;
 
