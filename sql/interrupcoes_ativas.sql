@@ -1,5 +1,5 @@
 -- Active power interruptions per (conjunto, municipio), as ANEEL asks for them.
--- Implements DOMAIN.md rules 1 to 6 over AGENCY_EVENT, SWITCH_PLAN_TASKS,
+-- Implements docs/domain.md rules 1 to 6 over AGENCY_EVENT, SWITCH_PLAN_TASKS,
 -- OMS_CONNECTIVITY and CISPERSL.
 --
 -- Portability: this one text runs unchanged on SQLite (rusqlite) and on Oracle 12c+

@@ -1,7 +1,7 @@
 -- The four OMS tables that sql/interrupcoes_ativas.sql reads, as the SQLite adapter (demo
 -- database and contract-suite fixtures) creates them. Column names are the OMS ones
--- (DOMAIN.md); types are the nearest SQLite affinities. Indexes live in indexes.sql so the
--- demo generator can bulk-load first and index afterwards.
+-- (docs/domain.md); types are the nearest SQLite affinities. Indexes live in indexes.sql so
+-- the demo generator can bulk-load first and index afterwards.
 
 -- One row per outage event.
 CREATE TABLE AGENCY_EVENT (
