@@ -45,19 +45,34 @@ pub enum NotReady {
     #[error("no snapshot loaded yet: the first load is in progress")]
     FirstLoadInProgress,
     /// Every load so far failed; the last error is kept.
-    #[error("no snapshot loaded yet: the last load failed at {at}: {error}; retrying")]
+    #[error("no snapshot loaded yet: the last load failed at {at}: {error}; {}", next_load(*.transient))]
     LoadFailed {
         /// When the last run failed.
         at: DateTime<Utc>,
         /// Its error.
         error: String,
+        /// Whether it was transient (retried with backoff until a snapshot loads) rather
+        /// than permanent (not retried before the next scheduled run).
+        transient: bool,
     },
+}
+
+/// What the service does after a failed load while no snapshot has loaded (see
+/// `jobs::cache_warmup::warm_up_until_loaded`).
+fn next_load(transient: bool) -> &'static str {
+    if transient {
+        "retrying"
+    } else {
+        "not retried (permanent failure) until the next scheduled run, or a TriggerNow \
+         after the cause is fixed"
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Failure {
     at: DateTime<Utc>,
     error: String,
+    transient: bool,
 }
 
 /// Holds the current snapshot and the outcome of the last load.
@@ -88,11 +103,13 @@ impl SnapshotCache {
             .send_if_modified(|loaded| !std::mem::replace(loaded, true));
     }
 
-    /// Records that a load failed. The snapshot, if any, stays and is reported stale.
-    pub fn record_failure(&self, error: impl Into<String>) {
+    /// Records that a load failed, and whether the failure was transient. The snapshot, if
+    /// any, stays and is reported stale.
+    pub fn record_failure(&self, error: impl Into<String>, transient: bool) {
         *self.last_failure.write().expect("cache lock") = Some(Failure {
             at: Utc::now(),
             error: error.into(),
+            transient,
         });
     }
 
@@ -112,7 +129,15 @@ impl SnapshotCache {
         let Some(snapshot) = self.cache.get(&CACHE_KEY).await else {
             return Err(match failure {
                 None => NotReady::FirstLoadInProgress,
-                Some(Failure { at, error }) => NotReady::LoadFailed { at, error },
+                Some(Failure {
+                    at,
+                    error,
+                    transient,
+                }) => NotReady::LoadFailed {
+                    at,
+                    error,
+                    transient,
+                },
             });
         };
         let now = Utc::now();
@@ -176,10 +201,21 @@ mod tests {
             cache.current().await.unwrap_err(),
             NotReady::FirstLoadInProgress
         );
-        cache.record_failure("ORA-12541: no listener");
-        let err = cache.current().await.unwrap_err();
-        assert!(err.to_string().contains("ORA-12541: no listener"), "{err}");
+        cache.record_failure("ORA-12541: no listener", true);
+        let err = cache.current().await.unwrap_err().to_string();
+        assert!(err.contains("ORA-12541: no listener"), "{err}");
+        assert!(err.ends_with("; retrying"), "{err}");
         assert!(!cache.is_loaded());
+
+        // A permanent failure is not retried at start-up: the text must not say it is.
+        cache.record_failure(
+            "DPI-1047: Cannot locate a 64-bit Oracle Client library",
+            false,
+        );
+        let err = cache.current().await.unwrap_err().to_string();
+        assert!(err.contains("DPI-1047"), "{err}");
+        assert!(!err.contains("retrying"), "{err}");
+        assert!(err.contains("not retried (permanent failure)"), "{err}");
     }
 
     #[tokio::test]
@@ -194,7 +230,7 @@ mod tests {
         assert_eq!(view.snapshot.items.len(), 3);
         assert_eq!(view.stale_reason, None);
 
-        cache.record_failure("timeout");
+        cache.record_failure("timeout", true);
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 3, "the old snapshot stays");
         assert!(view.stale_reason.unwrap().ends_with(": timeout"));
@@ -227,6 +263,7 @@ mod tests {
         let earlier = Failure {
             at: now - chrono::Duration::seconds(1),
             error: "x".into(),
+            transient: true,
         };
         let max = Duration::from_secs(60);
         assert_eq!(staleness(now, Duration::ZERO, max, Some(&earlier)), None);

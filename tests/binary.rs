@@ -118,6 +118,17 @@ impl Service {
     fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
+
+    /// The JSON log lines at `level` (`ERROR`, `WARN`, ...).
+    fn lines_at(&self, level: &str) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|v| v["level"] == level)
+            .collect()
+    }
 }
 
 impl Drop for Service {
@@ -233,6 +244,17 @@ async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_s
         "{logs}"
     );
     assert!(logs.contains("\"duration_ms\""), "{logs}");
+    // Span fields at the top level of the JSON line.
+    let replaced = service
+        .lines_at("INFO")
+        .into_iter()
+        .find(|v| v["message"] == "snapshot replaced")
+        .unwrap_or_else(|| panic!("no snapshot replaced line: {logs}"));
+    assert_eq!(replaced["job"], "interrupcao_cache_warmup", "{logs}");
+    assert_eq!(replaced["cache_key"], "interrupcoes:ativas:v1", "{logs}");
+    assert!(replaced["run_id"].is_u64(), "{logs}");
+    // The scheduler library's internals stay below the default level.
+    assert!(!logs.contains("tokio_cron_scheduler"), "{logs}");
     let lines = service.logs.clone();
     assert_eq!(service.terminate(), Some(0));
 
@@ -317,6 +339,12 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
         "{}",
         status.message()
     );
+    // The failure is permanent and is not retried: the answer must not say "retrying".
+    assert!(
+        !status.message().contains("retrying") && status.message().contains("not retried"),
+        "{}",
+        status.message()
+    );
 
     // A permanent failure is not retried in a loop: the process waits, up and healthy.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -330,6 +358,28 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
 
     let logs = service.logs();
     assert!(logs.contains("DPI-1047"), "the failure is logged");
+    // One failure, one error line, with the true state: there is no snapshot to keep.
+    let errors = service.lines_at("ERROR");
+    assert_eq!(errors.len(), 1, "{logs}");
+    let error = &errors[0];
+    assert_eq!(error["message"], "job run failed", "{logs}");
+    assert_eq!(error["job"], "interrupcao_cache_warmup", "{logs}");
+    assert!(
+        error["error"].as_str().unwrap().contains("DPI-1047"),
+        "{logs}"
+    );
+    assert!(
+        error["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("no snapshot yet"),
+        "{logs}"
+    );
+    assert!(!logs.contains("keeping the last good snapshot"), "{logs}");
+    assert!(
+        !logs.contains("retrying"),
+        "a permanent failure is not retried: {logs}"
+    );
     assert!(
         !logs.contains(password),
         "the password leaked into the logs"
@@ -359,4 +409,42 @@ fn check_oracle_without_a_client_library_exits_non_zero_with_the_reason() {
     let out = command().arg("check-oracle").output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_SOURCE=oracle"));
+}
+
+#[test]
+fn plain_logs_to_a_pipe_have_no_escape_codes_and_quote_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oms copy.sqlite");
+    let mut child = command()
+        .env("RADAR_LOG_FORMAT", "plain")
+        .env("RADAR_LISTEN_ADDR", "127.0.0.1:0")
+        .env("RADAR_SQLITE_PATH", &path)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // The missing database fails the start-up run at once (permanently).
+    while !seen.iter().any(|l: &String| l.contains("job run failed")) {
+        match lines.next() {
+            Some(line) => seen.push(line.unwrap()),
+            None => panic!("exited early: {seen:#?}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = seen.join("\n");
+    assert!(!text.contains('\u{1b}'), "escape codes in a pipe: {text}");
+    assert!(text.contains(r#"warmup_cron="*/30 * * * *""#), "{text}");
+    let failed = seen.iter().find(|l| l.contains("job run failed")).unwrap();
+    assert!(failed.contains(" ERROR "), "{failed}");
+    assert!(
+        failed.contains(r#"job="interrupcao_cache_warmup""#),
+        "{failed}"
+    );
+    // The error names the path, which holds a blank: the whole value is quoted.
+    assert!(failed.contains(" error=\""), "{failed}");
+    assert!(failed.contains("oms copy.sqlite"), "{failed}");
 }

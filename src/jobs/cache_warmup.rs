@@ -44,14 +44,15 @@ impl Job for CacheWarmupJob {
             .await
     }
 
-    fn on_run_failed(&self, run: &RunRecord) {
+    fn on_run_failed(&self, run: &RunRecord) -> Option<String> {
         let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        tracing::warn!(
-            cache_key = CACHE_KEY,
-            outcome = run.outcome.as_str(),
-            "warm-up failed: keeping the last good snapshot, now stale"
-        );
-        self.cache.record_failure(error);
+        self.cache.record_failure(error, run.transient);
+        let state = if self.cache.is_loaded() {
+            "keeping the last good snapshot, now stale"
+        } else {
+            "no snapshot yet: the data service stays NOT_SERVING"
+        };
+        Some(state.to_owned())
     }
 }
 
@@ -59,13 +60,8 @@ impl CacheWarmupJob {
     async fn warm_up(&self, attempt: u32) -> Result<JobReport, JobError> {
         let collected_at = Utc::now();
         let started = std::time::Instant::now();
+        // The error goes into the run's record and its one log line (scheduler::runner).
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
-            tracing::warn!(
-                source = self.source.name(),
-                attempt,
-                error = %e,
-                "source query failed"
-            );
             if e.is_transient() {
                 JobError::transient(e.to_string())
             } else {
@@ -129,10 +125,10 @@ pub async fn warm_up_until_loaded(
         }
         match run {
             Ok(result) if !result.run.transient => {
-                tracing::error!(
-                    error = result.run.error.as_deref().unwrap_or_default(),
-                    "no snapshot loaded and the failure is permanent: not retrying until \
-                     the next cron run or a TriggerNow after the cause is fixed"
+                // The failure itself was logged once, with the run; this says what follows.
+                tracing::warn!(
+                    "the start-up warm-up is not retried: the failure is permanent; the next \
+                     scheduled run, or a TriggerNow after the cause is fixed, tries again"
                 );
                 return;
             }
