@@ -16,3 +16,4 @@ pub mod scheduler;
 pub mod server;
 pub mod source;
 pub mod telemetry;
+pub mod version;

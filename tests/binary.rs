@@ -187,15 +187,162 @@ fn generate_demo_writes_a_database_of_the_requested_scale() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("premises"), "{stdout}");
+    assert!(
+        stdout.contains(&path.display().to_string()),
+        "prints the path it wrote: {stdout}"
+    );
     assert!(path.exists());
+}
 
+/// How many times `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn usage_errors_exit_2_and_print_once() {
     let out = command()
-        .env("RADAR_SQLITE_PATH", &path)
         .args(["generate-demo", "--scale", "0"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scale"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(occurrences(&stderr, "--scale"), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A port in use: the listen address is the setting to fix.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = command().env("RADAR_LISTEN_ADDR", &addr).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(occurrences(&stderr, "cannot listen there"), 1, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cannot listen there"))
+        .unwrap();
+    assert!(
+        line.contains("RADAR_LISTEN_ADDR") && line.contains(&addr),
+        "{line}"
+    );
+    assert_eq!(occurrences(&stderr, "\"ERROR\""), 1, "{stderr}");
+
+    // clap's own usage errors (an unknown flag) exit 2 as well.
+    let out = command()
+        .args(["generate-demo", "--listen-addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `radar-interrupcoes ARGS --help`, as text.
+fn help(args: &[&str]) -> String {
+    let out = command().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn each_subcommand_shows_only_its_own_options() {
+    let top = help(&[]);
+    assert!(
+        top.lines()
+            .next()
+            .unwrap()
+            .contains("consumer units without power"),
+        "a one-line description of the service: {top}"
+    );
+    for subcommand in ["serve", "generate-demo", "check-oracle", "completions"] {
+        assert!(top.contains(subcommand), "{top}");
+    }
+
+    let serve = help(&["serve"]);
+    for flag in [
+        "--listen-addr",
+        "--sqlite-path",
+        "--oracle-connect-string",
+        "--warmup-cron",
+    ] {
+        assert!(serve.contains(flag), "serve lists {flag}: {serve}");
+    }
+
+    let demo = help(&["generate-demo"]);
+    assert!(
+        demo.contains("--sqlite-path") && demo.contains("--scale"),
+        "{demo}"
+    );
+    for flag in [
+        "--listen-addr",
+        "--source",
+        "--oracle-",
+        "--warmup-cron",
+        "--agency-id",
+    ] {
+        assert!(!demo.contains(flag), "generate-demo lists {flag}: {demo}");
+    }
+
+    let check = help(&["check-oracle"]);
+    assert!(check.contains("--oracle-connect-string"), "{check}");
+    for flag in [
+        "--sqlite-path",
+        "--listen-addr",
+        "--source",
+        "--warmup-cron",
+        "--scale",
+    ] {
+        assert!(!check.contains(flag), "check-oracle lists {flag}: {check}");
+    }
+}
+
+#[test]
+fn version_shows_the_crate_version_and_the_revision_of_the_image_tag() {
+    let out = command().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let revision = version
+        .trim()
+        .strip_prefix(&format!("radar-interrupcoes {crate_version} (git "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{version}"));
+    let tag = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/image-tag"))
+        .output()
+        .unwrap();
+    assert!(
+        tag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tag.stderr)
+    );
+    let tag = String::from_utf8(tag.stdout).unwrap();
+    // Whether the tree is dirty may have changed since the build (a README edit); the
+    // commit may not.
+    let commit = |s: &str| s.trim().trim_end_matches("-dirty").to_owned();
+    assert_eq!(commit(&tag), commit(&format!("{crate_version}-{revision}")));
+    assert_eq!(commit(revision).len(), 12, "{revision}");
+}
+
+#[test]
+fn completions_print_a_script_for_the_shell() {
+    let out = command().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains("complete -F _radar__interrupcoes"),
+        "{script}"
+    );
+    assert!(script.contains("generate-demo"), "{script}");
+    assert!(script.contains("--sqlite-path"), "{script}");
+    // bash reads it without a syntax error.
+    let mut bash = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut bash.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    assert!(bash.wait().unwrap().success());
+
+    let out = command().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -406,9 +553,11 @@ fn check_oracle_without_a_client_library_exits_non_zero_with_the_reason() {
     assert!(stderr.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{stderr}");
     assert!(!stderr.contains(password), "the password leaked: {stderr}");
 
+    // check-oracle checks Oracle whatever RADAR_SOURCE says; without its settings it is a
+    // usage error naming the first missing one.
     let out = command().arg("check-oracle").output().unwrap();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_SOURCE=oracle"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_ORACLE_CONNECT_STRING"));
 }
 
 #[test]

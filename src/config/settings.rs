@@ -10,7 +10,7 @@ use clap::{Args, FromArgMatches, ValueEnum};
 
 use super::oracle::OracleArgs;
 use super::parse;
-use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA};
+use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA, QueryBinds};
 use crate::scheduler::{Backoff, CronSchedule, RetryPolicy};
 use crate::telemetry::{LogFilter, LogFormat};
 
@@ -61,8 +61,7 @@ pub struct Settings {
         long,
         env = "RADAR_LISTEN_ADDR",
         default_value = "127.0.0.1:50051",
-        value_parser = parse::trimmed::<SocketAddr>,
-        global = true
+        value_parser = parse::trimmed::<SocketAddr>
     )]
     pub listen_addr: SocketAddr,
     /// Data source: `sqlite` (embedded, default) or `oracle` (production).
@@ -71,13 +70,12 @@ pub struct Settings {
         env = "RADAR_SOURCE",
         value_enum,
         default_value = "sqlite",
-        hide_possible_values = true,
-        global = true
+        hide_possible_values = true
     )]
     pub source: SourceKind,
-    /// Path of the SQLite database.
-    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH, global = true)]
-    pub sqlite_path: PathBuf,
+    /// The SQLite database.
+    #[command(flatten)]
+    pub sqlite: SqlitePathArg,
     /// Whether a missing SQLite database is created with demo data: `auto` (only at the
     /// default path, so a mistyped path fails instead of serving synthetic data), `true`,
     /// `false`.
@@ -85,28 +83,12 @@ pub struct Settings {
         long,
         env = "RADAR_SQLITE_CREATE_DEMO",
         default_value = "auto",
-        value_parser = create_demo,
-        global = true
+        value_parser = create_demo
     )]
     pub sqlite_create_demo: CreateDemo,
-    /// `AGENCY_EVENT.AG_ID` of the distributor's events.
-    #[arg(
-        long,
-        env = "RADAR_AGENCY_ID",
-        default_value_t = AG_ID_RORAIMA,
-        value_parser = parse::positive::<i64>,
-        global = true
-    )]
-    pub agency_id: i64,
-    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
-    #[arg(
-        long,
-        env = "RADAR_DISTRIBUTOR_ID",
-        default_value = DIST_RORAIMA,
-        value_parser = parse::not_blank,
-        global = true
-    )]
-    pub distributor_id: String,
+    /// The binds of the aggregation query.
+    #[command(flatten)]
+    pub binds: QueryBindArgs,
     /// The running service.
     #[command(flatten)]
     pub service: ServiceSettings,
@@ -118,6 +100,45 @@ pub struct Settings {
     pub oracle: OracleArgs,
 }
 
+/// The SQLite database path (`serve` and `generate-demo`).
+#[derive(Debug, Clone, Args)]
+pub struct SqlitePathArg {
+    /// Path of the SQLite database.
+    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH)]
+    pub sqlite_path: PathBuf,
+}
+
+/// The binds of the aggregation query (`serve` and `check-oracle`).
+#[derive(Debug, Clone, Args)]
+pub struct QueryBindArgs {
+    /// `AGENCY_EVENT.AG_ID` of the distributor's events.
+    #[arg(
+        long,
+        env = "RADAR_AGENCY_ID",
+        default_value_t = AG_ID_RORAIMA,
+        value_parser = parse::positive::<i64>
+    )]
+    pub agency_id: i64,
+    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
+    #[arg(
+        long,
+        env = "RADAR_DISTRIBUTOR_ID",
+        default_value = DIST_RORAIMA,
+        value_parser = parse::not_blank
+    )]
+    pub distributor_id: String,
+}
+
+impl QueryBindArgs {
+    /// The binds.
+    pub fn binds(self) -> QueryBinds {
+        QueryBinds {
+            ag_id: self.agency_id,
+            dist: self.distributor_id,
+        }
+    }
+}
+
 /// Settings of the running service (everything but the source and logging).
 #[derive(Debug, Clone, Args)]
 pub struct ServiceSettings {
@@ -126,8 +147,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_WARMUP_CRON",
         default_value = "*/30 * * * *",
-        value_parser = parse::cron,
-        global = true
+        value_parser = parse::cron
     )]
     pub warmup_cron: CronSchedule,
     /// IANA time zone the cron expressions are read in.
@@ -135,8 +155,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_TIME_ZONE",
         default_value = "America/Sao_Paulo",
-        value_parser = parse::time_zone,
-        global = true
+        value_parser = parse::time_zone
     )]
     pub time_zone: Tz,
     /// `emailIndisponibilidade` of every answer (at most 50 characters).
@@ -144,8 +163,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_CONTACT_EMAIL",
         default_value = "cop@roraimaenergia.com.br",
-        value_parser = parse::email,
-        global = true
+        value_parser = parse::email
     )]
     pub contact_email: String,
     /// A snapshot older than this is reported stale.
@@ -154,8 +172,7 @@ pub struct ServiceSettings {
         value_name = "STALE_AFTER_SECS",
         env = "RADAR_STALE_AFTER_SECS",
         default_value = "3600",
-        value_parser = parse::secs,
-        global = true
+        value_parser = parse::secs
     )]
     pub stale_after: Duration,
     /// Limit of one warm-up attempt.
@@ -164,8 +181,7 @@ pub struct ServiceSettings {
         value_name = "JOB_TIMEOUT_SECS",
         env = "RADAR_JOB_TIMEOUT_SECS",
         default_value = "60",
-        value_parser = parse::secs,
-        global = true
+        value_parser = parse::secs
     )]
     pub job_timeout: Duration,
     /// Attempts per run for transient failures.
@@ -173,8 +189,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_JOB_MAX_ATTEMPTS",
         default_value = "3",
-        value_parser = parse::positive::<u32>,
-        global = true
+        value_parser = parse::positive::<u32>
     )]
     pub job_max_attempts: u32,
     /// Pause after the first failed attempt of a run (doubled after each).
@@ -183,8 +198,7 @@ pub struct ServiceSettings {
         value_name = "JOB_RETRY_BACKOFF_MS",
         env = "RADAR_JOB_RETRY_BACKOFF_MS",
         default_value = "1000",
-        value_parser = parse::millis,
-        global = true
+        value_parser = parse::millis
     )]
     pub job_retry_backoff: Duration,
     /// Cap of the pause between the attempts of a run (raised to the first pause if that is
@@ -197,8 +211,7 @@ pub struct ServiceSettings {
         value_name = "STARTUP_RETRY_MAX_SECS",
         env = "RADAR_STARTUP_RETRY_MAX_SECS",
         default_value = "60",
-        value_parser = parse::secs,
-        global = true
+        value_parser = parse::secs
     )]
     pub startup_retry_max: Duration,
     /// First pause between start-up warm-ups (doubled after each). Not a flag.
@@ -210,8 +223,7 @@ pub struct ServiceSettings {
         value_name = "SHUTDOWN_GRACE_SECS",
         env = "RADAR_SHUTDOWN_GRACE_SECS",
         default_value = "10",
-        value_parser = parse::secs,
-        global = true
+        value_parser = parse::secs
     )]
     pub shutdown_grace: Duration,
 }
@@ -259,17 +271,16 @@ pub struct LogSettings {
         env = "RADAR_LOG_FORMAT",
         value_enum,
         default_value = "plain",
-        hide_possible_values = true,
-        global = true
+        hide_possible_values = true
     )]
     pub format: LogFormat,
     /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `radar_interrupcoes=debug`).
+    /// Dependencies log at `warn` unless named (e.g. `info,tokio_cron_scheduler=info`).
     #[arg(
         long = "log-level",
         value_name = "LOG_LEVEL",
         env = "RADAR_LOG_LEVEL",
-        default_value = "info",
-        global = true
+        default_value = "info"
     )]
     pub filter: LogFilter,
 }
