@@ -44,7 +44,11 @@ WORKDIR /srv/radar-interrupcoes
 # RADAR_SQLITE_PATH keeps its default, data/radar-interrupcoes-demo.sqlite, relative to
 # this working directory: the demo database is created in the data volume.
 ENV RADAR_LISTEN_ADDR=0.0.0.0:50051
-EXPOSE 50051
+# The ANEEL HTTP endpoint (answers only loopback clients until RADAR_ANEEL_API_KEYS or
+# RADAR_ANEEL_API_KEYS_FILE is set) and the operations endpoint (/metrics, /livez, /readyz).
+ENV RADAR_ANEEL_LISTEN_ADDR=0.0.0.0:8080
+ENV RADAR_METRICS_LISTEN_ADDR=0.0.0.0:9464
+EXPOSE 50051 8080 9464
 VOLUME ["/srv/radar-interrupcoes/data"]
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/radar-interrupcoes"]

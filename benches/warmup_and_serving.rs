@@ -13,7 +13,7 @@ use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::scheduler::Trigger;
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::server::{self, Application};
 use radar_interrupcoes::source::InterrupcaoSource;
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 
@@ -77,13 +77,15 @@ async fn main() {
         let path = dir.path().join(format!("demo-{scale}.sqlite"));
         let summary = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, DEFAULT_DEMO_SEED))
-                .await
-                .unwrap()
-                .unwrap()
+            tokio::task::spawn_blocking(move || {
+                sqlite::generate(&path, scale, DEFAULT_DEMO_SEED, &server::setting_names())
+            })
+            .await
+            .unwrap()
+            .unwrap()
         };
         println!("{name}: {summary}");
-        let source = SqliteSource::new(path, QueryBinds::default());
+        let source = SqliteSource::new(path, QueryBinds::default(), server::setting_names());
         let (time, rows) = query_time(&source).await;
         println!("  warm-up query: median {time:?} over {QUERY_REPEATS} runs, {rows} rows");
         sources.push((source, time));

@@ -5,12 +5,15 @@
 // (the [lints] table cannot tell the library from the tests and benches).
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod health;
+pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod proto;
 pub mod scheduler;
 pub mod server;

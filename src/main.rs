@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::CommandFactory;
 use radar_interrupcoes::config::{self, Cli, Config, ConfigError, Invocation, OracleArgs};
 use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application};
 use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::{telemetry, version};
@@ -81,19 +82,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|e| {
-            let (setting, flag) = config::setting_of("listen_addr");
-            ConfigError {
-                setting,
-                flag,
-                value: config.listen_addr.to_string(),
-                reason: format!("cannot listen there: {e}"),
-            }
-        })?;
+    let listener = bind("listen_addr", Some(config.listen_addr))
+        .await?
+        .expect("the gRPC address is always set");
+    let http = HttpListeners {
+        aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
+        api_keys: config.http.api_keys,
+        ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
+    };
     let app = Application::build(config.service, source, listener)
         .await?
+        .with_http(http)
         .before_warm_up(server::create_demo_if_missing(config.source));
     app.run(async move {
         let _ = signal.await;
@@ -101,9 +100,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await
 }
 
+/// Binds `addr` (if set); a failure is a settings error naming the setting whose argument
+/// id is `id` (exit code 2).
+async fn bind(
+    id: &str,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) => {
+            let (setting, flag) = config::setting_of(id);
+            Err(ConfigError {
+                setting,
+                flag,
+                value: addr.to_string(),
+                reason: format!("cannot listen on it: {e}"),
+            }
+            .into())
+        }
+    }
+}
+
 async fn generate_demo(path: PathBuf, scale: f64, seed: u64) -> anyhow::Result<()> {
     let written = path.clone();
-    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
+    let names = server::setting_names();
+    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed, &names))
         .await
         .context("demo generation task")??;
     println!("wrote {}: {summary}", written.display());

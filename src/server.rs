@@ -1,6 +1,7 @@
 //! Builds and runs the service: the gRPC server (data, scheduler admin, health,
-//! reflection v1 and v1alpha), the scheduler with the warm-up job, and the health task,
-//! all stopped by one shutdown signal.
+//! reflection v1 and v1alpha), the ANEEL HTTP endpoint and the operations endpoint
+//! (metrics, probes), the scheduler with the warm-up job, and the health task, all stopped
+//! by one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,20 +13,23 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
 use crate::config::{
-    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
 };
 use crate::domain::QueryBinds;
 use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
+use crate::http::{self, HttpListeners, aneel, ops};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
+use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
-use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
+use crate::source::{InterrupcaoSource, SettingNames};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -36,6 +40,8 @@ pub struct Application {
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
+    metrics: Arc<Metrics>,
+    http: HttpListeners,
     before_warm_up: Option<StartupStep>,
 }
 
@@ -56,13 +62,32 @@ impl Application {
             )
             .await
             .context("scheduling the warm-up job")?;
+        let metrics = Arc::new(Metrics::new());
+        scheduler.on_run_finished({
+            let metrics = metrics.clone();
+            move |job, run| metrics.record_run(job, run)
+        });
         Ok(Self {
             listener,
             settings,
             cache,
             scheduler,
+            metrics,
+            http: HttpListeners::default(),
             before_warm_up: None,
         })
+    }
+
+    /// Adds the HTTP listeners (ANEEL endpoint, operations endpoint).
+    #[must_use]
+    pub fn with_http(mut self, http: HttpListeners) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The metrics (shared).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// Runs `step` once the server listens and before the first warm-up (the server
@@ -99,6 +124,8 @@ impl Application {
             settings,
             cache,
             scheduler,
+            metrics,
+            http,
             before_warm_up,
         } = self;
         let stopping = CancellationToken::new();
@@ -133,14 +160,24 @@ impl Application {
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
+        let answers = AnswerService::new(cache.clone(), settings.contact_email.clone());
+        let grpc_metrics = GrpcMetricsLayer::new(
+            metrics.clone(),
+            &[
+                crate::proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+        );
         let server = Server::builder()
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .layer(grpc_metrics)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                cache.clone(),
-                settings.contact_email.clone(),
+                answers.clone(),
             )))
             .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
                 scheduler.clone(),
@@ -152,6 +189,44 @@ impl Application {
             );
         let mut server = tokio::spawn(server);
         tracing::info!(%addr, "gRPC server listening");
+        let mut http_servers = Vec::new();
+        if let Some(listener) = http.aneel {
+            let addr = listener.local_addr()?;
+            tracing::info!(
+                %addr,
+                api_keys = ?http.api_keys.current().ids(),
+                loopback_only = http.api_keys.current().is_empty(),
+                "ANEEL HTTP server listening"
+            );
+            tokio::spawn(http::reload_keys(http.api_keys.clone(), stopping.clone()));
+            let router = aneel::router(aneel::AneelState::new(
+                answers.clone(),
+                http.api_keys,
+                metrics.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("ANEEL HTTP server", task));
+        }
+        if let Some(listener) = http.ops {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "operations HTTP server listening");
+            let router = ops::router(ops::OpsState::new(
+                metrics.clone(),
+                cache.clone(),
+                scheduler.clone(),
+                stopping.clone(),
+            ));
+            let task = tokio::spawn(http::serve(
+                listener,
+                router,
+                drain.clone().cancelled_owned(),
+            ));
+            http_servers.push(("operations HTTP server", task));
+        }
 
         scheduler.start().await.context("starting the scheduler")?;
         let warm_up = tokio::spawn({
@@ -172,6 +247,7 @@ impl Application {
         tokio::select! {
             result = &mut server => {
                 stopping.cancel();
+                drain.cancel(); // the HTTP servers stop with it
                 let _ = scheduler.stop().await;
                 return result.context("server task")?.context("gRPC server failed");
             }
@@ -184,7 +260,19 @@ impl Application {
         }
         warm_up.abort();
         drain.cancel();
-        if let Ok(result) = tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+        let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+        for (name, mut task) in http_servers {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => tracing::info!(server = name, "HTTP server stopped"),
+                Ok(Ok(Err(e))) => tracing::error!(server = name, error = %e, "HTTP server failed"),
+                Ok(Err(e)) => tracing::error!(server = name, error = %e, "HTTP server task failed"),
+                Err(_) => {
+                    tracing::warn!(server = name, "grace period over: closing its connections");
+                    task.abort();
+                }
+            }
+        }
+        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
             result
                 .context("server task")?
                 .context("gRPC server failed")?;
@@ -203,16 +291,35 @@ impl Application {
 /// The adapter the settings select.
 pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
     match settings {
-        SourceSettings::Sqlite { path, .. } => {
-            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
-        }
+        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
+            path.clone(),
+            binds.clone(),
+            setting_names(),
+        )),
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
         }
     }
 }
 
-/// What the Oracle adapter needs, from the validated `RADAR_ORACLE_*` settings.
+/// The variables of the settings the adapters' errors advise about, from clap's own
+/// argument list.
+pub fn setting_names() -> SettingNames {
+    SettingNames {
+        job_timeout: config::variable("job_timeout"),
+        sqlite_path: config::variable("sqlite_path"),
+        sqlite_create_demo: config::variable("sqlite_create_demo"),
+        oracle_connect_string: config::variable("connect_string"),
+        oracle_user: config::variable("user"),
+        oracle_password: config::variable("password"),
+        oracle_password_file: config::variable("password_file"),
+        oracle_client_lib_dir: config::variable("client_lib_dir"),
+        oracle_pool_max: config::variable("pool_max"),
+        oracle_call_timeout: config::variable("call_timeout"),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated Oracle settings.
 pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
     OracleSettings {
         connect_string: oracle.connect_string().to_owned(),
@@ -225,6 +332,7 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         stmt_cache_size: oracle.stmt_cache_size,
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
+        names: setting_names(),
     }
 }
 
@@ -239,7 +347,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         return;
     };
     let created = tokio::task::spawn_blocking(move || {
-        if sqlite::exists(&path)? {
+        let names = setting_names();
+        if sqlite::exists(&path, &names)? {
             return Ok(None);
         }
         tracing::info!(
@@ -248,7 +357,8 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
             seed = DEFAULT_DEMO_SEED,
             "SQLite database missing: generating the demo database"
         );
-        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
+            .map(|s| Some((path, s)))
     })
     .await;
     match created {
@@ -261,5 +371,17 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
         Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapters' tests check their advice with these names: they must be the variables
+    /// the service really reads, or the advice would name settings nobody can set.
+    #[test]
+    fn the_adapters_are_told_the_variables_the_service_reads() {
+        assert_eq!(setting_names(), SettingNames::for_tests());
     }
 }

@@ -24,7 +24,10 @@ fn command() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("RADAR_LOG_FORMAT", "json");
+    cmd.env("RADAR_LOG_FORMAT", "json")
+        // Never the default ports: other services (and tests) may hold them.
+        .env("RADAR_ANEEL_LISTEN_ADDR", "127.0.0.1:0")
+        .env("RADAR_METRICS_LISTEN_ADDR", "127.0.0.1:0");
     cmd
 }
 
@@ -119,15 +122,37 @@ impl Service {
         self.logs.lock().unwrap().join("\n")
     }
 
-    /// The JSON log lines at `level` (`ERROR`, `WARN`, ...).
-    fn lines_at(&self, level: &str) -> Vec<serde_json::Value> {
+    /// The JSON log lines.
+    fn json_logs(&self) -> Vec<serde_json::Value> {
         self.logs
             .lock()
             .unwrap()
             .iter()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The JSON log lines at `level` (`ERROR`, `WARN`, ...).
+    fn lines_at(&self, level: &str) -> Vec<serde_json::Value> {
+        self.json_logs()
+            .into_iter()
             .filter(|v| v["level"] == level)
             .collect()
+    }
+
+    /// The `addr` of the log line `message` (waits for it).
+    fn addr_logged(&self, message: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = self.json_logs().into_iter().find_map(|v| {
+                (v["message"] == message).then(|| v["addr"].as_str().unwrap().to_owned())
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(Instant::now() < deadline, "no {message:?}: {}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -143,16 +168,197 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
         ("RADAR_LISTEN_ADDR", "localhost:http", "RADAR_LISTEN_ADDR"),
         ("RADAR_WARMUP_CRON", "every 30 minutes", "RADAR_WARMUP_CRON"),
         ("RADAR_SOURCE", "oracle", "RADAR_ORACLE_CONNECT_STRING"),
+        (
+            "RADAR_ANEEL_LISTEN_ADDR",
+            "any:8080",
+            "RADAR_ANEEL_LISTEN_ADDR",
+        ),
+        (
+            "RADAR_METRICS_LISTEN_ADDR",
+            "9464",
+            "RADAR_METRICS_LISTEN_ADDR",
+        ),
     ];
     for (var, value, named) in cases {
         let out = command().env(var, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{var}={value}: {stderr}");
-        if var != "RADAR_SOURCE" {
+        if var == "RADAR_ANEEL_API_KEYS" {
+            assert!(!stderr.contains("tooShort"), "a secret was shown: {stderr}");
+        } else if var != "RADAR_SOURCE" {
             assert!(stderr.contains(value), "{var}={value}: {stderr}");
         }
     }
+}
+
+/// Runs `cmd` to its exit (at most 30 s) and returns the exit code and stderr.
+fn run_to_exit(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn a_port_in_use_stops_start_up_with_exit_code_2_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for setting in [
+        "RADAR_LISTEN_ADDR",
+        "RADAR_ANEEL_LISTEN_ADDR",
+        "RADAR_METRICS_LISTEN_ADDR",
+    ] {
+        let mut cmd = command();
+        cmd.current_dir(dir.path())
+            .env("RADAR_LISTEN_ADDR", "127.0.0.1:0")
+            .env(setting, &addr);
+        let (code, stderr) = run_to_exit(cmd);
+        assert_eq!(code, Some(2), "{setting}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid setting {setting}")) && stderr.contains(&addr),
+            "{setting}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_address_turns_an_http_listener_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command();
+    cmd.current_dir(dir.path())
+        .env("RADAR_ANEEL_LISTEN_ADDR", "")
+        .env("RADAR_METRICS_LISTEN_ADDR", "");
+    let service = Service::start(cmd);
+    // The HTTP listeners would be logged before the scheduler starts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !service.logs().contains("scheduler started") {
+        assert!(Instant::now() < deadline, "{}", service.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let logs = service.logs();
+    assert!(!logs.contains("HTTP server listening"), "{logs}");
+    assert_eq!(service.terminate(), Some(0));
+}
+
+#[tokio::test]
+async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_after_not_serving() {
+    let secret = "Rotating-Key-2026-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command();
+    cmd.current_dir(dir.path())
+        .env("RADAR_ANEEL_API_KEYS", format!("aneel-2026:{secret}"));
+    let service = Service::start(cmd);
+    let aneel = service.addr_logged("ANEEL HTTP server listening");
+    let ops = service.addr_logged("operations HTTP server listening");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let readyz = client
+            .get(format!("http://{ops}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        if readyz.status() == reqwest::StatusCode::OK {
+            break;
+        }
+        assert_eq!(readyz.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "never ready: {}", service.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let url = format!("http://{aneel}/quantitativointerrupcoesativas");
+    let ok = client
+        .get(&url)
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), reqwest::StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_slice(&ok.bytes().await.unwrap()).unwrap();
+    assert!(json["interrupcaoFornecimento"].as_array().unwrap().len() >= 10);
+    let denied = client.get(&url).send().await.unwrap();
+    assert_eq!(denied.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let requests = |service: &Service| -> Vec<serde_json::Value> {
+        service
+            .json_logs()
+            .into_iter()
+            .filter(|v| v["message"] == "aneel request")
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while requests(&service).len() < 2 {
+        assert!(Instant::now() < deadline, "{}", service.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lines = requests(&service);
+    assert_eq!(lines.len(), 2, "one line per request: {lines:#?}");
+    let (first, second) = (&lines[0], &lines[1]);
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["path"], "/quantitativointerrupcoesativas");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["key_id"], "aneel-2026");
+    assert!(first["duration_ms"].is_u64(), "{first}");
+    assert!(
+        first["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{first}"
+    );
+    assert_eq!(second["status"], 401);
+    assert_eq!(second["key_id"], "-");
+    assert!(
+        !service.logs().contains(secret),
+        "the key leaked into the logs"
+    );
+
+    let all = service.logs.clone();
+    assert_eq!(service.terminate(), Some(0));
+    // Same order as the gRPC server: NOT_SERVING, the scheduler stops, then the HTTP
+    // servers drain and stop, then the process.
+    let lines: Vec<serde_json::Value> = all
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let position = |what: &dyn Fn(&serde_json::Value) -> bool| {
+        lines
+            .iter()
+            .position(what)
+            .unwrap_or_else(|| panic!("missing log line in {lines:#?}"))
+    };
+    let not_serving = position(&|v| {
+        v["message"] == "health status changed" && v["service"] == "" && v["status"] == "NotServing"
+    });
+    let scheduler_stopped = position(&|v| v["message"] == "scheduler stopped");
+    let aneel_stopped =
+        position(&|v| v["message"] == "HTTP server stopped" && v["server"] == "ANEEL HTTP server");
+    let ops_stopped = position(&|v| {
+        v["message"] == "HTTP server stopped" && v["server"] == "operations HTTP server"
+    });
+    let stopped = position(&|v| v["message"] == "stopped");
+    assert!(not_serving < scheduler_stopped, "{lines:#?}");
+    assert!(scheduler_stopped < aneel_stopped, "{lines:#?}");
+    assert!(scheduler_stopped < ops_stopped, "{lines:#?}");
+    assert!(aneel_stopped.max(ops_stopped) < stopped, "{lines:#?}");
 }
 
 #[test]
@@ -216,10 +422,10 @@ fn usage_errors_exit_2_and_print_once() {
     let out = command().env("RADAR_LISTEN_ADDR", &addr).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(occurrences(&stderr, "cannot listen there"), 1, "{stderr}");
+    assert_eq!(occurrences(&stderr, "cannot listen on it"), 1, "{stderr}");
     let line = stderr
         .lines()
-        .find(|l| l.contains("cannot listen there"))
+        .find(|l| l.contains("cannot listen on it"))
         .unwrap();
     assert!(
         line.contains("RADAR_LISTEN_ADDR") && line.contains(&addr),

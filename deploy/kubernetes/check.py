@@ -98,33 +98,47 @@ def main(variant, rendered, dockerfile, tag):
     need(env.get("RADAR_LISTEN_ADDR", "0.0.0.0:50051").startswith("0.0.0.0:"),
          "RADAR_LISTEN_ADDR must listen on 0.0.0.0 in a pod")
 
+    need(env.get("RADAR_ANEEL_LISTEN_ADDR", "0.0.0.0:8080").startswith("0.0.0.0:"),
+         "RADAR_ANEEL_LISTEN_ADDR must listen on 0.0.0.0 in a pod")
+    container_ports = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
+    need(container_ports.get("aneel") == 8080, "the container must name port 8080 aneel")
+    need(container_ports.get("metrics") == 9464, "the container must name port 9464 metrics")
+
     for service in by_kind["Service"]:
         selector = service["spec"].get("selector", {})
         need(selector and all(pod_labels.get(k) == v for k, v in selector.items()),
              f"Service {service['metadata']['name']} does not select the pods")
         ports = service["spec"]["ports"]
-        need(any(p.get("targetPort") in ("grpc", 50051) for p in ports),
-             f"Service {service['metadata']['name']} does not reach port 50051")
+        # The ANEEL Service reaches the HTTP endpoint only; every other one the gRPC port.
+        wanted = ("aneel", 8080) if service["metadata"]["name"].endswith("-aneel") else ("grpc", 50051)
+        need(any(p.get("targetPort") in wanted for p in ports),
+             f"Service {service['metadata']['name']} does not reach port {wanted[1]}")
+    need(any(s["metadata"]["name"].endswith("-aneel") for s in by_kind["Service"]),
+         "no Service for the ANEEL endpoint")
     (pdb,) = by_kind["PodDisruptionBudget"]
     pdb_selector = pdb["spec"].get("selector", {}).get("matchLabels", {})
     need(pdb_selector and all(pod_labels.get(k) == v for k, v in pdb_selector.items()),
          "the PodDisruptionBudget does not select the pods")
 
-    if variant == "oracle":
-        need(env.get("RADAR_SOURCE") == "oracle", "RADAR_SOURCE must be oracle")
-        password_file = env.get("RADAR_ORACLE_PASSWORD_FILE", "")
-        need("RADAR_ORACLE_PASSWORD" not in env, "the password must not be in the ConfigMap")
-        directory, _, filename = password_file.rpartition("/")
+    def secret_file(variable, what):
+        path = env.get(variable, "")
+        directory, _, filename = path.rpartition("/")
         secret_volume = volumes.get(mounts.get(directory, ""), {}).get("secret")
-        need(secret_volume is not None,
-             f"RADAR_ORACLE_PASSWORD_FILE={password_file} is not in a mounted Secret")
+        need(secret_volume is not None, f"{variable}={path} is not in a mounted Secret")
         if secret_volume:
             items = {i["path"]: i for i in secret_volume.get("items", [])}
             need(filename in items or not secret_volume.get("items"),
                  f"the Secret volume has no file {filename}")
             mode = items.get(filename, {}).get("mode", secret_volume.get("defaultMode", 0o644))
-            need(mode & 0o040, f"the password file (mode {mode:o}) is not readable by fsGroup {gid}")
-            need(not mode & 0o007, f"the password file (mode {mode:o}) is readable by others")
+            need(mode & 0o040, f"the {what} file (mode {mode:o}) is not readable by fsGroup {gid}")
+            need(not mode & 0o007, f"the {what} file (mode {mode:o}) is readable by others")
+
+    if variant == "oracle":
+        need(env.get("RADAR_SOURCE") == "oracle", "RADAR_SOURCE must be oracle")
+        need("RADAR_ORACLE_PASSWORD" not in env, "the password must not be in the ConfigMap")
+        secret_file("RADAR_ORACLE_PASSWORD_FILE", "password")
+        need("RADAR_ANEEL_API_KEYS" not in env, "ANEEL's keys must not be in the ConfigMap")
+        secret_file("RADAR_ANEEL_API_KEYS_FILE", "ANEEL key")
     return problems
 
 

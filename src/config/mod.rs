@@ -7,6 +7,7 @@
 
 mod cli;
 mod error;
+pub mod http;
 mod names;
 pub mod oracle;
 mod parse;
@@ -17,13 +18,14 @@ use clap::Parser;
 
 pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
 pub use error::ConfigError;
+pub use http::HttpArgs;
 pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
 pub use settings::{
     CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
     QueryBindArgs, ServiceSettings, Settings, SourceKind, SqlitePathArg,
 };
-pub use validate::{Config, Invocation, SourceSettings};
+pub use validate::{Config, HttpSettings, Invocation, SourceSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings of the

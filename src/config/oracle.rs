@@ -11,6 +11,9 @@ use secrecy::SecretString;
 
 use super::parse::{secs_between, whole_number};
 
+/// All the Oracle settings' variables at once, as messages name them.
+pub const VARIABLES: &str = "RADAR_ORACLE_*";
+
 /// Shown instead of a password in errors and in `Debug`.
 pub const REDACTED: &str = "<redacted>";
 
@@ -103,7 +106,7 @@ pub struct OracleArgs {
 
 // Infallible: clap needs a parser that builds the secret without a copy in a plain String.
 #[allow(clippy::unnecessary_wraps)]
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+pub(super) fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
 }
 

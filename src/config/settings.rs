@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use clap::{Args, FromArgMatches, ValueEnum};
 
+use super::http::HttpArgs;
 use super::oracle::OracleArgs;
 use super::parse;
 use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA, QueryBinds};
@@ -98,6 +99,9 @@ pub struct Settings {
     /// Oracle connection settings (used when RADAR_SOURCE=oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
+    /// The ANEEL HTTP endpoint and the operations (metrics, probes) endpoint.
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// The SQLite database path (`serve` and `generate-demo`).

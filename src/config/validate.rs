@@ -3,17 +3,20 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::cli::Command;
 use super::error::ConfigError;
+use super::http::HttpArgs;
 use super::names::{invalid, variable};
 use super::oracle::{OracleArgs, REDACTED};
 use super::settings::{
     CreateDemo, DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings, SourceKind,
 };
 use crate::domain::QueryBinds;
+use crate::http::{ApiKeys, KeyStore};
 
 /// Which data source the service reads, validated.
 #[derive(Debug, Clone)]
@@ -103,6 +106,19 @@ pub struct Config {
     pub binds: QueryBinds,
     /// Logging.
     pub log: LogSettings,
+    /// The HTTP listeners.
+    pub http: HttpSettings,
+}
+
+/// The validated HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Address of the ANEEL endpoint; `None` when turned off.
+    pub aneel_listen_addr: Option<SocketAddr>,
+    /// Accepted keys of the ANEEL endpoint (the key file is read again while running).
+    pub api_keys: Arc<KeyStore>,
+    /// Address of the operations endpoint; `None` when turned off.
+    pub metrics_listen_addr: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -139,12 +155,36 @@ impl Settings {
                 SourceSettings::Oracle(oracle)
             }
         };
+        let http = self.http.validate()?;
         Ok(Config {
             listen_addr: self.listen_addr,
             service: self.service,
             source,
             binds: self.binds.binds(),
             log: self.log,
+            http,
+        })
+    }
+}
+
+impl HttpArgs {
+    /// Checks the keys and reads the key file. Errors never show a key.
+    pub fn validate(self) -> Result<HttpSettings, ConfigError> {
+        let from_setting = match &self.aneel_api_keys {
+            Some(keys) => ApiKeys::parse(keys.expose_secret())
+                .map_err(|reason| invalid("aneel_api_keys", REDACTED, reason))?,
+            None => ApiKeys::default(),
+        };
+        let api_keys = match self.aneel_api_keys_file {
+            Some(path) => KeyStore::with_file(from_setting, path.clone()).map_err(|reason| {
+                invalid("aneel_api_keys_file", path.display().to_string(), reason)
+            })?,
+            None => KeyStore::from(from_setting),
+        };
+        Ok(HttpSettings {
+            aneel_listen_addr: self.aneel_listen_addr.0,
+            api_keys: Arc::new(api_keys),
+            metrics_listen_addr: self.metrics_listen_addr.0,
         })
     }
 }

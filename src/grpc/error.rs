@@ -2,6 +2,7 @@
 
 use tonic::{Code, Status};
 
+use crate::answer::AnswerError;
 use crate::cache::NotReady;
 use crate::scheduler::SchedulerError;
 
@@ -38,6 +39,19 @@ impl ServiceError {
             ServiceError::Scheduler(
                 SchedulerError::DuplicateJob(_) | SchedulerError::Engine(_),
             ) => Code::Internal,
+        }
+    }
+}
+
+impl From<AnswerError> for ServiceError {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::NotReady(not_ready) => ServiceError::NotReady(not_ready),
+            AnswerError::InvalidDthRecuperacao(reason) => ServiceError::InvalidArgument {
+                field: "dthRecuperacao",
+                reason,
+            },
+            AnswerError::HistoryUnavailable => ServiceError::Unimplemented(e.to_string()),
         }
     }
 }

@@ -62,7 +62,11 @@ struct Inner {
     engine: tokio::sync::Mutex<Option<JobScheduler>>,
     running: watch::Sender<bool>,
     run_seq: AtomicU64,
+    observers: Mutex<Vec<RunObserver>>,
 }
+
+/// Called with the job's name and the record of every finished run.
+type RunObserver = Arc<dyn Fn(&str, &RunRecord) + Send + Sync>;
 
 struct JobEntry {
     job: Arc<dyn Job>,
@@ -99,6 +103,7 @@ impl SchedulerService {
                 engine: tokio::sync::Mutex::new(None),
                 running: watch::channel(false).0,
                 run_seq: AtomicU64::new(0),
+                observers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -127,6 +132,16 @@ impl SchedulerService {
             self.inner.schedule_in(engine, &entry).await?;
         }
         Ok(())
+    }
+
+    /// Calls `observer` with the job name and record of every run that finishes from now
+    /// on, before the run's waiters (`trigger`) are released.
+    pub fn on_run_finished(&self, observer: impl Fn(&str, &RunRecord) + Send + Sync + 'static) {
+        self.inner
+            .observers
+            .lock()
+            .expect("observers lock")
+            .push(Arc::new(observer));
     }
 
     /// Starts firing cron ticks. Starting a running scheduler does nothing.
@@ -318,6 +333,7 @@ impl Inner {
         let run_id = self.run_seq.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = entry.clone();
         let policy = self.policy;
+        let inner = self.clone();
         tokio::spawn(async move {
             // `run_job` catches panics of the job's attempts; this catches the rest (e.g. a
             // panicking `on_run_failed`), so a run can never stay "in progress" forever.
@@ -336,6 +352,10 @@ impl Inner {
                 let mut state = entry.state.lock().expect("job state lock");
                 state.stats.record(record.clone());
                 state.current = None;
+            }
+            let observers = inner.observers.lock().expect("observers lock").clone();
+            for observer in observers {
+                observer(entry.job.name(), &record);
             }
             done_tx.send_replace(Some(record));
         });

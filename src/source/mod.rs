@@ -8,12 +8,14 @@ pub mod cancel;
 #[cfg(test)]
 pub mod contract_suite;
 pub mod error;
+pub mod names;
 pub mod oracle;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 pub use error::{SourceError, SourceErrorKind};
+pub use names::SettingNames;
 
 use crate::domain::RawInterrupcaoRow;
 

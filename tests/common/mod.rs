@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::domain::RawInterrupcaoRow;
+use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
@@ -123,6 +124,10 @@ pub struct TestApp {
     pub admin: SchedulerAdminClient<Channel>,
     pub health: HealthClient<Channel>,
     pub channel: Channel,
+    /// The ANEEL endpoint (`spawn_http` only).
+    pub aneel_addr: Option<std::net::SocketAddr>,
+    /// The operations endpoint (`spawn_http` only).
+    pub ops_addr: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -133,10 +138,40 @@ impl TestApp {
     }
 
     pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
+        Self::spawn_full(source, settings, None).await
+    }
+
+    /// Also starts the ANEEL endpoint (with `api_keys`) and the operations endpoint, each on
+    /// its own 127.0.0.1:0.
+    pub async fn spawn_http(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        api_keys: ApiKeys,
+    ) -> Self {
+        Self::spawn_full(source, settings, Some(api_keys)).await
+    }
+
+    async fn spawn_full(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        http: Option<ApiKeys>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::build(settings, source, listener)
+        let mut app = Application::build(settings, source, listener)
             .await
             .unwrap();
+        let (mut aneel_addr, mut ops_addr) = (None, None);
+        if let Some(api_keys) = http {
+            let aneel = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            aneel_addr = Some(aneel.local_addr().unwrap());
+            ops_addr = Some(ops.local_addr().unwrap());
+            app = app.with_http(HttpListeners {
+                aneel: Some(aneel),
+                api_keys: Arc::new(KeyStore::from(api_keys)),
+                ops: Some(ops),
+            });
+        }
         let addr = app.local_addr().unwrap();
         let scheduler = app.scheduler();
         let (tx, rx) = oneshot::channel::<()>();
@@ -155,6 +190,8 @@ impl TestApp {
             admin: SchedulerAdminClient::new(channel.clone()),
             health: HealthClient::new(channel.clone()),
             channel,
+            aneel_addr,
+            ops_addr,
             shutdown: Some(tx),
             task: Some(task),
         }

@@ -128,9 +128,9 @@ impl Inner {
         let conn = Arc::new(session::connection(&pool, &self.settings)?);
         cancel::register(cancel_slot, Arc::clone(&conn));
         let started = Instant::now();
-        let fetched = session::fetch(&conn, &self.binds);
+        let fetched = session::fetch(&conn, &self.binds, &self.settings.names);
         // Here, on the blocking thread, not wherever the last `Arc` happens to be dropped.
-        session::release(&conn);
+        session::release(&conn, &self.settings.names);
         let rows = fetched?;
         tracing::debug!(
             duration_ms = elapsed_ms(started),
@@ -157,16 +157,18 @@ impl InterrupcaoSource for OracleSource {
         // do not. When it fires, or when the caller drops this future, the guard breaks the
         // running call (`break_execution`) instead of leaving it to end by itself.
         let deadline = inner.settings.fetch_deadline;
+        let names = inner.settings.names.clone();
         let task = run_blocking("Oracle fetch", move |slot| inner.fetch_blocking(slot));
         match tokio::time::timeout(deadline, task).await {
             Ok(result) => result,
             Err(_) => Err(SourceError::transient(
                 None,
                 format!(
-                    "the Oracle fetch took longer than {} s (3 x RADAR_ORACLE_CALL_TIMEOUT_SECS \
-                     + 5 s); set connect_timeout in RADAR_ORACLE_CONNECT_STRING if connecting \
-                     hangs",
-                    deadline.as_secs()
+                    "the Oracle fetch took longer than {} s (3 x {} + 5 s); set connect_timeout \
+                     in {} if connecting hangs",
+                    deadline.as_secs(),
+                    names.oracle_call_timeout,
+                    names.oracle_connect_string
                 ),
             )),
         }

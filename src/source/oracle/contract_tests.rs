@@ -1,7 +1,7 @@
 //! The shared contract suite against a real Oracle database, when one is configured with
 //! `RADAR_TEST_ORACLE_CONNECT_STRING`, `RADAR_TEST_ORACLE_USER` and
-//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through `RADAR_ORACLE_CLIENT_LIB_DIR`
-//! or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
+//! `RADAR_TEST_ORACLE_PASSWORD` (and the client library through the service's own
+//! client-library variable or `LD_LIBRARY_PATH`). The fixture tables are real tables named like the OMS ones, in the
 //! test user's schema: there the query reads them directly, as it reads synonyms in
 //! production. With none of the three variables set the suite is skipped, with a NOTICE;
 //! with only some of them set it fails, naming the missing ones.
@@ -17,8 +17,8 @@ use super::adapter::OracleSource;
 use super::settings::OracleSettings;
 use super::{inspect, session};
 use crate::domain::QueryBinds;
-use crate::source::InterrupcaoSource;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
+use crate::source::{InterrupcaoSource, SettingNames};
 
 /// The four OMS tables with Oracle types (DOMAIN.md column names). `AG_ID` is VARCHAR2, as the
 /// distributor's own queries (`AG_ID = '370'`) show it to be: the text bind must match it.
@@ -103,7 +103,7 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Option<OracleSettings>
         ),
     }
     let mut settings = OracleSettings::new(connect_string?, user?, SecretString::from(password?));
-    settings.client_lib_dir = var("RADAR_ORACLE_CLIENT_LIB_DIR").map(PathBuf::from);
+    settings.client_lib_dir = var(&settings.names.oracle_client_lib_dir).map(PathBuf::from);
     Some(settings)
 }
 
@@ -257,8 +257,8 @@ async fn oracle_contract_suite_when_configured() {
         .expect("fixture tables for the inspection");
     let (synonyms, plan) = db
         .with_conn(|conn| {
-            let synonyms = inspect::synonyms(conn)?;
-            let plan = inspect::explain(conn, &QueryBinds::default())?;
+            let synonyms = inspect::synonyms(conn, &SettingNames::for_tests())?;
+            let plan = inspect::explain(conn, &QueryBinds::default(), &SettingNames::for_tests())?;
             Ok((synonyms, plan))
         })
         .await

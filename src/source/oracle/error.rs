@@ -8,9 +8,10 @@
 use oracle::ErrorKind;
 
 use super::stacked::{Stack, advice_through_link};
-use crate::source::{SourceError, SourceErrorKind};
+use crate::source::{SettingNames, SourceError, SourceErrorKind};
 
-/// What a known code means for the job, and what to do about it.
+/// What a known code means for the job, and what to do about it: `advice` names settings
+/// as `{field}` of [`SettingNames`], filled in when an error is translated.
 struct Known {
     code: &'static str,
     kind: SourceErrorKind,
@@ -35,25 +36,25 @@ const fn permanent(code: &'static str, advice: &'static str) -> Known {
 
 const UNREACHABLE: &str = "the database or its listener is unreachable; the job retries";
 const LOST: &str = "the connection to the database was lost; the job retries";
-const TIMED_OUT: &str = "the database did not answer within RADAR_ORACLE_CALL_TIMEOUT_SECS; \
+const TIMED_OUT: &str = "the database did not answer within {oracle_call_timeout}; \
                          the job retries";
-const POOL_BUSY: &str = "no pooled session was free in time (RADAR_ORACLE_POOL_MAX); the job \
+const POOL_BUSY: &str = "no pooled session was free in time ({oracle_pool_max}); the job \
                          retries";
 const HOST_LOOKUP: &str = "the database host could not be resolved or reached; the job \
                            retries (DNS in Kubernetes is often briefly unavailable), but if \
-                           this persists check the host in RADAR_ORACLE_CONNECT_STRING";
+                           this persists check the host in {oracle_connect_string}";
 const DOWN: &str = "the database is starting, stopping or not open; the job retries";
-const CREDENTIALS: &str = "fix RADAR_ORACLE_USER and RADAR_ORACLE_PASSWORD (or the file in \
-                           RADAR_ORACLE_PASSWORD_FILE)";
-const CONNECT_STRING: &str = "fix RADAR_ORACLE_CONNECT_STRING: use Easy Connect \
+const CREDENTIALS: &str = "fix {oracle_user} and {oracle_password} (or the file in \
+                           {oracle_password_file})";
+const CONNECT_STRING: &str = "fix {oracle_connect_string}: use Easy Connect \
                               (host:port/service_name) or a tnsnames.ora alias found through \
                               TNS_ADMIN";
 const OBJECTS: &str = "a table or synonym the query reads is missing or not visible to \
-                       RADAR_ORACLE_USER: run sql/oracle/ (synonyms and grants, see \
+                       {oracle_user}: run sql/oracle/ (synonyms and grants, see \
                        docs/oracle.md) and `radar-interrupcoes check-oracle` to name it";
 const CLIENT_LIBRARY: &str = "the Oracle Client library could not be loaded: install Oracle \
                               Instant Client (Basic or Basic Light, 64-bit) and set \
-                              RADAR_ORACLE_CLIENT_LIB_DIR to its directory, or put that \
+                              {oracle_client_lib_dir} to its directory, or put that \
                               directory on LD_LIBRARY_PATH (or in ldconfig) before the \
                               service starts";
 const SQL_BUG: &str = "the aggregation SQL (sql/interrupcoes_ativas.sql) does not run on \
@@ -122,16 +123,16 @@ const KNOWN: &[Known] = &[
     permanent("ORA-01005", CREDENTIALS),
     permanent(
         "ORA-01045",
-        "grant CREATE SESSION to RADAR_ORACLE_USER (sql/oracle/00_service_user.sql)",
+        "grant CREATE SESSION to {oracle_user} (sql/oracle/00_service_user.sql)",
     ),
     permanent(
         "ORA-28000",
-        "the account of RADAR_ORACLE_USER is locked: ask the DBA to unlock it \
+        "the account of {oracle_user} is locked: ask the DBA to unlock it \
                (ALTER USER ... ACCOUNT UNLOCK) and check the password, repeated failures lock it",
     ),
     permanent(
         "ORA-28001",
-        "the password of RADAR_ORACLE_USER has expired: ask the DBA for a new \
+        "the password of {oracle_user} has expired: ask the DBA for a new \
                one and update the secret",
     ),
     permanent("ORA-28009", CREDENTIALS),
@@ -155,12 +156,12 @@ const KNOWN: &[Known] = &[
     ),
     permanent(
         "ORA-01031",
-        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/01_grants.sql \
+        "{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql \
                (read-only READ on the OMS tables for the database link's user)",
     ),
     permanent(
         "ORA-01039",
-        "RADAR_ORACLE_USER lacks a privilege: run sql/oracle/01_grants.sql",
+        "{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql",
     ),
     permanent(
         "ORA-00904",
@@ -181,17 +182,18 @@ const KNOWN: &[Known] = &[
     permanent(
         "DPI-1072",
         "the Oracle Client library is too old: install Oracle Instant Client \
-               19 or later and point RADAR_ORACLE_CLIENT_LIB_DIR at it",
+               19 or later and point {oracle_client_lib_dir} at it",
     ),
     permanent(
         "DPI-1050",
         "the Oracle Client library is too old: install Oracle Instant Client \
-               19 or later and point RADAR_ORACLE_CLIENT_LIB_DIR at it",
+               19 or later and point {oracle_client_lib_dir} at it",
     ),
 ];
 
-/// Translates an `oracle` crate error, keeping its native code.
-pub fn translate(err: &oracle::Error) -> SourceError {
+/// Translates an `oracle` crate error, keeping its native code; the advice names settings
+/// by `names`.
+pub fn translate(err: &oracle::Error, names: &SettingNames) -> SourceError {
     let text = err.to_string();
     let code = match err.kind() {
         ErrorKind::OciError => err.oci_code().map(|c| format!("ORA-{c:05}")),
@@ -204,7 +206,7 @@ pub fn translate(err: &oracle::Error) -> SourceError {
     match code {
         Some(code) => {
             let detail = err.db_error().map_or(text.as_str(), |db| db.message());
-            classify(&code, detail)
+            classify(&code, detail, names)
         }
         None => SourceError::permanent(
             None,
@@ -218,7 +220,7 @@ pub fn translate(err: &oracle::Error) -> SourceError {
 /// `Display` shows the code first. A stacked message (several `ORA-` lines) is classified by
 /// its cause, the first code that is not a wrapper, and names the database link it came
 /// through (see [`super::stacked`]); its lines are kept, joined by ` | `.
-pub fn classify(code: &str, detail: &str) -> SourceError {
+pub fn classify(code: &str, detail: &str, names: &SettingNames) -> SourceError {
     // A stacked message is classified by its cause, not by its first (wrapper) code.
     let stack = Stack::parse(code, detail);
     let code = stack.cause();
@@ -234,7 +236,7 @@ pub fn classify(code: &str, detail: &str) -> SourceError {
         .unwrap_or(&detail)
         .trim_end_matches('.');
     let (kind, advice) = match KNOWN.iter().find(|k| k.code == code) {
-        Some(known) => (known.kind, known.advice.to_owned()),
+        Some(known) => (known.kind, names.fill(known.advice)),
         None => (
             SourceErrorKind::Permanent,
             format!(
@@ -244,7 +246,7 @@ pub fn classify(code: &str, detail: &str) -> SourceError {
         ),
     };
     let advice = match stack.link.as_deref() {
-        Some(link) => advice_through_link(code, link).unwrap_or_else(|| {
+        Some(link) => advice_through_link(code, link, names).unwrap_or_else(|| {
             format!(
                 "{advice}; reported through the database link {link}, between the service's \
                  database and the OMS database"
@@ -284,6 +286,15 @@ mod tests {
     use oracle::{DbError, Error};
 
     use super::*;
+
+    /// Translation with the service's names, which the tests' advice checks look for.
+    pub(super) fn translate(err: &Error) -> SourceError {
+        super::translate(err, &SettingNames::for_tests())
+    }
+
+    fn classify(code: &str, detail: &str) -> SourceError {
+        super::classify(code, detail, &SettingNames::for_tests())
+    }
 
     #[allow(deprecated)] // the variants are the only public way to build a driver error in 0.6
     fn oci(code: i32, message: &str) -> Error {
@@ -432,6 +443,14 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_setting_named_in_advice_is_filled_in() {
+        for known in KNOWN {
+            let advice = SettingNames::for_tests().fill(known.advice);
+            assert!(!advice.contains(['{', '}']), "{}: {advice}", known.code);
         }
     }
 

@@ -11,7 +11,7 @@ use super::check::OMS_TABLES;
 use super::error::translate;
 use super::session::statement_text;
 use crate::domain::QueryBinds;
-use crate::source::{AGGREGATION_SQL, SourceError};
+use crate::source::{AGGREGATION_SQL, SettingNames, SourceError};
 
 /// Where a name the query reads points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +50,17 @@ const SYNONYMS_SQL: &str = "SELECT s.synonym_name, s.owner, s.table_owner, s.tab
 
 /// Each OMS table with the synonym it resolves through; `None` when the name is not a
 /// synonym (a table or view of the service's own schema, as in the test fixtures).
-pub fn synonyms(conn: &Connection) -> Result<Vec<(String, Option<SynonymTarget>)>, SourceError> {
+pub fn synonyms(
+    conn: &Connection,
+    names: &SettingNames,
+) -> Result<Vec<(String, Option<SynonymTarget>)>, SourceError> {
     let rows = conn
         .query_as::<(String, String, String, String, Option<String>)>(SYNONYMS_SQL, &[])
-        .map_err(|e| translate(&e))?;
+        .map_err(|e| translate(&e, names))?;
     let mut found: Vec<(String, SynonymTarget)> = Vec::new();
     for row in rows {
-        let (name, owner, table_owner, table_name, db_link) = row.map_err(|e| translate(&e))?;
+        let (name, owner, table_owner, table_name, db_link) =
+            row.map_err(|e| translate(&e, names))?;
         if !found.iter().any(|(n, _)| *n == name) {
             found.push((
                 name,
@@ -170,7 +174,11 @@ pub fn pushdown(plan: &[PlanLine]) -> Pushdown {
 
 /// `EXPLAIN PLAN` of the aggregation with its binds, read back and rolled back (the plan
 /// rows are the only thing written, in the session's own `PLAN_TABLE`).
-pub fn explain(conn: &Connection, binds: &QueryBinds) -> Result<Vec<PlanLine>, SourceError> {
+pub fn explain(
+    conn: &Connection,
+    binds: &QueryBinds,
+    names: &SettingNames,
+) -> Result<Vec<PlanLine>, SourceError> {
     let id = format!("radar-{}", std::process::id());
     let explain = format!(
         "EXPLAIN PLAN SET STATEMENT_ID = '{id}' FOR {}",
@@ -178,21 +186,25 @@ pub fn explain(conn: &Connection, binds: &QueryBinds) -> Result<Vec<PlanLine>, S
     );
     let text = text_binds(binds);
     let result = with_named(&text, |named| conn.execute_named(&explain, named))
-        .map_err(|e| translate(&e))
-        .and_then(|_| read_plan(conn, &id));
+        .map_err(|e| translate(&e, names))
+        .and_then(|_| read_plan(conn, &id, names));
     // Leave nothing behind, whatever happened.
     let _ = conn.rollback();
     result
 }
 
-fn read_plan(conn: &Connection, id: &str) -> Result<Vec<PlanLine>, SourceError> {
+fn read_plan(
+    conn: &Connection,
+    id: &str,
+    names: &SettingNames,
+) -> Result<Vec<PlanLine>, SourceError> {
     let rows = conn
         .query_as_named::<(String, Option<String>, Option<String>, Option<String>)>(
             "SELECT operation, options, object_node, object_name FROM plan_table \
               WHERE statement_id = :id ORDER BY id",
             &[("id", &id)],
         )
-        .map_err(|e| translate(&e))?;
+        .map_err(|e| translate(&e, names))?;
     rows.map(|row| {
         row.map(|(operation, options, object_node, object_name)| PlanLine {
             operation,
@@ -200,7 +212,7 @@ fn read_plan(conn: &Connection, id: &str) -> Result<Vec<PlanLine>, SourceError> 
             object_node,
             object_name,
         })
-        .map_err(|e| translate(&e))
+        .map_err(|e| translate(&e, names))
     })
     .collect()
 }

@@ -13,33 +13,36 @@ use super::error::translate;
 use super::rows::{COLUMNS, map_row};
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-use crate::source::{AGGREGATION_SQL, SourceError};
+use crate::source::{AGGREGATION_SQL, SettingNames, SourceError};
 
 /// Shown in `V$SESSION_CONNECT_INFO.CLIENT_DRIVER`, so the DBA can tell the service's
 /// sessions apart.
 const DRIVER_NAME: &str = concat!("radar-interrupcoes : ", env!("CARGO_PKG_VERSION"));
 
 /// Loads the Oracle Client library. The crate initialises it once per process: after a
-/// success, later calls (and another `RADAR_ORACLE_CLIENT_LIB_DIR`) change nothing; after a
+/// success, later calls (and another client library directory) change nothing; after a
 /// failure (DPI-1047) nothing is kept, so the next attempt loads it again.
 pub(super) fn init_client(settings: &OracleSettings) -> Result<(), SourceError> {
     let mut params = InitParams::new();
     params
         .default_driver_name(DRIVER_NAME)
-        .map_err(|e| translate(&e))?;
+        .map_err(|e| translate(&e, &settings.names))?;
     if let Some(dir) = &settings.client_lib_dir {
         params
             .oracle_client_lib_dir(dir.as_os_str())
-            .map_err(|e| translate(&e))?;
+            .map_err(|e| translate(&e, &settings.names))?;
     }
-    params.init().map(drop).map_err(|e| translate(&e))
+    params
+        .init()
+        .map(drop)
+        .map_err(|e| translate(&e, &settings.names))
 }
 
 /// Creates the session pool (loading the client library first), opening `pool_min`
 /// sessions.
 pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
     init_client(settings)
-        .map_err(|e| with_client_lib_dir(e, settings.client_lib_dir.as_deref()))?;
+        .map_err(|e| with_client_lib_dir(e, settings.client_lib_dir.as_deref(), &settings.names))?;
     let mut builder = PoolBuilder::new(
         settings.user.as_str(),
         settings.password.expose_secret(),
@@ -53,24 +56,28 @@ pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
         // call timeout rides out a short burst and still bounds the wait.
         .get_mode(GetMode::TimedWait(settings.call_timeout))
         .ping_interval(Some(settings.ping_interval))
-        .map_err(|e| translate(&e))?;
-    builder.build().map_err(|e| translate(&e))
+        .map_err(|e| translate(&e, &settings.names))?;
+    builder.build().map_err(|e| translate(&e, &settings.names))
 }
 
-/// The client library could not be loaded (DPI-1047) although `RADAR_ORACLE_CLIENT_LIB_DIR`
-/// names a directory: say first what is wrong with that directory, since start-up no longer
+/// The client library could not be loaded (DPI-1047) although the settings name its
+/// directory: say first what is wrong with that directory, since start-up no longer
 /// checks it (a missing directory must leave the service up, NOT_SERVING, explaining why).
 /// Other errors pass unchanged. Looks at the file system, so call it in blocking code.
-fn with_client_lib_dir(mut err: SourceError, dir: Option<&Path>) -> SourceError {
+fn with_client_lib_dir(
+    mut err: SourceError,
+    dir: Option<&Path>,
+    names: &SettingNames,
+) -> SourceError {
     if let (Some("DPI-1047"), Some(dir)) = (err.code.as_deref(), dir) {
-        err.message = format!("{}. {}", client_lib_dir_problem(dir), err.message);
+        err.message = format!("{}. {}", client_lib_dir_problem(dir, names), err.message);
     }
     err
 }
 
 /// What is wrong with the configured client-library directory, as the operator reads it:
-/// `RADAR_ORACLE_CLIENT_LIB_DIR=/opt/x: directory does not exist`.
-fn client_lib_dir_problem(dir: &Path) -> String {
+/// `<its setting>=/opt/x: directory does not exist`.
+fn client_lib_dir_problem(dir: &Path, names: &SettingNames) -> String {
     let problem = match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "directory does not exist".into(),
         Err(e) => format!("directory cannot be read ({e})"),
@@ -82,33 +89,41 @@ fn client_lib_dir_problem(dir: &Path) -> String {
                   64-bit Instant Client and that its dependencies (libaio) are installed"
             .into(),
     };
-    format!("RADAR_ORACLE_CLIENT_LIB_DIR={}: {problem}", dir.display())
+    format!(
+        "{}={}: {problem}",
+        names.oracle_client_lib_dir,
+        dir.display()
+    )
 }
 
 /// Takes a session from the pool and bounds every round trip on it by the call timeout, so
 /// a hung database cannot hold a blocking thread forever.
 pub fn connection(pool: &Pool, settings: &OracleSettings) -> Result<Connection, SourceError> {
-    let conn = pool.get().map_err(|e| translate(&e))?;
+    let conn = pool.get().map_err(|e| translate(&e, &settings.names))?;
     conn.set_call_timeout(Some(settings.call_timeout))
-        .map_err(|e| translate(&e))?;
+        .map_err(|e| translate(&e, &settings.names))?;
     Ok(conn)
 }
 
 /// Runs the shared aggregation SQL with its binds bound by name, as VARCHAR2 text (see
 /// [`super::binds`]).
-pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+pub fn fetch(
+    conn: &Connection,
+    binds: &QueryBinds,
+    names: &SettingNames,
+) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
     let text = text_binds(binds);
     let rows = with_named(&text, |named| {
         conn.query_named(statement_text(AGGREGATION_SQL), named)
     })
-    .map_err(|e| translate(&e))?;
+    .map_err(|e| translate(&e, names))?;
     let mut out = Vec::new();
     for row in rows {
-        let row = row.map_err(|e| translate(&e))?;
+        let row = row.map_err(|e| translate(&e, names))?;
         let mut values: [Option<String>; 5] = Default::default();
         for (i, value) in values.iter_mut().enumerate() {
             *value = row.get::<usize, Option<String>>(i).map_err(|e| {
-                let mut err = translate(&e);
+                let mut err = translate(&e, names);
                 err.message = format!("column {} ({}): {}", i + 1, COLUMNS[i], err.message);
                 err
             })?;
@@ -124,11 +139,11 @@ pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcao
 /// (up to the call timeout) wherever the last reference is dropped, possibly on an async
 /// worker. If the rollback fails the session is dropped from the pool rather than returned
 /// in an unknown state. Failures are logged, not returned: the rows are already fetched.
-pub fn release(conn: &Connection) {
+pub fn release(conn: &Connection, names: &SettingNames) {
     let mode = match conn.rollback() {
         Ok(()) => CloseMode::Default,
         Err(e) => {
-            let e = translate(&e);
+            let e = translate(&e, names);
             tracing::warn!(
                 code = e.code.as_deref(),
                 error = %e.message,
@@ -138,7 +153,7 @@ pub fn release(conn: &Connection) {
         }
     };
     if let Err(e) = conn.close_with_mode(mode) {
-        let e = translate(&e);
+        let e = translate(&e, names);
         tracing::warn!(
             code = e.code.as_deref(),
             error = %e.message,
@@ -160,6 +175,14 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
+
+    fn client_lib_dir_problem(dir: &Path) -> String {
+        super::client_lib_dir_problem(dir, &SettingNames::for_tests())
+    }
+
+    fn with_client_lib_dir(err: SourceError, dir: Option<&Path>) -> SourceError {
+        super::with_client_lib_dir(err, dir, &SettingNames::for_tests())
+    }
 
     #[test]
     fn a_bad_client_lib_dir_is_named_with_what_is_wrong() {

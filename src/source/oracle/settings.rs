@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::source::SettingNames;
+
 /// The adapter's connection settings. The password is a [`SecretString`]: `Debug` shows it
 /// redacted and nothing in this crate logs or formats it.
 #[derive(Clone, Debug)]
@@ -30,6 +32,8 @@ pub struct OracleSettings {
     pub call_timeout: Duration,
     /// How long one whole fetch may take before the adapter abandons it.
     pub fetch_deadline: Duration,
+    /// The names of the settings that errors advise about.
+    pub names: SettingNames,
 }
 
 #[cfg(test)]
@@ -52,6 +56,7 @@ impl OracleSettings {
             stmt_cache_size: 20,
             call_timeout: Duration::from_secs(15),
             fetch_deadline: Duration::from_secs(50),
+            names: SettingNames::for_tests(),
         }
     }
 }

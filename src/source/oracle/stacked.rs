@@ -13,7 +13,9 @@
 //! first code that is not a wrapper (here ORA-12541, transient). ORA-02063 ("preceding line
 //! from LINK") and ORA-02068 ("following severe error from LINK") name the link; so does the
 //! remote object in ORA-04052. An error that came through a link is about the link's own
-//! login, descriptor or grants, not about the service's `RADAR_ORACLE_*` settings.
+//! login, descriptor or grants, not about the service's own Oracle settings.
+
+use crate::source::SettingNames;
 
 /// Codes that only say where another error happened.
 pub const WRAPPERS: [&str; 4] = ["ORA-00604", "ORA-04052", "ORA-02063", "ORA-02068"];
@@ -105,8 +107,8 @@ pub fn link_in(message: &str) -> Option<String> {
 }
 
 /// What to do when `cause` came through the database link `link`, where that differs from
-/// the advice for the service's own connection.
-pub fn advice_through_link(cause: &str, link: &str) -> Option<String> {
+/// the advice for the service's own connection (whose settings `names` names).
+pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Option<String> {
     const CREDENTIALS: [&str; 6] = [
         "ORA-01017",
         "ORA-01005",
@@ -121,14 +123,15 @@ pub fn advice_through_link(cause: &str, link: &str) -> Option<String> {
         Some(format!(
             "the database link {link} cannot log in to the OMS database (its CONNECT TO user \
              or password is wrong, locked or expired): ask the DBA to recreate {link} with \
-             valid credentials (see DBA_DB_LINKS); RADAR_ORACLE_USER and RADAR_ORACLE_PASSWORD \
-             are not involved"
+             valid credentials (see DBA_DB_LINKS); {} and {} are not involved",
+            names.oracle_user, names.oracle_password
         ))
     } else if DESCRIPTOR.contains(&cause) {
         Some(format!(
             "the database server cannot resolve the connect descriptor of the database link \
              {link} (USING clause, DBA_DB_LINKS.HOST): fix the link or the tnsnames.ora of \
-             the database server; RADAR_ORACLE_CONNECT_STRING is not involved"
+             the database server; {} is not involved",
+            names.oracle_connect_string
         ))
     } else if GRANTS.contains(&cause) {
         Some(format!(
@@ -144,6 +147,10 @@ pub fn advice_through_link(cause: &str, link: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn advice_through_link(cause: &str, link: &str) -> Option<String> {
+        super::advice_through_link(cause, link, &SettingNames::for_tests())
+    }
 
     #[test]
     fn every_code_is_read_in_order_and_normalised() {

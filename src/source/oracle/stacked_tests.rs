@@ -4,17 +4,20 @@
 use oracle::{DbError, Error};
 
 use super::error::translate;
-use crate::source::SourceError;
+use crate::source::{SettingNames, SourceError};
 
 #[allow(deprecated)] // the variants are the only public way to build a driver error in 0.6
 fn stacked(first_code: i32, message: &str) -> SourceError {
-    translate(&Error::OciError(DbError::new(
-        first_code,
-        0,
-        message,
-        "dpiStmt_execute",
-        "execute",
-    )))
+    translate(
+        &Error::OciError(DbError::new(
+            first_code,
+            0,
+            message,
+            "dpiStmt_execute",
+            "execute",
+        )),
+        &SettingNames::for_tests(),
+    )
 }
 
 #[test]

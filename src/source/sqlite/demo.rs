@@ -20,7 +20,7 @@ use super::demo_data::{
 };
 use super::error::translate;
 use super::schema::{INDEXES_SQL, SCHEMA_SQL};
-use crate::source::SourceError;
+use crate::source::{SettingNames, SourceError};
 
 /// Premises at scale 1.0 (Roraima Energia serves about 218 thousand UCs).
 const PREMISES_AT_SCALE_1: f64 = 218_000.0;
@@ -81,8 +81,13 @@ impl fmt::Display for DemoSummary {
 /// Generates the demo database at `path` (creating parent directories, replacing any file
 /// there atomically). `scale` 1.0 is Roraima (about 218 000 premises, ~30 unplanned and ~8
 /// planned open events); 5.0 gives more than a million premises. Same (scale, seed), same
-/// database.
-pub fn generate(path: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
+/// database. Errors name settings by `names`.
+pub fn generate(
+    path: &Path,
+    scale: f64,
+    seed: u64,
+    names: &SettingNames,
+) -> Result<DemoSummary, SourceError> {
     if !(scale.is_finite() && scale > 0.0 && scale <= MAX_SCALE) {
         return Err(SourceError::permanent(
             None,
@@ -94,10 +99,10 @@ pub fn generate(path: &Path, scale: f64, seed: u64) -> Result<DemoSummary, Sourc
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&dir).map_err(|e| io_error("create the directory", &dir, &e))?;
+    fs::create_dir_all(&dir).map_err(|e| io_error("create the directory", &dir, &e, names))?;
     let tmp = temporary_path(&dir, path);
-    let result = write_database(&tmp, scale, seed).and_then(|summary| {
-        publish(&tmp, path, &dir)?;
+    let result = write_database(&tmp, scale, seed, names).and_then(|summary| {
+        publish(&tmp, path, &dir, names)?;
         Ok(summary)
     });
     match result {
@@ -124,11 +129,12 @@ fn temporary_path(dir: &Path, path: &Path) -> PathBuf {
 }
 
 /// Makes the finished temporary file durable, then renames it over `path`.
-fn publish(tmp: &Path, path: &Path, dir: &Path) -> Result<(), SourceError> {
+fn publish(tmp: &Path, path: &Path, dir: &Path, names: &SettingNames) -> Result<(), SourceError> {
     fs::File::open(tmp)
         .and_then(|f| f.sync_all())
-        .map_err(|e| io_error("flush", tmp, &e))?;
-    fs::rename(tmp, path).map_err(|e| io_error("rename the demo database into", path, &e))?;
+        .map_err(|e| io_error("flush", tmp, &e, names))?;
+    fs::rename(tmp, path)
+        .map_err(|e| io_error("rename the demo database into", path, &e, names))?;
     // Durability of the rename itself; not every platform can open a directory.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
@@ -136,20 +142,26 @@ fn publish(tmp: &Path, path: &Path, dir: &Path) -> Result<(), SourceError> {
     Ok(())
 }
 
-fn io_error(action: &str, path: &Path, e: &std::io::Error) -> SourceError {
+fn io_error(action: &str, path: &Path, e: &std::io::Error, names: &SettingNames) -> SourceError {
     SourceError::permanent(
         None,
         format!(
-            "cannot {action} {}: {e}; check RADAR_SQLITE_PATH and the directory permissions",
-            path.display()
+            "cannot {action} {}: {e}; check {} and the directory permissions",
+            path.display(),
+            names.sqlite_path
         ),
     )
 }
 
-fn write_database(tmp: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
-    let sql = |e| translate(&e, tmp);
+fn write_database(
+    tmp: &Path,
+    scale: f64,
+    seed: u64,
+    names: &SettingNames,
+) -> Result<DemoSummary, SourceError> {
+    let sql = |e| translate(&e, tmp, names);
     if tmp.exists() {
-        fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e))?;
+        fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e, names))?;
     }
     let mut conn = Connection::open(tmp).map_err(sql)?;
     // A temporary file that is deleted on failure needs no journal and no fsync per commit;

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use rusqlite::ffi;
 
-use crate::source::SourceError;
+use crate::source::{SettingNames, SourceError};
 
-/// Translates a rusqlite error raised while reading or writing the database at `path`.
-pub(crate) fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
+/// Translates a rusqlite error raised while reading or writing the database at `path`; the
+/// advice names settings by `names`.
+pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames) -> SourceError {
     let path = path.display();
     match err {
         rusqlite::Error::SqliteFailure(failure, detail) => {
@@ -33,7 +34,8 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
                     code,
                     format!(
                         "query on SQLite database {path} was interrupted: its caller gave up \
-                         (attempt timeout, RADAR_JOB_TIMEOUT_SECS)"
+                         (attempt timeout, {})",
+                        names.job_timeout
                     ),
                 ),
                 ffi::ErrorCode::CannotOpen | ffi::ErrorCode::PermissionDenied => {
@@ -42,7 +44,8 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
                         format!(
                             "cannot open SQLite database {path} ({detail}): check that the file \
                              and its directory exist and are readable by the service \
-                             (setting RADAR_SQLITE_PATH)"
+                             (setting {})",
+                            names.sqlite_path
                         ),
                     )
                 }
@@ -102,6 +105,10 @@ fn primary_code_name(extended_code: std::os::raw::c_int) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
+        super::translate(err, path, &SettingNames::for_tests())
+    }
 
     fn failure(code: std::os::raw::c_int, detail: &str) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(detail.to_owned()))

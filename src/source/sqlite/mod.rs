@@ -30,11 +30,10 @@ pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
 use super::blocking::{CancelSlot, run_blocking};
 use super::cancel::{self, Cancel};
-use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};
+use super::{
+    AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SettingNames, SourceError,
+};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-
-/// The setting that names the SQLite file; quoted in errors so the operator knows what to fix.
-const PATH_SETTING: &str = "RADAR_SQLITE_PATH";
 
 /// How long a fetch waits for another connection's lock before failing with `SQLITE_BUSY`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,16 +58,19 @@ struct Settings {
     path: PathBuf,
     binds: QueryBinds,
     busy_timeout: Duration,
+    names: SettingNames,
 }
 
 impl SqliteSource {
-    /// A source reading `path` with `binds`. Does not touch the disk.
-    pub fn new(path: PathBuf, binds: QueryBinds) -> Self {
+    /// A source reading `path` with `binds`; its errors name settings by `names`. Does not
+    /// touch the disk.
+    pub fn new(path: PathBuf, binds: QueryBinds, names: SettingNames) -> Self {
         Self {
             settings: Settings {
                 path,
                 binds,
                 busy_timeout: DEFAULT_BUSY_TIMEOUT,
+                names,
             },
         }
     }
@@ -102,15 +104,17 @@ fn fetch_blocking(
     settings: &Settings,
     interrupt: &CancelSlot<InterruptHandle>,
 ) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
-    let path = &settings.path;
-    if !exists(path)? {
+    let (path, names) = (&settings.path, &settings.names);
+    if !exists(path, names)? {
         return Err(SourceError::permanent(
             None,
             format!(
-                "SQLite database {} does not exist: set {PATH_SETTING} to an existing database \
-                 file, or RADAR_SQLITE_CREATE_DEMO=true to create the demo database there (or \
-                 run `radar-interrupcoes generate-demo`)",
-                path.display()
+                "SQLite database {} does not exist: set {} to an existing database file, or \
+                 {}=true to create the demo database there (or run `radar-interrupcoes \
+                 generate-demo`)",
+                path.display(),
+                names.sqlite_path,
+                names.sqlite_create_demo
             ),
         ));
     }
@@ -118,26 +122,26 @@ fn fetch_blocking(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| translate(&e, path))?;
+    .map_err(|e| translate(&e, path, names))?;
     conn.busy_timeout(settings.busy_timeout)
-        .map_err(|e| translate(&e, path))?;
+        .map_err(|e| translate(&e, path, names))?;
     cancel::register(interrupt, conn.get_interrupt_handle());
     query(&conn, &settings.binds).map_err(|e| match e {
-        QueryError::Sqlite(e) => translate(&e, path),
+        QueryError::Sqlite(e) => translate(&e, path, names),
         QueryError::Source(e) => e,
     })
 }
 
-/// Whether the database file exists (a permanent error naming the path if that cannot be
-/// told).
-pub fn exists(path: &Path) -> Result<bool, SourceError> {
+/// Whether the database file exists (a permanent error naming the path and its setting if
+/// that cannot be told).
+pub fn exists(path: &Path, names: &SettingNames) -> Result<bool, SourceError> {
     path.try_exists().map_err(|e| {
         SourceError::permanent(
             None,
             format!(
-                "cannot check SQLite database {}: {e}; check {PATH_SETTING} and the directory \
-                 permissions",
-                path.display()
+                "cannot check SQLite database {}: {e}; check {} and the directory permissions",
+                path.display(),
+                names.sqlite_path
             ),
         )
     })

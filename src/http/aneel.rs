@@ -1,0 +1,365 @@
+//! The ANEEL endpoint: `GET /quantitativointerrupcoesativas`, a thin adapter over
+//! [`AnswerService`], with ANEEL's error envelope, the snapshot metadata in headers,
+//! `HEAD` and `If-Modified-Since`, `x-api-key`, and one log line per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::header::{
+    AGE, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_MODIFIED_SINCE, LAST_MODIFIED, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::api_key::{Denial, KeyStore};
+use super::v4::Resposta;
+use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService};
+use crate::cache::NotReady;
+use crate::metrics::Metrics;
+
+/// The one path of the endpoint.
+pub const PATH: &str = "/quantitativointerrupcoesativas";
+/// `Content-Type` of every answer, errors included.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// `true` when the answer comes from a stale snapshot.
+pub const X_RADAR_STALE: HeaderName = HeaderName::from_static("x-radar-stale");
+/// Why the snapshot is stale.
+pub const X_RADAR_STALE_REASON: HeaderName = HeaderName::from_static("x-radar-stale-reason");
+/// The header ANEEL sends its key in.
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// Seconds a client is told to wait before asking again when there is no snapshot yet.
+const RETRY_AFTER_SECS: u64 = 30;
+/// Longest path or query written to the log (the rest is cut).
+const MAX_LOGGED_LEN: usize = 200;
+
+/// What the endpoint's handlers share.
+#[derive(Clone)]
+pub struct AneelState {
+    answers: AnswerService,
+    keys: Arc<KeyStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl AneelState {
+    /// Answers through `answers`, lets in callers according to `keys`, counts in `metrics`.
+    pub fn new(answers: AnswerService, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            answers,
+            keys,
+            metrics,
+        }
+    }
+}
+
+/// The endpoint's routes. Serve it with the client address
+/// (`into_make_service_with_connect_info::<SocketAddr>`).
+pub fn router(state: AneelState) -> Router {
+    Router::new()
+        .route(PATH, get(quantitativo).fallback(method_not_allowed))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::from_fn_with_state(state.clone(), log_and_count))
+        .with_state(state)
+}
+
+/// Everything the endpoint can answer instead of data: the one mapping to HTTP statuses
+/// and ANEEL's envelope (messages in Portuguese, for ANEEL's operators).
+#[derive(Debug)]
+enum HttpError {
+    Answer(AnswerError, String),
+    BadQuery,
+    Denied(Denial),
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl HttpError {
+    fn status(&self) -> StatusCode {
+        match self {
+            HttpError::Answer(AnswerError::NotReady(_), _) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), _) | HttpError::BadQuery => {
+                StatusCode::BAD_REQUEST
+            }
+            HttpError::Answer(AnswerError::HistoryUnavailable, _) => StatusCode::NOT_IMPLEMENTED,
+            HttpError::Denied(Denial::MissingKey | Denial::WrongKey) => StatusCode::UNAUTHORIZED,
+            HttpError::Denied(Denial::NotLoopback) => StatusCode::FORBIDDEN,
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn mensagem(&self) -> String {
+        const FORMATO: &str =
+            "Formato esperado: dd/mm/aaaa hh:mm, horário de Brasília (exemplo: 28/11/2026 14:30).";
+        match self {
+            HttpError::Answer(AnswerError::NotReady(NotReady::FirstLoadInProgress), _) => {
+                "Dados ainda não disponíveis: a primeira carga está em andamento. Tente novamente \
+                 em instantes."
+                    .to_owned()
+            }
+            HttpError::Answer(AnswerError::NotReady(NotReady::LoadFailed { .. }), _) => {
+                "Dados ainda não disponíveis: a carga dos dados falhou e está sendo repetida. \
+                 Tente novamente em instantes."
+                    .to_owned()
+            }
+            HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), value) => {
+                format!("Parâmetro dthRecuperacao inválido: {value:?}. {FORMATO}")
+            }
+            HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
+            HttpError::Answer(AnswerError::HistoryUnavailable, _) => {
+                "Consulta por dthRecuperacao ainda não disponível: omita o parâmetro para obter \
+                 a situação atual."
+                    .to_owned()
+            }
+            HttpError::Denied(Denial::MissingKey) => {
+                "Chave de acesso ausente: informe-a no cabeçalho x-api-key.".to_owned()
+            }
+            HttpError::Denied(Denial::WrongKey) => {
+                "Chave de acesso inválida (cabeçalho x-api-key).".to_owned()
+            }
+            HttpError::Denied(Denial::NotLoopback) => {
+                "Acesso negado: nenhuma chave de acesso configurada; apenas clientes locais são \
+                 atendidos."
+                    .to_owned()
+            }
+            HttpError::NotFound => format!("Recurso não encontrado: use GET {PATH}."),
+            HttpError::MethodNotAllowed => format!("Método não permitido: use GET ou HEAD {PATH}."),
+        }
+    }
+
+    fn into_response(self, email: &str) -> Response {
+        let status = self.status();
+        let mensagem = self.mensagem();
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("ApiKey header=\"x-api-key\""),
+                );
+            }
+            _ => {}
+        }
+        (status, headers, Resposta::erro(email, &mensagem).to_json()).into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    #[serde(rename = "dthRecuperacao")]
+    dth_recuperacao: Option<String>,
+}
+
+async fn quantitativo(
+    State(state): State<AneelState>,
+    query: Result<Query<Params>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let email = state.answers.email_indisponibilidade();
+    let Ok(Query(params)) = query else {
+        return HttpError::BadQuery.into_response(email);
+    };
+    let request = AnswerRequest {
+        dth_recuperacao: params.dth_recuperacao.unwrap_or_default(),
+    };
+    match state.answers.answer(&request).await {
+        Ok(answer) => success(answer, headers.get(IF_MODIFIED_SINCE)),
+        Err(e) => HttpError::Answer(e, request.dth_recuperacao).into_response(email),
+    }
+}
+
+fn success(answer: Answer, if_modified_since: Option<&HeaderValue>) -> Response {
+    let Answer {
+        view,
+        email_indisponibilidade,
+    } = answer;
+    let collected_at = view.snapshot.collected_at;
+    let mut headers = HeaderMap::new();
+    headers.insert(LAST_MODIFIED, http_date(collected_at));
+    headers.insert(AGE, HeaderValue::from(view.age.as_secs()));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(reason) = &view.stale_reason {
+        headers.insert(X_RADAR_STALE, HeaderValue::from_static("true"));
+        headers.insert(X_RADAR_STALE_REASON, header_text(reason));
+    }
+    if not_modified_since(collected_at, if_modified_since) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    let body = Resposta::sucesso(&email_indisponibilidade, &view.snapshot.items).to_json();
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// An HTTP-date (RFC 9110, IMF-fixdate): `Sun, 29 Nov 2026 14:30:00 GMT`.
+fn http_date(at: DateTime<Utc>) -> HeaderValue {
+    HeaderValue::from_str(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .expect("a formatted date is a valid header value")
+}
+
+/// Whether the snapshot is no newer than `If-Modified-Since` (compared in whole seconds,
+/// as `Last-Modified` has no fractions). An unparsable date is ignored, as RFC 9110 says.
+fn not_modified_since(collected_at: DateTime<Utc>, header: Option<&HeaderValue>) -> bool {
+    header
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        .is_some_and(|since| collected_at.timestamp() <= since.timestamp())
+}
+
+/// `text` as a header value: visible ASCII only (others become `?`), at most 200 bytes.
+fn header_text(text: &str) -> HeaderValue {
+    let clean: String = text
+        .chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect();
+    HeaderValue::from_str(&clean).expect("visible ASCII is a valid header value")
+}
+
+async fn method_not_allowed(State(state): State<AneelState>) -> Response {
+    HttpError::MethodNotAllowed.into_response(state.answers.email_indisponibilidade())
+}
+
+async fn not_found(State(state): State<AneelState>) -> Response {
+    HttpError::NotFound.into_response(state.answers.email_indisponibilidade())
+}
+
+/// The key id a response was answered under, for the request log.
+#[derive(Debug, Clone)]
+struct KeyId(String);
+
+/// Lets the request through when [`super::ApiKeys::authorize`] does; answers 401/403 otherwise.
+async fn authorize(
+    State(state): State<AneelState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let decision = state
+        .keys
+        .current()
+        .authorize(
+            peer.ip(),
+            request.headers().get(X_API_KEY).map(HeaderValue::as_bytes),
+        )
+        .map(str::to_owned);
+    match decision {
+        Ok(key_id) => {
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(KeyId(key_id));
+            response
+        }
+        Err(denial) => {
+            HttpError::Denied(denial).into_response(state.answers.email_indisponibilidade())
+        }
+    }
+}
+
+/// One info line per request (never the key: only its id), and the request metrics.
+async fn log_and_count(
+    State(state): State<AneelState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = cut(request.uri().path());
+    let query = cut(request.uri().query().unwrap_or_default());
+    let route = if request.uri().path() == PATH {
+        PATH
+    } else {
+        "other"
+    };
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let key_id = response
+        .extensions()
+        .get::<KeyId>()
+        .map_or("-", |k| k.0.as_str());
+    tracing::info!(
+        method = %method,
+        path,
+        query,
+        status,
+        duration_ms = elapsed.as_millis() as u64,
+        client = %peer,
+        key_id,
+        "aneel request"
+    );
+    state
+        .metrics
+        .record_http(method_label(&method), route, status, elapsed);
+    response
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_LOGGED_LEN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_are_imf_fixdate_and_if_modified_since_compares_whole_seconds() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 14, 30, 0).unwrap()
+            + chrono::Duration::milliseconds(700);
+        let value = http_date(at);
+        assert_eq!(value, "Sun, 29 Nov 2026 14:30:00 GMT");
+        assert!(not_modified_since(at, Some(&value)));
+        let earlier = http_date(at - chrono::Duration::seconds(1));
+        assert!(!not_modified_since(at, Some(&earlier)));
+        assert!(!not_modified_since(
+            at,
+            Some(&HeaderValue::from_static("yesterday"))
+        ));
+        assert!(!not_modified_since(at, None));
+    }
+
+    #[test]
+    fn header_text_keeps_visible_ascii_only() {
+        assert_eq!(
+            header_text("ORA-03113: fim\nde arquivo"),
+            "ORA-03113: fim?de arquivo"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP side of the service, each on its own listener so network policy can open one
+//! without the other: the ANEEL endpoint ([`aneel`]) and the operations endpoint
+//! ([`ops`]: metrics and probes). Built on axum, which tonic itself runs on.
+
+pub mod aneel;
+pub mod api_key;
+pub mod ops;
+mod v4;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+pub use api_key::{ApiKeys, KeyStore};
+
+/// The HTTP listeners, bound by the caller before start-up (so that a port in use stops
+/// start-up naming its setting), and the keys of the ANEEL endpoint.
+#[derive(Debug, Default)]
+pub struct HttpListeners {
+    /// The ANEEL endpoint's listener; `None` turns it off.
+    pub aneel: Option<TcpListener>,
+    /// The accepted `x-api-key` values.
+    pub api_keys: Arc<KeyStore>,
+    /// The operations endpoint's listener; `None` turns it off.
+    pub ops: Option<TcpListener>,
+}
+
+/// Reads the key file again every [`api_key::RELOAD_EVERY`] until `stop`, logging each
+/// change (ids only) and each failure (the keys in force stay).
+pub async fn reload_keys(keys: Arc<KeyStore>, stop: tokio_util::sync::CancellationToken) {
+    let Some(file) = keys.file().map(|f| f.display().to_string()) else {
+        return;
+    };
+    let mut every = tokio::time::interval(api_key::RELOAD_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let reloaded = {
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || keys.reload()).await
+        };
+        match reloaded {
+            Ok(Ok(true)) => tracing::info!(
+                file,
+                api_keys = ?keys.current().ids(),
+                "ANEEL API keys reloaded"
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!(
+                file,
+                error = e,
+                "cannot reload the ANEEL API keys; the keys in force stay"
+            ),
+            Err(e) => tracing::error!(error = %e, "key reload task failed"),
+        }
+    }
+}
+
+/// Serves `router` on `listener`, with each client's address, until `shutdown` resolves;
+/// then stops accepting and waits for the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // TCP_NODELAY: without it, small answers wait on delayed ACKs (~40 ms each).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
