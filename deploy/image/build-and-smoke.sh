@@ -125,6 +125,17 @@ fi
 podman build --quiet --pull=never --target runtime -t "$image:$tag" -f Dockerfile "$runtime_context" \
     >/dev/null || fail "podman build --target runtime failed"
 
+phase "the binary's --version names the tag's revision"
+# The tag is VERSION-REVISION[-dirty] (deploy/image-tag); --version prints
+# "radar-interrupcoes VERSION (git REVISION[-dirty])". Only the commit is compared: the
+# tree may have become dirty after the build (a README edit), the commit cannot.
+version_line="$(podman run --rm --read-only --cap-drop=ALL "$image:$tag" --version)" \
+    || fail "podman run $image:$tag --version failed"
+tag_commit="${tag%-dirty}"
+expected="radar-interrupcoes ${tag_commit%%-*} (git ${tag_commit#*-})"
+[ "${version_line/-dirty)/)}" = "$expected" ] \
+    || fail "--version says \"$version_line\", the tag is $tag (expected \"$expected\")"
+
 phase "start the container"
 host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
