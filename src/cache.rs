@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use crate::domain::InterrupcaoAtiva;
+use crate::domain::{InterrupcaoAtiva, RowRejection};
+use crate::hygiene::public_failure;
 
 /// The key the current answer is cached under.
 pub const CACHE_KEY: &str = "interrupcoes:ativas:v1";
@@ -23,8 +24,9 @@ pub struct Snapshot {
     pub source: &'static str,
     /// The validated items, ordered by conjunto, then município.
     pub items: Vec<InterrupcaoAtiva>,
-    /// Source rows left out by validation.
-    pub rejected: u64,
+    /// Source rows left out by validation: their (conjunto, município) pairs are missing
+    /// from `items`.
+    pub rejected: Vec<RowRejection>,
 }
 
 /// A snapshot as a reader sees it now: with its age and staleness.
@@ -36,6 +38,8 @@ pub struct SnapshotView {
     pub age: Duration,
     /// Why it is stale; `None` when fresh.
     pub stale_reason: Option<String>,
+    /// Older than the hard limit: its numbers must not be reported as current.
+    pub expired: bool,
 }
 
 /// Why there is no answer yet.
@@ -44,7 +48,7 @@ pub enum NotReady {
     /// The first load has not finished yet.
     #[error("no snapshot loaded yet: the first load is in progress")]
     FirstLoadInProgress,
-    /// Every load so far failed; the last error is kept.
+    /// Every load so far failed; the kind and code of the last error are kept.
     #[error("no snapshot loaded yet: the last load failed at {at}: {error}; {}", next_load(*.transient))]
     LoadFailed {
         /// When the last run failed.
@@ -80,6 +84,7 @@ pub struct SnapshotCache {
     cache: moka::future::Cache<&'static str, Arc<Snapshot>>,
     last_failure: RwLock<Option<Failure>>,
     max_age: Duration,
+    hard_limit: Duration,
     loaded: watch::Sender<bool>,
 }
 
@@ -91,8 +96,16 @@ impl SnapshotCache {
             cache: moka::future::Cache::builder().initial_capacity(1).build(),
             last_failure: RwLock::new(None),
             max_age,
+            hard_limit: Duration::MAX,
             loaded: watch::channel(false).0,
         }
+    }
+
+    /// Snapshots older than `hard_limit` are reported expired.
+    #[must_use]
+    pub fn with_hard_limit(mut self, hard_limit: Duration) -> Self {
+        self.hard_limit = hard_limit;
+        self
     }
 
     /// Replaces the snapshot and clears the last failure.
@@ -104,11 +117,12 @@ impl SnapshotCache {
     }
 
     /// Records that a load failed, and whether the failure was transient. The snapshot, if
-    /// any, stays and is reported stale.
-    pub fn record_failure(&self, error: impl Into<String>, transient: bool) {
+    /// any, stays and is reported stale. Readers see only the kind and native code of
+    /// `error` (see [`public_failure`]).
+    pub fn record_failure(&self, error: &str, transient: bool) {
         *self.last_failure.write().expect("cache lock") = Some(Failure {
             at: Utc::now(),
-            error: error.into(),
+            error: public_failure(error),
             transient,
         });
     }
@@ -147,6 +161,7 @@ impl SnapshotCache {
             snapshot,
             age,
             stale_reason,
+            expired: age > self.hard_limit,
         })
     }
 }
@@ -190,7 +205,7 @@ mod tests {
                     qtd_ocorrencia_nao_programada: 0,
                 })
                 .collect(),
-            rejected: 0,
+            rejected: Vec::new(),
         }
     }
 
@@ -201,9 +216,13 @@ mod tests {
             cache.current().await.unwrap_err(),
             NotReady::FirstLoadInProgress
         );
-        cache.record_failure("ORA-12541: no listener", true);
+        cache.record_failure(
+            "ORA-12541: no listener at /opt/oracle/network (transient)",
+            true,
+        );
         let err = cache.current().await.unwrap_err().to_string();
-        assert!(err.contains("ORA-12541: no listener"), "{err}");
+        assert!(err.contains("transient source error (ORA-12541)"), "{err}");
+        assert!(!err.contains("/opt"), "{err}");
         assert!(err.ends_with("; retrying"), "{err}");
         assert!(!cache.is_loaded());
 
@@ -230,10 +249,14 @@ mod tests {
         assert_eq!(view.snapshot.items.len(), 3);
         assert_eq!(view.stale_reason, None);
 
-        cache.record_failure("timeout", true);
+        cache.record_failure("attempt 1 timed out after 5 ms", true);
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 3, "the old snapshot stays");
-        assert!(view.stale_reason.unwrap().ends_with(": timeout"));
+        assert!(
+            view.stale_reason
+                .unwrap()
+                .ends_with(": the source query timed out")
+        );
 
         cache.replace(snapshot(Utc::now(), 5)).await;
         let view = cache.current().await.unwrap();
@@ -243,12 +266,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_old_snapshot_is_stale() {
-        let cache = SnapshotCache::new(Duration::from_secs(60));
+    async fn an_old_snapshot_is_stale_and_beyond_the_hard_limit_expired() {
+        let cache =
+            SnapshotCache::new(Duration::from_secs(60)).with_hard_limit(Duration::from_secs(120));
+        cache
+            .replace(snapshot(Utc::now() - chrono::Duration::seconds(121), 1))
+            .await;
+        assert!(cache.current().await.unwrap().expired);
         cache
             .replace(snapshot(Utc::now() - chrono::Duration::seconds(61), 1))
             .await;
         let view = cache.current().await.unwrap();
+        assert!(!view.expired);
         assert!(view.age >= Duration::from_secs(61));
         assert!(
             view.stale_reason

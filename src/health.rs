@@ -2,15 +2,19 @@
 //! scheduler, published only when they change.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::scheduler::{SchedulerService, worst_case};
+
 /// Health name of the data service: SERVING while a snapshot is loaded (fresh or stale).
 pub const INTERRUPCOES_SERVICE: &str = "radar.interrupcoes.v1.InterrupcoesService";
-/// Health name of the scheduler admin: SERVING while the scheduler runs.
+/// Health name of the scheduler admin: SERVING while the scheduler runs and is not stuck
+/// (the liveness name).
 pub const SCHEDULER_SERVICE: &str = "radar.scheduler.v1.SchedulerAdmin";
 /// The overall health: SERVING when both are.
 pub const OVERALL: &str = "";
@@ -20,11 +24,14 @@ pub const NAMES: [&str; 3] = [INTERRUPCOES_SERVICE, SCHEDULER_SERVICE, OVERALL];
 
 /// What the statuses are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // four independent facts, each a watch channel
 pub struct Inputs {
     /// A snapshot has loaded.
     pub snapshot_loaded: bool,
     /// The scheduler is firing cron ticks.
     pub scheduler_running: bool,
+    /// A run has outlived its worst case, or cron ticks have stopped.
+    pub scheduler_stuck: bool,
     /// Shutdown has begun: everything is NOT_SERVING from now on.
     pub shutting_down: bool,
 }
@@ -38,13 +45,11 @@ pub fn statuses(inputs: Inputs) -> [(&'static str, ServingStatus); 3] {
             ServingStatus::NotServing
         }
     };
+    let scheduler_ok = inputs.scheduler_running && !inputs.scheduler_stuck;
     [
         (INTERRUPCOES_SERVICE, status(inputs.snapshot_loaded)),
-        (SCHEDULER_SERVICE, status(inputs.scheduler_running)),
-        (
-            OVERALL,
-            status(inputs.snapshot_loaded && inputs.scheduler_running),
-        ),
+        (SCHEDULER_SERVICE, status(scheduler_ok)),
+        (OVERALL, status(inputs.snapshot_loaded && scheduler_ok)),
     ]
 }
 
@@ -90,18 +95,21 @@ pub async fn run(
     mut publisher: HealthPublisher,
     mut loaded: watch::Receiver<bool>,
     mut scheduler_running: watch::Receiver<bool>,
+    mut scheduler_stuck: watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) {
     loop {
         let inputs = Inputs {
             snapshot_loaded: *loaded.borrow_and_update(),
             scheduler_running: *scheduler_running.borrow_and_update(),
+            scheduler_stuck: *scheduler_stuck.borrow_and_update(),
             shutting_down: false,
         };
         publisher.publish(inputs).await;
         tokio::select! {
             changed = loaded.changed() => if changed.is_err() { break },
             changed = scheduler_running.changed() => if changed.is_err() { break },
+            changed = scheduler_stuck.changed() => if changed.is_err() { break },
             () = shutdown.cancelled() => break,
         }
     }
@@ -109,9 +117,41 @@ pub async fn run(
         .publish(Inputs {
             snapshot_loaded: false,
             scheduler_running: false,
+            scheduler_stuck: false,
             shutting_down: true,
         })
         .await;
+}
+
+/// Checks the scheduler for a stuck run or stopped ticks (often enough to notice within a
+/// fraction of the worst case) and publishes the verdict on `stuck` until `shutdown`.
+///
+/// It runs on a thread of its own, not on the async runtime: what makes a run outlive its
+/// worst case is typically a blocked runtime worker, and a task queued behind it would not
+/// notice.
+pub fn spawn_scheduler_watchdog(
+    scheduler: SchedulerService,
+    stuck: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let every = (worst_case(&scheduler.policy()) / 8)
+        .clamp(Duration::from_millis(10), Duration::from_secs(5));
+    std::thread::Builder::new()
+        .name("scheduler-watchdog".to_owned())
+        .spawn(move || {
+            while !shutdown.is_cancelled() {
+                std::thread::sleep(every);
+                let reason = scheduler.stuck();
+                let is_stuck = reason.is_some();
+                if stuck.send_if_modified(|old| std::mem::replace(old, is_stuck) != is_stuck) {
+                    if let Some(reason) = reason {
+                        tracing::error!(%reason, "scheduler stuck: liveness NOT_SERVING");
+                    } else {
+                        tracing::info!("scheduler no longer stuck");
+                    }
+                }
+            }
+        })
 }
 
 #[cfg(test)]
@@ -128,9 +168,15 @@ mod tests {
         let i = |snapshot_loaded, scheduler_running, shutting_down| Inputs {
             snapshot_loaded,
             scheduler_running,
+            scheduler_stuck: false,
             shutting_down,
         };
         assert_eq!(of(i(false, false, false)), vec![N, N, N]);
+        let stuck = Inputs {
+            scheduler_stuck: true,
+            ..i(true, true, false)
+        };
+        assert_eq!(of(stuck), vec![S, N, N]);
         assert_eq!(of(i(true, false, false)), vec![S, N, N]);
         assert_eq!(of(i(false, true, false)), vec![N, S, N]);
         assert_eq!(of(i(true, true, false)), vec![S, S, S]);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tower::util::MapResponseLayer;
 
 use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
@@ -19,7 +20,7 @@ use crate::config::{
     self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
 };
 use crate::domain::QueryBinds;
-use crate::grpc::{InterrupcoesGrpc, SchedulerAdminGrpc};
+use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::http::{self, HttpListeners, aneel, ops};
 use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
@@ -30,6 +31,7 @@ use crate::scheduler::SchedulerService;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
 use crate::source::{InterrupcaoSource, SettingNames};
+use crate::transport::{Incoming, message_size_status};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -43,6 +45,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     http: HttpListeners,
     before_warm_up: Option<StartupStep>,
+    incoming: Arc<Incoming>,
 }
 
 impl Application {
@@ -53,8 +56,11 @@ impl Application {
         source: Arc<dyn InterrupcaoSource>,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let cache = Arc::new(SnapshotCache::new(settings.stale_after));
+        let cache = Arc::new(
+            SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
+        );
         let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
+        scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
         scheduler
             .add_cron_job(
                 Arc::new(CacheWarmupJob::new(source, cache.clone())),
@@ -75,6 +81,7 @@ impl Application {
             metrics,
             http: HttpListeners::default(),
             before_warm_up: None,
+            incoming: Arc::new(Incoming::default()),
         })
     }
 
@@ -113,8 +120,15 @@ impl Application {
         self.cache.clone()
     }
 
+    /// The listener's counters (refused connections, accept errors, handshake timeouts).
+    pub fn incoming(&self) -> Arc<Incoming> {
+        self.incoming.clone()
+    }
+
     /// Serves until `shutdown` resolves, then: health NOT_SERVING, scheduler stopped,
-    /// in-flight RPCs drained within the grace period. Returns once the server is down.
+    /// still answering (new connections too) for the drain delay so endpoints can be
+    /// updated, then the listener closed and in-flight RPCs drained within the grace
+    /// period. Returns once the server is down.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -127,7 +141,10 @@ impl Application {
             metrics,
             http,
             before_warm_up,
+            incoming,
         } = self;
+        let limits = &settings.limits;
+        let max_request_bytes = usize::try_from(limits.max_request_bytes).unwrap_or(usize::MAX);
         let stopping = CancellationToken::new();
         tokio::spawn({
             let stopping = stopping.clone();
@@ -139,11 +156,16 @@ impl Application {
         });
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health_service = health_service.max_decoding_message_size(max_request_bytes);
         let publisher = HealthPublisher::new(reporter).await;
+        let (stuck_tx, stuck_rx) = tokio::sync::watch::channel(false);
+        health::spawn_scheduler_watchdog(scheduler.clone(), stuck_tx, stopping.clone())
+            .context("starting the scheduler watchdog thread")?;
         let health_task = tokio::spawn(health::run(
             publisher,
             cache.subscribe_loaded(),
             scheduler.subscribe_running(),
+            stuck_rx,
             stopping.clone(),
         ));
 
@@ -151,12 +173,14 @@ impl Application {
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
-            .context("building reflection v1")?;
+            .context("building reflection v1")?
+            .max_decoding_message_size(max_request_bytes);
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
-            .context("building reflection v1alpha")?;
+            .context("building reflection v1alpha")?
+            .max_decoding_message_size(max_request_bytes);
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
@@ -170,21 +194,56 @@ impl Application {
                 tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
             ],
         );
-        let server = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = &settings.tls.loaded {
+            builder = builder
+                .tls_config(tls.server_config(limits.handshake_timeout))
+                .with_context(|| config::variable("tls_cert_file"))?;
+            tracing::info!(
+                cert_file = %tls.cert_file.display(),
+                client_certificates_required = tls.client_ca_file.is_some(),
+                "gRPC listener serves TLS only"
+            );
+        }
+        let server = builder
+            .concurrency_limit_per_connection(
+                usize::try_from(limits.max_calls_per_connection).unwrap_or(usize::MAX),
+            )
+            .load_shed(true)
+            .timeout(limits.rpc_timeout)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            .max_connection_age(limits.max_connection_age)
+            .max_connection_age_grace(limits.max_connection_age_grace)
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
             .layer(grpc_metrics)
+            .layer(MapResponseLayer::new(message_size_status))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                answers.clone(),
-            )))
-            .add_service(SchedulerAdminServer::new(SchedulerAdminGrpc::new(
-                scheduler.clone(),
-            )))
+            .add_service(
+                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(answers.clone()))
+                    .max_decoding_message_size(max_request_bytes),
+            )
+            .add_service(InterceptedService::new(
+                SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
+                    .max_decoding_message_size(max_request_bytes),
+                AdminGuard::new(
+                    settings.admin.admin_token.clone(),
+                    &format!(
+                        "{} or {}",
+                        config::variable("admin_token"),
+                        config::variable("admin_token_file")
+                    ),
+                ),
+            ))
             .serve_with_incoming_shutdown(
-                // TCP_NODELAY: without it, small answers wait on delayed ACKs (~40 ms each).
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                incoming.clone().stream(
+                    listener,
+                    usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
+                    limits.handshake_timeout,
+                ),
                 drain.clone().cancelled_owned(),
             );
         let mut server = tokio::spawn(server);
@@ -219,6 +278,7 @@ impl Application {
                 cache.clone(),
                 scheduler.clone(),
                 stopping.clone(),
+                incoming.clone(),
             ));
             let task = tokio::spawn(http::serve(
                 listener,
@@ -259,6 +319,20 @@ impl Application {
             tracing::warn!(error = %e, "stopping the scheduler failed");
         }
         warm_up.abort();
+        if !settings.drain_delay.is_zero() {
+            tracing::info!(
+                drain_delay_ms =
+                    u64::try_from(settings.drain_delay.as_millis()).unwrap_or(u64::MAX),
+                "NOT_SERVING published: still answering until endpoints are updated"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(settings.drain_delay) => {}
+                result = &mut server => {
+                    return result.context("server task")?.context("gRPC server failed");
+                }
+            }
+        }
+        tracing::info!("closing the listener and draining the calls in flight");
         drain.cancel();
         let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
         for (name, mut task) in http_servers {

@@ -16,9 +16,13 @@ use tonic_health::pb::health_client::HealthClient;
 
 const BIN: &str = env!("CARGO_BIN_EXE_radar-interrupcoes");
 
-/// A clean environment: no RADAR_* from the developer's shell.
+/// The binary in a clean environment: no RADAR_* from the developer's shell.
 fn command() -> Command {
-    let mut cmd = Command::new(BIN);
+    clean(Command::new(BIN))
+}
+
+/// `cmd` without the developer's RADAR_* variables, logging JSON.
+fn clean(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("RADAR_") {
             cmd.env_remove(key);
@@ -178,6 +182,13 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
             "9464",
             "RADAR_METRICS_LISTEN_ADDR",
         ),
+        (
+            "RADAR_JOB_RETRY_BACKOFF_MS",
+            "18446744073709551615",
+            "RADAR_JOB_RETRY_BACKOFF_MS",
+        ),
+        ("RADAR_JOB_TIMEOUT_SECS", "86400", "RADAR_JOB_TIMEOUT_SECS"),
+        ("RADAR_MAX_CONNECTIONS", "0", "RADAR_MAX_CONNECTIONS"),
     ];
     for (var, value, named) in cases {
         let out = command().env(var, value).output().unwrap();
@@ -802,4 +813,93 @@ fn plain_logs_to_a_pipe_have_no_escape_codes_and_quote_their_values() {
     // The error names the path, which holds a blank: the whole value is quoted.
     assert!(failed.contains(" error=\""), "{failed}");
     assert!(failed.contains("oms copy.sqlite"), "{failed}");
+}
+
+/// Health of `service` on a new connection, or `None` when the call cannot complete.
+async fn try_health(url: &str, service: &str) -> Option<ServingStatus> {
+    let call = async {
+        let channel = tonic::transport::Channel::from_shared(url.to_owned())
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        let status = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .ok()?
+            .into_inner()
+            .status;
+        ServingStatus::try_from(status).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(2), call)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn out_of_file_descriptors_the_accept_loop_logs_once_backs_off_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.sqlite");
+    let out = command()
+        .env("RADAR_SQLITE_PATH", &path)
+        .args(["generate-demo", "--scale", "0.02"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // A small descriptor limit for the service only.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 64 && exec \"$0\"", BIN]);
+    let mut cmd = clean(cmd);
+    cmd.env("RADAR_SQLITE_PATH", &path);
+    let started = Instant::now();
+    let service = Service::start(cmd);
+    let url = service.url();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while try_health(&url, "").await != Some(ServingStatus::Serving) {
+        assert!(
+            Instant::now() < deadline,
+            "never SERVING: {}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        held.push(tokio::net::TcpStream::connect(&service.addr).await.unwrap());
+    }
+    let exhausted = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains("cannot accept connections"))
+            .count()
+    };
+    while exhausted(&service.logs()) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no accept error logged: {}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+    while try_health(&url, "").await != Some(ServingStatus::Serving) {
+        assert!(
+            Instant::now() < deadline,
+            "never recovered: {}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // At most one line per 10 s interval, however many accepts failed.
+    let intervals = started.elapsed().as_secs() / 10 + 1;
+    let lines = exhausted(&service.logs());
+    assert!(
+        lines as u64 <= intervals,
+        "{lines} lines: {}",
+        service.logs()
+    );
+    assert_eq!(service.terminate(), Some(0));
 }

@@ -766,3 +766,67 @@ fn metric_names(expr: &str) -> Vec<String> {
     }
     names
 }
+
+#[tokio::test]
+async fn beyond_the_staleness_hard_limit_the_http_answer_is_anels_error_too() {
+    let mut settings = test_settings();
+    settings.stale_after = Duration::from_millis(500);
+    settings.stale_hard_limit = Duration::from_secs(1);
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_http(source, settings, ApiKeys::default()).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let (status, headers, json) = loop {
+        let got = get_json(&aneel(&app, PATH), None).await;
+        if got.2["idcStatusRequisicao"] != 1 {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, StatusCode::OK);
+    let mensagem = assert_envelope(status, &headers, &json);
+    assert!(
+        mensagem.starts_with("Dados indisponíveis desde "),
+        "{mensagem}"
+    );
+    assert_eq!(header(&headers, "x-radar-stale"), Some("true"));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let (_, _, json) = get_json(&aneel(&app, PATH), None).await;
+    assert_eq!(
+        json["idcStatusRequisicao"], 1,
+        "fresh data restores the answer"
+    );
+}
+
+#[tokio::test]
+async fn refused_grpc_connections_are_counted_in_the_metrics() {
+    let mut settings = test_settings();
+    // The test client's gRPC channel is one connection; a silent socket is the second.
+    settings.limits.max_connections = 2;
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_http(source, settings, ApiKeys::default()).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let _second = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    // Closed at once by the server (EOF or reset).
+    let read = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read(&mut third, &mut buf),
+    )
+    .await
+    .expect("the connection beyond the cap was not closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let text = client()
+        .get(ops(&app, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "radar_grpc_connections_refused_total 1"),
+        "{text}"
+    );
+}

@@ -17,8 +17,9 @@ DATA_SERVICE = "radar.interrupcoes.v1.InterrupcoesService"
 SCHEDULER_SERVICE = "radar.scheduler.v1.SchedulerAdmin"
 # Default of RADAR_SHUTDOWN_GRACE_SECS in src/config.
 DEFAULT_SHUTDOWN_GRACE_SECS = 10
-# Delay between NOT_SERVING and draining, so endpoints drop the pod first (issue 8).
-DRAIN_DELAY_SECS = 5
+# Default of RADAR_SHUTDOWN_DRAIN_DELAY_SECS in src/config: the delay between NOT_SERVING
+# and closing the listener, so endpoints drop the pod first.
+DEFAULT_DRAIN_DELAY_SECS = 5
 
 
 def dockerfile_user(path):
@@ -88,10 +89,11 @@ def main(variant, rendered, dockerfile, tag):
     grpc_probe("livenessProbe", SCHEDULER_SERVICE)
 
     grace = int(env.get("RADAR_SHUTDOWN_GRACE_SECS", DEFAULT_SHUTDOWN_GRACE_SECS))
+    drain_delay = int(env.get("RADAR_SHUTDOWN_DRAIN_DELAY_SECS", DEFAULT_DRAIN_DELAY_SECS))
     termination = pod.get("terminationGracePeriodSeconds", 30)
-    need(termination > grace + DRAIN_DELAY_SECS,
+    need(termination > grace + drain_delay,
          f"terminationGracePeriodSeconds {termination} must exceed RADAR_SHUTDOWN_GRACE_SECS "
-         f"{grace} + the {DRAIN_DELAY_SECS} s drain delay")
+         f"{grace} + RADAR_SHUTDOWN_DRAIN_DELAY_SECS {drain_delay}")
 
     memory = container.get("resources", {}).get("limits", {}).get("memory")
     need(memory is not None, "the container needs a memory limit")

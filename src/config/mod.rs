@@ -7,6 +7,7 @@
 
 mod cli;
 mod error;
+mod hardening;
 pub mod http;
 mod names;
 pub mod oracle;
@@ -18,6 +19,7 @@ use clap::Parser;
 
 pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
 pub use error::ConfigError;
+pub use hardening::{AdminSettings, LimitsSettings, TlsArgs};
 pub use http::HttpArgs;
 pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
@@ -167,6 +169,181 @@ mod tests {
             (parsed.stale_after, parsed.shutdown_grace)
         );
         assert_eq!(defaults.contact_email, parsed.contact_email);
+    }
+
+    #[test]
+    fn durations_and_limits_have_upper_bounds_and_the_backoff_cap_is_30_s() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--job-retry-backoff-ms", "18446744073709551615"],
+                "RADAR_JOB_RETRY_BACKOFF_MS",
+            ),
+            (
+                &["--job-retry-backoff-ms", "30001"],
+                "RADAR_JOB_RETRY_BACKOFF_MS",
+            ),
+            (&["--job-timeout-secs", "21601"], "RADAR_JOB_TIMEOUT_SECS"),
+            (&["--job-max-attempts", "11"], "RADAR_JOB_MAX_ATTEMPTS"),
+            (
+                &["--stale-after-secs", "18446744073709551615"],
+                "RADAR_STALE_AFTER_SECS",
+            ),
+            (
+                &["--startup-retry-max-secs", "3601"],
+                "RADAR_STARTUP_RETRY_MAX_SECS",
+            ),
+            (
+                &["--shutdown-grace-secs", "601"],
+                "RADAR_SHUTDOWN_GRACE_SECS",
+            ),
+            (
+                &["--shutdown-drain-delay-secs", "301"],
+                "RADAR_SHUTDOWN_DRAIN_DELAY_SECS",
+            ),
+            (
+                &["--stale-hard-limit-secs", "604801"],
+                "RADAR_STALE_HARD_LIMIT_SECS",
+            ),
+            (
+                &["--stale-hard-limit-secs", "3599"],
+                "RADAR_STALE_HARD_LIMIT_SECS",
+            ),
+            (
+                &["--handshake-timeout-secs", "0"],
+                "RADAR_HANDSHAKE_TIMEOUT_SECS",
+            ),
+            (
+                &["--max-connection-age-secs", "9"],
+                "RADAR_MAX_CONNECTION_AGE_SECS",
+            ),
+            (
+                &["--max-connection-age-grace-secs", "601"],
+                "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
+            ),
+            (
+                &["--keepalive-interval-secs", "0"],
+                "RADAR_KEEPALIVE_INTERVAL_SECS",
+            ),
+            (
+                &["--keepalive-timeout-secs", "601"],
+                "RADAR_KEEPALIVE_TIMEOUT_SECS",
+            ),
+            (&["--max-connections", "0"], "RADAR_MAX_CONNECTIONS"),
+            (
+                &["--max-concurrent-streams", "10001"],
+                "RADAR_MAX_CONCURRENT_STREAMS",
+            ),
+            (
+                &["--max-calls-per-connection", "0"],
+                "RADAR_MAX_CALLS_PER_CONNECTION",
+            ),
+            (&["--max-request-bytes", "100"], "RADAR_MAX_REQUEST_BYTES"),
+            (&["--rpc-timeout-secs", "301"], "RADAR_RPC_TIMEOUT_SECS"),
+            (
+                &["--manual-trigger-min-interval-secs", "3601"],
+                "RADAR_MANUAL_TRIGGER_MIN_INTERVAL_SECS",
+            ),
+        ];
+        for (argv, setting) in cases {
+            let e = error_of(argv);
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.to_string().contains(argv[1]), "{e}");
+        }
+        let c = load(&["--job-retry-backoff-ms", "30000"]).unwrap();
+        assert_eq!(c.service.retry().backoff.max, Duration::from_secs(30));
+        assert_eq!(c.service.retry().backoff.initial, Duration::from_secs(30));
+        let c = load(&[]).unwrap();
+        assert_eq!(c.service.retry().backoff.max, Duration::from_secs(30));
+        assert_eq!(c.service.stale_hard_limit, Duration::from_secs(7200));
+        assert_eq!(c.service.drain_delay, Duration::from_secs(5));
+        assert_eq!(c.service.admin.manual_min_interval, Duration::from_secs(30));
+        assert!(c.service.admin.admin_token.is_none());
+        assert!(c.service.tls.loaded.is_none());
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_value_or_the_file_and_is_never_shown() {
+        use secrecy::ExposeSecret;
+        let token = "s3cr3t-t0ken-0123456789";
+        let c = load(&["--admin-token", token]).unwrap();
+        assert!(c.service.admin.admin_token.is_some());
+        assert!(!format!("{c:?}").contains(token), "Debug redacts the token");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let c = load(&["--admin-token-file", path]).unwrap();
+        assert_eq!(c.service.admin.admin_token.unwrap().expose_secret(), token);
+
+        let e = error_of(&["--admin-token", token, "--admin-token-file", path]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        let e = error_of(&["--admin-token", "short"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        assert!(!e.to_string().contains("short"), "{e}");
+        let e = error_of(&["--admin-token-file", "/nonexistent/token"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN_FILE");
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_its_key_and_bad_files_name_their_setting() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
+        let f = |name: &str| format!("{fixtures}{name}");
+        let (cert, key, ca) = (f("server.pem"), f("server.key"), f("ca.pem"));
+        let c = load(&["--tls-cert-file", &cert, "--tls-key-file", &key]).unwrap();
+        let tls = c.service.tls.loaded.unwrap();
+        assert!(tls.client_ca_file.is_none());
+        assert!(
+            !format!("{tls:?}").contains("PRIVATE"),
+            "Debug never shows the key"
+        );
+        let c = load(&[
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-client-ca-file",
+            &ca,
+        ])
+        .unwrap();
+        assert!(c.service.tls.loaded.unwrap().client_ca_file.is_some());
+
+        let cases: &[(&[&str], &str)] = &[
+            (&["--tls-cert-file", &cert], "RADAR_TLS_KEY_FILE"),
+            (&["--tls-key-file", &key], "RADAR_TLS_CERT_FILE"),
+            (&["--tls-client-ca-file", &ca], "RADAR_TLS_CLIENT_CA_FILE"),
+            (
+                &["--tls-cert-file", &key, "--tls-key-file", &key],
+                "RADAR_TLS_CERT_FILE",
+            ),
+            (
+                &["--tls-cert-file", &cert, "--tls-key-file", &cert],
+                "RADAR_TLS_KEY_FILE",
+            ),
+            (
+                &[
+                    "--tls-cert-file",
+                    "/nonexistent.pem",
+                    "--tls-key-file",
+                    &key,
+                ],
+                "RADAR_TLS_CERT_FILE",
+            ),
+            (
+                &[
+                    "--tls-cert-file",
+                    &cert,
+                    "--tls-key-file",
+                    &key,
+                    "--tls-client-ca-file",
+                    &key,
+                ],
+                "RADAR_TLS_CLIENT_CA_FILE",
+            ),
+        ];
+        for (argv, setting) in cases {
+            assert_eq!(error_of(argv).setting, *setting, "{argv:?}");
+        }
     }
 
     #[test]

@@ -28,14 +28,9 @@ where
     Ok(n)
 }
 
-/// A whole number of seconds, greater than 0.
-pub fn secs(value: &str) -> Result<Duration, String> {
-    positive(value).map(Duration::from_secs)
-}
-
-/// A whole number of milliseconds, greater than 0.
-pub fn millis(value: &str) -> Result<Duration, String> {
-    positive(value).map(Duration::from_millis)
+/// A whole number of milliseconds from `MIN` to `MAX`.
+pub fn millis_between<const MIN: u32, const MAX: u32>(value: &str) -> Result<Duration, String> {
+    whole_number::<MIN, MAX>(value).map(|n| Duration::from_millis(n.into()))
 }
 
 /// A whole number of seconds from `MIN` to `MAX`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use clap::{Args, FromArgMatches, ValueEnum};
 
+use super::hardening::{AdminSettings, LimitsSettings, TlsArgs};
 use super::http::HttpArgs;
 use super::oracle::OracleArgs;
 use super::parse;
@@ -176,7 +177,7 @@ pub struct ServiceSettings {
         value_name = "STALE_AFTER_SECS",
         env = "RADAR_STALE_AFTER_SECS",
         default_value = "3600",
-        value_parser = parse::secs
+        value_parser = parse::secs_between::<1, 604_800>
     )]
     pub stale_after: Duration,
     /// Limit of one warm-up attempt.
@@ -185,7 +186,8 @@ pub struct ServiceSettings {
         value_name = "JOB_TIMEOUT_SECS",
         env = "RADAR_JOB_TIMEOUT_SECS",
         default_value = "60",
-        value_parser = parse::secs
+        // Room above the Oracle fetch deadline at the largest call timeout (3 x 3600 + 5 s).
+        value_parser = parse::secs_between::<1, 21_600>
     )]
     pub job_timeout: Duration,
     /// Attempts per run for transient failures.
@@ -193,7 +195,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_JOB_MAX_ATTEMPTS",
         default_value = "3",
-        value_parser = parse::positive::<u32>
+        value_parser = parse::whole_number::<1, 10>
     )]
     pub job_max_attempts: u32,
     /// Pause after the first failed attempt of a run (doubled after each).
@@ -202,11 +204,11 @@ pub struct ServiceSettings {
         value_name = "JOB_RETRY_BACKOFF_MS",
         env = "RADAR_JOB_RETRY_BACKOFF_MS",
         default_value = "1000",
-        value_parser = parse::millis
+        value_parser = parse::millis_between::<1, 30_000>
     )]
     pub job_retry_backoff: Duration,
-    /// Cap of the pause between the attempts of a run (raised to the first pause if that is
-    /// longer). Not a flag.
+    /// Cap of the pause between the attempts of a run (the first pause is at most this).
+    /// Not a flag.
     #[arg(skip = Duration::from_secs(30))]
     pub job_retry_backoff_max: Duration,
     /// Cap of the pause between start-up warm-ups while no snapshot has loaded.
@@ -215,7 +217,7 @@ pub struct ServiceSettings {
         value_name = "STARTUP_RETRY_MAX_SECS",
         env = "RADAR_STARTUP_RETRY_MAX_SECS",
         default_value = "60",
-        value_parser = parse::secs
+        value_parser = parse::secs_between::<1, 3600>
     )]
     pub startup_retry_max: Duration,
     /// First pause between start-up warm-ups (doubled after each). Not a flag.
@@ -227,9 +229,38 @@ pub struct ServiceSettings {
         value_name = "SHUTDOWN_GRACE_SECS",
         env = "RADAR_SHUTDOWN_GRACE_SECS",
         default_value = "10",
-        value_parser = parse::secs
+        value_parser = parse::secs_between::<1, 600>
     )]
     pub shutdown_grace: Duration,
+    /// Time the service keeps accepting and answering after SIGTERM, NOT_SERVING, so the
+    /// orchestrator can update its endpoints, before it closes the listener and drains.
+    #[arg(
+        long = "shutdown-drain-delay-secs",
+        value_name = "SHUTDOWN_DRAIN_DELAY_SECS",
+        env = "RADAR_SHUTDOWN_DRAIN_DELAY_SECS",
+        default_value = "5",
+        value_parser = parse::secs_between::<0, 300>
+    )]
+    pub drain_delay: Duration,
+    /// Age beyond which the live answer is ANEEL's error answer instead of old numbers
+    /// (at least RADAR_STALE_AFTER_SECS).
+    #[arg(
+        long = "stale-hard-limit-secs",
+        value_name = "STALE_HARD_LIMIT_SECS",
+        env = "RADAR_STALE_HARD_LIMIT_SECS",
+        default_value = "7200",
+        value_parser = parse::secs_between::<1, 604_800>
+    )]
+    pub stale_hard_limit: Duration,
+    /// Limits of the gRPC listener.
+    #[command(flatten)]
+    pub limits: LimitsSettings,
+    /// Who may call SchedulerAdmin, and how often it may query the source.
+    #[command(flatten)]
+    pub admin: AdminSettings,
+    /// TLS of the gRPC listener.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl Default for ServiceSettings {
@@ -251,7 +282,7 @@ impl ServiceSettings {
             max_attempts: self.job_max_attempts,
             backoff: Backoff {
                 initial: self.job_retry_backoff,
-                max: self.job_retry_backoff_max.max(self.job_retry_backoff),
+                max: self.job_retry_backoff_max,
             },
         }
     }

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::cli::Command;
 use super::error::ConfigError;
+use super::hardening;
 use super::http::HttpArgs;
 use super::names::{invalid, variable};
 use super::oracle::{OracleArgs, REDACTED};
@@ -155,10 +156,12 @@ impl Settings {
                 SourceSettings::Oracle(oracle)
             }
         };
+        let mut service = self.service;
+        hardening::check(&mut service)?;
         let http = self.http.validate()?;
         Ok(Config {
             listen_addr: self.listen_addr,
-            service: self.service,
+            service,
             source,
             binds: self.binds.binds(),
             log: self.log,

@@ -2,19 +2,24 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
+use crate::hygiene::echo;
+
 /// The format ANEEL sends.
 pub const FORMAT: &str = "%d/%m/%Y %H:%M";
 
 /// Parses `dd/mm/yyyy hh:mm` in America/Sao_Paulo into a UTC instant, or says what is wrong.
 pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
     let naive = NaiveDateTime::parse_from_str(value.trim(), FORMAT).map_err(|e| {
-        format!("{value:?} is not a date and time in the format dd/mm/yyyy hh:mm ({e})")
+        format!(
+            "{} is not a date and time in the format dd/mm/yyyy hh:mm ({e})",
+            echo(value)
+        )
     })?;
     chrono_tz::America::Sao_Paulo
         .from_local_datetime(&naive)
         .single()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("{value:?} does not exist in Brasília time"))
+        .ok_or_else(|| format!("{} does not exist in Brasília time", echo(value)))
 }
 
 #[cfg(test)]

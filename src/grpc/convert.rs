@@ -37,6 +37,7 @@ pub(super) fn interrupcao(item: &InterrupcaoAtiva) -> pb::InterrupcaoForneciment
 pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
     let outcome = match record.outcome {
         RunOutcome::Succeeded => sched_pb::RunOutcome::Succeeded,
+        RunOutcome::Partial => sched_pb::RunOutcome::Partial,
         RunOutcome::Failed => sched_pb::RunOutcome::Failed,
         RunOutcome::TimedOut => sched_pb::RunOutcome::TimedOut,
         RunOutcome::Panicked => sched_pb::RunOutcome::Panicked,

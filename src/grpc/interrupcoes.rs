@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{ServiceError, convert};
-use crate::answer::{Answer, AnswerRequest, AnswerService, STATUS_SUCESSO};
+use crate::answer::{Answer, AnswerRequest, AnswerService};
 use crate::cache::CACHE_KEY;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesService;
@@ -20,18 +20,15 @@ impl InterrupcoesGrpc {
     }
 }
 
-fn response(answer: Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
-    let Answer {
-        view,
-        email_indisponibilidade,
-    } = answer;
+fn response(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+    let view = &answer.view;
     let snapshot = &view.snapshot;
     pb::GetQuantitativoInterrupcoesAtivasResponse {
         resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: STATUS_SUCESSO,
-            email_indisponibilidade,
-            mensagem: String::new(),
-            interrupcao_fornecimento: snapshot.items.iter().map(convert::interrupcao).collect(),
+            idc_status_requisicao: answer.idc_status_requisicao(),
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+            mensagem: answer.mensagem(),
+            interrupcao_fornecimento: answer.items().iter().map(convert::interrupcao).collect(),
         }),
         snapshot: Some(pb::SnapshotMetadata {
             collected_at: Some(convert::timestamp(snapshot.collected_at)),
@@ -40,8 +37,9 @@ fn response(answer: Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
             stale_reason: view.stale_reason.clone().unwrap_or_default(),
             source: snapshot.source.to_owned(),
             item_count: snapshot.items.len() as u32,
-            rejected_rows: u32::try_from(snapshot.rejected).unwrap_or(u32::MAX),
+            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
             cache_key: CACHE_KEY.to_owned(),
+            missing_pairs: answer.missing_pairs(),
         }),
     }
 }
@@ -60,6 +58,6 @@ impl InterrupcoesService for InterrupcoesGrpc {
             .answer(&request)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(response(answer)))
+        Ok(Response::new(response(&answer)))
     }
 }

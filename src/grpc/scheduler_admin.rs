@@ -53,6 +53,7 @@ impl SchedulerAdmin for SchedulerAdminGrpc {
         Ok(Response::new(pb::TriggerNowResponse {
             run: Some(convert::run(&result.run)),
             joined_running_run: result.joined,
+            reused_recent_run: result.reused_recent_run,
         }))
     }
 }

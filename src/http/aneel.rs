@@ -22,8 +22,9 @@ use serde::Deserialize;
 
 use super::api_key::{Denial, KeyStore};
 use super::v4::Resposta;
-use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService};
+use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SUCESSO};
 use crate::cache::NotReady;
+use crate::hygiene::echo;
 use crate::metrics::Metrics;
 
 /// The one path of the endpoint.
@@ -112,7 +113,10 @@ impl HttpError {
                     .to_owned()
             }
             HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), value) => {
-                format!("Parâmetro dthRecuperacao inválido: {value:?}. {FORMATO}")
+                format!(
+                    "Parâmetro dthRecuperacao inválido: {}. {FORMATO}",
+                    echo(value)
+                )
             }
             HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
             HttpError::Answer(AnswerError::HistoryUnavailable, _) => {
@@ -179,16 +183,13 @@ async fn quantitativo(
         dth_recuperacao: params.dth_recuperacao.unwrap_or_default(),
     };
     match state.answers.answer(&request).await {
-        Ok(answer) => success(answer, headers.get(IF_MODIFIED_SINCE)),
+        Ok(answer) => success(&answer, headers.get(IF_MODIFIED_SINCE)),
         Err(e) => HttpError::Answer(e, request.dth_recuperacao).into_response(email),
     }
 }
 
-fn success(answer: Answer, if_modified_since: Option<&HeaderValue>) -> Response {
-    let Answer {
-        view,
-        email_indisponibilidade,
-    } = answer;
+fn success(answer: &Answer, if_modified_since: Option<&HeaderValue>) -> Response {
+    let view = &answer.view;
     let collected_at = view.snapshot.collected_at;
     let mut headers = HeaderMap::new();
     headers.insert(LAST_MODIFIED, http_date(collected_at));
@@ -202,7 +203,13 @@ fn success(answer: Answer, if_modified_since: Option<&HeaderValue>) -> Response 
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    let body = Resposta::sucesso(&email_indisponibilidade, &view.snapshot.items).to_json();
+    // Beyond the hard limit: ANEEL's error answer, not old numbers reported as current.
+    let mensagem = answer.mensagem();
+    let body = if answer.idc_status_requisicao() == STATUS_SUCESSO {
+        Resposta::sucesso(&answer.email_indisponibilidade, answer.items()).to_json()
+    } else {
+        Resposta::erro(&answer.email_indisponibilidade, &mensagem).to_json()
+    };
     (StatusCode::OK, headers, body).into_response()
 }
 

@@ -17,6 +17,7 @@ use crate::cache::SnapshotCache;
 use crate::health;
 use crate::metrics::{Format, Metrics, ScrapeInputs};
 use crate::scheduler::SchedulerService;
+use crate::transport::Incoming;
 
 /// What the operations handlers read.
 #[derive(Clone)]
@@ -25,22 +26,25 @@ pub struct OpsState {
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
     stopping: CancellationToken,
+    listener: Arc<Incoming>,
 }
 
 impl OpsState {
-    /// Reads `cache` and `scheduler`; everything turns not ready once `stopping` is
-    /// cancelled, as gRPC health does.
+    /// Reads `cache`, `scheduler` and the gRPC `listener`'s counters; everything turns
+    /// not ready once `stopping` is cancelled, as gRPC health does.
     pub fn new(
         metrics: Arc<Metrics>,
         cache: Arc<SnapshotCache>,
         scheduler: SchedulerService,
         stopping: CancellationToken,
+        listener: Arc<Incoming>,
     ) -> Self {
         Self {
             metrics,
             cache,
             scheduler,
             stopping,
+            listener,
         }
     }
 
@@ -48,6 +52,7 @@ impl OpsState {
         health::Inputs {
             snapshot_loaded: self.cache.is_loaded(),
             scheduler_running: self.scheduler.is_running(),
+            scheduler_stuck: self.scheduler.stuck().is_some(),
             shutting_down: self.stopping.is_cancelled(),
         }
     }
@@ -69,6 +74,7 @@ async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response 
         cache: &state.cache,
         jobs: &jobs,
         health: state.health_inputs(),
+        listener: &state.listener,
     };
     let body = state.metrics.scrape(inputs, format).await;
     (
@@ -81,7 +87,8 @@ async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
-/// 200 while the scheduler's gRPC health is SERVING (it runs), 503 otherwise. A database
+/// 200 while the scheduler's gRPC health is SERVING (it runs and is not stuck), 503
+/// otherwise. A database
 /// outage does not fail it: a restart would not help, and the last good answer is served.
 async fn livez(State(state): State<OpsState>) -> Response {
     probe(&state, health::SCHEDULER_SERVICE)

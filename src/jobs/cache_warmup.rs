@@ -46,7 +46,7 @@ impl Job for CacheWarmupJob {
 
     fn on_run_failed(&self, run: &RunRecord) -> Option<String> {
         let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        self.cache.record_failure(error, run.transient);
+        self.cache.record_failure(&error, run.transient);
         let state = if self.cache.is_loaded() {
             "keeping the last good snapshot, now stale"
         } else {
@@ -82,12 +82,14 @@ impl CacheWarmupJob {
             .map_err(|e| JobError::permanent(e.to_string()))?;
         let items = validated.items.len() as u64;
         let rejected = validated.rejected.len() as u64;
+        // Pairs left out are an undercount that must show: in the answer (the snapshot keeps
+        // them), in the run's outcome (partial) and in the warnings above.
         self.cache
             .replace(Snapshot {
                 collected_at,
                 source: self.source.name(),
                 items: validated.items,
-                rejected,
+                rejected: validated.rejected,
             })
             .await;
         tracing::info!(
@@ -98,7 +100,9 @@ impl CacheWarmupJob {
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "snapshot replaced"
         );
-        Ok(JobReport::new(items).with_fact(REJECTED_FACT, &rejected))
+        Ok(JobReport::new(items)
+            .with_fact(REJECTED_FACT, &rejected)
+            .partial_if(rejected > 0))
     }
 }
 
@@ -261,6 +265,67 @@ mod tests {
             qtd_programada: Some(1),
             qtd_nao_programada: Some(0),
         }
+    }
+
+    /// Log output captured for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_rejected_pair_is_a_warning_and_stays_listed_with_the_snapshot() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let mut too_many = raw(2, 1_400_100);
+        too_many.qtd_ucs_atendidas = Some(3_000_000_000);
+        let report = CacheWarmupJob::new(
+            Arc::new(Fixed(vec![raw(1, 1_400_100), too_many])),
+            cache.clone(),
+        )
+        .execute(1)
+        .await
+        .unwrap();
+        assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
+        assert!(report.partial, "a run that leaves pairs out says so");
+
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("source row rejected"))
+            .unwrap_or_else(|| panic!("no rejection logged: {logs}"));
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains("conjunto=2") && line.contains("municipio=1400100"),
+            "{line}"
+        );
+        assert!(line.contains("qtdUCsAtendidas"), "{line}");
+
+        let snapshot = cache.current().await.unwrap().snapshot;
+        assert_eq!(snapshot.items.len(), 1);
+        assert_eq!(snapshot.rejected.len(), 1);
+        assert_eq!(snapshot.rejected[0].conjunto, Some(2));
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ use crate::cache::SnapshotCache;
 use crate::health;
 use crate::jobs::REJECTED_FACT;
 use crate::scheduler::{JobStatus, RunRecord};
+use crate::transport::Incoming;
 
 /// Version of this build (Cargo's package version).
 pub const VERSION: &str = crate::version::CRATE_VERSION;
@@ -98,6 +99,8 @@ pub struct ScrapeInputs<'a> {
     pub jobs: &'a [JobStatus],
     /// The health inputs of this moment.
     pub health: health::Inputs,
+    /// The gRPC listener's counters.
+    pub listener: &'a Incoming,
 }
 
 /// Every metric of the service, in one registry.
@@ -112,6 +115,9 @@ pub struct Metrics {
     job_skipped_ticks: Family<JobLabels, Counter>,
     job_running: Family<JobLabels, Gauge>,
     snapshot_loaded: Gauge,
+    grpc_connections_refused: Counter,
+    grpc_accept_errors: Counter,
+    grpc_handshake_timeouts: Counter,
     snapshot_age: F64Gauge,
     snapshot_stale: Gauge,
     snapshot_items: Gauge,
@@ -170,6 +176,9 @@ impl Metrics {
             job_skipped_ticks: Family::default(),
             job_running: Family::default(),
             snapshot_loaded: Gauge::default(),
+            grpc_connections_refused: Counter::default(),
+            grpc_accept_errors: Counter::default(),
+            grpc_handshake_timeouts: Counter::default(),
             snapshot_age: F64Gauge::default(),
             snapshot_stale: Gauge::default(),
             snapshot_items: Gauge::default(),
@@ -214,6 +223,21 @@ impl Metrics {
             "radar_job_consecutive_failures",
             "Failed runs of the job since its last success",
             self.job_consecutive_failures.clone(),
+        );
+        r.register(
+            "radar_grpc_connections_refused",
+            "gRPC connections closed at once because RADAR_MAX_CONNECTIONS were open",
+            self.grpc_connections_refused.clone(),
+        );
+        r.register(
+            "radar_grpc_accept_errors",
+            "Failed accepts of the gRPC listener (e.g. too many open files)",
+            self.grpc_accept_errors.clone(),
+        );
+        r.register(
+            "radar_grpc_handshake_timeouts",
+            "gRPC connections closed for not sending the HTTP/2 preface in time",
+            self.grpc_handshake_timeouts.clone(),
         );
         r.register(
             "radar_job_skipped_ticks",
@@ -368,6 +392,17 @@ impl Metrics {
         }
         self.snapshot_loaded
             .set(i64::from(inputs.cache.is_loaded()));
+        for (counter, total) in [
+            (&self.grpc_connections_refused, &inputs.listener.refused),
+            (&self.grpc_accept_errors, &inputs.listener.accept_errors),
+            (
+                &self.grpc_handshake_timeouts,
+                &inputs.listener.handshake_timeouts,
+            ),
+        ] {
+            let total = total.load(std::sync::atomic::Ordering::Relaxed);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         if let Ok(view) = inputs.cache.current().await {
             self.snapshot_age.set(view.age.as_secs_f64());
             self.snapshot_stale

@@ -6,6 +6,7 @@
 mod backoff;
 mod cron;
 mod job;
+mod liveness;
 mod report;
 mod runner;
 mod service;
@@ -14,6 +15,7 @@ mod status;
 pub use backoff::Backoff;
 pub use cron::{CronError, CronSchedule};
 pub use job::{Job, JobError};
+pub use liveness::worst_case;
 pub use report::JobReport;
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};

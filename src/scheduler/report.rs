@@ -10,6 +10,9 @@ pub struct JobReport {
     pub count: u64,
     /// Further facts, as (name, value), in the order the job gives them.
     pub facts: Vec<(&'static str, String)>,
+    /// The attempt succeeded, but part of its input was left out (for the warm-up: rows
+    /// that failed validation): the run's outcome is then `partial`, not `succeeded`.
+    pub partial: bool,
 }
 
 impl JobReport {
@@ -18,7 +21,15 @@ impl JobReport {
         Self {
             count,
             facts: Vec::new(),
+            partial: false,
         }
+    }
+
+    /// Marks the report partial when `partial` (see [`JobReport::partial`]).
+    #[must_use]
+    pub fn partial_if(mut self, partial: bool) -> Self {
+        self.partial = partial;
+        self
     }
 
     /// Adds the fact `name = value`.

@@ -52,17 +52,25 @@ pub(super) async fn run_job(
         let duration_ms = millis(record.duration);
         let error = record.error.as_deref().unwrap_or_default();
         let facts = facts_text(&record);
-        // One line per run: `info` when it succeeded, the run's only `error` line when it
-        // failed, with what the failure leaves in place.
-        if record.outcome.is_success() {
-            tracing::info!(
-                duration_ms,
-                count = record.report.count,
-                facts,
-                attempt = record.attempts,
-                outcome = record.outcome.as_str(),
-                "job run finished"
-            );
+        // One line per run: `info` when it succeeded, `warn` when rows were rejected, the
+        // run's only `error` line when it failed, with what the failure leaves in place.
+        macro_rules! run_finished {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    duration_ms,
+                    count = record.report.count,
+                    facts,
+                    attempt = record.attempts,
+                    outcome = record.outcome.as_str(),
+                    error,
+                    $message
+                )
+            };
+        }
+        if record.outcome == RunOutcome::Partial {
+            run_finished!(warn, "job run finished, but input rows were rejected");
+        } else if record.outcome.is_success() {
+            run_finished!(info, "job run finished");
         } else {
             let state = job.on_run_failed(&record);
             tracing::error!(
@@ -108,7 +116,11 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         let duration_ms = millis(clock.elapsed());
         let transient = match result {
             Ok(Ok(report)) => {
-                record.outcome = RunOutcome::Succeeded;
+                record.outcome = if report.partial {
+                    RunOutcome::Partial
+                } else {
+                    RunOutcome::Succeeded
+                };
                 record.error = None;
                 record.transient = false;
                 record.report = report;
@@ -224,6 +236,16 @@ mod tests {
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
         assert_eq!((r.report.count, r.report.fact("rejected")), (7, Some("1")));
+        assert_eq!(r.error, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_report_is_a_partial_success() {
+        let partial = JobReport::new(3).with_fact("rejected", &2).partial_if(true);
+        let job = Scripted::new(vec![Some(Ok(partial))]);
+        let r = run_job(job, policy(), 1, Trigger::Cron).await;
+        assert_eq!(r.outcome, RunOutcome::Partial);
+        assert!(r.outcome.is_success(), "its result is in use");
         assert_eq!(r.error, None);
     }
 

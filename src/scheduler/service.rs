@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use super::cron::CronSchedule;
 use super::job::Job;
+use super::liveness::{TickClock, run_overdue, ticks_overdue, worst_case};
 use super::runner::{RetryPolicy, run_job};
 use super::status::{JobStats, JobStatus, RunOutcome, RunRecord, Trigger};
 
@@ -22,7 +24,7 @@ use super::status::{JobStats, JobStatus, RunOutcome, RunRecord, Trigger};
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     /// No job has that name.
-    #[error("no job named {0:?}")]
+    #[error("no job named {}", crate::hygiene::echo(.0))]
     UnknownJob(String),
     /// A job with that name is already registered.
     #[error("a job named {0:?} is already registered")]
@@ -39,13 +41,16 @@ impl From<tokio_cron_scheduler::JobSchedulerError> for SchedulerError {
 }
 
 /// The result of `trigger`: the run's record, and whether the caller joined a run that was
-/// already in progress instead of starting one.
+/// already in progress, or got the last run back, instead of starting one.
 #[derive(Debug, Clone)]
 pub struct TriggerResult {
     /// The run that the call waited for.
     pub run: RunRecord,
     /// True when the call joined a run already in progress.
     pub joined: bool,
+    /// True when a manual trigger came within the minimum interval of the last run's
+    /// start: `run` is that run and the source was not queried again.
+    pub reused_recent_run: bool,
 }
 
 /// Runs registered jobs on their cron schedule. Cheap to clone; clones share state.
@@ -62,6 +67,10 @@ struct Inner {
     engine: tokio::sync::Mutex<Option<JobScheduler>>,
     running: watch::Sender<bool>,
     run_seq: AtomicU64,
+    /// A manual run within this interval of the last run's start returns that run.
+    manual_min_interval: Mutex<Duration>,
+    /// When the scheduler started, and when the last cron tick fired.
+    ticks: Mutex<TickClock>,
     observers: Mutex<Vec<RunObserver>>,
 }
 
@@ -72,6 +81,17 @@ struct JobEntry {
     job: Arc<dyn Job>,
     schedule: CronSchedule,
     state: Mutex<JobState>,
+}
+
+/// How a launch went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launched {
+    /// A new run started.
+    Started,
+    /// The caller joined the run in progress.
+    Joined,
+    /// A manual trigger too soon after the last run: the last run is the answer.
+    Reused,
 }
 
 /// What a launch does when a run is already in progress.
@@ -90,6 +110,8 @@ struct JobState {
     current: Option<watch::Receiver<Option<RunRecord>>>,
     /// The job's id in the engine while started.
     engine_id: Option<Uuid>,
+    /// When the run in progress started (monotonic clock, for the liveness check).
+    current_started: Option<tokio::time::Instant>,
 }
 
 impl SchedulerService {
@@ -103,9 +125,53 @@ impl SchedulerService {
                 engine: tokio::sync::Mutex::new(None),
                 running: watch::channel(false).0,
                 run_seq: AtomicU64::new(0),
+                manual_min_interval: Mutex::new(Duration::ZERO),
+                ticks: Mutex::new(TickClock::default()),
                 observers: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// Manual triggers within `interval` of the last run's start return that run instead
+    /// of starting another (the source is protected from callers). Zero turns this off.
+    pub fn set_manual_min_interval(&self, interval: Duration) {
+        *self
+            .inner
+            .manual_min_interval
+            .lock()
+            .expect("interval lock") = interval;
+    }
+
+    /// The retry policy of every run.
+    pub fn policy(&self) -> RetryPolicy {
+        self.inner.policy
+    }
+
+    /// Whether the scheduler looks stuck now: a run has exceeded its worst case, or no cron
+    /// tick has fired for two periods. `None` when it is healthy.
+    pub fn stuck(&self) -> Option<String> {
+        let now = tokio::time::Instant::now();
+        let worst = worst_case(&self.inner.policy);
+        for entry in self.inner.entries() {
+            let started = entry.state.lock().expect("job state lock").current_started;
+            if let Some(reason) = run_overdue(entry.job.name(), started, now, worst) {
+                return Some(reason);
+            }
+        }
+        if !self.is_running() {
+            return None;
+        }
+        let ticks = *self.inner.ticks.lock().expect("ticks lock");
+        let utc_now = Utc::now();
+        self.inner.entries().iter().find_map(|entry| {
+            ticks_overdue(
+                entry.job.name(),
+                &entry.schedule,
+                self.inner.time_zone,
+                ticks,
+                utc_now,
+            )
+        })
     }
 
     /// Registers `job` to run on `schedule`. If the scheduler is running, the job is
@@ -156,6 +222,10 @@ impl SchedulerService {
         }
         engine.start().await?;
         *engine_slot = Some(engine);
+        *self.inner.ticks.lock().expect("ticks lock") = TickClock {
+            started: Some(Utc::now()),
+            last_tick: None,
+        };
         self.inner.running.send_replace(true);
         tracing::info!(time_zone = %self.inner.time_zone, "scheduler started");
         Ok(())
@@ -196,23 +266,33 @@ impl SchedulerService {
             .inner
             .entry(name)
             .ok_or_else(|| SchedulerError::UnknownJob(name.to_owned()))?;
-        let (mut done, joined) = self
+        let (mut done, launched) = self
             .inner
             .launch(&entry, trigger, Join::Join)
             .expect("Join::Join always yields a run");
-        if joined {
-            tracing::info!(
+        match launched {
+            Launched::Joined => tracing::info!(
                 job = name,
                 trigger = trigger.as_str(),
                 "joined the run in progress"
-            );
+            ),
+            Launched::Reused => tracing::info!(
+                job = name,
+                trigger = trigger.as_str(),
+                "manual trigger within the minimum interval: returning the last run"
+            ),
+            Launched::Started => {}
         }
         let run = done
             .wait_for(Option::is_some)
             .await
             .map(|r| r.clone().expect("waited for Some"))
             .map_err(|_| SchedulerError::Engine("the run's task ended without a result".into()))?;
-        Ok(TriggerResult { run, joined })
+        Ok(TriggerResult {
+            run,
+            joined: launched == Launched::Joined,
+            reused_recent_run: launched == Launched::Reused,
+        })
     }
 
     /// The status of every job, ordered by name.
@@ -292,6 +372,7 @@ impl Inner {
 
     /// A cron tick: start a run, or skip the tick when one is in progress.
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
+        self.ticks.lock().expect("ticks lock").last_tick = Some(Utc::now());
         if self.launch(entry, Trigger::Cron, Join::Skip).is_none() {
             let skipped = entry
                 .state
@@ -315,19 +396,29 @@ impl Inner {
         entry: &Arc<JobEntry>,
         trigger: Trigger,
         join: Join,
-    ) -> Option<(watch::Receiver<Option<RunRecord>>, bool)> {
+    ) -> Option<(watch::Receiver<Option<RunRecord>>, Launched)> {
         let mut state = entry.state.lock().expect("job state lock");
         if let Some(current) = &state.current {
             return match join {
-                Join::Join => Some((current.clone(), true)),
+                Join::Join => Some((current.clone(), Launched::Joined)),
                 Join::Skip => {
                     state.stats.skipped_ticks += 1;
                     None
                 }
             };
         }
+        if trigger == Trigger::Manual {
+            let interval = *self.manual_min_interval.lock().expect("interval lock");
+            if let Some(last) = &state.stats.last_run {
+                let since_start = (Utc::now() - last.started_at).to_std().unwrap_or_default();
+                if since_start < interval {
+                    return Some((watch::channel(Some(last.clone())).1, Launched::Reused));
+                }
+            }
+        }
         let (done_tx, done_rx) = watch::channel(None);
         state.current = Some(done_rx.clone());
+        state.current_started = Some(tokio::time::Instant::now());
         drop(state);
 
         let run_id = self.run_seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -352,6 +443,7 @@ impl Inner {
                 let mut state = entry.state.lock().expect("job state lock");
                 state.stats.record(record.clone());
                 state.current = None;
+                state.current_started = None;
             }
             let observers = inner.observers.lock().expect("observers lock").clone();
             for observer in observers {
@@ -359,6 +451,6 @@ impl Inner {
             }
             done_tx.send_replace(Some(record));
         });
-        Some((done_rx, false))
+        Some((done_rx, Launched::Started))
     }
 }

@@ -34,6 +34,9 @@ impl Trigger {
 pub enum RunOutcome {
     /// An attempt succeeded.
     Succeeded,
+    /// An attempt succeeded, but part of its input was left out (for the warm-up: rows
+    /// that failed validation).
+    Partial,
     /// The last attempt returned an error.
     Failed,
     /// The last attempt exceeded the attempt timeout.
@@ -47,15 +50,16 @@ impl RunOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Partial => "partial",
             RunOutcome::Failed => "failed",
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::Panicked => "panicked",
         }
     }
 
-    /// Whether the run counts as a success.
+    /// Whether the run counts as a success (with or without rejected rows).
     pub fn is_success(self) -> bool {
-        self == RunOutcome::Succeeded
+        matches!(self, RunOutcome::Succeeded | RunOutcome::Partial)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use radar_interrupcoes::config::ServiceSettings;
+use radar_interrupcoes::config::{AdminSettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
@@ -17,6 +17,7 @@ use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerA
 use radar_interrupcoes::scheduler::SchedulerService;
 use radar_interrupcoes::server::Application;
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
+use radar_interrupcoes::transport::Incoming;
 use tokio::sync::{Semaphore, oneshot};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -29,6 +30,9 @@ pub enum Behaviour {
     Rows(Vec<RawInterrupcaoRow>),
     Fail(SourceError),
     Panic,
+    /// Blocks its worker thread for this long (an attempt the timeout cannot end), then
+    /// answers no rows.
+    Block(Duration),
 }
 
 /// A source whose answers the test scripts, which counts its queries, and which can hold
@@ -86,6 +90,10 @@ impl InterrupcaoSource for FakeSource {
             Behaviour::Rows(rows) => Ok(rows),
             Behaviour::Fail(e) => Err(e),
             Behaviour::Panic => panic!("fake source panicked"),
+            Behaviour::Block(duration) => {
+                std::thread::sleep(duration);
+                Ok(Vec::new())
+            }
         }
     }
 }
@@ -112,6 +120,11 @@ pub fn test_settings() -> ServiceSettings {
         startup_retry_initial: Duration::from_millis(50),
         startup_retry_max: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
+        drain_delay: Duration::ZERO,
+        admin: AdminSettings {
+            manual_min_interval: Duration::ZERO,
+            ..ServiceSettings::default().admin
+        },
         ..ServiceSettings::default()
     }
 }
@@ -124,6 +137,7 @@ pub struct TestApp {
     pub admin: SchedulerAdminClient<Channel>,
     pub health: HealthClient<Channel>,
     pub channel: Channel,
+    pub incoming: Arc<Incoming>,
     /// The ANEEL endpoint (`spawn_http` only).
     pub aneel_addr: Option<std::net::SocketAddr>,
     /// The operations endpoint (`spawn_http` only).
@@ -174,6 +188,7 @@ impl TestApp {
         }
         let addr = app.local_addr().unwrap();
         let scheduler = app.scheduler();
+        let incoming = app.incoming();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -190,6 +205,7 @@ impl TestApp {
             admin: SchedulerAdminClient::new(channel.clone()),
             health: HealthClient::new(channel.clone()),
             channel,
+            incoming,
             aneel_addr,
             ops_addr,
             shutdown: Some(tx),
@@ -199,10 +215,29 @@ impl TestApp {
 
     /// Sends the shutdown signal and waits for `run` to return.
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        self.signal_shutdown();
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Waits for `run` to return after [`signal_shutdown`](Self::signal_shutdown).
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
         self.task.take().unwrap().await.unwrap()
+    }
+
+    /// A new connection to the server.
+    pub async fn connect(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     pub async fn health_of(&self, service: &str) -> ServingStatus {

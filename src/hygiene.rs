@@ -1,0 +1,128 @@
+//! What data clients may see of a failure: its kind and native code (`ORA-`, `DPI-`,
+//! `SQLITE_`), never file paths or driver internals, and never more than a short prefix of
+//! a value they sent. `ListJobs` (admin only) and the logs keep the full detail.
+
+/// Longest prefix of a client's value echoed back in an error.
+pub const ECHO_MAX_CHARS: usize = 32;
+
+/// `value` as it may be echoed in an error: quoted, cut to [`ECHO_MAX_CHARS`] characters
+/// with its full length noted when longer.
+pub fn echo(value: &str) -> String {
+    let total = value.chars().count();
+    if total <= ECHO_MAX_CHARS {
+        return format!("{value:?}");
+    }
+    let prefix: String = value.chars().take(ECHO_MAX_CHARS).collect();
+    format!("{prefix:?}... ({total} characters)")
+}
+
+/// The client-facing summary of a failed load: its kind and the native codes found in
+/// `error`, e.g. `transient source error (ORA-12541)`.
+pub fn public_failure(error: &str) -> String {
+    let kind = if error.contains("timed out") {
+        "the source query timed out"
+    } else if error.contains("panicked") {
+        "the load panicked"
+    } else if error.contains("failed validation") {
+        "every source row failed validation"
+    } else if error.contains("(transient)") {
+        "transient source error"
+    } else if error.contains("(permanent)") {
+        "permanent source error"
+    } else {
+        "the load failed"
+    };
+    let codes = native_codes(error);
+    if codes.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({})", codes.join(", "))
+    }
+}
+
+/// The distinct `ORA-nnnnn`, `DPI-nnnn` and `SQLITE_XXX` codes in `text`, in order.
+fn native_codes(text: &str) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        let found = ["ORA-", "DPI-"]
+            .iter()
+            .find(|p| rest.starts_with(**p))
+            .map(|p| {
+                let digits = rest[p.len()..]
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .count();
+                (digits > 0).then(|| p.len() + digits)
+            })
+            .or_else(|| {
+                rest.starts_with("SQLITE_").then(|| {
+                    let name = rest["SQLITE_".len()..]
+                        .bytes()
+                        .take_while(|b| b.is_ascii_uppercase() || *b == b'_')
+                        .count();
+                    (name > 0).then(|| "SQLITE_".len() + name)
+                })
+            })
+            .flatten();
+        // A code starts a word: `xORA-1` is not one.
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        match found {
+            Some(len) if starts_word => {
+                let code = rest[..len].to_owned();
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+                i += len;
+            }
+            _ => i += rest.chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    codes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_and_their_length_noted() {
+        assert_eq!(echo("28/11/2026"), "\"28/11/2026\"");
+        let long = "x".repeat(4_000_000);
+        let shown = echo(&long);
+        assert!(shown.len() < 80, "{shown}");
+        assert!(shown.ends_with("(4000000 characters)"), "{shown}");
+        // Cut on characters, not bytes.
+        let shown = echo(&"ç".repeat(40));
+        assert!(
+            shown.starts_with(&format!("\"{}\"...", "ç".repeat(32))),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn failures_keep_kind_and_codes_but_not_paths_or_driver_text() {
+        let sqlite = "SQLITE_CANTOPEN: unable to open database file /srv/secret/oms.sqlite: \
+                      No such file or directory (permanent)";
+        let shown = public_failure(sqlite);
+        assert_eq!(shown, "permanent source error (SQLITE_CANTOPEN)");
+        assert!(!shown.contains("/srv"));
+
+        let oracle = "ORA-12541: TNS:no listener at host db.internal:1521 (DPI-1080) (transient)";
+        assert_eq!(
+            public_failure(oracle),
+            "transient source error (ORA-12541, DPI-1080)"
+        );
+        assert_eq!(
+            public_failure("attempt 3 timed out after 60000 ms"),
+            "the source query timed out"
+        );
+        assert_eq!(
+            public_failure("something else /etc/passwd"),
+            "the load failed"
+        );
+        assert_eq!(public_failure("xORA-1 ORA- DPI-x"), "the load failed");
+    }
+}

@@ -1,0 +1,267 @@
+//! The accept loop: a stream of connections for tonic's `serve_with_incoming_shutdown`,
+//! each holding one of `max_connections` permits, with a deadline for the HTTP/2 preface
+//! enforced on its reads.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
+const PREFACE_LEN: usize = 24;
+
+/// The accept loop logs a failure kind at most once per this interval.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Pause of the accept loop after it fails for lack of resources (too many open files).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Counters of the listener, shared with whoever wants to show them.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    /// Connections closed at once because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Accepts that failed (e.g. too many open files).
+    pub accept_errors: AtomicU64,
+    /// Connections closed for not sending the preface in time.
+    pub handshake_timeouts: AtomicU64,
+}
+
+impl Incoming {
+    /// The stream of accepted connections of `listener`: at most `max_connections` open
+    /// at once, each with `handshake_timeout` to send the HTTP/2 preface. Accept errors
+    /// never end it and never reach tonic (whose loop would spin on them): they are
+    /// counted, logged at most once per interval, and followed by a pause.
+    pub fn stream(
+        self: Arc<Self>,
+        listener: TcpListener,
+        max_connections: usize,
+        handshake_timeout: Duration,
+    ) -> impl Stream<Item = Result<ConnIo, io::Error>> + Send + 'static {
+        let state = AcceptLoop {
+            listener,
+            max_connections,
+            handshake_timeout,
+            permits: Arc::new(Semaphore::new(max_connections)),
+            counters: self,
+            refused_log: RateLimitedLog::default(),
+            error_log: RateLimitedLog::default(),
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            let io = state.next().await;
+            Some((Ok(io), state))
+        })
+    }
+}
+
+struct AcceptLoop {
+    listener: TcpListener,
+    max_connections: usize,
+    handshake_timeout: Duration,
+    permits: Arc<Semaphore>,
+    counters: Arc<Incoming>,
+    refused_log: RateLimitedLog,
+    error_log: RateLimitedLog,
+}
+
+impl AcceptLoop {
+    async fn next(&mut self) -> ConnIo {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                        let refused = self.counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                        if let Some(suppressed) = self.refused_log.should_log() {
+                            tracing::warn!(
+                                %peer,
+                                max_connections = self.max_connections,
+                                refused_total = refused,
+                                suppressed,
+                                "connection refused: too many open connections"
+                            );
+                        }
+                        drop(stream);
+                        continue;
+                    };
+                    // Without TCP_NODELAY small answers wait on delayed ACKs (~40 ms each).
+                    let _ = stream.set_nodelay(true);
+                    return ConnIo::new(
+                        stream,
+                        permit,
+                        self.handshake_timeout,
+                        self.counters.clone(),
+                    );
+                }
+                Err(e) if is_per_connection(&e) => {
+                    // The peer went away between SYN and accept: nothing to fix here.
+                    tracing::debug!(error = %e, "accept failed for one connection");
+                }
+                Err(e) => {
+                    let total = self.counters.accept_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(suppressed) = self.error_log.should_log() {
+                        tracing::error!(
+                            error = %e,
+                            accept_errors_total = total,
+                            suppressed,
+                            backoff_ms = u64::try_from(ACCEPT_BACKOFF.as_millis()).unwrap_or(u64::MAX),
+                            "cannot accept connections (too many open files?): backing off"
+                        );
+                    }
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+
+/// Errors of `accept` that concern only the connection being accepted.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Lets one line through per [`LOG_INTERVAL`] and counts the ones held back.
+#[derive(Debug, Default)]
+struct RateLimitedLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    /// `Some(lines held back since the last one)` when a line may be logged now.
+    fn should_log(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < LOG_INTERVAL => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// An accepted connection: the socket, its permit, and its preface deadline.
+pub struct ConnIo {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+    preface_left: usize,
+    handshake: Pin<Box<Sleep>>,
+    handshake_timeout: Duration,
+    counters: Arc<Incoming>,
+}
+
+impl ConnIo {
+    fn new(
+        stream: TcpStream,
+        permit: OwnedSemaphorePermit,
+        handshake_timeout: Duration,
+        counters: Arc<Incoming>,
+    ) -> Self {
+        Self {
+            stream,
+            _permit: permit,
+            preface_left: PREFACE_LEN,
+            handshake: Box::pin(tokio::time::sleep(handshake_timeout)),
+            handshake_timeout,
+            counters,
+        }
+    }
+
+    /// An error when the preface is late; until it has arrived, arms the timer that wakes
+    /// the reader at the deadline. No call can be in flight before the preface, so closing
+    /// then loses none.
+    fn check_handshake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.preface_left == 0 || self.handshake.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        self.counters
+            .handshake_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            peer = ?self.stream.peer_addr().ok(),
+            "closing a connection that sent no preface in time"
+        );
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no HTTP/2 preface within {} ms",
+                self.handshake_timeout.as_millis()
+            ),
+        ))
+    }
+}
+
+impl Connected for ConnIo {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for ConnIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check_handshake(cx)?;
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            let read = buf.filled().len() - before;
+            this.preface_left = this.preface_left.saturating_sub(read);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for ConnIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
