@@ -267,26 +267,7 @@ mod tests {
         }
     }
 
-    /// Log output captured for one test.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
+    use crate::telemetry::capture::Captured;
 
     #[tokio::test]
     async fn each_rejected_pair_is_a_warning_and_stays_listed_with_the_snapshot() {
@@ -310,7 +291,7 @@ mod tests {
         assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
         assert!(report.partial, "a run that leaves pairs out says so");
 
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         let line = logs
             .lines()
             .find(|l| l.contains("source row rejected"))

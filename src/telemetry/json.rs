@@ -89,8 +89,8 @@ impl Visit for FieldsVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::Captured;
     use super::*;
+    use crate::telemetry::capture::Captured;
     use tracing::Instrument;
 
     #[test]
@@ -100,7 +100,7 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
-            .with_writer(move || writer.clone())
+            .with_writer(writer)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let run = tracing::info_span!("job_run", job = "interrupcao_cache_warmup", run_id = 3);
@@ -132,7 +132,7 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
-            .with_writer(move || writer.clone())
+            .with_writer(writer)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
         async { tracing::info!("inside") }

@@ -5,6 +5,8 @@
 //! - JSON lines carry the fields of the enclosing spans at the top level ([`json`]).
 //! - Dependencies log at `warn` unless the filter names them ([`LogFilter`]).
 
+#[cfg(test)]
+pub(crate) mod capture;
 mod json;
 mod plain;
 
@@ -125,27 +127,8 @@ pub fn init(format: LogFormat, filter: LogFilter) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
 
-    /// Everything written through it, for assertions.
-    #[derive(Clone, Default)]
-    pub(super) struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Captured {
-        pub(super) fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::capture::Captured;
 
     fn logged_with(filter: &str) -> String {
         let out = Captured::default();
@@ -153,7 +136,7 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter.parse::<LogFilter>().unwrap().into_env_filter())
             .with_ansi(false)
-            .with_writer(move || writer.clone())
+            .with_writer(writer)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(target: "tokio_cron_scheduler::job_scheduler", "Job creator created");

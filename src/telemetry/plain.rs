@@ -96,8 +96,8 @@ impl VisitFmt for QuotedVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::Captured;
     use super::*;
+    use crate::telemetry::capture::Captured;
 
     fn plain_line(emit: impl FnOnce()) -> String {
         let out = Captured::default();
@@ -105,7 +105,7 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
             .fmt_fields(QuotedFields)
-            .with_writer(move || writer.clone())
+            .with_writer(writer)
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
         out.text()
