@@ -1,14 +1,26 @@
-//! The data answer, produced once for every adapter: the gRPC handler and the ANEEL HTTP
-//! endpoint both call [`AnswerService::answer`] and only convert its result. The rule that
-//! data older than the hard limit is ANEEL's error answer, never old numbers reported as
-//! current, lives here too ([`Answer::idc_status_requisicao`]).
+//! The data answer, live or at a past moment (`dthRecuperacao`), produced once for every
+//! adapter: the gRPC handler and the ANEEL HTTP endpoint both call [`AnswerService::answer`]
+//! and only convert its result.
+//!
+//! The live answer comes from the snapshot cache only and never waits on the store. A past
+//! moment is answered with the latest stored snapshot collected at or before it, within the
+//! retention, through a bounded moka cache in front of the store.
+//!
+//! The rule that data older than the hard limit is ANEEL's error answer, never old numbers
+//! reported as current, lives here too ([`Answer::idc_status_requisicao`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::Stream;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::cache::{NotReady, SnapshotCache, SnapshotView};
+use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
+use crate::clock::Clock;
 use crate::domain::{InterrupcaoAtiva, dth_recuperacao};
+use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
 
 /// ANEEL's `idcStatusRequisicao` for success.
 pub const STATUS_SUCESSO: i32 = 1;
@@ -17,20 +29,42 @@ pub const STATUS_ERRO: i32 = 2;
 /// Missing pairs listed in an answer at most (the count is always complete).
 pub const MAX_MISSING_PAIRS: usize = 20;
 
-/// What a caller asks: the answer now, or (later) as it stood at `dthRecuperacao`.
+/// What a caller asks: the answer now, or as it stood at `dthRecuperacao`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnswerRequest {
     /// ANEEL's `dthRecuperacao` as received (`dd/mm/yyyy hh:mm`); empty asks for now.
     pub dth_recuperacao: String,
 }
 
-/// The answer: a snapshot as it looks now, and the contact every answer carries.
+/// Prefix of the history cache's keys (followed by the moment, RFC 3339).
+pub const HISTORY_CACHE_KEY: &str = "interrupcoes:historico:v1";
+
+/// How old a moment must be before its answer is cached: a snapshot collected just before
+/// a recent moment may still be on its way to the store (claim wait, write), and caching
+/// the answer found before it arrives would serve the older one for a whole time-to-live.
+pub const HISTORY_SETTLED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
+/// An answer and where it came from.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// The snapshot with its age and staleness.
+    /// The snapshot that answered, with its age (now for a live answer, at the asked moment
+    /// for a past one) and staleness.
     pub view: SnapshotView,
     /// `emailIndisponibilidade`.
     pub email_indisponibilidade: String,
+    /// The cache key it was served from.
+    pub cache_key: String,
+    /// For a past moment: the stored snapshot's id and the moment asked.
+    pub recovered: Option<Recovered>,
+}
+
+/// Which stored snapshot answered a past moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The moment asked (`dthRecuperacao`, as an instant).
+    pub asked_at: DateTime<Utc>,
+    /// The stored snapshot's id.
+    pub snapshot_id: String,
 }
 
 impl Answer {
@@ -87,30 +121,88 @@ fn unavailable_since(collected_at: DateTime<Utc>) -> String {
 /// Why there is no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
-    /// No snapshot has loaded yet.
+    /// No snapshot has loaded yet (live answer).
     #[error(transparent)]
     NotReady(#[from] NotReady),
-    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm` in Brasília time.
+    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm` in Brasília time, or in the future.
     #[error("invalid dthRecuperacao: {0}")]
     InvalidDthRecuperacao(String),
-    /// `dthRecuperacao` is valid, but answers from the past are not kept yet.
-    #[error("dthRecuperacao is not supported yet: omit it to get the current answer")]
-    HistoryUnavailable,
+    /// Nothing is stored for that moment: `message` says why; `oldest` is the oldest moment
+    /// that can be answered (`dd/mm/yyyy hh:mm`, Brasília), when anything is stored.
+    #[error("{message}")]
+    NotFound {
+        /// What is wrong, for operators (English).
+        message: String,
+        /// The oldest answerable moment, for adapters that word the error themselves.
+        oldest: Option<String>,
+    },
+    /// The store could not be read.
+    #[error(
+        "the history is unavailable ({0}); the current answer (without dthRecuperacao) is \
+         unaffected"
+    )]
+    StoreUnavailable(StoreError),
 }
 
-/// Answers ANEEL's question from the snapshot cache; never touches the source.
+/// Settings of the past answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// How far back a moment can be asked.
+    pub retention: chrono::Duration,
+    /// Entries kept by the history cache.
+    pub cache_capacity: u64,
+    /// How long an entry stays in the history cache.
+    pub cache_ttl: Duration,
+    /// A snapshot older than this at the asked moment is reported stale.
+    pub stale_after: Duration,
+}
+
+/// Where past answers come from: the store, the clock that says what "now" is, and the
+/// limits of the history.
+#[derive(Clone)]
+pub struct History {
+    /// The snapshot store.
+    pub store: Arc<dyn SnapshotStore>,
+    /// The service's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Retention, history cache, staleness.
+    pub limits: HistoryLimits,
+}
+
+/// Produces answers, live or past. Cheap to clone; clones share the caches.
 #[derive(Clone)]
 pub struct AnswerService {
-    cache: Arc<SnapshotCache>,
+    live: Arc<SnapshotCache>,
     email_indisponibilidade: String,
+    store: Arc<dyn SnapshotStore>,
+    clock: Arc<dyn Clock>,
+    limits: HistoryLimits,
+    history: moka::future::Cache<i64, Arc<StoredSnapshot>>,
 }
 
 impl AnswerService {
-    /// Answers from `cache`, with `email_indisponibilidade` in every answer.
-    pub fn new(cache: Arc<SnapshotCache>, email_indisponibilidade: String) -> Self {
+    /// Answers from `live` now and from the store of `history` for past moments, with
+    /// `email_indisponibilidade` in every answer.
+    pub fn new(
+        live: Arc<SnapshotCache>,
+        email_indisponibilidade: String,
+        history: History,
+    ) -> Self {
+        let History {
+            store,
+            clock,
+            limits,
+        } = history;
         Self {
-            cache,
+            live,
             email_indisponibilidade,
+            store,
+            clock,
+            limits,
+            history: moka::future::Cache::builder()
+                .max_capacity(limits.cache_capacity)
+                .time_to_live(limits.cache_ttl)
+                .build(),
         }
     }
 
@@ -119,23 +211,204 @@ impl AnswerService {
         &self.email_indisponibilidade
     }
 
-    /// The answer to `request`, or why there is none.
+    /// The answer to `request`: live when `dthRecuperacao` is empty, else as it stood then.
     pub async fn answer(&self, request: &AnswerRequest) -> Result<Answer, AnswerError> {
-        if !request.dth_recuperacao.is_empty() {
-            dth_recuperacao::parse(&request.dth_recuperacao)
-                .map_err(AnswerError::InvalidDthRecuperacao)?;
-            return Err(AnswerError::HistoryUnavailable);
+        if request.dth_recuperacao.trim().is_empty() {
+            self.live().await
+        } else {
+            self.at(&request.dth_recuperacao).await
         }
-        let view = self.cache.current().await?;
-        Ok(Answer {
+    }
+
+    /// The live answer: the cached snapshot, never the store.
+    pub async fn live(&self) -> Result<Answer, AnswerError> {
+        Ok(self.live_answer(self.live.current().await?))
+    }
+
+    /// The live answer for `snapshot`, one the cache has published (for streams).
+    pub fn live_from(&self, snapshot: Arc<Snapshot>) -> Answer {
+        self.live_answer(self.live.view(snapshot))
+    }
+
+    /// A snapshots receiver for [`watch`]: every snapshot the cache publishes.
+    pub fn subscribe_snapshots(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
+        self.live.subscribe_snapshots()
+    }
+
+    fn live_answer(&self, view: SnapshotView) -> Answer {
+        Answer {
             view,
             email_indisponibilidade: self.email_indisponibilidade.clone(),
+            cache_key: CACHE_KEY.to_owned(),
+            recovered: None,
+        }
+    }
+
+    /// The answer as it stood at `dth_recuperacao`.
+    pub async fn at(&self, dth_recuperacao: &str) -> Result<Answer, AnswerError> {
+        let invalid = AnswerError::InvalidDthRecuperacao;
+        let asked_at = dth_recuperacao::parse(dth_recuperacao).map_err(invalid)?;
+        let now = self.clock.now();
+        if asked_at > now {
+            return Err(invalid(format!(
+                "{dth_recuperacao:?} is in the future (now is {} in Brasília time): ask for \
+                 a past moment, or omit it for the current answer",
+                dth_recuperacao::format(now)
+            )));
+        }
+        let window_start = now - self.limits.retention;
+        if asked_at < window_start {
+            return Err(self.not_found(dth_recuperacao, window_start).await);
+        }
+        let key = asked_at.timestamp_millis();
+        let stored = match self.history.get(&key).await {
+            Some(stored) => stored,
+            None => match self.store.latest_at_or_before(asked_at).await {
+                Ok(Some(stored)) => {
+                    let stored = Arc::new(stored);
+                    if asked_at + HISTORY_SETTLED_AFTER <= now {
+                        self.history.insert(key, stored.clone()).await;
+                    }
+                    stored
+                }
+                Ok(None) => return Err(self.not_found(dth_recuperacao, window_start).await),
+                Err(e) => return Err(AnswerError::StoreUnavailable(e)),
+            },
+        };
+        let age = (asked_at - stored.snapshot.collected_at)
+            .to_std()
+            .unwrap_or_default();
+        let stale_reason = (age > self.limits.stale_after).then(|| {
+            format!(
+                "at that moment the snapshot was older than the {} s limit ({} s)",
+                self.limits.stale_after.as_secs(),
+                age.as_secs()
+            )
+        });
+        Ok(Answer {
+            view: SnapshotView {
+                snapshot: Arc::new(stored.snapshot.clone()),
+                age,
+                stale_reason,
+                // It was the answer at that moment; the hard limit is about now.
+                expired: false,
+            },
+            email_indisponibilidade: self.email_indisponibilidade.clone(),
+            cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
+            recovered: Some(Recovered {
+                asked_at,
+                snapshot_id: stored.id.clone(),
+            }),
         })
     }
+
+    /// NOT_FOUND for `asked`, naming the oldest moment that can be answered: the later of
+    /// the retention window's start and the oldest stored snapshot.
+    async fn not_found(&self, asked: &str, window_start: DateTime<Utc>) -> AnswerError {
+        let oldest = match self.store.oldest().await {
+            Ok(Some(oldest)) => Some(oldest.max(window_start)),
+            Ok(None) => None,
+            Err(e) => return AnswerError::StoreUnavailable(e),
+        };
+        let retention_days = self.limits.retention.num_days();
+        let oldest = oldest.map(dth_recuperacao::format_at_or_after);
+        let message = match &oldest {
+            Some(oldest) => format!(
+                "no answer stored for dthRecuperacao {asked:?}: the oldest moment that can be \
+                 answered is {oldest} (Brasília time; the history keeps {retention_days} days)"
+            ),
+            None => format!(
+                "no answer stored for dthRecuperacao {asked:?}: nothing is stored yet (the \
+                 history keeps {retention_days} days from the first load)"
+            ),
+        };
+        AnswerError::NotFound { message, oldest }
+    }
+}
+
+/// Every snapshot `snapshots` publishes, starting with the current one (once one has
+/// loaded), until `stop` is cancelled. A slow reader skips to the newest: the channel keeps
+/// one value, so there is never a backlog.
+pub fn watch(
+    snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    stop: CancellationToken,
+) -> impl Stream<Item = Arc<Snapshot>> + Send + 'static {
+    futures::stream::unfold(
+        (snapshots, stop, true),
+        |(mut rx, stop, first)| async move {
+            if first {
+                let current = rx.borrow_and_update().clone();
+                if let Some(current) = current {
+                    return Some((current, (rx, stop, false)));
+                }
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return None,
+                    changed = rx.changed() => changed.ok()?,
+                }
+                let next = rx.borrow_and_update().clone();
+                if let Some(next) = next {
+                    return Some((next, (rx, stop, false)));
+                }
+            }
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn snapshot(n: i64) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            collected_at: DateTime::from_timestamp(n, 0).unwrap(),
+            source: "test".into(),
+            instance: "a".into(),
+            items: Vec::new(),
+            rejected: Vec::new(),
+        })
+    }
+
+    fn seconds(s: &Arc<Snapshot>) -> i64 {
+        s.collected_at.timestamp()
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_gets_the_newest_snapshot_not_a_backlog() {
+        let (tx, rx) = watch::channel(Some(snapshot(1)));
+        let stop = CancellationToken::new();
+        let mut stream = Box::pin(super::watch(rx, stop.clone()));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 1, "current at once");
+        for n in 2..=5 {
+            tx.send_replace(Some(snapshot(n)));
+        }
+        assert_eq!(seconds(&stream.next().await.unwrap()), 5, "only the newest");
+        tx.send_replace(Some(snapshot(6)));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 6);
+        stop.cancel();
+        tx.send_replace(Some(snapshot(7)));
+        assert!(
+            stream.next().await.is_none(),
+            "ends once stopping, even with news"
+        );
+    }
+
+    #[tokio::test]
+    async fn before_the_first_load_the_stream_waits_for_it() {
+        let (tx, rx) = watch::channel(None);
+        let mut stream = Box::pin(super::watch(rx, CancellationToken::new()));
+        tx.send_replace(Some(snapshot(3)));
+        assert_eq!(seconds(&stream.next().await.unwrap()), 3);
+        drop(tx);
+        assert!(stream.next().await.is_none(), "ends with its source");
+    }
+}
+
+#[cfg(test)]
+mod hard_limit_tests {
     use super::*;
     use crate::cache::Snapshot;
     use chrono::TimeZone;
@@ -150,7 +423,8 @@ mod tests {
         cache
             .replace(Snapshot {
                 collected_at,
-                source: "test",
+                source: "test".into(),
+                instance: "a".into(),
                 items: vec![InterrupcaoAtiva {
                     ide_conjunto: 1,
                     ide_municipio: 1_400_100,
@@ -161,7 +435,18 @@ mod tests {
                 rejected: Vec::new(),
             })
             .await;
-        let answer = AnswerService::new(cache, "a@b.c".into())
+        let dir = tempfile::tempdir().unwrap();
+        let history = History {
+            store: Arc::new(crate::store::SqliteStore::new(dir.path().join("s.sqlite"))),
+            clock: Arc::new(crate::clock::SystemClock),
+            limits: HistoryLimits {
+                retention: chrono::Duration::days(7),
+                cache_capacity: 10,
+                cache_ttl: Duration::from_secs(60),
+                stale_after: Duration::from_secs(60),
+            },
+        };
+        let answer = AnswerService::new(cache, "a@b.c".into(), history)
             .answer(&AnswerRequest::default())
             .await
             .unwrap();

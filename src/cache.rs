@@ -21,7 +21,9 @@ pub struct Snapshot {
     /// When the source was queried.
     pub collected_at: DateTime<Utc>,
     /// Which source produced it (`sqlite`, `oracle`).
-    pub source: &'static str,
+    pub source: String,
+    /// The instance (replica) that queried the source.
+    pub instance: String,
     /// The validated items, ordered by conjunto, then município.
     pub items: Vec<InterrupcaoAtiva>,
     /// Source rows left out by validation: their (conjunto, município) pairs are missing
@@ -86,6 +88,7 @@ pub struct SnapshotCache {
     max_age: Duration,
     hard_limit: Duration,
     loaded: watch::Sender<bool>,
+    latest: watch::Sender<Option<Arc<Snapshot>>>,
 }
 
 impl SnapshotCache {
@@ -98,6 +101,7 @@ impl SnapshotCache {
             max_age,
             hard_limit: Duration::MAX,
             loaded: watch::channel(false).0,
+            latest: watch::channel(None).0,
         }
     }
 
@@ -110,7 +114,9 @@ impl SnapshotCache {
 
     /// Replaces the snapshot and clears the last failure.
     pub async fn replace(&self, snapshot: Snapshot) {
-        self.cache.insert(CACHE_KEY, Arc::new(snapshot)).await;
+        let snapshot = Arc::new(snapshot);
+        self.cache.insert(CACHE_KEY, snapshot.clone()).await;
+        self.latest.send_replace(Some(snapshot));
         *self.last_failure.write().expect("cache lock") = None;
         self.loaded
             .send_if_modified(|loaded| !std::mem::replace(loaded, true));
@@ -137,10 +143,31 @@ impl SnapshotCache {
         self.loaded.subscribe()
     }
 
+    /// A receiver of every snapshot put in the cache: a slow reader sees only the newest
+    /// (a watch channel keeps one value), never a backlog.
+    pub fn subscribe_snapshots(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
+        self.latest.subscribe()
+    }
+
+    /// Staleness and age of `snapshot` (one that was loaded here) at this moment.
+    pub fn view(&self, snapshot: Arc<Snapshot>) -> SnapshotView {
+        let failure = self.last_failure.read().expect("cache lock").clone();
+        let age = (Utc::now() - snapshot.collected_at)
+            .to_std()
+            .unwrap_or_default();
+        let stale_reason = staleness(snapshot.collected_at, age, self.max_age, failure.as_ref());
+        SnapshotView {
+            snapshot,
+            age,
+            stale_reason,
+            expired: age > self.hard_limit,
+        }
+    }
+
     /// The current snapshot with its age and staleness, or why there is none.
     pub async fn current(&self) -> Result<SnapshotView, NotReady> {
-        let failure = self.last_failure.read().expect("cache lock").clone();
         let Some(snapshot) = self.cache.get(&CACHE_KEY).await else {
+            let failure = self.last_failure.read().expect("cache lock").clone();
             return Err(match failure {
                 None => NotReady::FirstLoadInProgress,
                 Some(Failure {
@@ -154,15 +181,7 @@ impl SnapshotCache {
                 },
             });
         };
-        let now = Utc::now();
-        let age = (now - snapshot.collected_at).to_std().unwrap_or_default();
-        let stale_reason = staleness(snapshot.collected_at, age, self.max_age, failure.as_ref());
-        Ok(SnapshotView {
-            snapshot,
-            age,
-            stale_reason,
-            expired: age > self.hard_limit,
-        })
+        Ok(self.view(snapshot))
     }
 }
 
@@ -195,7 +214,8 @@ mod tests {
     fn snapshot(collected_at: DateTime<Utc>, n: i32) -> Snapshot {
         Snapshot {
             collected_at,
-            source: "test",
+            source: "test".into(),
+            instance: "test-1".into(),
             items: (0..n)
                 .map(|i| InterrupcaoAtiva {
                     ide_conjunto: i,

@@ -78,6 +78,17 @@ impl HealthPublisher {
         }
     }
 
+    /// Ends every open `Watch` stream, after the last published status reaches it: each
+    /// name's channel is replaced by a new one with the same status, and a stream whose
+    /// channel is gone ends. `Check` keeps answering; a `Watch` opened later follows the
+    /// new channel.
+    pub async fn close_watches(&mut self) {
+        for (name, status) in &self.published {
+            self.reporter.clear_service_status(name).await;
+            self.reporter.set_service_status(name, *status).await;
+        }
+    }
+
     /// Publishes the statuses for `inputs` that differ from the last published ones.
     pub async fn publish(&mut self, inputs: Inputs) {
         for (name, status) in statuses(inputs) {
@@ -90,7 +101,9 @@ impl HealthPublisher {
 }
 
 /// Keeps health in step with the cache and the scheduler until `shutdown`, then turns
-/// everything NOT_SERVING and returns (before the scheduler stops and the server drains).
+/// everything NOT_SERVING, ends the open `Watch` streams (which would otherwise hold the
+/// drain until the grace period) and returns (before the scheduler stops and the server
+/// drains).
 pub async fn run(
     mut publisher: HealthPublisher,
     mut loaded: watch::Receiver<bool>,
@@ -121,6 +134,7 @@ pub async fn run(
             shutting_down: true,
         })
         .await;
+    publisher.close_watches().await;
 }
 
 /// Checks the scheduler for a stuck run or stopped ticks (often enough to notice within a

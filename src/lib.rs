@@ -7,6 +7,7 @@
 
 pub mod answer;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod grpc;
@@ -19,6 +20,7 @@ pub mod proto;
 pub mod scheduler;
 pub mod server;
 pub mod source;
+pub mod store;
 pub mod telemetry;
 pub mod transport;
 pub mod version;

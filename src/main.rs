@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::CommandFactory;
+use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{self, Cli, Config, ConfigError, Invocation, OracleArgs};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::HttpListeners;
-use radar_interrupcoes::server::{self, Application};
+use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
 use radar_interrupcoes::{telemetry, version};
 
@@ -73,10 +74,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
     let source = server::source_for(&config.source, &config.binds);
+    let store = server::store_for(&config.store);
     tracing::info!(
         version = version::CRATE_VERSION,
         revision = version::GIT_REVISION,
         source = source.name(),
+        store = store.name(),
+        instance = %config.service.history.instance_id,
         listen_addr = %config.listen_addr,
         warmup_cron = config.service.warmup_cron.expression(),
         time_zone = %config.service.time_zone,
@@ -90,7 +94,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         api_keys: config.http.api_keys,
         ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
     };
-    let app = Application::build(config.service, source, listener)
+    let backends = Backends {
+        source,
+        store,
+        clock: std::sync::Arc::new(SystemClock),
+    };
+    let app = Application::build(config.service, backends, listener)
         .await?
         .with_http(http)
         .before_warm_up(server::create_demo_if_missing(config.source));

@@ -1,7 +1,7 @@
 //! Builds and runs the service: the gRPC server (data, scheduler admin, health,
 //! reflection v1 and v1alpha), the ANEEL HTTP endpoint and the operations endpoint
-//! (metrics, probes), the scheduler with the warm-up job, and the health task, all stopped
-//! by one shutdown signal.
+//! (metrics, probes), the scheduler with the warm-up and retention purge jobs, and the
+//! health task, all stopped by one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,16 +14,18 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tower::util::MapResponseLayer;
 
-use crate::answer::AnswerService;
+use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;
+use crate::clock::Clock;
 use crate::config::{
     self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, ServiceSettings, SourceSettings,
+    StoreSettings,
 };
 use crate::domain::QueryBinds;
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::http::{self, HttpListeners, aneel, ops};
-use crate::jobs::{CacheWarmupJob, warm_up_until_loaded};
+use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_loaded};
 use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
@@ -31,16 +33,29 @@ use crate::scheduler::SchedulerService;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
 use crate::source::{InterrupcaoSource, SettingNames};
+use crate::store::oracle::OracleStore;
+use crate::store::{SnapshotStore, SqliteStore};
 use crate::transport::{Incoming, message_size_status};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What the service runs on, chosen by `main` (or a test).
+pub struct Backends {
+    /// Where the answer comes from (the outage database).
+    pub source: Arc<dyn InterrupcaoSource>,
+    /// Where snapshots are stored and cron ticks claimed.
+    pub store: Arc<dyn SnapshotStore>,
+    /// What "now" is.
+    pub clock: Arc<dyn Clock>,
+}
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
     listener: TcpListener,
     settings: ServiceSettings,
     cache: Arc<SnapshotCache>,
+    answers: AnswerService,
     scheduler: SchedulerService,
     metrics: Arc<Metrics>,
     http: HttpListeners,
@@ -49,25 +64,59 @@ pub struct Application {
 }
 
 impl Application {
-    /// Assembles the service around `source`, listening on `listener` (tests pass
-    /// `127.0.0.1:0`). Fails when the warm-up cron is invalid.
+    /// Assembles the service around `backends`, listening on `listener` (tests pass
+    /// `127.0.0.1:0`). Fails when a cron expression is invalid.
     pub async fn build(
         settings: ServiceSettings,
-        source: Arc<dyn InterrupcaoSource>,
+        backends: Backends,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let Backends {
+            source,
+            store,
+            clock,
+        } = backends;
+        let history = &settings.history;
         let cache = Arc::new(
             SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
         );
+        let answers = AnswerService::new(
+            cache.clone(),
+            settings.contact_email.clone(),
+            History {
+                store: store.clone(),
+                clock: clock.clone(),
+                limits: HistoryLimits {
+                    retention: history.retention,
+                    cache_capacity: history.history_cache_capacity,
+                    cache_ttl: history.history_cache_ttl,
+                    stale_after: settings.stale_after,
+                },
+            },
+        );
         let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
         scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
+        let warmup = CacheWarmupJob::new(source, cache.clone())
+            .with_clock(clock.clone())
+            .with_history(
+                SharedTicks {
+                    store: store.clone(),
+                    claim_wait: history.claim_wait,
+                    claim_poll: history.claim_poll,
+                    store_timeout: history.store_timeout,
+                },
+                history.instance_id.clone(),
+            );
         scheduler
-            .add_cron_job(
-                Arc::new(CacheWarmupJob::new(source, cache.clone())),
-                settings.warmup_cron.clone(),
-            )
+            .add_cron_job(Arc::new(warmup), settings.warmup_cron.clone())
             .await
             .context("scheduling the warm-up job")?;
+        let purge =
+            RetentionPurgeJob::new(store, clock, history.retention, history.purge_batch_size);
+        scheduler
+            .add_cron_job(Arc::new(purge), history.purge_cron.clone())
+            .await
+            .context("scheduling the retention purge job")?;
         let metrics = Arc::new(Metrics::new());
         scheduler.on_run_finished({
             let metrics = metrics.clone();
@@ -77,6 +126,7 @@ impl Application {
             listener,
             settings,
             cache,
+            answers,
             scheduler,
             metrics,
             http: HttpListeners::default(),
@@ -137,6 +187,7 @@ impl Application {
             listener,
             settings,
             cache,
+            answers,
             scheduler,
             metrics,
             http,
@@ -184,7 +235,6 @@ impl Application {
 
         let drain = CancellationToken::new();
         let addr = listener.local_addr()?;
-        let answers = AnswerService::new(cache.clone(), settings.contact_email.clone());
         let grpc_metrics = GrpcMetricsLayer::new(
             metrics.clone(),
             &[
@@ -223,8 +273,11 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(
-                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(answers.clone()))
-                    .max_decoding_message_size(max_request_bytes),
+                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
+                    answers.clone(),
+                    stopping.clone(),
+                ))
+                .max_decoding_message_size(max_request_bytes),
             )
             .add_service(InterceptedService::new(
                 SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))
@@ -373,6 +426,16 @@ pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn Inte
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
         }
+    }
+}
+
+/// The snapshot store the settings select.
+pub fn store_for(settings: &StoreSettings) -> Arc<dyn SnapshotStore> {
+    match settings {
+        StoreSettings::Sqlite { path } => Arc::new(
+            SqliteStore::new(path.clone()).naming_setting(config::variable("store_sqlite_path")),
+        ),
+        StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle))),
     }
 }
 

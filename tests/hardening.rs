@@ -322,6 +322,15 @@ async fn a_run_stuck_beyond_its_worst_case_turns_the_scheduler_not_serving() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let app = TestApp::spawn_with(source.clone(), settings).await;
     app.wait_health(SCHEDULER_SERVICE, Serving).await;
+    // Let the start-up run end (it also writes the snapshot store), or the trigger below
+    // would join it instead of starting the run that blocks.
+    for _ in 0..400 {
+        let jobs = app.jobs().await.jobs;
+        if jobs.iter().any(|j| j.name == WARMUP && j.total_runs > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 
     // The next attempt blocks its thread, so the attempt timeout cannot end it.
     source.set(Behaviour::Block(Duration::from_secs(3)));

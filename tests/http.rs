@@ -252,25 +252,28 @@ async fn every_error_has_its_status_and_anels_envelope() {
     assert!(mensagem.contains("2026-11-28 14:30"), "{mensagem}");
     assert!(mensagem.contains("dd/mm/aaaa hh:mm"), "{mensagem}");
 
-    // A valid dthRecuperacao: what gRPC answers today (UNIMPLEMENTED), as 501.
+    // A valid dthRecuperacao older than the history: 404 naming the oldest moment, as gRPC's
+    // NOT_FOUND (tests/history.rs covers the past answers themselves).
     let (status, headers, json) = get_json(
-        &aneel(&app, &format!("{PATH}?dthRecuperacao=28/11/2026%2014:30")),
+        &aneel(&app, &format!("{PATH}?dthRecuperacao=01/01/2020%2010:00")),
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-    assert!(assert_envelope(status, &headers, &json).contains("dthRecuperacao"));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mensagem = assert_envelope(status, &headers, &json);
+    assert!(mensagem.contains("01/01/2020 10:00"), "{mensagem}");
+    assert!(mensagem.contains("momento mais antigo"), "{mensagem}");
     let grpc = app
         .data
         .clone()
         .get_quantitativo_interrupcoes_ativas(
             radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest {
-                dth_recuperacao: "28/11/2026 14:30".into(),
+                dth_recuperacao: "01/01/2020 10:00".into(),
             },
         )
         .await
         .unwrap_err();
-    assert_eq!(grpc.code(), tonic::Code::Unimplemented);
+    assert_eq!(grpc.code(), tonic::Code::NotFound);
 
     // An empty dthRecuperacao asks for now, as in gRPC.
     let (status, _, json) = get_json(&aneel(&app, &format!("{PATH}?dthRecuperacao=")), None).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL, SCHEDULER_SERVICE};
-use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::jobs::{PURGE_JOB_NAME, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::scheduler::v1::RunOutcome;
 use radar_interrupcoes::source::SourceError;
@@ -139,7 +139,12 @@ async fn list_jobs_shows_the_warmup_with_its_cron_and_next_run() {
 
     let list = app.jobs().await;
     assert!(list.scheduler_running);
-    assert_eq!(list.jobs.len(), 1);
+    let names: Vec<&str> = list.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, [WARMUP_JOB_NAME, PURGE_JOB_NAME], "ordered by name");
+    assert_eq!(
+        list.jobs[1].cron, "0 3 * * *",
+        "the purge runs daily by default"
+    );
     let job = &list.jobs[0];
     assert_eq!(job.name, WARMUP_JOB_NAME);
     assert_eq!(job.cron, "*/30 * * * *");
@@ -467,8 +472,9 @@ async fn bad_requests_get_clear_errors() {
     let e = ask("2026-11-28T10:00").await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("dthRecuperacao") && e.message().contains("2026-11-28T10:00"));
+    // A valid past moment before anything was stored: NOT_FOUND (see tests/history.rs).
     let e = ask("28/11/2026 10:00").await;
-    assert_eq!(e.code(), Code::Unimplemented);
+    assert_eq!(e.code(), Code::NotFound);
 }
 
 #[tokio::test]

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{Behaviour, FakeSource, row, test_settings};
+use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1::ListJobsRequest;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::server::{Application, Backends};
+use radar_interrupcoes::store::SqliteStore;
 use radar_interrupcoes::transport::TlsSettings;
 use tokio::sync::oneshot;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -38,7 +40,14 @@ async fn spawn_tls(mutual: bool) -> (u16, oneshot::Sender<()>) {
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = Application::build(settings, source as Arc<_>, listener)
+    // The store outlives this function with the server: its directory is kept.
+    let store_dir = tempfile::tempdir().unwrap().keep();
+    let backends = Backends {
+        source: source as Arc<_>,
+        store: Arc::new(SqliteStore::new(store_dir.join("store.sqlite"))),
+        clock: Arc::new(SystemClock),
+    };
+    let app = Application::build(settings, backends, listener)
         .await
         .unwrap();
     let port = app.local_addr().unwrap().port();

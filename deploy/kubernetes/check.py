@@ -137,6 +137,8 @@ def main(variant, rendered, dockerfile, tag):
 
     if variant == "oracle":
         need(env.get("RADAR_SOURCE") == "oracle", "RADAR_SOURCE must be oracle")
+        # The replicas share history and cron ticks only through a store they all reach.
+        need(env.get("RADAR_STORE") == "oracle", "RADAR_STORE must be oracle")
         need("RADAR_ORACLE_PASSWORD" not in env, "the password must not be in the ConfigMap")
         secret_file("RADAR_ORACLE_PASSWORD_FILE", "password")
         need("RADAR_ANEEL_API_KEYS" not in env, "ANEEL's keys must not be in the ConfigMap")

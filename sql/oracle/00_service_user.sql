@@ -11,8 +11,10 @@
 --          or, inside SQL*Plus, DEFINE 1 = RADAR before running it with @. It never
 --          prompts; a missing or invalid parameter stops it with an error (exit status 1).
 --
--- The service only reads. It needs to log in, and its schema needs the synonyms that
--- 02_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database.
+-- The service only reads the OMS. It needs to log in, its schema needs the synonyms that
+-- 02_synonyms.sql creates (CREATE SYNONYM) over a database link to the OMS database, and
+-- the snapshot store's tables of 03_store.sql (CREATE TABLE and a quota; adjust the
+-- tablespace USERS to the site's). About 7 days x 48 ticks x a few hundred rows: megabytes.
 -- The database link itself (e.g. DBLINK_INSERVICE) normally exists already; if it does not,
 -- also grant CREATE DATABASE LINK, or create a PUBLIC link as DBA.
 -- =============================================================================
@@ -36,9 +38,12 @@ END;
 
 GRANT CREATE SESSION TO &radar_user;
 GRANT CREATE SYNONYM TO &radar_user;
+-- The snapshot store (03_store.sql): the service's own tables, in its own tablespace.
+GRANT CREATE TABLE TO &radar_user;
+ALTER USER &radar_user QUOTA 1G ON USERS;
 
 -- Uncomment only if the service's schema must own the database link itself:
 -- GRANT CREATE DATABASE LINK TO the service user;
 
-PROMPT Privileges granted to &radar_user.. Next: 01_grants.sql in the OMS database, then 02_synonyms.sql as &radar_user..
+PROMPT Privileges granted to &radar_user.. Next: 01_grants.sql in the OMS database, then 02_synonyms.sql (and 03_store.sql for RADAR_STORE=oracle) as &radar_user..
 EXIT SUCCESS

@@ -8,6 +8,7 @@
 mod cli;
 mod error;
 mod hardening;
+mod history;
 pub mod http;
 mod names;
 pub mod oracle;
@@ -20,6 +21,9 @@ use clap::Parser;
 pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
 pub use error::ConfigError;
 pub use hardening::{AdminSettings, LimitsSettings, TlsArgs};
+pub use history::{
+    DEFAULT_STORE_SQLITE_PATH, HistorySettings, MIN_RETENTION_DAYS, StoreKind, default_instance_id,
+};
 pub use http::HttpArgs;
 pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
@@ -27,7 +31,7 @@ pub use settings::{
     CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
     QueryBindArgs, ServiceSettings, Settings, SourceKind, SqlitePathArg,
 };
-pub use validate::{Config, HttpSettings, Invocation, SourceSettings};
+pub use validate::{Config, HttpSettings, Invocation, SourceSettings, StoreSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings of the

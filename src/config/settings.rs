@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use clap::{Args, FromArgMatches, ValueEnum};
 
 use super::hardening::{AdminSettings, LimitsSettings, TlsArgs};
+use super::history::HistorySettings;
 use super::http::HttpArgs;
 use super::oracle::OracleArgs;
 use super::parse;
@@ -223,6 +224,9 @@ pub struct ServiceSettings {
     /// First pause between start-up warm-ups (doubled after each). Not a flag.
     #[arg(skip = Duration::from_secs(2))]
     pub startup_retry_initial: Duration,
+    /// The snapshot history and the cluster's tick sharing.
+    #[command(flatten)]
+    pub history: HistorySettings,
     /// Time given to in-flight RPCs to finish on shutdown.
     #[arg(
         long = "shutdown-grace-secs",

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::cli::Command;
 use super::error::ConfigError;
 use super::hardening;
+use super::history::StoreKind;
 use super::http::HttpArgs;
 use super::names::{invalid, variable};
 use super::oracle::{OracleArgs, REDACTED};
@@ -94,6 +95,18 @@ impl Command {
     }
 }
 
+/// Where the snapshot history is stored, validated.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// A SQLite file.
+    Sqlite {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// The service's own Oracle schema, with these connection settings.
+    Oracle(OracleArgs),
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -103,6 +116,8 @@ pub struct Config {
     pub service: ServiceSettings,
     /// The data source.
     pub source: SourceSettings,
+    /// Where the snapshot history is stored.
+    pub store: StoreSettings,
     /// The binds of the aggregation query.
     pub binds: QueryBinds,
     /// Logging.
@@ -126,6 +141,26 @@ impl Settings {
     /// Checks the rules between settings (each value alone was checked by clap) and reads
     /// the Oracle password file; the first broken rule is the error.
     pub fn validate(self) -> Result<Config, ConfigError> {
+        let history = &self.service.history;
+        // The wait and a query of our own both happen within one attempt.
+        if history.claim_wait >= self.service.job_timeout {
+            return Err(invalid(
+                "claim_wait",
+                history.claim_wait.as_secs().to_string(),
+                format!(
+                    "must be below {} ({} s): the wait and a query of our own both happen \
+                     within one attempt",
+                    variable("job_timeout"),
+                    self.service.job_timeout.as_secs()
+                ),
+            ));
+        }
+        let store = match history.store {
+            StoreKind::Sqlite => StoreSettings::Sqlite {
+                path: history.store_sqlite_path.clone(),
+            },
+            StoreKind::Oracle => StoreSettings::Oracle(self.oracle.clone().validate()?),
+        };
         let source = match self.source {
             SourceKind::Sqlite => SourceSettings::Sqlite {
                 create_demo: match self.sqlite_create_demo {
@@ -163,6 +198,7 @@ impl Settings {
             listen_addr: self.listen_addr,
             service,
             source,
+            store,
             binds: self.binds.binds(),
             log: self.log,
             http,

@@ -22,6 +22,25 @@ pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{} does not exist in Brasília time", echo(value)))
 }
 
+/// Formats `at` as ANEEL writes it (`dd/mm/yyyy hh:mm`, Brasília time); seconds are
+/// dropped.
+pub fn format(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::America::Sao_Paulo)
+        .format(FORMAT)
+        .to_string()
+}
+
+/// As [`format`], but rounded up to the next whole minute when `at` has seconds, so that
+/// the moment written is never before `at` (for "the oldest moment that can be answered").
+pub fn format_at_or_after(at: DateTime<Utc>) -> String {
+    let whole_minute = at.timestamp().rem_euclid(60) == 0 && at.timestamp_subsec_nanos() == 0;
+    if whole_minute {
+        format(at)
+    } else {
+        format(at + chrono::Duration::minutes(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +49,47 @@ mod tests {
     fn brasilia_time_is_utc_minus_three() {
         let t = parse("28/11/2026 14:30").unwrap();
         assert_eq!(t, Utc.with_ymd_and_hms(2026, 11, 28, 17, 30, 0).unwrap());
+    }
+
+    #[test]
+    fn edges_of_days_months_and_years_convert_to_utc() {
+        let utc = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+        let cases = [
+            ("28/11/2026 00:00", utc(2026, 11, 28, 3, 0)),
+            ("28/11/2026 23:59", utc(2026, 11, 29, 2, 59)),
+            ("30/11/2026 21:00", utc(2026, 12, 1, 0, 0)),
+            ("31/12/2026 23:30", utc(2027, 1, 1, 2, 30)),
+            ("01/01/2027 00:00", utc(2027, 1, 1, 3, 0)),
+            ("29/02/2028 12:00", utc(2028, 2, 29, 15, 0)),
+            // Before 2019 Brasília had daylight saving time (UTC-2 in summer).
+            ("01/01/2018 12:00", utc(2018, 1, 1, 14, 0)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).unwrap(), want, "{text}");
+            assert_eq!(format(want), text, "{text} round trip");
+        }
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        for bad in [
+            "29/02/2026 10:00",
+            "31/02/2028 10:00",
+            "31/04/2026 10:00",
+            "00/01/2026 10:00",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("dd/mm/yyyy hh:mm"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_moment_with_seconds_is_written_as_the_next_minute() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).unwrap(); // 20:59 in Brasília
+        assert_eq!(format_at_or_after(t), "31/12/2026 20:59");
+        let later = t + chrono::Duration::milliseconds(250);
+        assert_eq!(format(later), "31/12/2026 20:59");
+        assert_eq!(format_at_or_after(later), "31/12/2026 21:00");
     }
 
     #[test]

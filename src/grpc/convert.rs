@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
 use crate::jobs::REJECTED_FACT;
 use crate::proto::interrupcoes::v1 as pb;
@@ -52,6 +53,7 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
         error: record.error.clone().unwrap_or_default(),
         items: record.report.count,
         attempts: record.attempts,
+        scheduled_at: record.scheduled_at.map(timestamp),
         rejected: record
             .report
             .fact(REJECTED_FACT)
@@ -79,5 +81,36 @@ pub(super) fn job_status(status: &JobStatus) -> sched_pb::JobStatus {
         total_failures: status.stats.total_failures,
         skipped_ticks: status.stats.skipped_ticks,
         last_success_at: status.stats.last_success_at.map(timestamp),
+    }
+}
+
+pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+    let view = &answer.view;
+    let snapshot = &view.snapshot;
+    pb::GetQuantitativoInterrupcoesAtivasResponse {
+        resposta: Some(pb::QuantitativoInterrupcoesAtivas {
+            idc_status_requisicao: answer.idc_status_requisicao(),
+            email_indisponibilidade: answer.email_indisponibilidade.clone(),
+            mensagem: answer.mensagem(),
+            interrupcao_fornecimento: answer.items().iter().map(interrupcao).collect(),
+        }),
+        snapshot: Some(pb::SnapshotMetadata {
+            collected_at: Some(timestamp(snapshot.collected_at)),
+            age: Some(duration(view.age)),
+            stale: view.stale_reason.is_some(),
+            stale_reason: view.stale_reason.clone().unwrap_or_default(),
+            source: snapshot.source.clone(),
+            item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
+            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
+            missing_pairs: answer.missing_pairs(),
+            cache_key: answer.cache_key.clone(),
+            instance: snapshot.instance.clone(),
+            snapshot_id: answer
+                .recovered
+                .as_ref()
+                .map(|r| r.snapshot_id.clone())
+                .unwrap_or_default(),
+            dth_recuperacao: answer.recovered.as_ref().map(|r| timestamp(r.asked_at)),
+        }),
     }
 }

@@ -20,9 +20,12 @@ pub enum ServiceError {
         /// What is wrong and what is expected.
         reason: String,
     },
-    /// The request asks for something this version does not do yet.
+    /// Nothing answers what was asked (a past moment with nothing stored).
     #[error("{0}")]
-    Unimplemented(String),
+    NotFound(String),
+    /// A dependency of this request is down (the snapshot store); the reason is kept.
+    #[error("{0}")]
+    Unavailable(String),
     /// The scheduler refused or failed.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
@@ -32,10 +35,11 @@ impl ServiceError {
     /// The gRPC code for this error.
     pub fn code(&self) -> Code {
         match self {
-            ServiceError::NotReady(_) => Code::Unavailable,
+            ServiceError::NotReady(_) | ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
-            ServiceError::Unimplemented(_) => Code::Unimplemented,
-            ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => Code::NotFound,
+            ServiceError::NotFound(_) | ServiceError::Scheduler(SchedulerError::UnknownJob(_)) => {
+                Code::NotFound
+            }
             ServiceError::Scheduler(
                 SchedulerError::DuplicateJob(_) | SchedulerError::Engine(_),
             ) => Code::Internal,
@@ -51,7 +55,8 @@ impl From<AnswerError> for ServiceError {
                 field: "dthRecuperacao",
                 reason,
             },
-            AnswerError::HistoryUnavailable => ServiceError::Unimplemented(e.to_string()),
+            AnswerError::NotFound { message, .. } => ServiceError::NotFound(message),
+            AnswerError::StoreUnavailable(_) => ServiceError::Unavailable(e.to_string()),
         }
     }
 }
@@ -87,5 +92,20 @@ mod tests {
         )));
         assert_eq!(s.code(), Code::NotFound);
         assert_eq!(s.message(), "no job named \"x\"");
+
+        let s = Status::from(ServiceError::from(AnswerError::StoreUnavailable(
+            crate::store::StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked"),
+        )));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(
+            s.message().contains("SQLITE_BUSY: locked"),
+            "{}",
+            s.message()
+        );
+        let s = Status::from(ServiceError::from(AnswerError::NotFound {
+            message: "none".into(),
+            oldest: None,
+        }));
+        assert_eq!((s.code(), s.message()), (Code::NotFound, "none"));
     }
 }

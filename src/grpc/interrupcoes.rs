@@ -1,48 +1,34 @@
 //! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`AnswerService`].
 
+use std::pin::Pin;
+
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{ServiceError, convert};
-use crate::answer::{Answer, AnswerRequest, AnswerService};
-use crate::cache::CACHE_KEY;
+use super::convert;
+use super::error::ServiceError;
+use crate::answer::{AnswerRequest, AnswerService};
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesService;
 
 /// The data service adapter.
 pub struct InterrupcoesGrpc {
     answers: AnswerService,
+    stopping: CancellationToken,
 }
 
 impl InterrupcoesGrpc {
-    /// Answers through `answers`.
-    pub fn new(answers: AnswerService) -> Self {
-        Self { answers }
+    /// Answers through `answers`; open streams end when `stopping` is cancelled.
+    pub fn new(answers: AnswerService, stopping: CancellationToken) -> Self {
+        Self { answers, stopping }
     }
 }
 
-fn response(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
-    let view = &answer.view;
-    let snapshot = &view.snapshot;
-    pb::GetQuantitativoInterrupcoesAtivasResponse {
-        resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: answer.idc_status_requisicao(),
-            email_indisponibilidade: answer.email_indisponibilidade.clone(),
-            mensagem: answer.mensagem(),
-            interrupcao_fornecimento: answer.items().iter().map(convert::interrupcao).collect(),
-        }),
-        snapshot: Some(pb::SnapshotMetadata {
-            collected_at: Some(convert::timestamp(snapshot.collected_at)),
-            age: Some(convert::duration(view.age)),
-            stale: view.stale_reason.is_some(),
-            stale_reason: view.stale_reason.clone().unwrap_or_default(),
-            source: snapshot.source.to_owned(),
-            item_count: snapshot.items.len() as u32,
-            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
-            cache_key: CACHE_KEY.to_owned(),
-            missing_pairs: answer.missing_pairs(),
-        }),
-    }
-}
+/// The stream of `WatchQuantitativoInterrupcoesAtivas`.
+type AnswerStream = Pin<
+    Box<dyn Stream<Item = Result<pb::GetQuantitativoInterrupcoesAtivasResponse, Status>> + Send>,
+>;
 
 #[tonic::async_trait]
 impl InterrupcoesService for InterrupcoesGrpc {
@@ -58,6 +44,21 @@ impl InterrupcoesService for InterrupcoesGrpc {
             .answer(&request)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(response(&answer)))
+        Ok(Response::new(convert::answer(&answer)))
+    }
+
+    type WatchQuantitativoInterrupcoesAtivasStream = AnswerStream;
+
+    async fn watch_quantitativo_interrupcoes_ativas(
+        &self,
+        _request: Request<pb::WatchQuantitativoInterrupcoesAtivasRequest>,
+    ) -> Result<Response<Self::WatchQuantitativoInterrupcoesAtivasStream>, Status> {
+        let answers = self.answers.clone();
+        let stream =
+            crate::answer::watch(self.answers.subscribe_snapshots(), self.stopping.clone());
+        let stream = futures::StreamExt::map(stream, move |snapshot| {
+            Ok(convert::answer(&answers.live_from(snapshot)))
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

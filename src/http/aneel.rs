@@ -86,14 +86,17 @@ enum HttpError {
 impl HttpError {
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::Answer(AnswerError::NotReady(_), _) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_), _) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), _) | HttpError::BadQuery => {
                 StatusCode::BAD_REQUEST
             }
-            HttpError::Answer(AnswerError::HistoryUnavailable, _) => StatusCode::NOT_IMPLEMENTED,
+            HttpError::Answer(AnswerError::NotFound { .. }, _) | HttpError::NotFound => {
+                StatusCode::NOT_FOUND
+            }
             HttpError::Denied(Denial::MissingKey | Denial::WrongKey) => StatusCode::UNAUTHORIZED,
             HttpError::Denied(Denial::NotLoopback) => StatusCode::FORBIDDEN,
-            HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
@@ -119,9 +122,19 @@ impl HttpError {
                 )
             }
             HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
-            HttpError::Answer(AnswerError::HistoryUnavailable, _) => {
-                "Consulta por dthRecuperacao ainda não disponível: omita o parâmetro para obter \
-                 a situação atual."
+            HttpError::Answer(AnswerError::NotFound { oldest, .. }, value) => match oldest {
+                Some(oldest) => format!(
+                    "Nenhum dado armazenado para dthRecuperacao {value:?}: o momento mais antigo \
+                     que pode ser consultado é {oldest} (horário de Brasília)."
+                ),
+                None => format!(
+                    "Nenhum dado armazenado para dthRecuperacao {value:?}: o histórico ainda \
+                     está vazio."
+                ),
+            },
+            HttpError::Answer(AnswerError::StoreUnavailable(_), _) => {
+                "Histórico indisponível no momento: tente novamente em instantes. A consulta \
+                 sem dthRecuperacao não é afetada."
                     .to_owned()
             }
             HttpError::Denied(Denial::MissingKey) => {

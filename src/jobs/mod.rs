@@ -1,5 +1,9 @@
 //! Concrete jobs run by the scheduler.
 
 pub mod cache_warmup;
+pub mod retention_purge;
 
-pub use cache_warmup::{CacheWarmupJob, REJECTED_FACT, WARMUP_JOB_NAME, warm_up_until_loaded};
+pub use cache_warmup::{
+    CacheWarmupJob, REJECTED_FACT, SharedTicks, WARMUP_JOB_NAME, warm_up_until_loaded,
+};
+pub use retention_purge::{PURGE_JOB_NAME, RetentionPurgeJob};

@@ -1,7 +1,7 @@
 //! Cron expressions: standard 5-field (`*/30 * * * *`) or 6-field with seconds, parsed and
 //! checked once (at start-up, by the settings), then evaluated in the scheduler's time zone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -83,6 +83,18 @@ impl CronSchedule {
         &self.with_seconds
     }
 
+    /// The latest firing time at or before `at`, reading the expression in `time_zone`: the
+    /// tick that `at` belongs to. Always a whole second (the search keeps the fraction of
+    /// its start, so it starts from one), so replicas waking at different fractions of a
+    /// second name the tick alike.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>, time_zone: Tz) -> Option<DateTime<Utc>> {
+        let at = at.trunc_subsecs(0);
+        self.cron
+            .find_previous_occurrence(&at.with_timezone(&time_zone), true)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     /// The first firing time strictly after `after`, reading the expression in `time_zone`.
     pub fn next_after(&self, after: DateTime<Utc>, time_zone: Tz) -> Option<DateTime<Utc>> {
         self.cron
@@ -124,6 +136,55 @@ mod tests {
         assert_eq!(
             c.next_after(utc(2026, 11, 28, 12, 30, 0), SAO_PAULO),
             Some(utc(2026, 11, 28, 13, 0, 0))
+        );
+    }
+
+    #[test]
+    fn a_moment_belongs_to_the_latest_tick_at_or_before_it() {
+        let every_30 = CronSchedule::parse("*/30 * * * *").unwrap();
+        let cases = [
+            // The tick itself, and just before the next one.
+            (utc(2026, 11, 28, 12, 30, 0), utc(2026, 11, 28, 12, 30, 0)),
+            (utc(2026, 11, 28, 12, 59, 59), utc(2026, 11, 28, 12, 30, 0)),
+            // Midnight in São Paulo is 03:00 UTC; midnight UTC is 21:00 there.
+            (utc(2026, 11, 29, 3, 0, 1), utc(2026, 11, 29, 3, 0, 0)),
+            (utc(2026, 11, 29, 0, 10, 0), utc(2026, 11, 29, 0, 0, 0)),
+            // Month end, year end, and a leap day.
+            (utc(2026, 12, 1, 0, 0, 0), utc(2026, 12, 1, 0, 0, 0)),
+            (utc(2027, 1, 1, 0, 29, 0), utc(2027, 1, 1, 0, 0, 0)),
+            (utc(2028, 2, 29, 23, 45, 0), utc(2028, 2, 29, 23, 30, 0)),
+            (utc(2028, 3, 1, 0, 15, 0), utc(2028, 3, 1, 0, 0, 0)),
+        ];
+        for (at, tick) in cases {
+            assert_eq!(
+                every_30.latest_at_or_before(at, SAO_PAULO),
+                Some(tick),
+                "{at}"
+            );
+            // Replicas wake at different fractions of a second and must name it alike.
+            let later = at + chrono::Duration::microseconds(123_456);
+            assert_eq!(
+                every_30.latest_at_or_before(later, SAO_PAULO),
+                Some(tick),
+                "{later}"
+            );
+        }
+        // A daily schedule read in São Paulo: 03:00 there is 06:00 UTC, on the right day
+        // across a month and a year end.
+        let daily = CronSchedule::parse("0 3 * * *").unwrap();
+        assert_eq!(
+            daily.latest_at_or_before(utc(2027, 1, 1, 5, 59, 0), SAO_PAULO),
+            Some(utc(2026, 12, 31, 6, 0, 0))
+        );
+        assert_eq!(
+            daily.latest_at_or_before(utc(2027, 1, 1, 6, 0, 0), SAO_PAULO),
+            Some(utc(2027, 1, 1, 6, 0, 0))
+        );
+        // The 31st of a month that has none: the latest such day before.
+        let monthly = CronSchedule::parse("0 0 31 * *").unwrap();
+        assert_eq!(
+            monthly.latest_at_or_before(utc(2026, 3, 15, 0, 0, 0), chrono_tz::UTC),
+            Some(utc(2026, 1, 31, 0, 0, 0))
         );
     }
 

@@ -14,7 +14,7 @@ mod status;
 
 pub use backoff::Backoff;
 pub use cron::{CronError, CronSchedule};
-pub use job::{Job, JobError};
+pub use job::{Job, JobError, RunContext};
 pub use liveness::worst_case;
 pub use report::JobReport;
 pub use runner::RetryPolicy;

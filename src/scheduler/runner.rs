@@ -5,12 +5,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tracing::Instrument;
 
 use super::backoff::Backoff;
-use super::job::Job;
+use super::job::{Job, RunContext};
 use super::status::{RunOutcome, RunRecord, Trigger};
 
 /// How a run retries.
@@ -30,6 +30,7 @@ pub(super) async fn run_job(
     policy: RetryPolicy,
     run_id: u64,
     trigger: Trigger,
+    scheduled_at: Option<DateTime<Utc>>,
 ) -> RunRecord {
     let span = tracing::info_span!(
         "job_run",
@@ -40,6 +41,7 @@ pub(super) async fn run_job(
     async move {
         tracing::info!("job run started");
         let mut record = RunRecord::new(run_id, trigger, Utc::now());
+        record.scheduled_at = scheduled_at;
         let attempts = AssertUnwindSafe(attempt_until_done(&*job, policy, &mut record))
             .catch_unwind()
             .await;
@@ -110,7 +112,12 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
         record.attempts = attempt;
         tracing::info!(attempt, "job attempt started");
         let clock = Instant::now();
-        let result = tokio::time::timeout(policy.attempt_timeout, job.execute(attempt))
+        let context = RunContext {
+            attempt,
+            trigger: record.trigger,
+            scheduled_at: record.scheduled_at,
+        };
+        let result = tokio::time::timeout(policy.attempt_timeout, job.execute_run(context))
             .instrument(tracing::info_span!("attempt", attempt))
             .await;
         let duration_ms = millis(clock.elapsed());
@@ -232,7 +239,7 @@ mod tests {
             None, // hangs: timed out, retried
             ok(7),
         ]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Manual).await;
+        let r = run_job(job.clone(), policy(), 1, Trigger::Manual, None).await;
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
         assert_eq!((r.report.count, r.report.fact("rejected")), (7, Some("1")));
@@ -243,7 +250,7 @@ mod tests {
     async fn a_partial_report_is_a_partial_success() {
         let partial = JobReport::new(3).with_fact("rejected", &2).partial_if(true);
         let job = Scripted::new(vec![Some(Ok(partial))]);
-        let r = run_job(job, policy(), 1, Trigger::Cron).await;
+        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
         assert_eq!(r.outcome, RunOutcome::Partial);
         assert!(r.outcome.is_success(), "its result is in use");
         assert_eq!(r.error, None);
@@ -252,7 +259,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_failures_are_not_retried() {
         let job = Scripted::new(vec![Some(Err(JobError::permanent("ORA-01017")))]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Cron).await;
+        let r = run_job(job.clone(), policy(), 1, Trigger::Cron, None).await;
         assert_eq!(r.outcome, RunOutcome::Failed);
         assert_eq!(r.attempts, 1);
         assert_eq!(r.error.as_deref(), Some("ORA-01017"));
@@ -262,7 +269,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_last_timeout_is_reported_as_timed_out() {
         let job = Scripted::new(vec![None, None, None]);
-        let r = run_job(job, policy(), 1, Trigger::Cron).await;
+        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
         assert_eq!(r.outcome, RunOutcome::TimedOut);
         assert_eq!(r.attempts, 3);
         assert_eq!(
@@ -285,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_a_panicked_run() {
-        let r = run_job(Arc::new(Panics), policy(), 9, Trigger::Manual).await;
+        let r = run_job(Arc::new(Panics), policy(), 9, Trigger::Manual, None).await;
         assert_eq!(r.outcome, RunOutcome::Panicked);
         assert_eq!(r.run_id, 9);
         assert_eq!(

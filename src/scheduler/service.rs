@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -58,6 +58,9 @@ pub struct TriggerResult {
 pub struct SchedulerService {
     inner: Arc<Inner>,
 }
+
+/// How early the engine may wake for a tick and still have it named by its scheduled time.
+const TICK_SLACK: chrono::Duration = chrono::Duration::milliseconds(500);
 
 struct Inner {
     time_zone: Tz,
@@ -262,13 +265,34 @@ impl SchedulerService {
         name: &str,
         trigger: Trigger,
     ) -> Result<TriggerResult, SchedulerError> {
+        self.run_and_wait(name, trigger, None).await
+    }
+
+    /// Runs the job named `name` as the cron tick scheduled at `scheduled_at` would (what
+    /// the engine does at each tick, without waiting for the clock: for tests and tools),
+    /// and waits for that run's record. Joins a run already in progress.
+    pub async fn fire_tick(
+        &self,
+        name: &str,
+        scheduled_at: DateTime<Utc>,
+    ) -> Result<TriggerResult, SchedulerError> {
+        self.run_and_wait(name, Trigger::Cron, Some(scheduled_at))
+            .await
+    }
+
+    async fn run_and_wait(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        scheduled_at: Option<DateTime<Utc>>,
+    ) -> Result<TriggerResult, SchedulerError> {
         let entry = self
             .inner
             .entry(name)
             .ok_or_else(|| SchedulerError::UnknownJob(name.to_owned()))?;
         let (mut done, launched) = self
             .inner
-            .launch(&entry, trigger, Join::Join)
+            .launch(&entry, trigger, scheduled_at, Join::Join)
             .expect("Join::Join always yields a run");
         match launched {
             Launched::Joined => tracing::info!(
@@ -370,10 +394,18 @@ impl Inner {
         Ok(())
     }
 
-    /// A cron tick: start a run, or skip the tick when one is in progress.
+    /// A cron tick: start a run, or skip the tick when one is in progress. The engine
+    /// fires at the scheduled time, so the tick is the schedule's latest fire time at or
+    /// just after now (the slack absorbs a wake-up a little early).
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
         self.ticks.lock().expect("ticks lock").last_tick = Some(Utc::now());
-        if self.launch(entry, Trigger::Cron, Join::Skip).is_none() {
+        let scheduled_at = entry
+            .schedule
+            .latest_at_or_before(Utc::now() + TICK_SLACK, self.time_zone);
+        if self
+            .launch(entry, Trigger::Cron, scheduled_at, Join::Skip)
+            .is_none()
+        {
             let skipped = entry
                 .state
                 .lock()
@@ -395,6 +427,7 @@ impl Inner {
         self: &Arc<Self>,
         entry: &Arc<JobEntry>,
         trigger: Trigger,
+        scheduled_at: Option<DateTime<Utc>>,
         join: Join,
     ) -> Option<(watch::Receiver<Option<RunRecord>>, Launched)> {
         let mut state = entry.state.lock().expect("job state lock");
@@ -429,16 +462,23 @@ impl Inner {
             // `run_job` catches panics of the job's attempts; this catches the rest (e.g. a
             // panicking `on_run_failed`), so a run can never stay "in progress" forever.
             let started_at = Utc::now();
-            let record = AssertUnwindSafe(run_job(entry.job.clone(), policy, run_id, trigger))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    let mut record = RunRecord::new(run_id, trigger, started_at);
-                    record.outcome = RunOutcome::Panicked;
-                    record.error = Some("the job panicked outside its attempts".to_owned());
-                    record.finish();
-                    record
-                });
+            let record = AssertUnwindSafe(run_job(
+                entry.job.clone(),
+                policy,
+                run_id,
+                trigger,
+                scheduled_at,
+            ))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                let mut record = RunRecord::new(run_id, trigger, started_at);
+                record.scheduled_at = scheduled_at;
+                record.outcome = RunOutcome::Panicked;
+                record.error = Some("the job panicked outside its attempts".to_owned());
+                record.finish();
+                record
+            });
             {
                 let mut state = entry.state.lock().expect("job state lock");
                 state.stats.record(record.clone());

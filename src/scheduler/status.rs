@@ -93,6 +93,8 @@ pub struct RunRecord {
     pub report: JobReport,
     /// Attempts made.
     pub attempts: u32,
+    /// For a cron run, the tick's scheduled fire time.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 impl RunRecord {
@@ -110,6 +112,7 @@ impl RunRecord {
             transient: false,
             report: JobReport::default(),
             attempts: 0,
+            scheduled_at: None,
         }
     }
 

@@ -13,16 +13,28 @@ use super::cancel::{Cancel, CancelOnDrop};
 /// Where the blocking side registers its canceller (see [`super::cancel::register`]).
 pub type CancelSlot<C> = Arc<Mutex<Option<C>>>;
 
+/// A blocking task that the runtime cancelled (it is shutting down): each adapter's error
+/// type says what that means for it (for a source, a transient failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledTask(pub String);
+
+impl From<CancelledTask> for SourceError {
+    fn from(CancelledTask(message): CancelledTask) -> Self {
+        SourceError::transient(None, message)
+    }
+}
+
 /// Runs `work` on the blocking pool and waits for it. `work` registers its canceller in the
 /// slot it gets once its call can be cancelled; if this future is dropped before the work
 /// ends (a timeout, an abandoned attempt), the call is cancelled. `what` names the work in
-/// the error of a task cancelled by the runtime (shutting down), which is transient; a panic
-/// in `work` is raised again here, so the scheduler records a panicked run.
-pub async fn run_blocking<C, T, F>(what: &str, work: F) -> Result<T, SourceError>
+/// the error of a task cancelled by the runtime (shutting down); a panic in `work` is
+/// raised again here, so the scheduler records a panicked run.
+pub async fn run_blocking<C, T, E, F>(what: &str, work: F) -> Result<T, E>
 where
     C: Cancel,
     T: Send + 'static,
-    F: FnOnce(&CancelSlot<C>) -> Result<T, SourceError> + Send + 'static,
+    E: From<CancelledTask> + Send + 'static,
+    F: FnOnce(&CancelSlot<C>) -> Result<T, E> + Send + 'static,
 {
     let span = Span::current();
     let guard = CancelOnDrop::default();
@@ -36,17 +48,14 @@ where
     settle(what, joined)
 }
 
-fn settle<T>(
+fn settle<T, E: From<CancelledTask>>(
     what: &str,
-    joined: Result<Result<T, SourceError>, JoinError>,
-) -> Result<T, SourceError> {
+    joined: Result<Result<T, E>, JoinError>,
+) -> Result<T, E> {
     match joined {
         Ok(result) => result,
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(SourceError::transient(
-            None,
-            format!("the {what} task was cancelled: {join}"),
-        )),
+        Err(join) => Err(CancelledTask(format!("the {what} task was cancelled: {join}")).into()),
     }
 }
 

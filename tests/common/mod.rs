@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use radar_interrupcoes::clock::{Clock, SystemClock};
 use radar_interrupcoes::config::{AdminSettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
@@ -15,8 +16,9 @@ use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::In
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
 use radar_interrupcoes::scheduler::SchedulerService;
-use radar_interrupcoes::server::Application;
+use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use radar_interrupcoes::transport::Incoming;
 use tokio::sync::{Semaphore, oneshot};
 use tonic::transport::Channel;
@@ -30,6 +32,8 @@ pub enum Behaviour {
     Rows(Vec<RawInterrupcaoRow>),
     Fail(SourceError),
     Panic,
+    /// Never answers (a replica that dies mid-query).
+    Hang,
     /// Blocks its worker thread for this long (an attempt the timeout cannot end), then
     /// answers no rows.
     Block(Duration),
@@ -90,6 +94,7 @@ impl InterrupcaoSource for FakeSource {
             Behaviour::Rows(rows) => Ok(rows),
             Behaviour::Fail(e) => Err(e),
             Behaviour::Panic => panic!("fake source panicked"),
+            Behaviour::Hang => std::future::pending().await,
             Behaviour::Block(duration) => {
                 std::thread::sleep(duration);
                 Ok(Vec::new())
@@ -111,7 +116,7 @@ pub fn row(conjunto: i64, programada: i64, nao_programada: i64) -> RawInterrupca
 
 /// Settings for tests: no cron tick during a test (yearly), fast retries.
 pub fn test_settings() -> ServiceSettings {
-    ServiceSettings {
+    let mut settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
         job_timeout: Duration::from_secs(10),
         job_max_attempts: 2,
@@ -126,7 +131,10 @@ pub fn test_settings() -> ServiceSettings {
             ..ServiceSettings::default().admin
         },
         ..ServiceSettings::default()
-    }
+    };
+    settings.history.claim_wait = Duration::from_secs(3);
+    settings.history.claim_poll = Duration::from_millis(20);
+    settings
 }
 
 /// The running server and its clients.
@@ -144,6 +152,8 @@ pub struct TestApp {
     pub ops_addr: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The directory of a store the harness created (removed on drop).
+    store_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -151,8 +161,40 @@ impl TestApp {
         Self::spawn_with(source, test_settings()).await
     }
 
+    /// The server around `source`, with a SQLite store of its own in a temporary directory.
     pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
-        Self::spawn_full(source, settings, None).await
+        Self::with_own_store(source, settings, None).await
+    }
+
+    /// The server around the given source, store and clock.
+    pub async fn spawn_backends(
+        source: Arc<dyn InterrupcaoSource>,
+        store: Arc<dyn SnapshotStore>,
+        clock: Arc<dyn Clock>,
+        settings: ServiceSettings,
+    ) -> Self {
+        let backends = Backends {
+            source,
+            store,
+            clock,
+        };
+        Self::spawn_full(backends, settings, None).await
+    }
+
+    async fn with_own_store(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        http: Option<ApiKeys>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backends = Backends {
+            source,
+            store: Arc::new(SqliteStore::new(dir.path().join("store.sqlite"))),
+            clock: Arc::new(SystemClock),
+        };
+        let mut app = Self::spawn_full(backends, settings, http).await;
+        app.store_dir = Some(dir);
+        app
     }
 
     /// Also starts the ANEEL endpoint (with `api_keys`) and the operations endpoint, each on
@@ -162,16 +204,16 @@ impl TestApp {
         settings: ServiceSettings,
         api_keys: ApiKeys,
     ) -> Self {
-        Self::spawn_full(source, settings, Some(api_keys)).await
+        Self::with_own_store(source, settings, Some(api_keys)).await
     }
 
     async fn spawn_full(
-        source: Arc<dyn InterrupcaoSource>,
+        backends: Backends,
         settings: ServiceSettings,
         http: Option<ApiKeys>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut app = Application::build(settings, source, listener)
+        let mut app = Application::build(settings, backends, listener)
             .await
             .unwrap();
         let (mut aneel_addr, mut ops_addr) = (None, None);
@@ -210,6 +252,7 @@ impl TestApp {
             ops_addr,
             shutdown: Some(tx),
             task: Some(task),
+            store_dir: None,
         }
     }
 
@@ -272,6 +315,22 @@ impl TestApp {
             .clone()
             .get_quantitativo_interrupcoes_ativas(
                 data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
+            )
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// The answer as it stood at `dth` (`dd/mm/yyyy hh:mm`, Brasília).
+    pub async fn get_at(
+        &self,
+        dth: &str,
+    ) -> Result<data_pb::GetQuantitativoInterrupcoesAtivasResponse, tonic::Status> {
+        self.data
+            .clone()
+            .get_quantitativo_interrupcoes_ativas(
+                data_pb::GetQuantitativoInterrupcoesAtivasRequest {
+                    dth_recuperacao: dth.to_owned(),
+                },
             )
             .await
             .map(tonic::Response::into_inner)

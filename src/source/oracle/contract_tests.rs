@@ -53,7 +53,7 @@ const TABLES: [&str; 4] = [
 ];
 
 /// Drops a table if it exists, on every Oracle version (`DROP TABLE IF EXISTS` is 23ai only).
-fn drop_table_sql(table: &str) -> String {
+pub(crate) fn drop_table_sql(table: &str) -> String {
     format!(
         "BEGIN EXECUTE IMMEDIATE 'DROP TABLE {table} PURGE'; \
          EXCEPTION WHEN OTHERS THEN IF SQLCODE != -942 THEN RAISE; END IF; END;"
@@ -75,7 +75,7 @@ const TEST_VARS: [&str; 3] = [
 ];
 
 /// The test database from the environment, or `None` when it is not configured.
-fn settings_from_env() -> Option<OracleSettings> {
+pub(crate) fn settings_from_env() -> Option<OracleSettings> {
     settings_from(|name| std::env::var(name).ok())
 }
 

@@ -16,11 +16,11 @@ pub mod adapter;
 pub mod binds;
 pub mod check;
 #[cfg(test)]
-mod contract_tests;
+pub(crate) mod contract_tests;
 pub mod error;
 pub mod inspect;
 pub mod rows;
-mod session;
+pub(crate) mod session;
 pub mod settings;
 pub mod stacked;
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames
 }
 
 /// Name of the primary result code (the low byte of an extended code), as SQLite spells it.
-fn primary_code_name(extended_code: std::os::raw::c_int) -> &'static str {
+pub(crate) fn primary_code_name(extended_code: std::os::raw::c_int) -> &'static str {
     match extended_code & 0xff {
         ffi::SQLITE_ERROR => "SQLITE_ERROR",
         ffi::SQLITE_INTERNAL => "SQLITE_INTERNAL",

@@ -25,7 +25,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags, named_params};
 
 pub use demo::{DemoSummary, MAX_SCALE as MAX_DEMO_SCALE, generate};
-pub(crate) use error::translate;
+pub(crate) use error::{primary_code_name, translate};
 pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
 use super::blocking::{CancelSlot, run_blocking};

@@ -1,0 +1,264 @@
+//! Settings of the snapshot history: where it is stored, how long it is kept, how the
+//! replicas share cron ticks, and the retention purge job.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::parse;
+use crate::scheduler::CronSchedule;
+
+/// Default of `RADAR_STORE_SQLITE_PATH`.
+pub const DEFAULT_STORE_SQLITE_PATH: &str = "data/radar-interrupcoes-store.sqlite";
+
+/// Shortest retention accepted: ANEEL may ask for any moment of the last 7 days.
+pub const MIN_RETENTION_DAYS: u32 = 7;
+
+/// Where the history is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// A SQLite file.
+    Sqlite,
+    /// The service's own Oracle schema, with the `RADAR_ORACLE_*` connection.
+    Oracle,
+}
+
+/// The snapshot history and the cluster's tick sharing.
+#[derive(Debug, Clone, Args)]
+pub struct HistorySettings {
+    /// Where snapshots are stored and cron ticks claimed: `sqlite` (a file, default) or
+    /// `oracle` (the service's own schema, with the RADAR_ORACLE_* connection).
+    #[arg(
+        long,
+        env = "RADAR_STORE",
+        value_enum,
+        default_value = "sqlite",
+        hide_possible_values = true
+    )]
+    pub store: StoreKind,
+    /// Path of the SQLite store (every replica sharing the history opens the same file).
+    #[arg(long, env = "RADAR_STORE_SQLITE_PATH", default_value = DEFAULT_STORE_SQLITE_PATH)]
+    pub store_sqlite_path: PathBuf,
+    /// Limit of one snapshot write to the store; past it the snapshot is served without
+    /// being stored (and the failure counted).
+    #[arg(
+        long = "store-timeout-secs",
+        value_name = "STORE_TIMEOUT_SECS",
+        env = "RADAR_STORE_TIMEOUT_SECS",
+        default_value = "5",
+        value_parser = parse::secs_between::<1, 600>
+    )]
+    pub store_timeout: Duration,
+    /// Name of this replica in claims, stored snapshots, answers and logs; empty:
+    /// `$HOSTNAME` (or `radar`) followed by a random suffix.
+    #[arg(
+        long,
+        env = "RADAR_INSTANCE_ID",
+        default_value = "",
+        value_parser = instance_id
+    )]
+    pub instance_id: String,
+    /// Days of history kept and answerable (dthRecuperacao); at least 7.
+    #[arg(
+        long = "history-retention-days",
+        value_name = "HISTORY_RETENTION_DAYS",
+        env = "RADAR_HISTORY_RETENTION_DAYS",
+        default_value = "7",
+        value_parser = retention_days
+    )]
+    pub retention: chrono::Duration,
+    /// Past answers kept in memory (entries of the history cache).
+    #[arg(
+        long,
+        env = "RADAR_HISTORY_CACHE_CAPACITY",
+        default_value = "1000",
+        value_parser = parse::positive::<u64>
+    )]
+    pub history_cache_capacity: u64,
+    /// How long a past answer stays in the history cache.
+    #[arg(
+        long = "history-cache-ttl-secs",
+        value_name = "HISTORY_CACHE_TTL_SECS",
+        env = "RADAR_HISTORY_CACHE_TTL_SECS",
+        default_value = "300",
+        value_parser = parse::secs_between::<1, 86_400>
+    )]
+    pub history_cache_ttl: Duration,
+    /// How long after a cron tick the replicas that did not claim it wait for the
+    /// claimant's snapshot before querying the source themselves. Must be below
+    /// RADAR_JOB_TIMEOUT_SECS.
+    #[arg(
+        long = "claim-wait-secs",
+        value_name = "CLAIM_WAIT_SECS",
+        env = "RADAR_CLAIM_WAIT_SECS",
+        default_value = "20",
+        value_parser = parse::secs_between::<1, 3600>
+    )]
+    pub claim_wait: Duration,
+    /// How often a waiting replica looks for the claimant's snapshot.
+    #[arg(
+        long = "claim-poll-ms",
+        value_name = "CLAIM_POLL_MS",
+        env = "RADAR_CLAIM_POLL_MS",
+        default_value = "500",
+        value_parser = parse::millis_between::<10, 60_000>
+    )]
+    pub claim_poll: Duration,
+    /// Cron of the retention purge job (`snapshot_retention_purge`).
+    #[arg(
+        long,
+        env = "RADAR_PURGE_CRON",
+        default_value = "0 3 * * *",
+        value_parser = parse::cron
+    )]
+    pub purge_cron: CronSchedule,
+    /// Snapshots (or claims) deleted per transaction by the purge.
+    #[arg(
+        long,
+        env = "RADAR_PURGE_BATCH_SIZE",
+        default_value = "100",
+        value_parser = parse::positive::<u32>
+    )]
+    pub purge_batch_size: u32,
+}
+
+/// At least [`MIN_RETENTION_DAYS`] whole days.
+fn retention_days(value: &str) -> Result<chrono::Duration, String> {
+    let days: u32 = parse::positive(value)?;
+    if days < MIN_RETENTION_DAYS {
+        return Err(format!(
+            "must be at least {MIN_RETENTION_DAYS}: ANEEL may ask for any moment of the last \
+             7 days"
+        ));
+    }
+    Ok(chrono::Duration::days(i64::from(days)))
+}
+
+/// A name without spaces of at most 128 characters; empty gives [`default_instance_id`].
+fn instance_id(value: &str) -> Result<String, String> {
+    match value.trim() {
+        "" => Ok(default_instance_id()),
+        id if id.len() > 128 || id.chars().any(char::is_whitespace) => {
+            Err("expected at most 128 characters without spaces".to_owned())
+        }
+        id => Ok(id.to_owned()),
+    }
+}
+
+/// `$HOSTNAME` (a pod's name under Kubernetes) or `radar`, with a random suffix so that two
+/// processes on one host never share a name.
+pub fn default_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "radar".to_owned());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", host.trim(), &suffix[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::{Cli, Config, ConfigError, StoreSettings};
+
+    fn load(extra: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["radar-interrupcoes"];
+        argv.extend_from_slice(extra);
+        match Cli::load_from(argv)? {
+            crate::config::Invocation::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_keep_seven_days_in_a_local_sqlite_file() {
+        let c = load(&[]).unwrap();
+        let h = &c.service.history;
+        assert_eq!(h.retention, chrono::Duration::days(7));
+        assert_eq!(h.purge_cron.expression(), "0 3 * * *");
+        assert_eq!(
+            (h.history_cache_capacity, h.history_cache_ttl),
+            (1000, Duration::from_secs(300))
+        );
+        assert!(h.claim_wait < c.service.job_timeout);
+        assert!(matches!(
+            &c.store,
+            StoreSettings::Sqlite { path } if path.as_os_str() == super::DEFAULT_STORE_SQLITE_PATH
+        ));
+        assert!(!h.instance_id.is_empty());
+        let again = load(&[]).unwrap().service.history.instance_id;
+        assert_ne!(
+            h.instance_id, again,
+            "two processes never share a default name"
+        );
+        let named = load(&["--instance-id", "pod-7"]).unwrap();
+        assert_eq!(named.service.history.instance_id, "pod-7");
+    }
+
+    #[test]
+    fn each_bad_history_value_names_its_setting() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--store", "redis"], "RADAR_STORE", "redis"),
+            (
+                &["--history-retention-days", "6"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "at least 7",
+            ),
+            (
+                &["--history-retention-days", "0"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "0",
+            ),
+            (
+                &["--history-cache-capacity=-1"],
+                "RADAR_HISTORY_CACHE_CAPACITY",
+                "-1",
+            ),
+            (
+                &["--history-cache-ttl-secs", "x"],
+                "RADAR_HISTORY_CACHE_TTL_SECS",
+                "x",
+            ),
+            (
+                &["--claim-wait-secs", "60"],
+                "RADAR_CLAIM_WAIT_SECS",
+                "RADAR_JOB_TIMEOUT_SECS",
+            ),
+            (&["--claim-poll-ms", "0"], "RADAR_CLAIM_POLL_MS", "0"),
+            (
+                &["--store-timeout-secs", "0"],
+                "RADAR_STORE_TIMEOUT_SECS",
+                "0",
+            ),
+            (&["--purge-cron", "0 3 * *"], "RADAR_PURGE_CRON", "0 3 * *"),
+            (&["--purge-batch-size", "0"], "RADAR_PURGE_BATCH_SIZE", "0"),
+            (&["--instance-id", "a b"], "RADAR_INSTANCE_ID", "a b"),
+        ];
+        for (argv, setting, word) in cases {
+            let e = load(argv).unwrap_err();
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.to_string().contains(word), "{e}");
+        }
+        assert!(load(&["--history-retention-days", "30"]).is_ok());
+    }
+
+    #[test]
+    fn an_oracle_store_needs_the_oracle_connection() {
+        let e = load(&["--store", "oracle"]).unwrap_err();
+        assert!(e.setting.starts_with("RADAR_ORACLE_"), "{e}");
+        let c = load(&[
+            "--store",
+            "oracle",
+            "--oracle-connect-string",
+            "db:1521/X",
+            "--oracle-user",
+            "radar",
+            "--oracle-password",
+            "pw",
+        ])
+        .unwrap();
+        assert!(matches!(c.store, StoreSettings::Oracle(_)));
+    }
+}

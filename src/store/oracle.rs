@@ -1,0 +1,482 @@
+//! Oracle adapter of [`SnapshotStore`]: the store in the service's own schema (tables of
+//! `sql/oracle/03_store.sql`), reached with the same connection settings as the source.
+//!
+//! Same shape as the Oracle source: a session pool created on first use (so the service
+//! starts while Oracle is down), each operation on a pooled session inside
+//! `spawn_blocking`, every round trip bounded by the call timeout. Writes commit
+//! explicitly and roll back on any error, so a failure leaves nothing half-written.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use oracle::pool::Pool;
+use oracle::{Connection, Row};
+
+use super::rows::{HeaderRow, assemble};
+use super::sql;
+use super::{
+    Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
+    from_millis, to_millis,
+};
+use crate::domain::RowRejection;
+use crate::source::SourceError;
+use crate::source::blocking::run_blocking;
+use crate::source::cancel;
+use crate::source::oracle::error::translate;
+use crate::source::oracle::{OracleSettings, session};
+
+const NAME: &str = "oracle";
+
+/// `ORA-00001: unique constraint violated`.
+const UNIQUE_VIOLATED: i32 = 1;
+
+/// The snapshot store in the service's Oracle schema.
+#[derive(Clone)]
+pub struct OracleStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: OracleSettings,
+    pool: OnceLock<Pool>,
+    creating: Mutex<()>,
+}
+
+impl std::fmt::Debug for OracleStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OracleStore")
+            .field("settings", &self.inner.settings)
+            .field("pool_created", &self.inner.pool.get().is_some())
+            .finish()
+    }
+}
+
+/// An error of the store: the driver's, translated with its native code.
+enum Failure {
+    Driver(oracle::Error),
+    Store(StoreError),
+}
+
+impl From<oracle::Error> for Failure {
+    fn from(e: oracle::Error) -> Self {
+        Self::Driver(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+fn store_error(e: SourceError) -> StoreError {
+    StoreError::new(NAME, e.code, e.message)
+}
+
+impl OracleStore {
+    /// A store reached with `settings`. Touches neither the network nor the client library.
+    pub fn new(settings: OracleSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                pool: OnceLock::new(),
+                creating: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Runs `f` on a pooled session on the blocking pool (the shared helper: the caller's
+    /// span kept, the call broken if the caller stops waiting, e.g. the store timeout).
+    async fn with_connection<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run_blocking("Oracle store", move |slot| {
+            let names = &inner.settings.names;
+            let conn = Arc::new(inner.connection()?);
+            cancel::register(slot, Arc::clone(&conn));
+            let result = f(&conn);
+            if result.is_err() {
+                // Whatever the failure, leave nothing half-written on the pooled session.
+                let _ = conn.rollback();
+            }
+            result.map_err(|failure| match failure {
+                Failure::Driver(e) => store_error(translate(&e, names)),
+                Failure::Store(e) => e,
+            })
+        })
+        .await
+    }
+}
+
+impl Inner {
+    fn connection(&self) -> Result<Connection, StoreError> {
+        if let Some(pool) = self.pool.get() {
+            return session::connection(pool, &self.settings).map_err(store_error);
+        }
+        let creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another call may have created it while this one waited.
+        let pool = if let Some(pool) = self.pool.get() {
+            pool.clone()
+        } else {
+            let pool = session::build_pool(&self.settings).map_err(store_error)?;
+            self.pool.get_or_init(|| pool).clone()
+        };
+        drop(creating);
+        session::connection(&pool, &self.settings).map_err(store_error)
+    }
+}
+
+fn is_unique_violation(e: &oracle::Error) -> bool {
+    e.oci_code() == Some(UNIQUE_VIOLATED)
+}
+
+fn header_of(row: &Row) -> Result<HeaderRow, oracle::Error> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+/// Reads the first header of `query` and its items.
+fn load(
+    conn: &Connection,
+    query: &str,
+    params: &[(&str, &dyn oracle::sql_type::ToSql)],
+) -> Result<Option<StoredSnapshot>, Failure> {
+    let mut headers = conn.query_named(query, params)?;
+    let Some(header) = headers.next() else {
+        return Ok(None);
+    };
+    let header = header_of(&header?)?;
+    let mut items = Vec::new();
+    for row in conn.query_named(sql::SELECT_ITEMS, &[("snapshot_id", &header.0)])? {
+        let row = row?;
+        items.push([
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ]);
+    }
+    let mut rejected = Vec::new();
+    for row in conn.query_named(sql::SELECT_REJECTIONS, &[("snapshot_id", &header.0)])? {
+        let row = row?;
+        rejected.push(RowRejection {
+            conjunto: row.get(0)?,
+            municipio: row.get(1)?,
+            reason: row.get(2)?,
+        });
+    }
+    Ok(Some(assemble(header, &items, rejected)?))
+}
+
+#[async_trait]
+impl SnapshotStore for OracleStore {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn save(&self, stored: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
+        let stored = stored.clone();
+        self.with_connection(move |conn| {
+            let s = &stored.snapshot;
+            let header = conn.execute_named(
+                sql::INSERT_SNAPSHOT,
+                &[
+                    ("snapshot_id", &stored.id),
+                    ("collected_at_ms", &to_millis(s.collected_at)),
+                    ("tick_at_ms", &stored.tick_at.map(to_millis)),
+                    ("run_trigger", &stored.trigger),
+                    ("source_name", &s.source),
+                    ("instance_id", &s.instance),
+                    ("item_count", &(s.items.len() as i64)),
+                    ("rejected_count", &(s.rejected.len() as i64)),
+                ],
+            );
+            match header {
+                Err(e) if is_unique_violation(&e) => return Ok(SaveOutcome::AlreadyStored),
+                other => other?,
+            };
+            let mut insert = conn.statement(sql::INSERT_ITEM).build()?;
+            for (position, item) in s.items.iter().enumerate() {
+                insert.execute_named(&[
+                    ("snapshot_id", &stored.id),
+                    ("item_position", &(position as i64)),
+                    ("ide_conjunto", &item.ide_conjunto),
+                    ("ide_municipio", &item.ide_municipio),
+                    ("qtd_ucs_atendidas", &item.qtd_ucs_atendidas),
+                    ("qtd_programada", &item.qtd_ocorrencia_programada),
+                    ("qtd_nao_programada", &item.qtd_ocorrencia_nao_programada),
+                ])?;
+            }
+            let mut insert = conn.statement(sql::INSERT_REJECTION).build()?;
+            for (position, rejection) in s.rejected.iter().enumerate() {
+                insert.execute_named(&[
+                    ("snapshot_id", &stored.id),
+                    ("item_position", &(position as i64)),
+                    ("conjunto", &rejection.conjunto),
+                    ("municipio", &rejection.municipio),
+                    ("reason", &rejection.reason),
+                ])?;
+            }
+            conn.commit()?;
+            Ok(SaveOutcome::Stored)
+        })
+        .await
+    }
+
+    async fn latest_at_or_before(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Option<StoredSnapshot>, StoreError> {
+        let at_ms = to_millis(at);
+        self.with_connection(move |conn| {
+            load(conn, sql::SELECT_LATEST_AT_OR_BEFORE, &[("at_ms", &at_ms)])
+        })
+        .await
+    }
+
+    async fn for_tick(&self, tick_at: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError> {
+        let tick_ms = to_millis(tick_at);
+        self.with_connection(move |conn| {
+            load(conn, sql::SELECT_FOR_TICK, &[("tick_at_ms", &tick_ms)])
+        })
+        .await
+    }
+
+    async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let ms: Option<i64> = self
+            .with_connection(|conn| Ok(conn.query_row_as::<Option<i64>>(sql::SELECT_OLDEST, &[])?))
+            .await?;
+        ms.map(from_millis).transpose()
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        let claim = claim.clone();
+        self.with_connection(move |conn| {
+            let fire_at_ms = to_millis(claim.fire_at);
+            let inserted = conn.execute_named(
+                sql::INSERT_CLAIM,
+                &[
+                    ("job_name", &claim.job),
+                    ("fire_at_ms", &fire_at_ms),
+                    ("instance_id", &claim.instance),
+                    ("claimed_at_ms", &to_millis(claim.claimed_at)),
+                ],
+            );
+            match inserted {
+                Ok(_) => {
+                    conn.commit()?;
+                    Ok(ClaimOutcome::Claimed)
+                }
+                Err(e) if is_unique_violation(&e) => {
+                    let by = conn
+                        .query_row_named(
+                            sql::SELECT_CLAIM_OWNER,
+                            &[("job_name", &claim.job), ("fire_at_ms", &fire_at_ms)],
+                        )?
+                        .get(0)?;
+                    Ok(ClaimOutcome::AlreadyClaimed { by })
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch_size: u32,
+    ) -> Result<PurgeReport, StoreError> {
+        let cutoff_ms = to_millis(cutoff);
+        let batch = batch_size.max(1) as usize;
+        self.with_connection(move |conn| {
+            let mut report = PurgeReport::default();
+            loop {
+                let mut ids = Vec::new();
+                for row in conn
+                    .query_named(sql::SELECT_EXPIRED_SNAPSHOTS, &[("cutoff_ms", &cutoff_ms)])?
+                    .take(batch)
+                {
+                    ids.push(row?.get::<usize, String>(0)?);
+                }
+                if ids.is_empty() {
+                    break;
+                }
+                for id in &ids {
+                    conn.execute_named(sql::DELETE_ITEMS, &[("snapshot_id", id)])?;
+                    conn.execute_named(sql::DELETE_REJECTIONS, &[("snapshot_id", id)])?;
+                    let deleted =
+                        conn.execute_named(sql::DELETE_SNAPSHOT, &[("snapshot_id", id)])?;
+                    report.snapshots += deleted.row_count()?;
+                }
+                conn.commit()?;
+                report.batches += 1;
+                if ids.len() < batch {
+                    break;
+                }
+            }
+            loop {
+                let mut claims = Vec::new();
+                for row in conn
+                    .query_named(sql::SELECT_EXPIRED_CLAIMS, &[("cutoff_ms", &cutoff_ms)])?
+                    .take(batch)
+                {
+                    let row = row?;
+                    claims.push((row.get::<usize, String>(0)?, row.get::<usize, i64>(1)?));
+                }
+                if claims.is_empty() {
+                    break;
+                }
+                for (job, fire_at_ms) in &claims {
+                    let deleted = conn.execute_named(
+                        sql::DELETE_CLAIM,
+                        &[("job_name", job), ("fire_at_ms", fire_at_ms)],
+                    )?;
+                    report.claims += deleted.row_count()?;
+                }
+                conn.commit()?;
+                report.batches += 1;
+                if claims.len() < batch {
+                    break;
+                }
+            }
+            Ok(report)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::oracle::contract_tests::{drop_table_sql, settings_from_env};
+    use crate::store::contract_suite;
+
+    /// The store's DDL as the DBA runs it.
+    const STORE_DDL: &str = include_str!("../../sql/oracle/03_store.sql");
+
+    const TABLES: [&str; 4] = [
+        "radar_snapshot_item",
+        "radar_snapshot_rejection",
+        "radar_snapshot",
+        "radar_job_claim",
+    ];
+
+    /// The `CREATE` statements of the DDL file, without SQL*Plus commands and comments.
+    fn create_statements() -> Vec<String> {
+        let without_comments = STORE_DDL
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or_default())
+            .filter(|l| !l.trim_start().starts_with("WHENEVER"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        without_comments
+            .split(';')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| s.starts_with("CREATE"))
+            .collect()
+    }
+
+    #[test]
+    fn the_ddl_creates_the_store_tables_and_the_unique_tick_index() {
+        let ddl = create_statements();
+        assert_eq!(ddl.len(), 6, "{ddl:#?}");
+        for table in TABLES {
+            assert!(
+                ddl.iter()
+                    .any(|s| s.starts_with(&format!("CREATE TABLE {table} ("))),
+                "{table}"
+            );
+        }
+        assert!(
+            ddl.iter()
+                .any(|s| s.starts_with("CREATE UNIQUE INDEX radar_snapshot_tick_uk"))
+        );
+    }
+
+    #[test]
+    fn its_name_is_oracle_it_connects_lazily_and_hides_the_password() {
+        let settings = OracleSettings::new(
+            "127.0.0.1:1/NO_SUCH_SERVICE",
+            "RADAR",
+            secrecy::SecretString::from("never-shown-7"),
+        );
+        let store = OracleStore::new(settings);
+        assert_eq!(store.name(), "oracle");
+        assert!(store.inner.pool.get().is_none());
+        assert!(!format!("{store:?}").contains("never-shown-7"));
+    }
+
+    /// Runs `work` on a session with the test settings, off the runtime.
+    async fn with_conn(
+        settings: &OracleSettings,
+        work: impl FnOnce(&Connection) -> oracle::Result<()> + Send + 'static,
+    ) {
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            let pool = session::build_pool(&settings).expect("the RADAR_TEST_ORACLE_* database");
+            let conn = session::connection(&pool, &settings).expect("a session");
+            work(&conn).expect("fixture SQL");
+            conn.commit().expect("commit");
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oracle_store_contract_suite_when_configured() {
+        let Some(settings) = settings_from_env() else {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTICE: Oracle store contract suite SKIPPED: set RADAR_TEST_ORACLE_CONNECT_STRING, \
+                 RADAR_TEST_ORACLE_USER and RADAR_TEST_ORACLE_PASSWORD to run it (docs/oracle.md)"
+            );
+            return;
+        };
+        let drop_all = |conn: &Connection| {
+            for table in TABLES {
+                conn.execute(&drop_table_sql(table), &[])?;
+            }
+            Ok(())
+        };
+        with_conn(&settings, move |conn| {
+            drop_all(conn)?;
+            for ddl in create_statements() {
+                conn.execute(&ddl, &[])?;
+            }
+            Ok(())
+        })
+        .await;
+        let store = OracleStore::new(settings.clone());
+        contract_suite::run_contract_suite(|| {
+            let settings = settings.clone();
+            let store = store.clone();
+            async move {
+                with_conn(&settings, |conn| {
+                    for table in TABLES {
+                        conn.execute(&format!("DELETE FROM {table}"), &[])?;
+                    }
+                    Ok(())
+                })
+                .await;
+                Arc::new(store) as Arc<dyn SnapshotStore>
+            }
+        })
+        .await;
+        with_conn(&settings, drop_all).await;
+    }
+}
