@@ -23,3 +23,4 @@ pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod transport;
+pub mod version;
