@@ -30,6 +30,9 @@ COPY sql ./sql
 COPY src ./src
 COPY benches ./benches
 COPY tests ./tests
+# The git revision `--version` shows (the context has no .git), e.g.
+# --build-arg RADAR_GIT_REVISION="$(deploy/image-tag | sed 's/^[^-]*-//')"; build.rs reads it.
+ARG RADAR_GIT_REVISION=unknown
 RUN cargo build --release --locked \
     && install -D -m 0755 target/release/radar-interrupcoes /out/radar-interrupcoes
 

@@ -51,19 +51,34 @@ pub enum NotReady {
     #[error("no snapshot loaded yet: the first load is in progress")]
     FirstLoadInProgress,
     /// Every load so far failed; the kind and code of the last error are kept.
-    #[error("no snapshot loaded yet: the last load failed at {at}: {error}; retrying")]
+    #[error("no snapshot loaded yet: the last load failed at {at}: {error}; {}", next_load(*.transient))]
     LoadFailed {
         /// When the last run failed.
         at: DateTime<Utc>,
         /// Its error.
         error: String,
+        /// Whether it was transient (retried with backoff until a snapshot loads) rather
+        /// than permanent (not retried before the next scheduled run).
+        transient: bool,
     },
+}
+
+/// What the service does after a failed load while no snapshot has loaded (see
+/// `jobs::cache_warmup::warm_up_until_loaded`).
+fn next_load(transient: bool) -> &'static str {
+    if transient {
+        "retrying"
+    } else {
+        "not retried (permanent failure) until the next scheduled run, or a TriggerNow \
+         after the cause is fixed"
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Failure {
     at: DateTime<Utc>,
     error: String,
+    transient: bool,
 }
 
 /// Holds the current snapshot and the outcome of the last load.
@@ -107,12 +122,14 @@ impl SnapshotCache {
             .send_if_modified(|loaded| !std::mem::replace(loaded, true));
     }
 
-    /// Records that a load failed. The snapshot, if any, stays and is reported stale.
-    /// Readers see only the kind and native code of `error` (see [`public_failure`]).
-    pub fn record_failure(&self, error: &str) {
+    /// Records that a load failed, and whether the failure was transient. The snapshot, if
+    /// any, stays and is reported stale. Readers see only the kind and native code of
+    /// `error` (see [`public_failure`]).
+    pub fn record_failure(&self, error: &str, transient: bool) {
         *self.last_failure.write().expect("cache lock") = Some(Failure {
             at: Utc::now(),
             error: public_failure(error),
+            transient,
         });
     }
 
@@ -153,7 +170,15 @@ impl SnapshotCache {
             let failure = self.last_failure.read().expect("cache lock").clone();
             return Err(match failure {
                 None => NotReady::FirstLoadInProgress,
-                Some(Failure { at, error }) => NotReady::LoadFailed { at, error },
+                Some(Failure {
+                    at,
+                    error,
+                    transient,
+                }) => NotReady::LoadFailed {
+                    at,
+                    error,
+                    transient,
+                },
             });
         };
         Ok(self.view(snapshot))
@@ -211,11 +236,25 @@ mod tests {
             cache.current().await.unwrap_err(),
             NotReady::FirstLoadInProgress
         );
-        cache.record_failure("ORA-12541: no listener at /opt/oracle/network (transient)");
+        cache.record_failure(
+            "ORA-12541: no listener at /opt/oracle/network (transient)",
+            true,
+        );
         let err = cache.current().await.unwrap_err().to_string();
         assert!(err.contains("transient source error (ORA-12541)"), "{err}");
         assert!(!err.contains("/opt"), "{err}");
+        assert!(err.ends_with("; retrying"), "{err}");
         assert!(!cache.is_loaded());
+
+        // A permanent failure is not retried at start-up: the text must not say it is.
+        cache.record_failure(
+            "DPI-1047: Cannot locate a 64-bit Oracle Client library",
+            false,
+        );
+        let err = cache.current().await.unwrap_err().to_string();
+        assert!(err.contains("DPI-1047"), "{err}");
+        assert!(!err.contains("retrying"), "{err}");
+        assert!(err.contains("not retried (permanent failure)"), "{err}");
     }
 
     #[tokio::test]
@@ -230,7 +269,7 @@ mod tests {
         assert_eq!(view.snapshot.items.len(), 3);
         assert_eq!(view.stale_reason, None);
 
-        cache.record_failure("attempt 1 timed out after 5 ms");
+        cache.record_failure("attempt 1 timed out after 5 ms", true);
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 3, "the old snapshot stays");
         assert!(
@@ -273,6 +312,7 @@ mod tests {
         let earlier = Failure {
             at: now - chrono::Duration::seconds(1),
             error: "x".into(),
+            transient: true,
         };
         let max = Duration::from_secs(60);
         assert_eq!(staleness(now, Duration::ZERO, max, Some(&earlier)), None);

@@ -1,28 +1,44 @@
 //! `radar-interrupcoes`: parse the settings, start logging, run the service (or a
 //! subcommand) until SIGTERM or SIGINT.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::CommandFactory;
 use radar_interrupcoes::clock::SystemClock;
-use radar_interrupcoes::config::{self, Cli, Command, Config, ConfigError, SourceSettings};
+use radar_interrupcoes::config::{self, Cli, Config, ConfigError, Invocation, OracleArgs};
+use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
-use radar_interrupcoes::telemetry;
+use radar_interrupcoes::{telemetry, version};
 
-/// Exit code for invalid settings (as sysexits' EX_USAGE family: not 1, which is a crash).
-const EXIT_CONFIG: u8 = 2;
+/// Exit code of a usage error: an invalid setting, or a listen address that cannot be
+/// bound (as clap's own usage errors and sysexits' EX_USAGE family: not 1, which is a
+/// failure of the work itself).
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let (config, command) = match Cli::load() {
-        Ok(loaded) => loaded,
+    let invocation = match Cli::load() {
+        Ok(invocation) => invocation,
         Err(e) => {
             eprintln!("radar-interrupcoes: {e}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
-    telemetry::init(config.log.format, config.log.filter.clone());
+    if let Invocation::Completions(shell) = invocation {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "radar-interrupcoes",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(log) = invocation.log() {
+        telemetry::init(log.format, log.filter.clone());
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -31,22 +47,24 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match command {
-            Command::Serve => serve(config).await,
-            Command::GenerateDemo { scale, seed } => generate_demo(&config, scale, seed).await,
-            Command::CheckOracle => check_oracle(&config).await,
+        match invocation {
+            Invocation::Serve(config) => serve(*config).await,
+            Invocation::GenerateDemo {
+                path, scale, seed, ..
+            } => generate_demo(path, scale, seed).await,
+            Invocation::CheckOracle { oracle, binds, .. } => check_oracle(&oracle, &binds).await,
+            Invocation::Completions(_) => Ok(()),
         }
     });
+    // Printed once, as a log line in the chosen format (plain or JSON), on standard error.
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<ConfigError>().is_some() => {
-            tracing::error!(error = %e, "radar-interrupcoes cannot start");
-            eprintln!("radar-interrupcoes: {e}");
-            ExitCode::from(EXIT_CONFIG)
+            tracing::error!(error = format!("{e:#}"), "radar-interrupcoes cannot start");
+            ExitCode::from(EXIT_USAGE)
         }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "radar-interrupcoes failed");
-            eprintln!("radar-interrupcoes: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -58,6 +76,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let source = server::source_for(&config.source, &config.binds);
     let store = server::store_for(&config.store);
     tracing::info!(
+        version = version::CRATE_VERSION,
+        revision = version::GIT_REVISION,
         source = source.name(),
         store = store.name(),
         instance = %config.service.history.instance_id,
@@ -113,31 +133,18 @@ async fn bind(
     }
 }
 
-async fn generate_demo(config: &Config, scale: f64, seed: u64) -> anyhow::Result<()> {
-    let SourceSettings::Sqlite { path, .. } = &config.source else {
-        anyhow::bail!(
-            "generate-demo writes the SQLite database: set {}=sqlite",
-            config::variable("source")
-        );
-    };
-    let path = path.clone();
+async fn generate_demo(path: PathBuf, scale: f64, seed: u64) -> anyhow::Result<()> {
+    let written = path.clone();
     let names = server::setting_names();
     let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed, &names))
         .await
         .context("demo generation task")??;
-    println!("{summary}");
+    println!("wrote {}: {summary}", written.display());
     Ok(())
 }
 
-async fn check_oracle(config: &Config) -> anyhow::Result<()> {
-    let SourceSettings::Oracle(settings) = &config.source else {
-        anyhow::bail!(
-            "check-oracle checks the Oracle source: set {}=oracle and {}",
-            config::variable("source"),
-            config::oracle::VARIABLES
-        );
-    };
-    let report = oracle::connectivity_check(&server::oracle_settings(settings), &config.binds)
+async fn check_oracle(settings: &OracleArgs, binds: &QueryBinds) -> anyhow::Result<()> {
+    let report = oracle::connectivity_check(&server::oracle_settings(settings), binds)
         .await
         .context("Oracle connectivity check failed")?;
     println!("{report}");

@@ -136,6 +136,14 @@ impl Service {
             .collect()
     }
 
+    /// The JSON log lines at `level` (`ERROR`, `WARN`, ...).
+    fn lines_at(&self, level: &str) -> Vec<serde_json::Value> {
+        self.json_logs()
+            .into_iter()
+            .filter(|v| v["level"] == level)
+            .collect()
+    }
+
     /// The `addr` of the log line `message` (waits for it).
     fn addr_logged(&self, message: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -396,15 +404,162 @@ fn generate_demo_writes_a_database_of_the_requested_scale() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("premises"), "{stdout}");
+    assert!(
+        stdout.contains(&path.display().to_string()),
+        "prints the path it wrote: {stdout}"
+    );
     assert!(path.exists());
+}
 
+/// How many times `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn usage_errors_exit_2_and_print_once() {
     let out = command()
-        .env("RADAR_SQLITE_PATH", &path)
         .args(["generate-demo", "--scale", "0"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scale"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(occurrences(&stderr, "--scale"), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A port in use: the listen address is the setting to fix.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = command().env("RADAR_LISTEN_ADDR", &addr).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(occurrences(&stderr, "cannot listen on it"), 1, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cannot listen on it"))
+        .unwrap();
+    assert!(
+        line.contains("RADAR_LISTEN_ADDR") && line.contains(&addr),
+        "{line}"
+    );
+    assert_eq!(occurrences(&stderr, "\"ERROR\""), 1, "{stderr}");
+
+    // clap's own usage errors (an unknown flag) exit 2 as well.
+    let out = command()
+        .args(["generate-demo", "--listen-addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `radar-interrupcoes ARGS --help`, as text.
+fn help(args: &[&str]) -> String {
+    let out = command().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn each_subcommand_shows_only_its_own_options() {
+    let top = help(&[]);
+    assert!(
+        top.lines()
+            .next()
+            .unwrap()
+            .contains("consumer units without power"),
+        "a one-line description of the service: {top}"
+    );
+    for subcommand in ["serve", "generate-demo", "check-oracle", "completions"] {
+        assert!(top.contains(subcommand), "{top}");
+    }
+
+    let serve = help(&["serve"]);
+    for flag in [
+        "--listen-addr",
+        "--sqlite-path",
+        "--oracle-connect-string",
+        "--warmup-cron",
+    ] {
+        assert!(serve.contains(flag), "serve lists {flag}: {serve}");
+    }
+
+    let demo = help(&["generate-demo"]);
+    assert!(
+        demo.contains("--sqlite-path") && demo.contains("--scale"),
+        "{demo}"
+    );
+    for flag in [
+        "--listen-addr",
+        "--source",
+        "--oracle-",
+        "--warmup-cron",
+        "--agency-id",
+    ] {
+        assert!(!demo.contains(flag), "generate-demo lists {flag}: {demo}");
+    }
+
+    let check = help(&["check-oracle"]);
+    assert!(check.contains("--oracle-connect-string"), "{check}");
+    for flag in [
+        "--sqlite-path",
+        "--listen-addr",
+        "--source",
+        "--warmup-cron",
+        "--scale",
+    ] {
+        assert!(!check.contains(flag), "check-oracle lists {flag}: {check}");
+    }
+}
+
+#[test]
+fn version_shows_the_crate_version_and_the_revision_of_the_image_tag() {
+    let out = command().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let revision = version
+        .trim()
+        .strip_prefix(&format!("radar-interrupcoes {crate_version} (git "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{version}"));
+    let tag = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/image-tag"))
+        .output()
+        .unwrap();
+    assert!(
+        tag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tag.stderr)
+    );
+    let tag = String::from_utf8(tag.stdout).unwrap();
+    // Whether the tree is dirty may have changed since the build (a README edit); the
+    // commit may not.
+    let commit = |s: &str| s.trim().trim_end_matches("-dirty").to_owned();
+    assert_eq!(commit(&tag), commit(&format!("{crate_version}-{revision}")));
+    assert_eq!(commit(revision).len(), 12, "{revision}");
+}
+
+#[test]
+fn completions_print_a_script_for_the_shell() {
+    let out = command().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains("complete -F _radar__interrupcoes"),
+        "{script}"
+    );
+    assert!(script.contains("generate-demo"), "{script}");
+    assert!(script.contains("--sqlite-path"), "{script}");
+    // bash reads it without a syntax error.
+    let mut bash = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut bash.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    assert!(bash.wait().unwrap().success());
+
+    let out = command().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -453,6 +608,17 @@ async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_s
         "{logs}"
     );
     assert!(logs.contains("\"duration_ms\""), "{logs}");
+    // Span fields at the top level of the JSON line.
+    let replaced = service
+        .lines_at("INFO")
+        .into_iter()
+        .find(|v| v["message"] == "snapshot replaced")
+        .unwrap_or_else(|| panic!("no snapshot replaced line: {logs}"));
+    assert_eq!(replaced["job"], "interrupcao_cache_warmup", "{logs}");
+    assert_eq!(replaced["cache_key"], "interrupcoes:ativas:v1", "{logs}");
+    assert!(replaced["run_id"].is_u64(), "{logs}");
+    // The scheduler library's internals stay below the default level.
+    assert!(!logs.contains("tokio_cron_scheduler"), "{logs}");
     let lines = service.logs.clone();
     assert_eq!(service.terminate(), Some(0));
 
@@ -537,6 +703,12 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
         "{}",
         status.message()
     );
+    // The failure is permanent and is not retried: the answer must not say "retrying".
+    assert!(
+        !status.message().contains("retrying") && status.message().contains("not retried"),
+        "{}",
+        status.message()
+    );
 
     // A permanent failure is not retried in a loop: the process waits, up and healthy.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -550,6 +722,28 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
 
     let logs = service.logs();
     assert!(logs.contains("DPI-1047"), "the failure is logged");
+    // One failure, one error line, with the true state: there is no snapshot to keep.
+    let errors = service.lines_at("ERROR");
+    assert_eq!(errors.len(), 1, "{logs}");
+    let error = &errors[0];
+    assert_eq!(error["message"], "job run failed", "{logs}");
+    assert_eq!(error["job"], "interrupcao_cache_warmup", "{logs}");
+    assert!(
+        error["error"].as_str().unwrap().contains("DPI-1047"),
+        "{logs}"
+    );
+    assert!(
+        error["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("no snapshot yet"),
+        "{logs}"
+    );
+    assert!(!logs.contains("keeping the last good snapshot"), "{logs}");
+    assert!(
+        !logs.contains("retrying"),
+        "a permanent failure is not retried: {logs}"
+    );
     assert!(
         !logs.contains(password),
         "the password leaked into the logs"
@@ -576,9 +770,49 @@ fn check_oracle_without_a_client_library_exits_non_zero_with_the_reason() {
     assert!(stderr.contains("RADAR_ORACLE_CLIENT_LIB_DIR"), "{stderr}");
     assert!(!stderr.contains(password), "the password leaked: {stderr}");
 
+    // check-oracle checks Oracle whatever RADAR_SOURCE says; without its settings it is a
+    // usage error naming the first missing one.
     let out = command().arg("check-oracle").output().unwrap();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_SOURCE=oracle"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RADAR_ORACLE_CONNECT_STRING"));
+}
+
+#[test]
+fn plain_logs_to_a_pipe_have_no_escape_codes_and_quote_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oms copy.sqlite");
+    let mut child = command()
+        .env("RADAR_LOG_FORMAT", "plain")
+        .env("RADAR_LISTEN_ADDR", "127.0.0.1:0")
+        .env("RADAR_SQLITE_PATH", &path)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // The missing database fails the start-up run at once (permanently).
+    while !seen.iter().any(|l: &String| l.contains("job run failed")) {
+        match lines.next() {
+            Some(line) => seen.push(line.unwrap()),
+            None => panic!("exited early: {seen:#?}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = seen.join("\n");
+    assert!(!text.contains('\u{1b}'), "escape codes in a pipe: {text}");
+    assert!(text.contains(r#"warmup_cron="*/30 * * * *""#), "{text}");
+    let failed = seen.iter().find(|l| l.contains("job run failed")).unwrap();
+    assert!(failed.contains(" ERROR "), "{failed}");
+    assert!(
+        failed.contains(r#"job="interrupcao_cache_warmup""#),
+        "{failed}"
+    );
+    // The error names the path, which holds a blank: the whole value is quoted.
+    assert!(failed.contains(" error=\""), "{failed}");
+    assert!(failed.contains("oms copy.sqlite"), "{failed}");
 }
 
 /// Health of `service` on a new connection, or `None` when the call cannot complete.

@@ -125,6 +125,17 @@ fi
 podman build --quiet --pull=never --target runtime -t "$image:$tag" -f Dockerfile "$runtime_context" \
     >/dev/null || fail "podman build --target runtime failed"
 
+phase "the binary's --version names the tag's revision"
+# The tag is VERSION-REVISION[-dirty] (deploy/image-tag); --version prints
+# "radar-interrupcoes VERSION (git REVISION[-dirty])". Only the commit is compared: the
+# tree may have become dirty after the build (a README edit), the commit cannot.
+version_line="$(podman run --rm --read-only --cap-drop=ALL "$image:$tag" --version)" \
+    || fail "podman run $image:$tag --version failed"
+tag_commit="${tag%-dirty}"
+expected="radar-interrupcoes ${tag_commit%%-*} (git ${tag_commit#*-})"
+[ "${version_line/-dirty)/)}" = "$expected" ] \
+    || fail "--version says \"$version_line\", the tag is $tag (expected \"$expected\")"
+
 phase "start the container"
 host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
@@ -220,17 +231,22 @@ chown 0:10001 "$oracle_context/secret/password"
 chmod 0440 "$oracle_context/secret/password"
 
 phase "start the Oracle variant"
+# SchedulerAdmin answers callers outside the container (the published port) only with a
+# token.
+admin_token="smoke-test-admin-token"
 host_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 cid="$(podman run -d --read-only --cap-drop=ALL --security-opt=no-new-privileges \
     -p "127.0.0.1:$host_port:50051" \
     -v "$oracle_context/secret:/run/secrets/oracle:ro" \
     -e RADAR_SOURCE=oracle -e RADAR_ORACLE_CONNECT_STRING=127.0.0.1:1/NONE \
     -e RADAR_ORACLE_USER=RADAR -e RADAR_ORACLE_PASSWORD_FILE=/run/secrets/oracle/password \
+    -e RADAR_ADMIN_TOKEN="$admin_token" \
     "$image-oracle:$tag")" || fail "podman run of $image-oracle failed"
 deadline=$(($(date +%s) + timeout_secs))
 error=""
 while :; do
-    jobs="$("$grpcurl" -plaintext -emit-defaults -max-time 5 "127.0.0.1:$host_port" \
+    jobs="$("$grpcurl" -plaintext -emit-defaults -max-time 5 \
+        -H "authorization: Bearer $admin_token" "127.0.0.1:$host_port" \
         radar.scheduler.v1.SchedulerAdmin/ListJobs 2>/dev/null || true)"
     error="$(python3 -c 'import json, sys
 jobs = json.loads(sys.argv[1])["jobs"]

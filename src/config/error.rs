@@ -2,9 +2,10 @@
 
 /// An invalid setting. Start-up stops with this message and exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid setting {setting} (--{flag}) = {value:?}: {reason}")]
+#[error("invalid setting {} = {value:?}: {reason}", self.name())]
 pub struct ConfigError {
-    /// The environment variable, e.g. `RADAR_LISTEN_ADDR`.
+    /// The environment variable, e.g. `RADAR_LISTEN_ADDR`; empty for a flag without one
+    /// (`--scale`).
     pub setting: String,
     /// The command-line flag without dashes, e.g. `listen-addr`.
     pub flag: String,
@@ -12,4 +13,16 @@ pub struct ConfigError {
     pub value: String,
     /// What is wrong with it and what is expected.
     pub reason: String,
+}
+
+impl ConfigError {
+    /// The variable and the flag (`RADAR_LISTEN_ADDR (--listen-addr)`), or the flag alone
+    /// for a flag without a variable (`--scale`).
+    fn name(&self) -> String {
+        if self.setting.is_empty() {
+            format!("--{}", self.flag)
+        } else {
+            format!("{} (--{})", self.setting, self.flag)
+        }
+    }
 }

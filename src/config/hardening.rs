@@ -28,8 +28,7 @@ pub struct LimitsSettings {
         long,
         env = "RADAR_MAX_CONNECTIONS",
         default_value = "1024",
-        value_parser = whole_number::<1, 65_536>,
-        global = true
+        value_parser = whole_number::<1, 65_536>
     )]
     pub max_connections: u32,
     /// Seconds a new connection has to send the HTTP/2 preface (or finish TLS).
@@ -38,8 +37,7 @@ pub struct LimitsSettings {
         value_name = "HANDSHAKE_TIMEOUT_SECS",
         env = "RADAR_HANDSHAKE_TIMEOUT_SECS",
         default_value = "5",
-        value_parser = secs_between::<1, 60>,
-        global = true
+        value_parser = secs_between::<1, 60>
     )]
     pub handshake_timeout: Duration,
     /// Seconds after which a connection, idle or not, is recycled with a graceful GOAWAY
@@ -49,8 +47,7 @@ pub struct LimitsSettings {
         value_name = "MAX_CONNECTION_AGE_SECS",
         env = "RADAR_MAX_CONNECTION_AGE_SECS",
         default_value = "300",
-        value_parser = secs_between::<10, 86_400>,
-        global = true
+        value_parser = secs_between::<10, 86_400>
     )]
     pub max_connection_age: Duration,
     /// Seconds the calls in flight get after that GOAWAY before the connection is closed.
@@ -59,8 +56,7 @@ pub struct LimitsSettings {
         value_name = "MAX_CONNECTION_AGE_GRACE_SECS",
         env = "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
         default_value = "10",
-        value_parser = secs_between::<1, 600>,
-        global = true
+        value_parser = secs_between::<1, 600>
     )]
     pub max_connection_age_grace: Duration,
     /// Seconds between HTTP/2 keep-alive pings.
@@ -69,8 +65,7 @@ pub struct LimitsSettings {
         value_name = "KEEPALIVE_INTERVAL_SECS",
         env = "RADAR_KEEPALIVE_INTERVAL_SECS",
         default_value = "30",
-        value_parser = secs_between::<1, 3600>,
-        global = true
+        value_parser = secs_between::<1, 3600>
     )]
     pub keepalive_interval: Duration,
     /// Seconds a keep-alive ping may go unanswered before the connection is closed.
@@ -79,8 +74,7 @@ pub struct LimitsSettings {
         value_name = "KEEPALIVE_TIMEOUT_SECS",
         env = "RADAR_KEEPALIVE_TIMEOUT_SECS",
         default_value = "10",
-        value_parser = secs_between::<1, 600>,
-        global = true
+        value_parser = secs_between::<1, 600>
     )]
     pub keepalive_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (advertised; one more is refused).
@@ -88,8 +82,7 @@ pub struct LimitsSettings {
         long,
         env = "RADAR_MAX_CONCURRENT_STREAMS",
         default_value = "64",
-        value_parser = whole_number::<1, 10_000>,
-        global = true
+        value_parser = whole_number::<1, 10_000>
     )]
     pub max_concurrent_streams: u32,
     /// Calls served at once per connection; beyond it RESOURCE_EXHAUSTED at once.
@@ -97,8 +90,7 @@ pub struct LimitsSettings {
         long,
         env = "RADAR_MAX_CALLS_PER_CONNECTION",
         default_value = "32",
-        value_parser = whole_number::<1, 10_000>,
-        global = true
+        value_parser = whole_number::<1, 10_000>
     )]
     pub max_calls_per_connection: u32,
     /// Largest request message in bytes; beyond it RESOURCE_EXHAUSTED.
@@ -106,8 +98,7 @@ pub struct LimitsSettings {
         long,
         env = "RADAR_MAX_REQUEST_BYTES",
         default_value = "16384",
-        value_parser = whole_number::<1024, 4_194_304>,
-        global = true
+        value_parser = whole_number::<1024, 4_194_304>
     )]
     pub max_request_bytes: u32,
     /// Seconds one call may take (a shorter client deadline wins).
@@ -116,8 +107,7 @@ pub struct LimitsSettings {
         value_name = "RPC_TIMEOUT_SECS",
         env = "RADAR_RPC_TIMEOUT_SECS",
         default_value = "10",
-        value_parser = secs_between::<1, 300>,
-        global = true
+        value_parser = secs_between::<1, 300>
     )]
     pub rpc_timeout: Duration,
 }
@@ -132,12 +122,11 @@ pub struct AdminSettings {
         long,
         env = "RADAR_ADMIN_TOKEN",
         hide_env_values = true,
-        value_parser = parse_secret,
-        global = true
+        value_parser = parse_secret
     )]
     pub admin_token: Option<SecretString>,
     /// File holding the admin token (a mounted Secret); one trailing newline is ignored.
-    #[arg(long, env = "RADAR_ADMIN_TOKEN_FILE", global = true)]
+    #[arg(long, env = "RADAR_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
     /// Seconds after a run's start during which TriggerNow returns that run instead of
     /// querying the source again (0 turns this off).
@@ -146,8 +135,7 @@ pub struct AdminSettings {
         value_name = "MANUAL_TRIGGER_MIN_INTERVAL_SECS",
         env = "RADAR_MANUAL_TRIGGER_MIN_INTERVAL_SECS",
         default_value = "30",
-        value_parser = secs_between::<0, 3600>,
-        global = true
+        value_parser = secs_between::<0, 3600>
     )]
     pub manual_min_interval: Duration,
 }
@@ -157,13 +145,13 @@ pub struct AdminSettings {
 #[command(next_help_heading = "TLS")]
 pub struct TlsArgs {
     /// PEM certificate chain; with RADAR_TLS_KEY_FILE the listener is TLS-only.
-    #[arg(long, env = "RADAR_TLS_CERT_FILE", global = true)]
+    #[arg(long, env = "RADAR_TLS_CERT_FILE")]
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the certificate.
-    #[arg(long, env = "RADAR_TLS_KEY_FILE", global = true)]
+    #[arg(long, env = "RADAR_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
     /// PEM CA; set, client certificates signed by it are required.
-    #[arg(long, env = "RADAR_TLS_CLIENT_CA_FILE", global = true)]
+    #[arg(long, env = "RADAR_TLS_CLIENT_CA_FILE")]
     pub tls_client_ca_file: Option<PathBuf>,
     /// The certificate, key and CA read at start-up; `None` serves plaintext.
     #[arg(skip)]

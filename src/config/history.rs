@@ -34,12 +34,11 @@ pub struct HistorySettings {
         env = "RADAR_STORE",
         value_enum,
         default_value = "sqlite",
-        hide_possible_values = true,
-        global = true
+        hide_possible_values = true
     )]
     pub store: StoreKind,
     /// Path of the SQLite store (every replica sharing the history opens the same file).
-    #[arg(long, env = "RADAR_STORE_SQLITE_PATH", default_value = DEFAULT_STORE_SQLITE_PATH, global = true)]
+    #[arg(long, env = "RADAR_STORE_SQLITE_PATH", default_value = DEFAULT_STORE_SQLITE_PATH)]
     pub store_sqlite_path: PathBuf,
     /// Limit of one snapshot write to the store; past it the snapshot is served without
     /// being stored (and the failure counted).
@@ -48,8 +47,7 @@ pub struct HistorySettings {
         value_name = "STORE_TIMEOUT_SECS",
         env = "RADAR_STORE_TIMEOUT_SECS",
         default_value = "5",
-        value_parser = parse::secs_between::<1, 600>,
-        global = true
+        value_parser = parse::secs_between::<1, 600>
     )]
     pub store_timeout: Duration,
     /// Name of this replica in claims, stored snapshots, answers and logs; empty:
@@ -58,8 +56,7 @@ pub struct HistorySettings {
         long,
         env = "RADAR_INSTANCE_ID",
         default_value = "",
-        value_parser = instance_id,
-        global = true
+        value_parser = instance_id
     )]
     pub instance_id: String,
     /// Days of history kept and answerable (dthRecuperacao); at least 7.
@@ -68,8 +65,7 @@ pub struct HistorySettings {
         value_name = "HISTORY_RETENTION_DAYS",
         env = "RADAR_HISTORY_RETENTION_DAYS",
         default_value = "7",
-        value_parser = retention_days,
-        global = true
+        value_parser = retention_days
     )]
     pub retention: chrono::Duration,
     /// Past answers kept in memory (entries of the history cache).
@@ -77,8 +73,7 @@ pub struct HistorySettings {
         long,
         env = "RADAR_HISTORY_CACHE_CAPACITY",
         default_value = "1000",
-        value_parser = parse::positive::<u64>,
-        global = true
+        value_parser = parse::positive::<u64>
     )]
     pub history_cache_capacity: u64,
     /// How long a past answer stays in the history cache.
@@ -87,8 +82,7 @@ pub struct HistorySettings {
         value_name = "HISTORY_CACHE_TTL_SECS",
         env = "RADAR_HISTORY_CACHE_TTL_SECS",
         default_value = "300",
-        value_parser = parse::secs_between::<1, 86_400>,
-        global = true
+        value_parser = parse::secs_between::<1, 86_400>
     )]
     pub history_cache_ttl: Duration,
     /// How long after a cron tick the replicas that did not claim it wait for the
@@ -99,8 +93,7 @@ pub struct HistorySettings {
         value_name = "CLAIM_WAIT_SECS",
         env = "RADAR_CLAIM_WAIT_SECS",
         default_value = "20",
-        value_parser = parse::secs_between::<1, 3600>,
-        global = true
+        value_parser = parse::secs_between::<1, 3600>
     )]
     pub claim_wait: Duration,
     /// How often a waiting replica looks for the claimant's snapshot.
@@ -109,8 +102,7 @@ pub struct HistorySettings {
         value_name = "CLAIM_POLL_MS",
         env = "RADAR_CLAIM_POLL_MS",
         default_value = "500",
-        value_parser = parse::millis_between::<10, 60_000>,
-        global = true
+        value_parser = parse::millis_between::<10, 60_000>
     )]
     pub claim_poll: Duration,
     /// Cron of the retention purge job (`snapshot_retention_purge`).
@@ -118,8 +110,7 @@ pub struct HistorySettings {
         long,
         env = "RADAR_PURGE_CRON",
         default_value = "0 3 * * *",
-        value_parser = parse::cron,
-        global = true
+        value_parser = parse::cron
     )]
     pub purge_cron: CronSchedule,
     /// Snapshots (or claims) deleted per transaction by the purge.
@@ -127,8 +118,7 @@ pub struct HistorySettings {
         long,
         env = "RADAR_PURGE_BATCH_SIZE",
         default_value = "100",
-        value_parser = parse::positive::<u32>,
-        global = true
+        value_parser = parse::positive::<u32>
     )]
     pub purge_batch_size: u32,
 }
@@ -176,7 +166,10 @@ mod tests {
     fn load(extra: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        Cli::load_from(argv).map(|(config, _)| config)
+        match Cli::load_from(argv)? {
+            crate::config::Invocation::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     #[test]

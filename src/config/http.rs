@@ -38,8 +38,7 @@ pub struct HttpArgs {
         long,
         env = "RADAR_ANEEL_LISTEN_ADDR",
         default_value = DEFAULT_ANEEL_LISTEN_ADDR,
-        value_parser = listen_addr_or_off,
-        global = true
+        value_parser = listen_addr_or_off
     )]
     pub aneel_listen_addr: ListenAddr,
     /// Accepted `x-api-key` values, comma-separated, each `id:secret` or `secret`. Without
@@ -48,21 +47,19 @@ pub struct HttpArgs {
         long,
         env = "RADAR_ANEEL_API_KEYS",
         hide_env_values = true,
-        value_parser = super::oracle::parse_secret,
-        global = true
+        value_parser = super::oracle::parse_secret
     )]
     pub aneel_api_keys: Option<SecretString>,
     /// File of accepted `x-api-key` values (a mounted Secret): one `id:secret` or `secret`
     /// per line, `#` comments. Adds to RADAR_ANEEL_API_KEYS; read again every 10 s.
-    #[arg(long, env = "RADAR_ANEEL_API_KEYS_FILE", global = true)]
+    #[arg(long, env = "RADAR_ANEEL_API_KEYS_FILE")]
     pub aneel_api_keys_file: Option<PathBuf>,
     /// Address of /metrics, /livez and /readyz; empty turns it off.
     #[arg(
         long,
         env = "RADAR_METRICS_LISTEN_ADDR",
         default_value = DEFAULT_METRICS_LISTEN_ADDR,
-        value_parser = listen_addr_or_off,
-        global = true
+        value_parser = listen_addr_or_off
     )]
     pub metrics_listen_addr: ListenAddr,
 }

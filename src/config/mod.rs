@@ -18,7 +18,7 @@ mod validate;
 
 use clap::Parser;
 
-pub use cli::{Cli, Command};
+pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
 pub use error::ConfigError;
 pub use hardening::{AdminSettings, LimitsSettings, TlsArgs};
 pub use history::{
@@ -29,27 +29,28 @@ pub use names::{setting_of, variable};
 pub use oracle::OracleArgs;
 pub use settings::{
     CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
-    ServiceSettings, Settings, SourceKind,
+    QueryBindArgs, ServiceSettings, Settings, SourceKind, SqlitePathArg,
 };
-pub use validate::{Config, HttpSettings, SourceSettings, StoreSettings};
+pub use validate::{Config, HttpSettings, Invocation, SourceSettings, StoreSettings};
 
 impl Cli {
-    /// Parses the command line and the environment and validates the settings. Help,
-    /// version and malformed command lines are handled by clap, which exits.
-    pub fn load() -> Result<(Config, Command), ConfigError> {
+    /// Parses the command line and the environment and validates the settings of the
+    /// subcommand (`serve` when none is named). Help, version and malformed command lines
+    /// are handled by clap, which prints them and exits (2 for a usage error).
+    pub fn load() -> Result<Invocation, ConfigError> {
         Self::load_from(std::env::args_os())
     }
 
     /// [`load`](Self::load) from the given arguments (the first is the program name).
-    pub fn load_from<I, T>(args: I) -> Result<(Config, Command), ConfigError>
+    pub fn load_from<I, T>(args: I) -> Result<Invocation, ConfigError>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let cli = Self::try_parse_from(args)
-            .map_err(|e| names::refused_value(&e).unwrap_or_else(|| e.exit()))?;
-        let config = cli.settings.validate()?;
-        Ok((config, cli.command.unwrap_or(Command::Serve)))
+        Self::try_parse_from(cli::with_default_subcommand(args))
+            .map_err(|e| names::refused_value(&e).unwrap_or_else(|| e.exit()))?
+            .command
+            .validate()
     }
 }
 
@@ -63,7 +64,10 @@ mod tests {
     fn load(extra: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        Cli::load_from(argv).map(|(config, _)| config)
+        match Cli::load_from(argv)? {
+            Invocation::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     #[test]
@@ -144,8 +148,9 @@ mod tests {
     fn every_setting_has_one_variable_of_its_own() {
         let mut command = <Cli as clap::CommandFactory>::command();
         command.build();
+        let serve = command.find_subcommand("serve").unwrap();
         let mut seen = std::collections::BTreeSet::new();
-        for arg in command.get_arguments() {
+        for arg in serve.get_arguments() {
             let id = arg.get_id().as_str();
             if matches!(id, "help" | "version") {
                 continue;
@@ -399,5 +404,78 @@ mod tests {
         let c = load(&["--warmup-cron", "*/5 * * * * *", "--time-zone", "UTC"]).unwrap();
         assert_eq!(c.service.warmup_cron.expression(), "*/5 * * * * *");
         assert_eq!(c.service.time_zone, chrono_tz::UTC);
+    }
+
+    /// The long flags of a subcommand.
+    fn flags_of(subcommand: &str) -> std::collections::BTreeSet<String> {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let found = command.find_subcommand(subcommand).unwrap();
+        found
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .filter(|flag| flag != "help")
+            .collect()
+    }
+
+    #[test]
+    fn each_subcommand_takes_only_its_own_settings() {
+        let oracle: Vec<String> = flags_of("serve")
+            .into_iter()
+            .filter(|flag| flag.starts_with("oracle-"))
+            .collect();
+        assert!(oracle.len() >= 5, "{oracle:?}");
+        let log = ["log-format", "log-level"];
+
+        let demo = flags_of("generate-demo");
+        let expected: std::collections::BTreeSet<String> = ["sqlite-path", "scale", "seed"]
+            .iter()
+            .chain(&log)
+            .map(|f| (*f).to_owned())
+            .collect();
+        assert_eq!(demo, expected);
+
+        let check = flags_of("check-oracle");
+        let expected: std::collections::BTreeSet<String> = ["agency-id", "distributor-id"]
+            .iter()
+            .chain(&log)
+            .map(|f| (*f).to_owned())
+            .chain(oracle)
+            .collect();
+        assert_eq!(check, expected);
+
+        // A global setting would show up in every subcommand again.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(!arg.is_global_set(), "{} is global", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn without_a_subcommand_it_serves_and_subcommands_read_their_variables() {
+        assert!(matches!(
+            Cli::load_from(["radar-interrupcoes"]).unwrap(),
+            Invocation::Serve(_)
+        ));
+        match Cli::load_from(["radar-interrupcoes", "--listen-addr", "0.0.0.0:1"]).unwrap() {
+            Invocation::Serve(config) => assert_eq!(config.listen_addr.port(), 1),
+            other => panic!("{other:?}"),
+        }
+        match Cli::load_from(["radar-interrupcoes", "generate-demo", "--scale", "0.5"]).unwrap() {
+            Invocation::GenerateDemo { scale, .. } => assert!((scale - 0.5).abs() < f64::EPSILON),
+            other => panic!("{other:?}"),
+        }
+        let e =
+            Cli::load_from(["radar-interrupcoes", "generate-demo", "--scale", "0"]).unwrap_err();
+        assert_eq!((e.setting.as_str(), e.flag.as_str()), ("", "scale"));
+        assert_eq!(
+            e.to_string(),
+            "invalid setting --scale = \"0\": must be a number greater than 0 and at most 50"
+        );
+        let e = Cli::load_from(["radar-interrupcoes", "check-oracle"]).unwrap_err();
+        assert_eq!(e.setting, "RADAR_ORACLE_CONNECT_STRING");
     }
 }

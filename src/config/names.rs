@@ -23,7 +23,13 @@ fn find(matches: impl Fn(&clap::Arg) -> bool) -> Option<(String, String)> {
     let mut command = Cli::command();
     // Arguments show their value names only once the command is built.
     command.build();
-    command.get_arguments().find(|arg| matches(arg)).map(|arg| {
+    // `serve` holds every setting; the other subcommands share some of them (same id, same
+    // variable and flag).
+    let found = command
+        .get_subcommands()
+        .flat_map(clap::Command::get_arguments)
+        .find(|arg| matches(arg));
+    found.map(|arg| {
         (
             arg.get_env()
                 .map(|e| e.to_string_lossy().into_owned())

@@ -195,7 +195,10 @@ mod tests {
         let mut argv = vec!["radar"];
         argv.extend_from_slice(&GOOD);
         argv.extend_from_slice(extra);
-        Cli::load_from(argv).map(|(config, _)| config)
+        match Cli::load_from(argv)? {
+            crate::config::Invocation::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     fn oracle(extra: &[&str]) -> OracleArgs {
@@ -211,9 +214,12 @@ mod tests {
 
     /// Arguments as clap parses them, before validation.
     fn parsed() -> OracleArgs {
-        let mut argv = vec!["radar"];
+        let mut argv = vec!["radar", "serve"];
         argv.extend_from_slice(&GOOD);
-        Cli::try_parse_from(argv).unwrap().settings.oracle
+        match Cli::try_parse_from(argv).unwrap().command {
+            crate::config::Command::Serve(settings) => settings.oracle,
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     use clap::Parser;

@@ -91,3 +91,15 @@ fn looks_like_email(s: &str) -> bool {
         None => false,
     }
 }
+
+/// The scale of the demo database: a number greater than 0 and at most the generator's
+/// largest, checked here so that a bad scale is a usage error (exit 2).
+pub fn demo_scale(value: &str) -> Result<f64, String> {
+    use crate::source::sqlite::MAX_DEMO_SCALE;
+    match value.trim().parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 && scale <= MAX_DEMO_SCALE => Ok(scale),
+        _ => Err(format!(
+            "must be a number greater than 0 and at most {MAX_DEMO_SCALE}"
+        )),
+    }
+}

@@ -13,7 +13,7 @@ use super::history::HistorySettings;
 use super::http::HttpArgs;
 use super::oracle::OracleArgs;
 use super::parse;
-use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA};
+use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA, QueryBinds};
 use crate::scheduler::{Backoff, CronSchedule, RetryPolicy};
 use crate::telemetry::{LogFilter, LogFormat};
 
@@ -64,8 +64,7 @@ pub struct Settings {
         long,
         env = "RADAR_LISTEN_ADDR",
         default_value = "127.0.0.1:50051",
-        value_parser = parse::trimmed::<SocketAddr>,
-        global = true
+        value_parser = parse::trimmed::<SocketAddr>
     )]
     pub listen_addr: SocketAddr,
     /// Data source: `sqlite` (embedded, default) or `oracle` (production).
@@ -74,13 +73,12 @@ pub struct Settings {
         env = "RADAR_SOURCE",
         value_enum,
         default_value = "sqlite",
-        hide_possible_values = true,
-        global = true
+        hide_possible_values = true
     )]
     pub source: SourceKind,
-    /// Path of the SQLite database.
-    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH, global = true)]
-    pub sqlite_path: PathBuf,
+    /// The SQLite database.
+    #[command(flatten)]
+    pub sqlite: SqlitePathArg,
     /// Whether a missing SQLite database is created with demo data: `auto` (only at the
     /// default path, so a mistyped path fails instead of serving synthetic data), `true`,
     /// `false`.
@@ -88,28 +86,12 @@ pub struct Settings {
         long,
         env = "RADAR_SQLITE_CREATE_DEMO",
         default_value = "auto",
-        value_parser = create_demo,
-        global = true
+        value_parser = create_demo
     )]
     pub sqlite_create_demo: CreateDemo,
-    /// `AGENCY_EVENT.AG_ID` of the distributor's events.
-    #[arg(
-        long,
-        env = "RADAR_AGENCY_ID",
-        default_value_t = AG_ID_RORAIMA,
-        value_parser = parse::positive::<i64>,
-        global = true
-    )]
-    pub agency_id: i64,
-    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
-    #[arg(
-        long,
-        env = "RADAR_DISTRIBUTOR_ID",
-        default_value = DIST_RORAIMA,
-        value_parser = parse::not_blank,
-        global = true
-    )]
-    pub distributor_id: String,
+    /// The binds of the aggregation query.
+    #[command(flatten)]
+    pub binds: QueryBindArgs,
     /// The running service.
     #[command(flatten)]
     pub service: ServiceSettings,
@@ -124,6 +106,45 @@ pub struct Settings {
     pub http: HttpArgs,
 }
 
+/// The SQLite database path (`serve` and `generate-demo`).
+#[derive(Debug, Clone, Args)]
+pub struct SqlitePathArg {
+    /// Path of the SQLite database.
+    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH)]
+    pub sqlite_path: PathBuf,
+}
+
+/// The binds of the aggregation query (`serve` and `check-oracle`).
+#[derive(Debug, Clone, Args)]
+pub struct QueryBindArgs {
+    /// `AGENCY_EVENT.AG_ID` of the distributor's events.
+    #[arg(
+        long,
+        env = "RADAR_AGENCY_ID",
+        default_value_t = AG_ID_RORAIMA,
+        value_parser = parse::positive::<i64>
+    )]
+    pub agency_id: i64,
+    /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
+    #[arg(
+        long,
+        env = "RADAR_DISTRIBUTOR_ID",
+        default_value = DIST_RORAIMA,
+        value_parser = parse::not_blank
+    )]
+    pub distributor_id: String,
+}
+
+impl QueryBindArgs {
+    /// The binds.
+    pub fn binds(self) -> QueryBinds {
+        QueryBinds {
+            ag_id: self.agency_id,
+            dist: self.distributor_id,
+        }
+    }
+}
+
 /// Settings of the running service (everything but the source and logging).
 #[derive(Debug, Clone, Args)]
 pub struct ServiceSettings {
@@ -132,8 +153,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_WARMUP_CRON",
         default_value = "*/30 * * * *",
-        value_parser = parse::cron,
-        global = true
+        value_parser = parse::cron
     )]
     pub warmup_cron: CronSchedule,
     /// IANA time zone the cron expressions are read in.
@@ -141,8 +161,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_TIME_ZONE",
         default_value = "America/Sao_Paulo",
-        value_parser = parse::time_zone,
-        global = true
+        value_parser = parse::time_zone
     )]
     pub time_zone: Tz,
     /// `emailIndisponibilidade` of every answer (at most 50 characters).
@@ -150,8 +169,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_CONTACT_EMAIL",
         default_value = "cop@roraimaenergia.com.br",
-        value_parser = parse::email,
-        global = true
+        value_parser = parse::email
     )]
     pub contact_email: String,
     /// A snapshot older than this is reported stale.
@@ -160,8 +178,7 @@ pub struct ServiceSettings {
         value_name = "STALE_AFTER_SECS",
         env = "RADAR_STALE_AFTER_SECS",
         default_value = "3600",
-        value_parser = parse::secs_between::<1, 604_800>,
-        global = true
+        value_parser = parse::secs_between::<1, 604_800>
     )]
     pub stale_after: Duration,
     /// Limit of one warm-up attempt.
@@ -171,8 +188,7 @@ pub struct ServiceSettings {
         env = "RADAR_JOB_TIMEOUT_SECS",
         default_value = "60",
         // Room above the Oracle fetch deadline at the largest call timeout (3 x 3600 + 5 s).
-        value_parser = parse::secs_between::<1, 21_600>,
-        global = true
+        value_parser = parse::secs_between::<1, 21_600>
     )]
     pub job_timeout: Duration,
     /// Attempts per run for transient failures.
@@ -180,8 +196,7 @@ pub struct ServiceSettings {
         long,
         env = "RADAR_JOB_MAX_ATTEMPTS",
         default_value = "3",
-        value_parser = parse::whole_number::<1, 10>,
-        global = true
+        value_parser = parse::whole_number::<1, 10>
     )]
     pub job_max_attempts: u32,
     /// Pause after the first failed attempt of a run (doubled after each).
@@ -190,8 +205,7 @@ pub struct ServiceSettings {
         value_name = "JOB_RETRY_BACKOFF_MS",
         env = "RADAR_JOB_RETRY_BACKOFF_MS",
         default_value = "1000",
-        value_parser = parse::millis_between::<1, 30_000>,
-        global = true
+        value_parser = parse::millis_between::<1, 30_000>
     )]
     pub job_retry_backoff: Duration,
     /// Cap of the pause between the attempts of a run (the first pause is at most this).
@@ -204,8 +218,7 @@ pub struct ServiceSettings {
         value_name = "STARTUP_RETRY_MAX_SECS",
         env = "RADAR_STARTUP_RETRY_MAX_SECS",
         default_value = "60",
-        value_parser = parse::secs_between::<1, 3600>,
-        global = true
+        value_parser = parse::secs_between::<1, 3600>
     )]
     pub startup_retry_max: Duration,
     /// First pause between start-up warm-ups (doubled after each). Not a flag.
@@ -220,8 +233,7 @@ pub struct ServiceSettings {
         value_name = "SHUTDOWN_GRACE_SECS",
         env = "RADAR_SHUTDOWN_GRACE_SECS",
         default_value = "10",
-        value_parser = parse::secs_between::<1, 600>,
-        global = true
+        value_parser = parse::secs_between::<1, 600>
     )]
     pub shutdown_grace: Duration,
     /// Time the service keeps accepting and answering after SIGTERM, NOT_SERVING, so the
@@ -231,8 +243,7 @@ pub struct ServiceSettings {
         value_name = "SHUTDOWN_DRAIN_DELAY_SECS",
         env = "RADAR_SHUTDOWN_DRAIN_DELAY_SECS",
         default_value = "5",
-        value_parser = parse::secs_between::<0, 300>,
-        global = true
+        value_parser = parse::secs_between::<0, 300>
     )]
     pub drain_delay: Duration,
     /// Age beyond which the live answer is ANEEL's error answer instead of old numbers
@@ -242,8 +253,7 @@ pub struct ServiceSettings {
         value_name = "STALE_HARD_LIMIT_SECS",
         env = "RADAR_STALE_HARD_LIMIT_SECS",
         default_value = "7200",
-        value_parser = parse::secs_between::<1, 604_800>,
-        global = true
+        value_parser = parse::secs_between::<1, 604_800>
     )]
     pub stale_hard_limit: Duration,
     /// Limits of the gRPC listener.
@@ -300,17 +310,16 @@ pub struct LogSettings {
         env = "RADAR_LOG_FORMAT",
         value_enum,
         default_value = "plain",
-        hide_possible_values = true,
-        global = true
+        hide_possible_values = true
     )]
     pub format: LogFormat,
     /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `radar_interrupcoes=debug`).
+    /// Dependencies log at `warn` unless named (e.g. `info,tokio_cron_scheduler=info`).
     #[arg(
         long = "log-level",
         value_name = "LOG_LEVEL",
         env = "RADAR_LOG_LEVEL",
-        default_value = "info",
-        global = true
+        default_value = "info"
     )]
     pub filter: LogFilter,
 }

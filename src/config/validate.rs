@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::cli::Command;
 use super::error::ConfigError;
 use super::hardening;
 use super::history::StoreKind;
@@ -31,6 +32,67 @@ pub enum SourceSettings {
     },
     /// The production Oracle database.
     Oracle(OracleArgs),
+}
+
+/// What the command line asks for, with its settings validated.
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    /// Run the service.
+    Serve(Box<Config>),
+    /// Write the demo database.
+    GenerateDemo {
+        /// Where.
+        path: PathBuf,
+        /// Its scale (1.0 is Roraima).
+        scale: f64,
+        /// The generator's seed.
+        seed: u64,
+        /// Logging.
+        log: LogSettings,
+    },
+    /// Check the Oracle source.
+    CheckOracle {
+        /// The validated Oracle settings (password read).
+        oracle: OracleArgs,
+        /// The binds of the query.
+        binds: QueryBinds,
+        /// Logging.
+        log: LogSettings,
+    },
+    /// Print a shell completion script.
+    Completions(clap_complete::Shell),
+}
+
+impl Invocation {
+    /// The logging settings; `None` for a command that logs nothing.
+    pub fn log(&self) -> Option<&LogSettings> {
+        match self {
+            Self::Serve(config) => Some(&config.log),
+            Self::GenerateDemo { log, .. } | Self::CheckOracle { log, .. } => Some(log),
+            Self::Completions(_) => None,
+        }
+    }
+}
+
+impl Command {
+    /// Validates the settings of the command.
+    pub fn validate(self) -> Result<Invocation, ConfigError> {
+        Ok(match self {
+            Self::Serve(settings) => Invocation::Serve(Box::new(settings.validate()?)),
+            Self::GenerateDemo(args) => Invocation::GenerateDemo {
+                path: args.sqlite.sqlite_path,
+                scale: args.scale,
+                seed: args.seed,
+                log: args.log,
+            },
+            Self::CheckOracle(args) => Invocation::CheckOracle {
+                oracle: args.oracle.validate()?,
+                binds: args.binds.binds(),
+                log: args.log,
+            },
+            Self::Completions { shell } => Invocation::Completions(shell),
+        })
+    }
 }
 
 /// Where the snapshot history is stored, validated.
@@ -103,12 +165,12 @@ impl Settings {
             SourceKind::Sqlite => SourceSettings::Sqlite {
                 create_demo: match self.sqlite_create_demo {
                     CreateDemo::Auto => {
-                        self.sqlite_path == std::path::Path::new(DEFAULT_SQLITE_PATH)
+                        self.sqlite.sqlite_path == std::path::Path::new(DEFAULT_SQLITE_PATH)
                     }
                     CreateDemo::Yes => true,
                     CreateDemo::No => false,
                 },
-                path: self.sqlite_path,
+                path: self.sqlite.sqlite_path,
             },
             SourceKind::Oracle => {
                 let oracle = self.oracle.validate()?;
@@ -137,10 +199,7 @@ impl Settings {
             service,
             source,
             store,
-            binds: QueryBinds {
-                ag_id: self.agency_id,
-                dist: self.distributor_id,
-            },
+            binds: self.binds.binds(),
             log: self.log,
             http,
         })
@@ -171,18 +230,18 @@ impl HttpArgs {
 
 impl OracleArgs {
     /// Checks the rules between the settings and reads the password file into the
-    /// password. Call it only when the source is `oracle`: the other sources need none of
-    /// this.
+    /// password. Call it only when Oracle is used (`RADAR_SOURCE=oracle`, `check-oracle`):
+    /// the other sources need none of this.
     pub fn validate(mut self) -> Result<Self, ConfigError> {
         required(
             "connect_string",
             self.connect_string.as_deref(),
-            "required when RADAR_SOURCE=oracle, e.g. db-host:1521/OMSPRD",
+            "required for the Oracle source, e.g. db-host:1521/OMSPRD",
         )?;
         required(
             "user",
             self.user.as_deref(),
-            "required when RADAR_SOURCE=oracle: the service's own schema",
+            "required for the Oracle source: the service's own schema",
         )?;
         self.password = Some(password(
             self.password.take(),
@@ -225,7 +284,7 @@ fn password(
         (None, None) => Err(invalid(
             "password",
             "",
-            format!("required when RADAR_SOURCE=oracle: set {password_var} or {file_var}"),
+            format!("required for the Oracle source: set {password_var} or {file_var}"),
         )),
         (Some(p), None) if p.expose_secret().is_empty() => {
             Err(invalid("password", REDACTED, "must not be empty"))

@@ -77,14 +77,15 @@ impl Job for CacheWarmupJob {
             .await
     }
 
-    fn on_run_failed(&self, run: &RunRecord) {
+    fn on_run_failed(&self, run: &RunRecord) -> Option<String> {
         let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        tracing::warn!(
-            cache_key = CACHE_KEY,
-            outcome = run.outcome.as_str(),
-            "warm-up failed: keeping the last good snapshot, now stale"
-        );
-        self.cache.record_failure(&error);
+        self.cache.record_failure(&error, run.transient);
+        let state = if self.cache.is_loaded() {
+            "keeping the last good snapshot, now stale"
+        } else {
+            "no snapshot yet: the data service stays NOT_SERVING"
+        };
+        Some(state.to_owned())
     }
 }
 
@@ -122,13 +123,8 @@ impl CacheWarmupJob {
         // collection time that the others read back from the store.
         let collected_at = self.clock.now().trunc_subsecs(3);
         let started = std::time::Instant::now();
+        // The error goes into the run's record and its one log line (scheduler::runner).
         let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
-            tracing::warn!(
-                source = self.source.name(),
-                attempt,
-                error = %e,
-                "source query failed"
-            );
             if e.is_transient() {
                 JobError::transient(e.to_string())
             } else {
@@ -348,10 +344,10 @@ pub async fn warm_up_until_loaded(
         }
         match run {
             Ok(result) if !result.run.transient => {
-                tracing::error!(
-                    error = result.run.error.as_deref().unwrap_or_default(),
-                    "no snapshot loaded and the failure is permanent: not retrying until \
-                     the next cron run or a TriggerNow after the cause is fixed"
+                // The failure itself was logged once, with the run; this says what follows.
+                tracing::warn!(
+                    "the start-up warm-up is not retried: the failure is permanent; the next \
+                     scheduled run, or a TriggerNow after the cause is fixed, tries again"
                 );
                 return;
             }
@@ -486,26 +482,7 @@ mod tests {
         }
     }
 
-    /// Log output captured for one test.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
+    use crate::telemetry::capture::Captured;
 
     #[tokio::test]
     async fn each_rejected_pair_is_a_warning_and_stays_listed_with_the_snapshot() {
@@ -529,7 +506,7 @@ mod tests {
         assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
         assert!(report.partial, "a run that leaves pairs out says so");
 
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         let line = logs
             .lines()
             .find(|l| l.contains("source row rejected"))

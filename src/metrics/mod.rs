@@ -27,9 +27,9 @@ use crate::scheduler::{JobStatus, RunRecord};
 use crate::transport::Incoming;
 
 /// Version of this build (Cargo's package version).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Git revision of this build (`RADAR_GIT_REVISION` at build time, else `git rev-parse`).
-pub const REVISION: &str = env!("RADAR_GIT_REVISION");
+pub const VERSION: &str = crate::version::CRATE_VERSION;
+/// Git revision of this build, as `--version` shows it (see [`crate::version`]).
+pub const REVISION: &str = crate::version::GIT_REVISION;
 
 /// Buckets of the job run duration: warm-ups take from milliseconds (SQLite) to tens of
 /// seconds (Oracle over a database link, with retries).

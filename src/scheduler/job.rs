@@ -63,6 +63,10 @@ pub trait Job: Send + Sync + 'static {
     }
 
     /// Called once when a whole run ends in failure (error, timeout or panic), after the
-    /// last attempt. The default does nothing.
-    fn on_run_failed(&self, _run: &RunRecord) {}
+    /// last attempt, before the run's one error line is logged. Returns what the failure
+    /// leaves in place (e.g. "keeping the snapshot of ..., now stale"), which that line
+    /// carries as `state`. The default does nothing and returns `None`.
+    fn on_run_failed(&self, _run: &RunRecord) -> Option<String> {
+        None
+    }
 }

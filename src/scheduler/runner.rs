@@ -54,6 +54,8 @@ pub(super) async fn run_job(
         let duration_ms = millis(record.duration);
         let error = record.error.as_deref().unwrap_or_default();
         let facts = facts_text(&record);
+        // One line per run: `info` when it succeeded, `warn` when rows were rejected, the
+        // run's only `error` line when it failed, with what the failure leaves in place.
         macro_rules! run_finished {
             ($level:ident, $message:literal) => {
                 tracing::$level!(
@@ -72,8 +74,16 @@ pub(super) async fn run_job(
         } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
         } else {
-            run_finished!(error, "job run failed");
-            job.on_run_failed(&record);
+            let state = job.on_run_failed(&record);
+            tracing::error!(
+                duration_ms,
+                attempt = record.attempts,
+                outcome = record.outcome.as_str(),
+                transient = record.transient,
+                error,
+                state,
+                "job run failed"
+            );
         }
         record
     }
@@ -139,11 +149,12 @@ async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut Run
                 true
             }
         };
-        let error = record.error.as_deref().unwrap_or_default();
+        // The run's last failure is logged once, by `run_job`; only the attempts that are
+        // retried get a line of their own.
         if !transient || attempt == max_attempts {
-            tracing::warn!(attempt, duration_ms, transient, error, "job attempt failed");
             return;
         }
+        let error = record.error.as_deref().unwrap_or_default();
         let backoff = policy.backoff.after(attempt);
         tracing::warn!(
             attempt,

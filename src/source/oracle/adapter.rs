@@ -107,7 +107,8 @@ impl Inner {
                 Ok(self.pool.get_or_init(|| pool).clone())
             }
             Err(e) => {
-                tracing::warn!(
+                // Not a warning of its own: the failure reaches the run's one error line.
+                tracing::debug!(
                     duration_ms = elapsed_ms(started),
                     code = e.code.as_deref(),
                     transient = e.is_transient(),

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags, named_params};
 
-pub use demo::{DemoSummary, generate};
+pub use demo::{DemoSummary, MAX_SCALE as MAX_DEMO_SCALE, generate};
 pub(crate) use error::{primary_code_name, translate};
 pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 

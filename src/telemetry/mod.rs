@@ -1,0 +1,178 @@
+//! The tracing subscriber: plain text for people, JSON for log pipelines.
+//!
+//! - Colour only when standard error is a terminal and `NO_COLOR` is unset ([`use_colour`]).
+//! - Plain lines quote every field value that needs it ([`plain`]).
+//! - JSON lines carry the fields of the enclosing spans at the top level ([`json`]).
+//! - Dependencies log at `warn` unless the filter names them ([`LogFilter`]).
+
+#[cfg(test)]
+pub(crate) mod capture;
+mod json;
+mod plain;
+
+use std::ffi::OsStr;
+use std::io::IsTerminal;
+use std::str::FromStr;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{Directive, ParseError};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line, span fields at the top level.
+    Json,
+}
+
+/// Crates whose `info` lines are their own internals, not the service's: kept at `warn`
+/// unless the filter names them (e.g. `info,tokio_cron_scheduler=info`).
+const QUIET_DEPENDENCIES: &[&str] = &[
+    "tokio_cron_scheduler",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tower",
+    "tonic",
+    "oracle",
+];
+
+/// A log filter in `tracing`'s EnvFilter syntax (`info`, `radar_interrupcoes=debug,warn`),
+/// parsed once, when the settings are read.
+#[derive(Debug, Clone)]
+pub struct LogFilter {
+    directives: Vec<Directive>,
+    /// The targets the directives name (empty for a bare level).
+    targets: Vec<String>,
+}
+
+impl FromStr for LogFilter {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let texts: Vec<&str> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect();
+        let directives = texts.iter().map(|d| d.parse()).collect::<Result<_, _>>()?;
+        let targets = texts
+            .iter()
+            .filter_map(|d| {
+                let target = d.split(['=', '[']).next().unwrap_or_default().trim();
+                // A bare level (`debug`) names no target.
+                (!target.is_empty()
+                    && target.parse::<tracing::Level>().is_err()
+                    && !target.eq_ignore_ascii_case("off"))
+                .then(|| target.to_owned())
+            })
+            .collect();
+        Ok(Self {
+            directives,
+            targets,
+        })
+    }
+}
+
+impl LogFilter {
+    /// Whether a directive names `krate` or one of its modules.
+    fn names(&self, krate: &str) -> bool {
+        self.targets
+            .iter()
+            .any(|t| t == krate || t.starts_with(&format!("{krate}::")))
+    }
+
+    fn into_env_filter(self) -> EnvFilter {
+        let quiet: Vec<Directive> = QUIET_DEPENDENCIES
+            .iter()
+            .filter(|krate| !self.names(krate))
+            .map(|krate| format!("{krate}=warn").parse().expect("a valid directive"))
+            .collect();
+        quiet
+            .into_iter()
+            .chain(self.directives)
+            .fold(EnvFilter::default(), EnvFilter::add_directive)
+    }
+}
+
+/// Whether to write colour escape codes: only to a terminal, and never when `NO_COLOR` is
+/// set to a non-empty value (<https://no-color.org>).
+pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+/// Installs the global subscriber, writing to standard error.
+pub fn init(format: LogFormat, filter: LogFilter) {
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter.into_env_filter())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder
+            .with_ansi(colour)
+            .fmt_fields(plain::QuotedFields)
+            .init(),
+        LogFormat::Json => builder
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json::FlatJson)
+            .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::telemetry::capture::Captured;
+
+    fn logged_with(filter: &str) -> String {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter.parse::<LogFilter>().unwrap().into_env_filter())
+            .with_ansi(false)
+            .with_writer(writer)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "tokio_cron_scheduler::job_scheduler", "Job creator created");
+            tracing::warn!(target: "tokio_cron_scheduler::job_scheduler", "scheduler problem");
+            tracing::info!(target: "radar_interrupcoes::server", "ours");
+            tracing::debug!(target: "radar_interrupcoes::server", "our detail");
+        });
+        out.text()
+    }
+
+    #[test]
+    fn dependencies_log_at_warn_unless_the_filter_names_them() {
+        let text = logged_with("info");
+        assert!(!text.contains("Job creator created"), "{text}");
+        assert!(text.contains("scheduler problem"), "{text}");
+        assert!(
+            text.contains("ours") && !text.contains("our detail"),
+            "{text}"
+        );
+
+        let text = logged_with("debug");
+        assert!(!text.contains("Job creator created"), "{text}");
+        assert!(text.contains("our detail"), "{text}");
+
+        let text = logged_with("info,tokio_cron_scheduler=info");
+        assert!(text.contains("Job creator created"), "{text}");
+        let text = logged_with("tokio_cron_scheduler::job_scheduler=info,warn");
+        assert!(text.contains("Job creator created"), "{text}");
+        assert!(!text.contains("ours"), "{text}");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None));
+    }
+}
