@@ -16,6 +16,7 @@ pub mod http;
 pub mod hygiene;
 pub mod jobs;
 pub mod metrics;
+pub mod prepared;
 pub mod proto;
 pub mod scheduler;
 pub mod server;

@@ -22,12 +22,11 @@ use crate::config::{
     StoreSettings,
 };
 use crate::domain::QueryBinds;
-use crate::grpc::{AdminGuard, InterrupcoesGrpc, SchedulerAdminGrpc};
+use crate::grpc::{AdminGuard, InterrupcoesGrpc, InterrupcoesServer, SchedulerAdminGrpc};
 use crate::health::{self, HealthPublisher};
 use crate::http::{self, HttpListeners, aneel, ops};
 use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks, warm_up_until_loaded};
 use crate::metrics::{GrpcMetricsLayer, Metrics};
-use crate::proto::interrupcoes::v1::interrupcoes_service_server::InterrupcoesServiceServer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::source::oracle::{OracleSettings, OracleSource};
@@ -273,11 +272,8 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(
-                InterrupcoesServiceServer::new(InterrupcoesGrpc::new(
-                    answers.clone(),
-                    stopping.clone(),
-                ))
-                .max_decoding_message_size(max_request_bytes),
+                InterrupcoesServer::new(InterrupcoesGrpc::new(answers.clone(), stopping.clone()))
+                    .max_decoding_message_size(max_request_bytes),
             )
             .add_service(InterceptedService::new(
                 SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler.clone()))

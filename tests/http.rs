@@ -221,6 +221,36 @@ async fn nothing_out_is_an_empty_list_and_a_failed_refresh_is_200_with_stale_hea
 }
 
 #[tokio::test]
+async fn a_new_snapshot_replaces_the_answers_prepared_for_both_endpoints() {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = spawn(source.clone()).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    // The second read of each is served from what the first one prepared.
+    for _ in 0..2 {
+        let (_, _, json) = get_json(&aneel(&app, PATH), None).await;
+        assert_eq!(json["interrupcaoFornecimento"].as_array().unwrap().len(), 1);
+        let grpc = app.get().await.unwrap();
+        assert_eq!(grpc.resposta.unwrap().interrupcao_fornecimento.len(), 1);
+    }
+
+    source.set(Behaviour::Rows(vec![row(1, 2, 0), row(2, 0, 8)]));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let (_, _, json) = get_json(&aneel(&app, PATH), None).await;
+    let items = json["interrupcaoFornecimento"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{json}");
+    assert_eq!(items[0]["qtdOcorrenciaProgramada"], 2);
+    assert_eq!(items[1]["qtdOcorrenciaNaoProgramada"], 8);
+    let grpc = app.get().await.unwrap();
+    let resposta = grpc.resposta.unwrap();
+    assert_eq!(resposta.interrupcao_fornecimento.len(), 2);
+    assert_eq!(
+        resposta.interrupcao_fornecimento[0].qtd_ocorrencia_programada,
+        2
+    );
+    assert_eq!(grpc.snapshot.unwrap().item_count, 2);
+}
+
+#[tokio::test]
 async fn every_error_has_its_status_and_anels_envelope() {
     let source = FakeSource::gated(Behaviour::Rows(vec![row(1, 2, 3)]));
     let app = spawn(source.clone()).await;

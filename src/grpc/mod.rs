@@ -2,11 +2,12 @@
 
 mod admin_auth;
 mod convert;
+mod encoded;
 pub mod error;
 mod interrupcoes;
 mod scheduler_admin;
 
 pub use admin_auth::AdminGuard;
 pub use error::ServiceError;
-pub use interrupcoes::InterrupcoesGrpc;
+pub use interrupcoes::{InterrupcoesGrpc, InterrupcoesServer};
 pub use scheduler_admin::SchedulerAdminGrpc;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::header::{
@@ -23,9 +24,10 @@ use serde::Deserialize;
 use super::api_key::{Denial, KeyStore};
 use super::v4::Resposta;
 use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SUCESSO};
-use crate::cache::NotReady;
+use crate::cache::{NotReady, SnapshotView};
 use crate::hygiene::echo;
 use crate::metrics::Metrics;
+use crate::prepared::PerSnapshot;
 
 /// The one path of the endpoint.
 pub const PATH: &str = "/quantitativointerrupcoesativas";
@@ -48,6 +50,44 @@ pub struct AneelState {
     answers: AnswerService,
     keys: Arc<KeyStore>,
     metrics: Arc<Metrics>,
+    /// The current snapshot's bodies and `Last-Modified`, built once per snapshot.
+    prepared: Arc<PerSnapshot<PreparedBodies>>,
+}
+
+/// What of an answer depends only on its snapshot.
+struct PreparedBodies {
+    /// ANEEL's answer with the snapshot's items.
+    body: Bytes,
+    /// ANEEL's error answer, for when the snapshot is older than the hard limit.
+    body_expired: Bytes,
+    last_modified: HeaderValue,
+}
+
+impl PreparedBodies {
+    fn new(answer: &Answer) -> Self {
+        let as_expired = |expired: bool| Answer {
+            view: SnapshotView {
+                expired,
+                ..answer.view.clone()
+            },
+            ..answer.clone()
+        };
+        Self {
+            body: body(&as_expired(false)).into(),
+            body_expired: body(&as_expired(true)).into(),
+            last_modified: http_date(answer.view.snapshot.collected_at),
+        }
+    }
+}
+
+/// The JSON body of `answer`: beyond the hard limit, ANEEL's error answer, not old numbers
+/// reported as current.
+fn body(answer: &Answer) -> Vec<u8> {
+    if answer.idc_status_requisicao() == STATUS_SUCESSO {
+        Resposta::sucesso(&answer.email_indisponibilidade, answer.items()).to_json()
+    } else {
+        Resposta::erro(&answer.email_indisponibilidade, &answer.mensagem()).to_json()
+    }
 }
 
 impl AneelState {
@@ -57,6 +97,7 @@ impl AneelState {
             answers,
             keys,
             metrics,
+            prepared: Arc::new(PerSnapshot::new()),
         }
     }
 }
@@ -196,16 +237,26 @@ async fn quantitativo(
         dth_recuperacao: params.dth_recuperacao.unwrap_or_default(),
     };
     match state.answers.answer(&request).await {
-        Ok(answer) => success(&answer, headers.get(IF_MODIFIED_SINCE)),
+        Ok(answer) => success(&answer, headers.get(IF_MODIFIED_SINCE), &state.prepared),
         Err(e) => HttpError::Answer(e, request.dth_recuperacao).into_response(email),
     }
 }
 
-fn success(answer: &Answer, if_modified_since: Option<&HeaderValue>) -> Response {
+fn success(
+    answer: &Answer,
+    if_modified_since: Option<&HeaderValue>,
+    prepared: &PerSnapshot<PreparedBodies>,
+) -> Response {
     let view = &answer.view;
+    let prepared = if answer.recovered.is_some() {
+        // A past moment: read from the store, its snapshot is not the cached one.
+        Arc::new(PreparedBodies::new(answer))
+    } else {
+        prepared.get_or_prepare(&view.snapshot, |_| PreparedBodies::new(answer))
+    };
     let collected_at = view.snapshot.collected_at;
     let mut headers = HeaderMap::new();
-    headers.insert(LAST_MODIFIED, http_date(collected_at));
+    headers.insert(LAST_MODIFIED, prepared.last_modified.clone());
     headers.insert(AGE, HeaderValue::from(view.age.as_secs()));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Some(reason) = &view.stale_reason {
@@ -216,12 +267,10 @@ fn success(answer: &Answer, if_modified_since: Option<&HeaderValue>) -> Response
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    // Beyond the hard limit: ANEEL's error answer, not old numbers reported as current.
-    let mensagem = answer.mensagem();
-    let body = if answer.idc_status_requisicao() == STATUS_SUCESSO {
-        Resposta::sucesso(&answer.email_indisponibilidade, answer.items()).to_json()
+    let body = if view.expired {
+        prepared.body_expired.clone()
     } else {
-        Resposta::erro(&answer.email_indisponibilidade, &mensagem).to_json()
+        prepared.body.clone()
     };
     (StatusCode::OK, headers, body).into_response()
 }
@@ -373,6 +422,40 @@ mod tests {
             Some(&HeaderValue::from_static("yesterday"))
         ));
         assert!(!not_modified_since(at, None));
+    }
+
+    #[test]
+    fn the_bodies_prepared_from_a_fresh_answer_are_the_per_call_bodies_fresh_and_expired() {
+        use crate::domain::InterrupcaoAtiva;
+        let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let answer = |expired: bool| Answer {
+            view: SnapshotView {
+                snapshot: Arc::new(crate::cache::Snapshot {
+                    collected_at,
+                    source: "test".to_owned(),
+                    instance: "radar-0".to_owned(),
+                    items: vec![InterrupcaoAtiva {
+                        ide_conjunto: 7,
+                        ide_municipio: 1_400_100,
+                        qtd_ucs_atendidas: 1000,
+                        qtd_ocorrencia_programada: 3,
+                        qtd_ocorrencia_nao_programada: 40,
+                    }],
+                    rejected: Vec::new(),
+                }),
+                age: std::time::Duration::ZERO,
+                stale_reason: None,
+                expired,
+            },
+            email_indisponibilidade: "a@b.br".to_owned(),
+            cache_key: crate::cache::CACHE_KEY.to_owned(),
+            recovered: None,
+        };
+        let prepared = PreparedBodies::new(&answer(false));
+        assert_eq!(prepared.body, body(&answer(false)));
+        assert_eq!(prepared.body_expired, body(&answer(true)));
+        assert_ne!(prepared.body, prepared.body_expired);
+        assert_eq!(prepared.last_modified, http_date(collected_at));
     }
 
     #[test]
