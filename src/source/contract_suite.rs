@@ -3,7 +3,7 @@
 //!
 //! An adapter's tests implement [`FixtureDatabase`] (create the four OMS tables, insert a
 //! [`Fixture`], drop them, and build the source under test) and call
-//! [`run_contract_suite`]. Fixtures are plain data with the OMS column names of DOMAIN.md;
+//! [`run_contract_suite`]. Fixtures are plain data with the OMS column names of docs/domain.md;
 //! each pins one rule with exact numbers, chosen so that a missing rule changes the answer.
 //! Every source is built with the default binds: agency 370, distributor `"370"`.
 
@@ -136,7 +136,7 @@ pub async fn run_fixture(db: &dyn FixtureDatabase, fixture: &Fixture) -> Result<
     }
 }
 
-/// Every fixture of the contract, one per rule (DOMAIN.md 1 to 6), plus the empty database.
+/// Every fixture of the contract, one per rule (docs/domain.md 1 to 6), plus the empty database.
 pub fn fixtures() -> Vec<Fixture> {
     vec![
         empty_database(),

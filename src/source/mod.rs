@@ -19,7 +19,7 @@ pub use names::SettingNames;
 
 use crate::domain::RawInterrupcaoRow;
 
-/// The aggregation of DOMAIN.md rules 1 to 6, shared by every adapter. Binds: `:ag_id`
+/// The aggregation of docs/domain.md rules 1 to 6, shared by every adapter. Binds: `:ag_id`
 /// (agency of the events) and `:dist` (distributor of the devices).
 pub const AGGREGATION_SQL: &str = include_str!("../../sql/interrupcoes_ativas.sql");
 

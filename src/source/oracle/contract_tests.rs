@@ -20,7 +20,7 @@ use crate::domain::QueryBinds;
 use crate::source::contract_suite::{self, Fixture, FixtureDatabase};
 use crate::source::{InterrupcaoSource, SettingNames};
 
-/// The four OMS tables with Oracle types (DOMAIN.md column names). `AG_ID` is VARCHAR2, as the
+/// The four OMS tables with Oracle types (docs/domain.md column names). `AG_ID` is VARCHAR2, as the
 /// distributor's own queries (`AG_ID = '370'`) show it to be: the text bind must match it.
 const CREATE_TABLES: [&str; 4] = [
     "CREATE TABLE AGENCY_EVENT (
