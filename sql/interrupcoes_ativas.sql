@@ -78,9 +78,10 @@ afetados AS (
 --   four synonyms through one link Oracle sends the whole statement to the OMS site, where
 --   the subquery runs next to the data; if it ever had to split the statement, each pair
 --   would cost one remote round trip returning one row, where a grouped join would pull
---   the premises of every affected pair across the link. On SQLite a grouped join was
---   measured 2 to 3 times slower (benches/aggregation_shapes.rs). check-oracle shows
---   which plan Oracle chose.
+--   the premises of every affected pair across the link. On SQLite every grouped shape
+--   measured is slower: 2.84 times for a plain grouped join, 1.15 times for the best one,
+--   which streams the pairs in order (benches/aggregation_shapes.rs, docs/oracle.md
+--   section 8). check-oracle shows which plan Oracle chose.
 -- Rule 6 (second half): ordered by conjunto, then municipio.
 SELECT af.CONJUNTO AS conjunto,
        af.MUNICIPIO AS municipio,

@@ -96,6 +96,8 @@ pub struct PlanLine {
     pub object_node: Option<String>,
     /// `OBJECT_NAME`.
     pub object_name: Option<String>,
+    /// `OTHER`: for a `REMOTE` operation, the SQL text Oracle sends through the link.
+    pub remote_sql: Option<String>,
 }
 
 /// Where Oracle runs the aggregation.
@@ -114,6 +116,10 @@ pub enum Pushdown {
         remote_sources: usize,
         /// Their links and objects, as the plan names them.
         sources: Vec<String>,
+        /// Whether a remote row source's SQL computes rule 5's `COUNT(DISTINCT ...)`: the
+        /// per-pair count then runs at the remote site and one number per pair crosses the
+        /// link; otherwise the premise rows cross it to be counted locally.
+        counts_remotely: bool,
     },
     /// No remote operation: the tables are local (a test schema, or synonyms without link).
     Local,
@@ -131,11 +137,17 @@ impl fmt::Display for Pushdown {
             Self::Split {
                 remote_sources,
                 sources,
+                counts_remotely,
             } => write!(
                 f,
                 "NOT pushed: {remote_sources} REMOTE row source(s) joined locally ({}): rows \
-                 cross the link; check that all four synonyms use one link (docs/oracle.md)",
-                sources.join(", ")
+                 cross the link, {}; check that all four synonyms use one link (docs/oracle.md)",
+                sources.join(", "),
+                if *counts_remotely {
+                    "the per-pair premise count runs at the remote site"
+                } else {
+                    "premise rows are counted locally"
+                }
             ),
             Self::Local => write!(f, "local: no database link in the plan"),
         }
@@ -163,12 +175,22 @@ pub fn pushdown(plan: &[PlanLine]) -> Pushdown {
         })
         .collect();
     if sources.is_empty() {
-        Pushdown::Local
-    } else {
-        Pushdown::Split {
-            remote_sources: sources.len(),
-            sources,
-        }
+        return Pushdown::Local;
+    }
+    let counts_remotely = plan
+        .iter()
+        .filter(|l| l.operation == "REMOTE")
+        .filter_map(|l| l.remote_sql.as_deref())
+        .any(|sql| {
+            sql.to_ascii_uppercase()
+                .split_whitespace()
+                .collect::<String>()
+                .contains("COUNT(DISTINCT")
+        });
+    Pushdown::Split {
+        remote_sources: sources.len(),
+        sources,
+        counts_remotely,
     }
 }
 
@@ -199,19 +221,28 @@ fn read_plan(
     names: &SettingNames,
 ) -> Result<Vec<PlanLine>, SourceError> {
     let rows = conn
-        .query_as_named::<(String, Option<String>, Option<String>, Option<String>)>(
-            "SELECT operation, options, object_node, object_name FROM plan_table \
+        .query_as_named::<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(
+            "SELECT operation, options, object_node, object_name, other FROM plan_table \
               WHERE statement_id = :id ORDER BY id",
             &[("id", &id)],
         )
         .map_err(|e| translate(&e, names))?;
     rows.map(|row| {
-        row.map(|(operation, options, object_node, object_name)| PlanLine {
-            operation,
-            options,
-            object_node,
-            object_name,
-        })
+        row.map(
+            |(operation, options, object_node, object_name, remote_sql)| PlanLine {
+                operation,
+                options,
+                object_node,
+                object_name,
+                remote_sql,
+            },
+        )
         .map_err(|e| translate(&e, names))
     })
     .collect()
@@ -232,6 +263,7 @@ mod tests {
             options: options.map(Into::into),
             object_node: node.map(Into::into),
             object_name: name.map(Into::into),
+            remote_sql: None,
         }
     }
 
@@ -284,10 +316,48 @@ mod tests {
                     "AGENCY_EVENT@DBLINK_INSERVICE".into(),
                     "CISPERSL@DBLINK_INSERVICE".into()
                 ],
+                counts_remotely: false,
             }
         );
+        let said = verdict.to_string();
+        assert!(said.starts_with("NOT pushed: 2 REMOTE"), "{said}");
+        assert!(said.contains("premise rows are counted locally"), "{said}");
+    }
+
+    #[test]
+    fn a_split_plan_that_sends_the_count_through_the_link_says_so() {
+        // The remote SQL as Oracle writes it in PLAN_TABLE.OTHER: quoted, aliased, with
+        // spaces where it pleases.
+        let mut count = line("REMOTE", None, Some("DBLINK_INSERVICE"), None);
+        count.remote_sql = Some(
+            "SELECT count( DISTINCT \"A1\".\"PREMISE\") FROM \"CISPERSL\" \"A1\",\
+             \"OMS_CONNECTIVITY\" \"A2\" WHERE \"A2\".\"CONJ\"=:1"
+                .into(),
+        );
+        let mut events = line(
+            "REMOTE",
+            None,
+            Some("DBLINK_INSERVICE"),
+            Some("AGENCY_EVENT"),
+        );
+        events.remote_sql = Some("SELECT \"NUM_1\" FROM \"AGENCY_EVENT\" \"E\"".into());
+        let plan = [line("SELECT STATEMENT", None, None, None), events, count];
+        let verdict = pushdown(&plan);
         assert!(
-            verdict.to_string().starts_with("NOT pushed: 2 REMOTE"),
+            matches!(
+                verdict,
+                Pushdown::Split {
+                    remote_sources: 2,
+                    counts_remotely: true,
+                    ..
+                }
+            ),
+            "{verdict:?}"
+        );
+        assert!(
+            verdict
+                .to_string()
+                .contains("the per-pair premise count runs at the remote site"),
             "{verdict}"
         );
     }
