@@ -105,3 +105,28 @@ fn a_table_scan_is_caught() {
     assert_eq!(unindexed_reads(&with, "p"), Some(vec![]), "{with:?}");
     assert_eq!(unindexed_reads(&with, "q"), None);
 }
+
+/// The `TABLE (COLUMNS)` of each `CREATE INDEX name ON TABLE (COLUMNS)` in `sql`.
+fn index_definitions(sql: &str) -> Vec<String> {
+    sql.lines()
+        .filter_map(|line| line.trim().strip_prefix("CREATE INDEX "))
+        .map(|rest| {
+            let on = rest.split_once(" ON ").map_or("", |(_, on)| on);
+            on.trim_end_matches(';').trim().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_oracle_guide_recommends_the_indexes_the_plan_uses() {
+    let guide = include_str!("../../../docs/oracle.md");
+    let indexes = index_definitions(super::INDEXES_SQL);
+    assert_eq!(indexes.len(), 5, "{indexes:?}");
+    for index in &indexes {
+        assert!(
+            guide.contains(&format!("`{index}`")),
+            "docs/oracle.md section 3 does not recommend {index}, which \
+             sql/sqlite/indexes.sql creates and the plan uses"
+        );
+    }
+}
