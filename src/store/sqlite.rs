@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params};
 
+use super::purge::purge_in_batches;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
@@ -276,59 +277,55 @@ impl SnapshotStore for SqliteStore {
         batch_size: u32,
     ) -> Result<PurgeReport, StoreError> {
         let cutoff_ms = to_millis(cutoff);
-        let batch = batch_size.max(1) as usize;
         self.with_connection(move |conn| {
-            let mut report = PurgeReport::default();
-            loop {
-                let ids: Vec<String> = {
+            let snapshots = purge_in_batches(
+                &mut *conn,
+                batch_size,
+                |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_SNAPSHOTS)?;
                     let rows = stmt.query_map(named_params! {":cutoff_ms": cutoff_ms}, |r| {
                         r.get::<_, String>(0)
                     })?;
-                    rows.take(batch).collect::<Result<_, _>>()?
-                };
-                if ids.is_empty() {
-                    break;
-                }
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for id in &ids {
-                    tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
-                    tx.execute(sql::DELETE_REJECTIONS, named_params! {":snapshot_id": id})?;
-                    report.snapshots += tx
-                        .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
-                        as u64;
-                }
-                tx.commit()?;
-                report.batches += 1;
-                if ids.len() < batch {
-                    break;
-                }
-            }
-            loop {
-                let claims: Vec<(String, i64)> = {
+                    rows.take(batch).collect()
+                },
+                |conn, ids| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let mut deleted = 0;
+                    for id in ids {
+                        tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
+                        tx.execute(sql::DELETE_REJECTIONS, named_params! {":snapshot_id": id})?;
+                        deleted += tx
+                            .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
+                            as u64;
+                    }
+                    tx.commit()?;
+                    Ok(deleted)
+                },
+            )?;
+            let claims = purge_in_batches(
+                conn,
+                batch_size,
+                |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_CLAIMS)?;
                     let rows = stmt.query_map(named_params! {":cutoff_ms": cutoff_ms}, |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                     })?;
-                    rows.take(batch).collect::<Result<_, _>>()?
-                };
-                if claims.is_empty() {
-                    break;
-                }
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for (job, fire_at_ms) in &claims {
-                    report.claims += tx.execute(
-                        sql::DELETE_CLAIM,
-                        named_params! {":job_name": job, ":fire_at_ms": fire_at_ms},
-                    )? as u64;
-                }
-                tx.commit()?;
-                report.batches += 1;
-                if claims.len() < batch {
-                    break;
-                }
-            }
-            Ok(report)
+                    rows.take(batch).collect()
+                },
+                |conn, claims| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let mut deleted = 0;
+                    for (job, fire_at_ms) in claims {
+                        deleted += tx.execute(
+                            sql::DELETE_CLAIM,
+                            named_params! {":job_name": job, ":fire_at_ms": fire_at_ms},
+                        )? as u64;
+                    }
+                    tx.commit()?;
+                    Ok(deleted)
+                },
+            )?;
+            Ok(PurgeReport::from_passes(snapshots, claims))
         })
         .await
     }
