@@ -22,7 +22,7 @@ use super::{
 };
 use crate::domain::RowRejection;
 use crate::source::SourceError;
-use crate::source::blocking::run_blocking;
+use crate::source::blocking::{Lane, run_blocking};
 use crate::source::cancel;
 use crate::source::oracle::error::translate;
 use crate::source::oracle::{OracleSettings, session};
@@ -95,7 +95,7 @@ impl OracleStore {
         F: FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        run_blocking("Oracle store", move |slot| {
+        run_blocking("Oracle store", Lane::Pool, move |slot| {
             let names = &inner.settings.names;
             let conn = Arc::new(inner.connection()?);
             cancel::register(slot, Arc::clone(&conn));

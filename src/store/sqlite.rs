@@ -23,7 +23,7 @@ use super::{
     from_millis, to_millis,
 };
 use crate::domain::RowRejection;
-use crate::source::blocking::run_blocking;
+use crate::source::blocking::{Lane, run_blocking};
 use crate::source::cancel;
 
 /// DDL of the store's tables (idempotent), run on first use.
@@ -77,7 +77,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let store = self.clone();
-        run_blocking("SQLite store", move |slot| {
+        run_blocking("SQLite store", Lane::Pool, move |slot| {
             let mut conn = store.open()?;
             cancel::register(slot, conn.get_interrupt_handle());
             f(&mut conn).map_err(|e| store.error(&e))
