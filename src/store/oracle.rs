@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use oracle::pool::Pool;
 use oracle::{Connection, Row};
 
-use super::purge::purge_in_batches;
+use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
@@ -303,7 +303,7 @@ impl SnapshotStore for OracleStore {
     ) -> Result<PurgeReport, StoreError> {
         let cutoff_ms = to_millis(cutoff);
         self.with_connection(move |conn| {
-            let snapshots = purge_in_batches(
+            Ok(purge_expired(
                 conn,
                 batch_size,
                 |conn, batch| {
@@ -324,10 +324,6 @@ impl SnapshotStore for OracleStore {
                     conn.commit()?;
                     Ok(deleted)
                 },
-            )?;
-            let claims = purge_in_batches(
-                conn,
-                batch_size,
                 |conn, batch| {
                     conn.query_named(sql::SELECT_EXPIRED_CLAIMS, &[("cutoff_ms", &cutoff_ms)])?
                         .take(batch)
@@ -351,8 +347,7 @@ impl SnapshotStore for OracleStore {
                     conn.commit()?;
                     Ok(deleted)
                 },
-            )?;
-            Ok(PurgeReport::from_passes(snapshots, claims))
+            )?)
         })
         .await
     }

@@ -1,38 +1,48 @@
-//! The batched purge loop every store adapter runs: list a batch of expired keys, delete
-//! them in one transaction, repeat until a batch comes back short. The adapters give only
-//! their driver calls; the batch bound, the stop rule and the counting live here.
+//! The batched purge every store adapter runs: for snapshots, then for claims, list a batch
+//! of expired keys, delete them in one transaction, repeat until a batch comes back short.
+//! The adapters give only their driver calls; the order, the batch bound, the stop rule and
+//! the counting live here.
 
 use super::PurgeReport;
 
 /// What one purge pass (snapshots, or claims) did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Purged {
+struct Purged {
     /// Rows the deletes reported.
-    pub deleted: u64,
+    deleted: u64,
     /// Transactions committed (one per non-empty batch).
-    pub batches: u64,
+    batches: u64,
 }
 
-impl PurgeReport {
-    /// The report of a purge made of a snapshots pass and a claims pass.
-    pub(crate) fn from_passes(snapshots: Purged, claims: Purged) -> Self {
-        Self {
-            snapshots: snapshots.deleted,
-            claims: claims.deleted,
-            batches: snapshots.batches + claims.batches,
-        }
-    }
-}
-
-/// Deletes expired rows in batches of at most `batch_size` (at least 1) keys.
+/// Deletes every expired snapshot, then every expired claim, in batches of at most
+/// `batch_size` (at least 1) keys each.
 ///
-/// `select(conn, n)` lists at most `n` expired keys; `delete(conn, keys)` deletes them in
-/// one committed transaction and returns how many rows it deleted. Both get the adapter's
-/// connection `conn`, so each can borrow it in turn. The loop stops on an empty batch or on
-/// a short one (nothing more is expired), so a purge of `k` keys takes `ceil(k / n)`
-/// transactions.
-pub(crate) fn purge_in_batches<C, K, E>(
+/// Each `select_*(conn, n)` lists at most `n` expired keys; each `delete_*(conn, keys)`
+/// deletes them in one committed transaction and returns how many rows (snapshots, or
+/// claims) it deleted. All four get the adapter's connection `conn`, so each can borrow it
+/// in turn.
+pub(crate) fn purge_expired<C, S, J, E>(
     mut conn: C,
+    batch_size: u32,
+    select_snapshots: impl FnMut(&mut C, usize) -> Result<Vec<S>, E>,
+    delete_snapshots: impl FnMut(&mut C, &[S]) -> Result<u64, E>,
+    select_claims: impl FnMut(&mut C, usize) -> Result<Vec<J>, E>,
+    delete_claims: impl FnMut(&mut C, &[J]) -> Result<u64, E>,
+) -> Result<PurgeReport, E> {
+    let snapshots = in_batches(&mut conn, batch_size, select_snapshots, delete_snapshots)?;
+    let claims = in_batches(&mut conn, batch_size, select_claims, delete_claims)?;
+    Ok(PurgeReport {
+        snapshots: snapshots.deleted,
+        claims: claims.deleted,
+        batches: snapshots.batches + claims.batches,
+    })
+}
+
+/// One pass: selects and deletes batches of at most `batch_size` (at least 1) keys until a
+/// batch comes back empty or short (nothing more is expired), so `k` keys take
+/// `ceil(k / n)` transactions.
+fn in_batches<C, K, E>(
+    conn: &mut C,
     batch_size: u32,
     mut select: impl FnMut(&mut C, usize) -> Result<Vec<K>, E>,
     mut delete: impl FnMut(&mut C, &[K]) -> Result<u64, E>,
@@ -40,11 +50,11 @@ pub(crate) fn purge_in_batches<C, K, E>(
     let batch = batch_size.max(1) as usize;
     let mut purged = Purged::default();
     loop {
-        let keys = select(&mut conn, batch)?;
+        let keys = select(conn, batch)?;
         if keys.is_empty() {
             break;
         }
-        purged.deleted += delete(&mut conn, &keys)?;
+        purged.deleted += delete(conn, &keys)?;
         purged.batches += 1;
         if keys.len() < batch {
             break;
@@ -57,38 +67,47 @@ pub(crate) fn purge_in_batches<C, K, E>(
 mod tests {
     use super::*;
 
-    /// A table of expired keys: `select` lists the first `n` (and counts its calls),
-    /// `delete` removes them and records the batch sizes it saw.
+    /// Expired keys: `select` lists the first `n` (and counts its calls); `delete` removes
+    /// them and records the batch's size, or fails on the batch numbered `fail_on`.
     #[derive(Default)]
     struct Table {
         expired: Vec<u32>,
         selects: usize,
         batches_seen: Vec<usize>,
+        fail_on: Option<usize>,
     }
 
-    fn purge(table: &mut Table, batch_size: u32) -> Result<Purged, String> {
-        purge_in_batches(
-            table,
-            batch_size,
-            |t, n| {
-                t.selects += 1;
-                Ok(t.expired.iter().take(n).copied().collect())
-            },
-            |t, keys| {
-                t.expired.retain(|k| !keys.contains(k));
-                t.batches_seen.push(keys.len());
-                Ok(keys.len() as u64)
-            },
-        )
+    fn expired(n: u32) -> Table {
+        Table {
+            expired: (0..n).collect(),
+            ..Table::default()
+        }
+    }
+
+    impl Table {
+        fn select(&mut self, n: usize) -> Vec<u32> {
+            self.selects += 1;
+            self.expired.iter().take(n).copied().collect()
+        }
+
+        fn delete(&mut self, keys: &[u32]) -> Result<u64, String> {
+            if self.fail_on == Some(self.batches_seen.len()) {
+                return Err("ORA-00054: resource busy".to_owned());
+            }
+            self.expired.retain(|k| !keys.contains(k));
+            self.batches_seen.push(keys.len());
+            Ok(keys.len() as u64)
+        }
+    }
+
+    fn pass(table: &mut Table, batch_size: u32) -> Result<Purged, String> {
+        in_batches(table, batch_size, |t, n| Ok(t.select(n)), Table::delete)
     }
 
     #[test]
-    fn deletes_everything_in_batches_of_the_given_size() {
-        let mut table = Table {
-            expired: (0..7).collect(),
-            ..Table::default()
-        };
-        let purged = purge(&mut table, 3).unwrap();
+    fn a_pass_deletes_everything_in_batches_and_a_short_batch_ends_it() {
+        let mut table = expired(7);
+        let purged = pass(&mut table, 3).unwrap();
         assert_eq!(
             purged,
             Purged {
@@ -98,20 +117,13 @@ mod tests {
         );
         assert!(table.expired.is_empty());
         assert_eq!(table.batches_seen, [3, 3, 1]);
-        assert_eq!(
-            table.selects, 3,
-            "a short batch ends the loop without another select"
-        );
+        assert_eq!(table.selects, 3, "no select after the short batch");
     }
 
     #[test]
     fn an_exact_multiple_ends_with_one_empty_select_and_no_extra_transaction() {
-        let mut table = Table {
-            expired: (0..4).collect(),
-            ..Table::default()
-        };
-        let purged = purge(&mut table, 2).unwrap();
-        assert_eq!(purged.batches, 2);
+        let mut table = expired(4);
+        assert_eq!(pass(&mut table, 2).unwrap().batches, 2);
         assert_eq!(table.batches_seen, [2, 2]);
         assert_eq!(table.selects, 3);
     }
@@ -119,41 +131,78 @@ mod tests {
     #[test]
     fn nothing_expired_is_no_transaction() {
         let mut table = Table::default();
-        assert_eq!(purge(&mut table, 5).unwrap(), Purged::default());
+        assert_eq!(pass(&mut table, 5).unwrap(), Purged::default());
         assert!(table.batches_seen.is_empty());
     }
 
     #[test]
     fn a_batch_size_of_zero_deletes_one_key_at_a_time() {
-        let mut table = Table {
-            expired: (0..2).collect(),
-            ..Table::default()
-        };
-        let purged = purge(&mut table, 0).unwrap();
-        assert_eq!(purged.deleted, 2);
+        let mut table = expired(2);
+        assert_eq!(pass(&mut table, 0).unwrap().deleted, 2);
         assert_eq!(table.batches_seen, [1, 1]);
     }
 
     #[test]
-    fn a_failing_delete_stops_the_loop_with_its_error() {
+    fn a_failing_delete_stops_the_pass_with_its_error() {
         let mut table = Table {
-            expired: (0..3).collect(),
-            ..Table::default()
+            fail_on: Some(1),
+            ..expired(3)
         };
-        let result = purge_in_batches(
-            &mut table,
-            1,
-            |t, n| Ok(t.expired.iter().take(n).copied().collect::<Vec<_>>()),
-            |t, keys| {
-                if t.batches_seen.len() == 1 {
-                    return Err("ORA-00054".to_owned());
-                }
-                t.expired.retain(|k| !keys.contains(k));
-                t.batches_seen.push(keys.len());
-                Ok(1)
-            },
+        assert_eq!(
+            pass(&mut table, 1),
+            Err("ORA-00054: resource busy".to_owned())
         );
-        assert_eq!(result, Err("ORA-00054".to_owned()));
-        assert_eq!(table.expired, [1, 2], "the second batch was not deleted");
+        assert_eq!(table.expired, [1, 2], "only the first batch was deleted");
+        assert_eq!(table.selects, 2);
+    }
+
+    #[test]
+    fn snapshots_go_first_then_claims_and_the_report_adds_both_passes() {
+        let mut db = (expired(5), expired(3));
+        let report = purge_expired(
+            &mut db,
+            2,
+            |db, n| Ok(db.0.select(n)),
+            |db, keys| db.0.delete(keys),
+            |db, n| {
+                assert!(
+                    db.0.expired.is_empty(),
+                    "claims before the snapshots were gone"
+                );
+                Ok(db.1.select(n))
+            },
+            |db, keys| db.1.delete(keys),
+        )
+        .unwrap();
+        assert_eq!(
+            report,
+            PurgeReport {
+                snapshots: 5,
+                claims: 3,
+                batches: 3 + 2
+            }
+        );
+        assert!(db.1.expired.is_empty());
+    }
+
+    #[test]
+    fn a_failing_snapshot_pass_leaves_the_claims_alone() {
+        let mut db = (
+            Table {
+                fail_on: Some(0),
+                ..expired(1)
+            },
+            expired(1),
+        );
+        let result = purge_expired(
+            &mut db,
+            10,
+            |db, n| Ok(db.0.select(n)),
+            |db, keys| db.0.delete(keys),
+            |db, n| Ok(db.1.select(n)),
+            |db, keys| db.1.delete(keys),
+        );
+        assert!(result.is_err());
+        assert_eq!(db.1.selects, 0);
     }
 }

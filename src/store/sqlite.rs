@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params};
 
-use super::purge::purge_in_batches;
+use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
@@ -278,8 +278,8 @@ impl SnapshotStore for SqliteStore {
     ) -> Result<PurgeReport, StoreError> {
         let cutoff_ms = to_millis(cutoff);
         self.with_connection(move |conn| {
-            let snapshots = purge_in_batches(
-                &mut *conn,
+            purge_expired(
+                conn,
                 batch_size,
                 |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_SNAPSHOTS)?;
@@ -301,10 +301,6 @@ impl SnapshotStore for SqliteStore {
                     tx.commit()?;
                     Ok(deleted)
                 },
-            )?;
-            let claims = purge_in_batches(
-                conn,
-                batch_size,
                 |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_CLAIMS)?;
                     let rows = stmt.query_map(named_params! {":cutoff_ms": cutoff_ms}, |r| {
@@ -324,8 +320,7 @@ impl SnapshotStore for SqliteStore {
                     tx.commit()?;
                     Ok(deleted)
                 },
-            )?;
-            Ok(PurgeReport::from_passes(snapshots, claims))
+            )
         })
         .await
     }
