@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, FakeSource, TestApp, row, test_settings};
+use common::{Behaviour, FakeSource, TestApp, next_health, row, test_settings};
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL, SCHEDULER_SERVICE};
 use radar_interrupcoes::jobs::{PURGE_JOB_NAME, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
@@ -12,7 +12,6 @@ use radar_interrupcoes::proto::scheduler::v1::RunOutcome;
 use radar_interrupcoes::source::SourceError;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus::{NotServing, Serving};
 
 #[tokio::test]
@@ -35,26 +34,11 @@ async fn health_turns_serving_after_the_first_load_and_watch_sees_each_change_on
         status.message()
     );
 
-    let mut watch = app
-        .health
-        .clone()
-        .watch(HealthCheckRequest {
-            service: OVERALL.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let first = watch.next().await.unwrap().unwrap().status;
-    assert_eq!(first, NotServing as i32);
+    let mut watch = app.watch_health(OVERALL).await;
+    assert_eq!(next_health(&mut watch).await, Some(NotServing));
 
     source.open_gate();
-    let second = tokio::time::timeout(Duration::from_secs(10), watch.next())
-        .await
-        .expect("a SERVING message")
-        .unwrap()
-        .unwrap()
-        .status;
-    assert_eq!(second, Serving as i32);
+    assert_eq!(next_health(&mut watch).await, Some(Serving));
     assert_eq!(app.health_of(INTERRUPCOES_SERVICE).await, Serving);
     assert_eq!(app.health_of(SCHEDULER_SERVICE).await, Serving);
 
@@ -378,19 +362,8 @@ async fn health_reports_a_stopped_scheduler() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let app = TestApp::spawn(source).await;
     app.wait_health(OVERALL, Serving).await;
-    let mut data_watch = app
-        .health
-        .clone()
-        .watch(HealthCheckRequest {
-            service: INTERRUPCOES_SERVICE.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        data_watch.next().await.unwrap().unwrap().status,
-        Serving as i32
-    );
+    let mut data_watch = app.watch_health(INTERRUPCOES_SERVICE).await;
+    assert_eq!(next_health(&mut data_watch).await, Some(Serving));
 
     app.scheduler.stop().await.unwrap();
     app.wait_health(SCHEDULER_SERVICE, NotServing).await;
@@ -482,25 +455,17 @@ async fn shutdown_turns_health_off_and_returns() {
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     let mut app = TestApp::spawn(source).await;
     app.wait_health(OVERALL, Serving).await;
-    let mut watch = app
-        .health
-        .clone()
-        .watch(HealthCheckRequest {
-            service: INTERRUPCOES_SERVICE.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(watch.next().await.unwrap().unwrap().status, Serving as i32);
+    let mut watch = app.watch_health(INTERRUPCOES_SERVICE).await;
+    assert_eq!(next_health(&mut watch).await, Some(Serving));
     tokio::time::timeout(Duration::from_secs(10), app.shutdown())
         .await
         .expect("run returns within the grace period")
         .unwrap();
     // The NOT_SERVING message reaches the open stream before the server closes it.
-    let next = watch.next().await;
-    assert!(
-        matches!(next, Some(Ok(ref m)) if m.status == NotServing as i32),
-        "expected NOT_SERVING on shutdown, got {next:?}"
+    assert_eq!(
+        next_health(&mut watch).await,
+        Some(NotServing),
+        "NOT_SERVING on shutdown"
     );
 }
 

@@ -4,13 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, FakeSource, TestApp, row, test_settings};
+use common::{Behaviour, FakeSource, TestApp, next_health, row, test_settings};
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL};
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use tokio_stream::StreamExt;
 use tonic::Streaming;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus::{NotServing, Serving};
 
 async fn watch(app: &TestApp) -> Streaming<data_pb::GetQuantitativoInterrupcoesAtivasResponse> {
@@ -81,26 +80,15 @@ async fn shutdown_ends_open_streams_at_once_instead_of_waiting_out_the_grace_per
 
     let mut answers = watch(&app).await;
     assert_eq!(next_conjuntos(&mut answers).await, vec![1]);
-    let mut health = app
-        .health
-        .clone()
-        .watch(HealthCheckRequest {
-            service: OVERALL.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(health.next().await.unwrap().unwrap().status, Serving as i32);
+    let mut health = app.watch_health(OVERALL).await;
+    assert_eq!(next_health(&mut health).await, Some(Serving));
 
     tokio::time::timeout(Duration::from_secs(60), app.shutdown())
         .await
         .expect("open streams held shutdown for the grace period")
         .unwrap();
     // The health stream gets NOT_SERVING, then both streams end cleanly.
-    assert_eq!(
-        health.next().await.unwrap().unwrap().status,
-        NotServing as i32
-    );
-    assert!(health.next().await.is_none(), "health stream ended");
+    assert_eq!(next_health(&mut health).await, Some(NotServing));
+    assert_eq!(next_health(&mut health).await, None, "health stream ended");
     assert!(answers.next().await.is_none(), "answer stream ended");
 }

@@ -1,6 +1,6 @@
-//! Running a blocking driver call from async code, the same way for every adapter: on
-//! tokio's blocking pool ([`run_blocking`]) or, for the warm-up's source query, on a thread
-//! of its own at a background priority ([`run_in_background`]); inside the caller's span
+//! Running a blocking driver call from async code, the same way for every adapter
+//! ([`run_blocking`]): on tokio's blocking pool ([`Lane::Pool`]) or, for the warm-up's source
+//! query, on a thread of its own at a background priority ([`Lane::Background`]); inside the caller's span
 //! (RPC or job run), with a guard that cancels the call if the caller stops waiting, and
 //! with the task's end translated.
 //!
@@ -36,12 +36,23 @@ impl From<CancelledTask> for SourceError {
     }
 }
 
-/// Runs `work` on the blocking pool and waits for it. `work` registers its canceller in the
-/// slot it gets once its call can be cancelled; if this future is dropped before the work
-/// ends (a timeout, an abandoned attempt), the call is cancelled. `what` names the work in
-/// the error of a task cancelled by the runtime (shutting down); a panic in `work` is
-/// raised again here, so the scheduler records a panicked run.
-pub async fn run_blocking<C, T, E, F>(what: &str, work: F) -> Result<T, E>
+/// Where a blocking call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Tokio's blocking pool, at the normal priority (the store, the check command).
+    Pool,
+    /// A thread of its own at nice [`BACKGROUND_NICE`]: for work that must not take CPU
+    /// from the readers (the warm-up's source query).
+    Background,
+}
+
+/// Runs `work` in `lane` and waits for it. `work` registers its canceller in the slot it
+/// gets once its call can be cancelled; if this future is dropped before the work ends (a
+/// timeout, an abandoned attempt), the call is cancelled. A task cancelled by the runtime
+/// (shutting down), or a thread that could not start or ended without an answer, is a
+/// [`CancelledTask`] naming the work by `what`; a panic in `work` is raised again here, so
+/// the scheduler records a panicked run.
+pub async fn run_blocking<C, T, E, F>(what: &str, lane: Lane, work: F) -> Result<T, E>
 where
     C: Cancel,
     T: Send + 'static,
@@ -51,54 +62,52 @@ where
     let span = Span::current();
     let guard = CancelOnDrop::default();
     let slot = guard.slot();
-    let joined = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let _entered = span.enter();
         work(&slot)
-    })
-    .await;
+    };
+    let ended = match lane {
+        Lane::Pool => from_pool(what, tokio::task::spawn_blocking(work).await),
+        Lane::Background => on_own_thread(what, work).await,
+    };
+    // Disarmed before a panic is raised again: the work has ended, there is nothing to cancel.
     guard.disarm();
-    settle(what, joined)
+    settle(ended)
 }
 
 /// The nice value of the threads that run the warm-up's source query (0 is the default, 19
 /// the lowest priority). A process already running nicer keeps its own value.
 pub const BACKGROUND_NICE: i32 = 10;
 
-/// How a background call's thread ended: with the work's result, or with its panic.
-type Ended<T, E> = std::thread::Result<Result<T, E>>;
+/// How a blocking call ended: with the work's result or its panic, or without an answer
+/// (why, for the [`CancelledTask`]).
+type Ended<R> = Result<std::thread::Result<R>, String>;
 
-/// As [`run_blocking`], but on a thread of its own at nice [`BACKGROUND_NICE`]: for work
-/// that must not take CPU from the readers (the warm-up's source query). A thread that
-/// could not start or ended without an answer is a [`CancelledTask`].
-pub async fn run_in_background<C, T, E, F>(what: &str, work: F) -> Result<T, E>
-where
-    C: Cancel,
-    T: Send + 'static,
-    E: From<CancelledTask> + Send + 'static,
-    F: FnOnce(&CancelSlot<C>) -> Result<T, E> + Send + 'static,
-{
-    let span = Span::current();
-    let guard = CancelOnDrop::default();
-    let slot = guard.slot();
-    let (done, ended) = oneshot::channel::<Ended<T, E>>();
-    let spawned = std::thread::Builder::new()
+/// How a task of the blocking pool ended.
+fn from_pool<R>(what: &str, joined: Result<R, JoinError>) -> Ended<R> {
+    match joined {
+        Ok(result) => Ok(Ok(result)),
+        Err(join) if join.is_panic() => Ok(Err(join.into_panic())),
+        Err(join) => Err(format!("the {what} task was cancelled: {join}")),
+    }
+}
+
+/// Runs `work` on a thread of its own at nice [`BACKGROUND_NICE`] and waits for it.
+async fn on_own_thread<R: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Ended<R> {
+    let (done, ended) = oneshot::channel();
+    std::thread::Builder::new()
         .name("radar-source".to_owned())
         .spawn(move || {
             lower_priority();
-            let _entered = span.enter();
-            let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(|| work(&slot))));
-        });
-    if let Err(e) = spawned {
-        guard.disarm();
-        return Err(CancelledTask(format!("the {what} thread could not start: {e}")).into());
-    }
-    let ended = ended.await;
-    guard.disarm();
-    match ended {
-        Ok(Ok(result)) => result,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => Err(CancelledTask(format!("the {what} thread ended without an answer")).into()),
-    }
+            let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
+        })
+        .map_err(|e| format!("the {what} thread could not start: {e}"))?;
+    ended
+        .await
+        .map_err(|_| format!("the {what} thread ended without an answer"))
 }
 
 /// Lowers the calling thread's priority to [`BACKGROUND_NICE`], unless it is already lower.
@@ -117,14 +126,13 @@ fn lower_priority() {
     }
 }
 
-fn settle<T, E: From<CancelledTask>>(
-    what: &str,
-    joined: Result<Result<T, E>, JoinError>,
-) -> Result<T, E> {
-    match joined {
-        Ok(result) => result,
-        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(CancelledTask(format!("the {what} task was cancelled: {join}")).into()),
+/// The work's result, its panic raised again, or the [`CancelledTask`] of a call that ended
+/// without an answer.
+fn settle<T, E: From<CancelledTask>>(ended: Ended<Result<T, E>>) -> Result<T, E> {
+    match ended {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(reason) => Err(CancelledTask(reason).into()),
     }
 }
 
@@ -141,8 +149,9 @@ mod tests {
     #[tokio::test]
     async fn a_panic_in_the_background_call_is_raised_again() {
         let outer = tokio::spawn(async {
-            run_in_background(
+            run_blocking(
                 "test",
+                Lane::Background,
                 |_: &CancelSlot<NoCancel>| -> Result<(), SourceError> { panic!("boom 43") },
             )
             .await
@@ -158,16 +167,17 @@ mod tests {
         use rustix::process::getpriority_process;
         let nice = || getpriority_process(Some(rustix::thread::gettid())).unwrap();
         let caller = nice();
-        let (inside, name) = run_in_background("test", move |_: &CancelSlot<NoCancel>| {
-            Ok::<_, SourceError>((nice(), std::thread::current().name().map(str::to_owned)))
-        })
-        .await
-        .unwrap();
+        let (inside, name) =
+            run_blocking("test", Lane::Background, move |_: &CancelSlot<NoCancel>| {
+                Ok::<_, SourceError>((nice(), std::thread::current().name().map(str::to_owned)))
+            })
+            .await
+            .unwrap();
         assert_eq!(inside, caller.max(BACKGROUND_NICE));
         assert_eq!(name.as_deref(), Some("radar-source"));
         assert_eq!(nice(), caller, "the caller's priority is untouched");
         // The pool keeps the normal priority (the store's reads answer RPCs).
-        let pooled = run_blocking("test", move |_: &CancelSlot<NoCancel>| {
+        let pooled = run_blocking("test", Lane::Pool, move |_: &CancelSlot<NoCancel>| {
             Ok::<_, SourceError>(nice())
         })
         .await
@@ -181,7 +191,7 @@ mod tests {
             let joined =
                 tokio::task::spawn_blocking(|| -> Result<(), SourceError> { panic!("boom 42") })
                     .await;
-            settle("test", joined)
+            settle(from_pool("test", joined))
         })
         .await;
         let join = outer.expect_err("the panic reaches the caller");
@@ -194,7 +204,7 @@ mod tests {
     async fn a_cancelled_blocking_task_is_a_transient_error() {
         let task = tokio::spawn(std::future::pending::<Result<(), SourceError>>());
         task.abort();
-        let err = settle("Oracle fetch", task.await).unwrap_err();
+        let err = settle(from_pool("Oracle fetch", task.await)).unwrap_err();
         assert!(err.message.contains("cancelled"), "{err}");
         assert!(err.message.contains("Oracle fetch"), "{err}");
         assert!(err.is_transient());

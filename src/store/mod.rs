@@ -11,6 +11,7 @@
 pub mod contract_suite;
 mod error;
 pub mod oracle;
+mod purge;
 pub mod rows;
 pub mod sql;
 pub mod sqlite;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use oracle::pool::Pool;
 use oracle::{Connection, Row};
 
+use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::domain::RowRejection;
 use crate::source::SourceError;
-use crate::source::blocking::run_blocking;
+use crate::source::blocking::{Lane, run_blocking};
 use crate::source::cancel;
 use crate::source::oracle::error::translate;
 use crate::source::oracle::{OracleSettings, session};
@@ -94,7 +95,7 @@ impl OracleStore {
         F: FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        run_blocking("Oracle store", move |slot| {
+        run_blocking("Oracle store", Lane::Pool, move |slot| {
             let names = &inner.settings.names;
             let conn = Arc::new(inner.connection()?);
             cancel::register(slot, Arc::clone(&conn));
@@ -301,59 +302,52 @@ impl SnapshotStore for OracleStore {
         batch_size: u32,
     ) -> Result<PurgeReport, StoreError> {
         let cutoff_ms = to_millis(cutoff);
-        let batch = batch_size.max(1) as usize;
         self.with_connection(move |conn| {
-            let mut report = PurgeReport::default();
-            loop {
-                let mut ids = Vec::new();
-                for row in conn
-                    .query_named(sql::SELECT_EXPIRED_SNAPSHOTS, &[("cutoff_ms", &cutoff_ms)])?
-                    .take(batch)
-                {
-                    ids.push(row?.get::<usize, String>(0)?);
-                }
-                if ids.is_empty() {
-                    break;
-                }
-                for id in &ids {
-                    conn.execute_named(sql::DELETE_ITEMS, &[("snapshot_id", id)])?;
-                    conn.execute_named(sql::DELETE_REJECTIONS, &[("snapshot_id", id)])?;
-                    let deleted =
-                        conn.execute_named(sql::DELETE_SNAPSHOT, &[("snapshot_id", id)])?;
-                    report.snapshots += deleted.row_count()?;
-                }
-                conn.commit()?;
-                report.batches += 1;
-                if ids.len() < batch {
-                    break;
-                }
-            }
-            loop {
-                let mut claims = Vec::new();
-                for row in conn
-                    .query_named(sql::SELECT_EXPIRED_CLAIMS, &[("cutoff_ms", &cutoff_ms)])?
-                    .take(batch)
-                {
-                    let row = row?;
-                    claims.push((row.get::<usize, String>(0)?, row.get::<usize, i64>(1)?));
-                }
-                if claims.is_empty() {
-                    break;
-                }
-                for (job, fire_at_ms) in &claims {
-                    let deleted = conn.execute_named(
-                        sql::DELETE_CLAIM,
-                        &[("job_name", job), ("fire_at_ms", fire_at_ms)],
-                    )?;
-                    report.claims += deleted.row_count()?;
-                }
-                conn.commit()?;
-                report.batches += 1;
-                if claims.len() < batch {
-                    break;
-                }
-            }
-            Ok(report)
+            Ok(purge_expired(
+                conn,
+                batch_size,
+                |conn, batch| {
+                    conn.query_named(sql::SELECT_EXPIRED_SNAPSHOTS, &[("cutoff_ms", &cutoff_ms)])?
+                        .take(batch)
+                        .map(|row| row.and_then(|row| row.get::<usize, String>(0)))
+                        .collect()
+                },
+                |conn, ids| {
+                    let mut deleted = 0;
+                    for id in ids {
+                        conn.execute_named(sql::DELETE_ITEMS, &[("snapshot_id", id)])?;
+                        conn.execute_named(sql::DELETE_REJECTIONS, &[("snapshot_id", id)])?;
+                        deleted += conn
+                            .execute_named(sql::DELETE_SNAPSHOT, &[("snapshot_id", id)])?
+                            .row_count()?;
+                    }
+                    conn.commit()?;
+                    Ok(deleted)
+                },
+                |conn, batch| {
+                    conn.query_named(sql::SELECT_EXPIRED_CLAIMS, &[("cutoff_ms", &cutoff_ms)])?
+                        .take(batch)
+                        .map(|row| {
+                            row.and_then(|row| {
+                                Ok((row.get::<usize, String>(0)?, row.get::<usize, i64>(1)?))
+                            })
+                        })
+                        .collect()
+                },
+                |conn, claims| {
+                    let mut deleted = 0;
+                    for (job, fire_at_ms) in claims {
+                        deleted += conn
+                            .execute_named(
+                                sql::DELETE_CLAIM,
+                                &[("job_name", job), ("fire_at_ms", fire_at_ms)],
+                            )?
+                            .row_count()?;
+                    }
+                    conn.commit()?;
+                    Ok(deleted)
+                },
+            )?)
         })
         .await
     }

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params};
 
+use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
 use super::{
@@ -22,7 +23,7 @@ use super::{
     from_millis, to_millis,
 };
 use crate::domain::RowRejection;
-use crate::source::blocking::run_blocking;
+use crate::source::blocking::{Lane, run_blocking};
 use crate::source::cancel;
 
 /// DDL of the store's tables (idempotent), run on first use.
@@ -76,7 +77,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let store = self.clone();
-        run_blocking("SQLite store", move |slot| {
+        run_blocking("SQLite store", Lane::Pool, move |slot| {
             let mut conn = store.open()?;
             cancel::register(slot, conn.get_interrupt_handle());
             f(&mut conn).map_err(|e| store.error(&e))
@@ -276,59 +277,50 @@ impl SnapshotStore for SqliteStore {
         batch_size: u32,
     ) -> Result<PurgeReport, StoreError> {
         let cutoff_ms = to_millis(cutoff);
-        let batch = batch_size.max(1) as usize;
         self.with_connection(move |conn| {
-            let mut report = PurgeReport::default();
-            loop {
-                let ids: Vec<String> = {
+            purge_expired(
+                conn,
+                batch_size,
+                |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_SNAPSHOTS)?;
                     let rows = stmt.query_map(named_params! {":cutoff_ms": cutoff_ms}, |r| {
                         r.get::<_, String>(0)
                     })?;
-                    rows.take(batch).collect::<Result<_, _>>()?
-                };
-                if ids.is_empty() {
-                    break;
-                }
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for id in &ids {
-                    tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
-                    tx.execute(sql::DELETE_REJECTIONS, named_params! {":snapshot_id": id})?;
-                    report.snapshots += tx
-                        .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
-                        as u64;
-                }
-                tx.commit()?;
-                report.batches += 1;
-                if ids.len() < batch {
-                    break;
-                }
-            }
-            loop {
-                let claims: Vec<(String, i64)> = {
+                    rows.take(batch).collect()
+                },
+                |conn, ids| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let mut deleted = 0;
+                    for id in ids {
+                        tx.execute(sql::DELETE_ITEMS, named_params! {":snapshot_id": id})?;
+                        tx.execute(sql::DELETE_REJECTIONS, named_params! {":snapshot_id": id})?;
+                        deleted += tx
+                            .execute(sql::DELETE_SNAPSHOT, named_params! {":snapshot_id": id})?
+                            as u64;
+                    }
+                    tx.commit()?;
+                    Ok(deleted)
+                },
+                |conn, batch| {
                     let mut stmt = conn.prepare(sql::SELECT_EXPIRED_CLAIMS)?;
                     let rows = stmt.query_map(named_params! {":cutoff_ms": cutoff_ms}, |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                     })?;
-                    rows.take(batch).collect::<Result<_, _>>()?
-                };
-                if claims.is_empty() {
-                    break;
-                }
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for (job, fire_at_ms) in &claims {
-                    report.claims += tx.execute(
-                        sql::DELETE_CLAIM,
-                        named_params! {":job_name": job, ":fire_at_ms": fire_at_ms},
-                    )? as u64;
-                }
-                tx.commit()?;
-                report.batches += 1;
-                if claims.len() < batch {
-                    break;
-                }
-            }
-            Ok(report)
+                    rows.take(batch).collect()
+                },
+                |conn, claims| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let mut deleted = 0;
+                    for (job, fire_at_ms) in claims {
+                        deleted += tx.execute(
+                            sql::DELETE_CLAIM,
+                            named_params! {":job_name": job, ":fire_at_ms": fire_at_ms},
+                        )? as u64;
+                    }
+                    tx.commit()?;
+                    Ok(deleted)
+                },
+            )
         })
         .await
     }

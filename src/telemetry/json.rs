@@ -93,15 +93,20 @@ mod tests {
     use crate::telemetry::capture::Captured;
     use tracing::Instrument;
 
-    #[test]
-    fn span_fields_are_at_the_top_level() {
+    /// A subscriber with the JSON format `init` installs, and what it writes.
+    fn json_lines() -> (impl Subscriber + Send + Sync, Captured) {
         let out = Captured::default();
-        let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
-            .with_writer(writer)
+            .with_writer(out.clone())
             .finish();
+        (subscriber, out)
+    }
+
+    #[test]
+    fn span_fields_are_at_the_top_level() {
+        let (subscriber, out) = json_lines();
         tracing::subscriber::with_default(subscriber, || {
             let run = tracing::info_span!("job_run", job = "interrupcao_cache_warmup", run_id = 3);
             let _run = run.enter();
@@ -127,13 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn instrumented_futures_keep_their_span_fields() {
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .fmt_fields(JsonFields::new())
-            .event_format(FlatJson)
-            .with_writer(writer)
-            .finish();
+        let (subscriber, out) = json_lines();
         let _default = tracing::subscriber::set_default(subscriber);
         async { tracing::info!("inside") }
             .instrument(tracing::info_span!("rpc", method = "/x.Y/Z"))

@@ -21,10 +21,12 @@ use radar_interrupcoes::source::{InterrupcaoSource, SourceError};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use radar_interrupcoes::transport::Incoming;
 use tokio::sync::{Semaphore, oneshot};
+use tokio_stream::StreamExt;
+use tonic::Streaming;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 /// What the fake source does on its next fetches.
 #[derive(Clone)]
@@ -308,6 +310,18 @@ impl TestApp {
         panic!("{service:?} never became {want:?}");
     }
 
+    /// Opens a `Health/Watch` stream on `service` (read it with [`next_health`]).
+    pub async fn watch_health(&self, service: &str) -> Streaming<HealthCheckResponse> {
+        self.health
+            .clone()
+            .watch(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     pub async fn get(
         &self,
     ) -> Result<data_pb::GetQuantitativoInterrupcoesAtivasResponse, tonic::Status> {
@@ -354,6 +368,18 @@ impl TestApp {
             .unwrap()
             .into_inner()
     }
+}
+
+/// The next status a `Health/Watch` stream sends, or `None` once the server ended it.
+/// Fails on a stream error, or when no message comes within 10 s.
+pub async fn next_health(stream: &mut Streaming<HealthCheckResponse>) -> Option<ServingStatus> {
+    let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a health message or the end of the stream")?;
+    let status = message
+        .expect("a health message, not a stream error")
+        .status;
+    Some(ServingStatus::try_from(status).unwrap())
 }
 
 impl Drop for TestApp {

@@ -10,7 +10,7 @@ use oracle::pool::Pool;
 use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-use crate::source::blocking::run_in_background;
+use crate::source::blocking::{Lane, run_blocking};
 use crate::source::cancel::{self, Cancel};
 use crate::source::{InterrupcaoSource, SourceError};
 
@@ -158,7 +158,9 @@ impl InterrupcaoSource for OracleSource {
         // running call (`break_execution`) instead of leaving it to end by itself.
         let deadline = inner.settings.fetch_deadline;
         let names = inner.settings.names.clone();
-        let task = run_in_background("Oracle fetch", move |slot| inner.fetch_blocking(slot));
+        let task = run_blocking("Oracle fetch", Lane::Background, move |slot| {
+            inner.fetch_blocking(slot)
+        });
         match tokio::time::timeout(deadline, task).await {
             Ok(result) => result,
             Err(_) => Err(SourceError::transient(

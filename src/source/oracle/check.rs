@@ -15,7 +15,7 @@ use super::session;
 use super::settings::OracleSettings;
 use crate::domain::{QueryBinds, validate_rows};
 use crate::source::SourceError;
-use crate::source::blocking::{CancelSlot, run_blocking};
+use crate::source::blocking::{CancelSlot, Lane, run_blocking};
 
 /// The tables (synonyms, in the service's schema) the aggregation SQL reads.
 pub const OMS_TABLES: [&str; 4] = [
@@ -118,9 +118,11 @@ pub async fn connectivity_check(
     let settings = settings.clone();
     let binds = binds.clone();
     // Nothing to cancel: the operator's command ends with the check.
-    run_blocking("Oracle check", move |_: &CancelSlot<Arc<Connection>>| {
-        check_blocking(&settings, binds)
-    })
+    run_blocking(
+        "Oracle check",
+        Lane::Pool,
+        move |_: &CancelSlot<Arc<Connection>>| check_blocking(&settings, binds),
+    )
     .await
 }
 

@@ -28,7 +28,7 @@ pub use demo::{DemoSummary, MAX_SCALE as MAX_DEMO_SCALE, generate};
 pub(crate) use error::{primary_code_name, translate};
 pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
-use super::blocking::{CancelSlot, run_in_background};
+use super::blocking::{CancelSlot, Lane, run_blocking};
 use super::cancel::{self, Cancel};
 use super::{
     AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SettingNames, SourceError,
@@ -96,7 +96,10 @@ impl InterrupcaoSource for SqliteSource {
 
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let settings = self.settings.clone();
-        run_in_background("SQLite fetch", move |slot| fetch_blocking(&settings, slot)).await
+        run_blocking("SQLite fetch", Lane::Background, move |slot| {
+            fetch_blocking(&settings, slot)
+        })
+        .await
     }
 }
 
