@@ -62,6 +62,14 @@ pub fn register<C: Cancel>(slot: &Mutex<Option<C>>, canceller: C) {
     *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(canceller);
 }
 
+/// Called by the blocking side when the call is over, before it releases what it
+/// registered: the async side then holds no handle, so the last reference (and whatever its
+/// drop does: a session's implicit rollback and close) goes away on the blocking thread,
+/// not on the async worker that happens to disarm the guard.
+pub fn unregister<C: Cancel>(slot: &Mutex<Option<C>>) -> Option<C> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +99,22 @@ mod tests {
         let guard = CancelOnDrop::default();
         register(&guard.slot(), counter.clone());
         guard.disarm();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_unregistered_handle_is_no_longer_shared_nor_cancelled() {
+        let counter = Counter::default();
+        let guard = CancelOnDrop::default();
+        register(&guard.slot(), counter.clone());
+        assert_eq!(Arc::strong_count(&counter.0), 2);
+        drop(unregister(&guard.slot()));
+        assert_eq!(
+            Arc::strong_count(&counter.0),
+            1,
+            "the guard still holds the handle"
+        );
+        drop(guard);
         assert_eq!(counter.0.load(Ordering::SeqCst), 0);
     }
 

@@ -129,7 +129,10 @@ impl Inner {
         cancel::register(cancel_slot, Arc::clone(&conn));
         let started = Instant::now();
         let fetched = session::fetch(&conn, &self.binds, &self.settings.names);
-        // Here, on the blocking thread, not wherever the last `Arc` happens to be dropped.
+        // Here, on the blocking thread: the guard's copy is taken back first, so that the
+        // last reference (and, if the release fails, ODPI-C's implicit rollback and close
+        // on drop) is this function's, not the async worker's that disarms the guard.
+        drop(cancel::unregister(cancel_slot));
         session::release(&conn, &self.settings.names);
         let rows = fetched?;
         tracing::debug!(

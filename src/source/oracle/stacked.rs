@@ -119,6 +119,24 @@ pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Opt
     ];
     const DESCRIPTOR: [&str; 3] = ["ORA-12154", "ORA-12162", "ORA-12262"];
     const GRANTS: [&str; 4] = ["ORA-00942", "ORA-01031", "ORA-01039", "ORA-00980"];
+    const NETWORK: [&str; 7] = [
+        "ORA-12541",
+        "ORA-12543",
+        "ORA-12545",
+        "ORA-12170",
+        "ORA-12535",
+        "ORA-12560",
+        "ORA-12514",
+    ];
+    if NETWORK.contains(&cause) {
+        return Some(format!(
+            "the database server could not reach the OMS database through the database link \
+             {link} (its host, listener or the network between the two databases); the job \
+             retries, but if this persists ask the DBA to check the host and service in the \
+             link's USING clause (DBA_DB_LINKS.HOST) and the OMS listener; {} is not involved",
+            names.oracle_connect_string
+        ));
+    }
     if CREDENTIALS.contains(&cause) {
         Some(format!(
             "the database link {link} cannot log in to the OMS database (its CONNECT TO user \
@@ -221,6 +239,15 @@ mod tests {
                 .unwrap()
                 .contains("01_grants.sql")
         );
-        assert_eq!(advice_through_link("ORA-12541", "L1"), None);
+        for network in ["ORA-12541", "ORA-12545", "ORA-12170"] {
+            let advice = advice_through_link(network, "L1").unwrap();
+            assert!(advice.contains("through the database link L1"), "{advice}");
+            assert!(
+                advice.contains("RADAR_ORACLE_CONNECT_STRING is not involved"),
+                "{advice}"
+            );
+        }
+        // Not about the link: the service's own advice, with the link appended.
+        assert_eq!(advice_through_link("ORA-01013", "L1"), None);
     }
 }

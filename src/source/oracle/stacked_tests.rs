@@ -144,3 +144,24 @@ fn a_wrapper_alone_keeps_its_own_meaning() {
     assert!(!e.is_transient(), "{e}");
     assert!(e.message.contains("database link L"), "{e}");
 }
+
+#[test]
+fn an_unreachable_oms_host_behind_the_link_is_transient_and_names_the_link() {
+    let e = stacked(
+        12545,
+        "ORA-12545: Connect failed because target host or object does not exist\n\
+         ORA-02063: preceding line from DBLINK_INSERVICE",
+    );
+    assert_eq!(e.code.as_deref(), Some("ORA-12545"), "{e}");
+    assert!(e.is_transient(), "{e}");
+    assert!(
+        e.message
+            .contains("through the database link DBLINK_INSERVICE"),
+        "{e}"
+    );
+    assert!(
+        !e.message
+            .contains("check the host in RADAR_ORACLE_CONNECT_STRING"),
+        "the service's own connect string is not the problem: {e}"
+    );
+}
