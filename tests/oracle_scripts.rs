@@ -1,7 +1,10 @@
-//! The SQL*Plus scripts in sql/oracle/ run non-interactively: no `ACCEPT`, every `&`
-//! substitution is a positional parameter or a variable DEFINEd earlier in the script, no
-//! `&` in comments (SQL*Plus substitutes there too), and any SQL error ends the run with a
-//! failure status. Their usage line passes as many arguments as they read.
+//! The SQL*Plus scripts in sql/oracle/ run non-interactively: no `ACCEPT`, every positional
+//! parameter defined (as empty) before use so that one left out never prompts, every other
+//! `&` substitution a variable DEFINEd earlier in the script, no `&` in comments (SQL*Plus
+//! substitutes there too), and any SQL error ends the run with a failure status. Their
+//! header lists the parameters, and every `sqlplus` command line, in a script's header or
+//! in the operator's documents, gives the password on stdin (never on the command line)
+//! and passes as many arguments as the script takes.
 
 use std::path::{Path, PathBuf};
 
@@ -234,7 +237,7 @@ fn check_script(name: &str, text: &str) -> (Vec<String>, Arity) {
     match usage {
         None => problems.push("no `sqlplus ... @sql/oracle/...` usage line".into()),
         Some(usage) => {
-            problems.extend(command_problems(usage.trim_start_matches('-'), name, arity))
+            problems.extend(command_problems(usage.trim_start_matches('-'), name, arity));
         }
     }
     (problems, arity)
