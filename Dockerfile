@@ -6,7 +6,10 @@
 #   runtime-oracle  runtime + Oracle Instant Client from a directory the operator provides
 #                   (build argument INSTANT_CLIENT_DIR, default oracle-instantclient: the
 #                   unzipped client, libclntsh.so at its top) + libaio.
-#   from-source-oracle  builds the binary in a Rust image (RUST_IMAGE), then runtime-oracle.
+#   from-source-oracle  builds the binary in a Rust image (RUST_IMAGE), then runtime-oracle:
+#                   the Oracle image to deploy (docs/oracle.md, checklist step 3). A binary
+#                   built on a host with a glibc newer than bookworm's 2.36 (e.g. Ubuntu
+#                   24.04) does not start in runtime-oracle (GLIBC_2.38 not found).
 #   from-source     builds the binary in a Rust image, then the same runtime as `runtime`.
 #                   The last stage, so the default of a plain `docker build .` on a machine
 #                   that can pull rust:* images.
@@ -78,6 +81,14 @@ ENV RADAR_ORACLE_CLIENT_LIB_DIR=/opt/oracle/instantclient
 USER 10001:10001
 
 # ---------------------------------------------------------------------------------------
+# The Oracle image with the binary built in the Rust image (bookworm, like the runtime, so
+# the binary's glibc symbols exist there). It comes before the stages that copy the
+# host-built binary, so a builder that builds every stage up to its target (the classic
+# `docker build` without BuildKit) needs no target/release/ for it.
+FROM oracle-base AS from-source-oracle
+COPY --from=build /out/radar-interrupcoes /usr/local/bin/radar-interrupcoes
+
+# ---------------------------------------------------------------------------------------
 # The host-built binary: `cargo build --release`, then `docker build --target runtime .`
 FROM runtime-base AS runtime
 ARG BINARY=target/release/radar-interrupcoes
@@ -88,8 +99,5 @@ ARG BINARY=target/release/radar-interrupcoes
 COPY ${BINARY} /usr/local/bin/radar-interrupcoes
 
 # The binary built in the Rust image (the default target: the last stage).
-FROM oracle-base AS from-source-oracle
-COPY --from=build /out/radar-interrupcoes /usr/local/bin/radar-interrupcoes
-
 FROM runtime-base AS from-source
 COPY --from=build /out/radar-interrupcoes /usr/local/bin/radar-interrupcoes

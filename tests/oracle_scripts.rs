@@ -1,7 +1,10 @@
-//! The SQL*Plus scripts in sql/oracle/ run non-interactively: no `ACCEPT`, every `&`
-//! substitution is a positional parameter or a variable DEFINEd earlier in the script, no
-//! `&` in comments (SQL*Plus substitutes there too), and any SQL error ends the run with a
-//! failure status. Their usage line passes as many arguments as they read.
+//! The SQL*Plus scripts in sql/oracle/ run non-interactively: no `ACCEPT`, every positional
+//! parameter defined (as empty) before use so that one left out never prompts, every other
+//! `&` substitution a variable DEFINEd earlier in the script, no `&` in comments (SQL*Plus
+//! substitutes there too), and any SQL error ends the run with a failure status. Their
+//! header lists the parameters, and every `sqlplus` command line, in a script's header or
+//! in the operator's documents, gives the password on stdin (never on the command line)
+//! and passes as many arguments as the script takes.
 
 use std::path::{Path, PathBuf};
 
@@ -51,10 +54,96 @@ fn substitutions(line: &str) -> Vec<(String, bool)> {
     out
 }
 
-/// Problems of one script, as readable sentences.
-fn problems(text: &str) -> Vec<String> {
+/// The positional parameters a script reads: how many it needs and how many it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arity {
+    required: usize,
+    max: usize,
+}
+
+/// The header's `Parameters:` block: `--   N  text`, one entry per positional parameter,
+/// `(optional)` at the start of the text of those that may be left out.
+fn declared_parameters(text: &str) -> Vec<(usize, bool)> {
+    text.lines()
+        .take_while(|l| is_comment(l))
+        .skip_while(|l| !l.contains("Parameters:"))
+        .skip(1)
+        .take_while(|l| l.trim_start_matches('-').trim() != "")
+        .filter_map(|l| {
+            let rest = l.trim_start_matches('-').trim_start();
+            let (number, text) = rest.split_once(char::is_whitespace)?;
+            let number = number.parse::<usize>().ok()?;
+            Some((number, text.trim_start().starts_with("(optional)")))
+        })
+        .collect()
+}
+
+/// Problems of one `sqlplus` command line (a script's usage line or a documented one)
+/// that runs `script` with `arity`.
+fn command_problems(line: &str, script: &str, arity: Arity) -> Vec<String> {
+    let mut problems = Vec::new();
+    // The password goes on standard input, and nothing else: SQL*Plus reads it from
+    // there when it is not a terminal, and stdin is then at its end, so anything that
+    // would still read input gets EOF instead of waiting.
+    if !line.contains("printf '%s\\n' \"$") || !line.contains("| sqlplus ") {
+        problems.push(format!(
+            "`{line}`: feed the password on stdin (printf '%s\\n' \"$PW\" | sqlplus ...)"
+        ));
+    }
+    if line.contains("</dev/null") {
+        problems.push(format!(
+            "`{line}`: </dev/null leaves SQL*Plus no password to read: the login fails"
+        ));
+    }
+    let after_sqlplus = line.split("sqlplus ").nth(1).unwrap_or("");
+    match after_sqlplus
+        .split_whitespace()
+        .find(|w| w.contains("@//"))
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+    {
+        None => problems.push(format!(
+            "`{line}`: no USER@//host:port/service connect string"
+        )),
+        Some(connect) => {
+            if connect.split('@').next().unwrap_or("").contains('/') {
+                problems.push(format!(
+                    "`{line}`: a password on the command line ({connect})"
+                ));
+            }
+        }
+    }
+    if !after_sqlplus.split_whitespace().any(|w| w == "-L") {
+        problems.push(format!(
+            "`{line}`: without -L a wrong password prompts again"
+        ));
+    }
+    let args = line
+        .split(&format!("@sql/oracle/{script}"))
+        .nth(1)
+        .unwrap_or("")
+        .split('`')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['<', '|', '#', ';', '(']) && *w != "&&")
+        .count();
+    if args < arity.required || args > arity.max {
+        problems.push(format!(
+            "`{line}` passes {args} arguments, {script} takes {} to {}",
+            arity.required, arity.max
+        ));
+    }
+    problems
+}
+
+/// Problems of one script, as readable sentences, and the parameters it takes.
+fn check_script(name: &str, text: &str) -> (Vec<String>, Arity) {
     let mut problems = Vec::new();
     let mut defined: Vec<String> = Vec::new();
+    // Positional parameters defined (as empty when left out) by the idiom
+    // `COLUMN n NEW_VALUE n` + `SELECT '' "n" FROM dual WHERE ROWNUM = 0`.
+    let mut new_value_columns: Vec<String> = Vec::new();
+    let mut initialized: Vec<usize> = Vec::new();
     let mut positional_max = 0;
     let mut exits_on_error = false;
     for (n, line) in text.lines().enumerate() {
@@ -70,10 +159,22 @@ fn problems(text: &str) -> Vec<String> {
             problems.push(format!("line {n}: ACCEPT always prompts: {line}"));
         }
         let upper = line.to_uppercase();
-        if upper.split_whitespace().collect::<Vec<_>>()
-            == ["WHENEVER", "SQLERROR", "EXIT", "FAILURE"]
-        {
+        let words: Vec<_> = upper.split_whitespace().collect();
+        if words == ["WHENEVER", "SQLERROR", "EXIT", "FAILURE"] {
             exits_on_error = true;
+        }
+        if matches!(words.as_slice(), ["COLUMN" | "COL", column, "NEW_VALUE" | "NEW_V", variable, ..] if column == variable)
+        {
+            new_value_columns.push(words[1].to_owned());
+        }
+        if word == "SELECT" && upper.contains("WHERE ROWNUM = 0") {
+            for column in &new_value_columns {
+                if let Ok(position) = column.parse::<usize>()
+                    && upper.contains(&format!("\"{column}\""))
+                {
+                    initialized.push(position);
+                }
+            }
         }
         let is_statement = !line.trim().is_empty()
             && !matches!(word.as_str(), "WHENEVER" | "SET" | "DEFINE" | "PROMPT");
@@ -88,6 +189,13 @@ fn problems(text: &str) -> Vec<String> {
             }
             if let Ok(position) = name.parse::<usize>() {
                 positional_max = positional_max.max(position);
+                if !initialized.contains(&position) {
+                    problems.push(format!(
+                        "line {n}: `&{position}` prompts when parameter {position} is left \
+                         out: define it first (COLUMN {position} NEW_VALUE {position}, \
+                         SELECT '' \"{position}\" FROM dual WHERE ROWNUM = 0)"
+                    ));
+                }
             } else if !defined.iter().any(|d| d.eq_ignore_ascii_case(&name)) {
                 problems.push(format!(
                     "line {n}: `&{name}` is neither positional nor DEFINEd above: it would prompt"
@@ -103,35 +211,47 @@ fn problems(text: &str) -> Vec<String> {
     if !exits_on_error {
         problems.push("no WHENEVER SQLERROR EXIT FAILURE".into());
     }
-    // The usage line: `... @sql/oracle/NN_name.sql ARG1 ARG2 </dev/null`.
+    // The header names each parameter, in order, the optional ones last.
+    let declared = declared_parameters(text);
+    let numbers: Vec<usize> = declared.iter().map(|(number, _)| *number).collect();
+    if numbers != (1..=positional_max).collect::<Vec<_>>() {
+        problems.push(format!(
+            "the header's Parameters: block lists {numbers:?}, the script reads 1 to {positional_max}"
+        ));
+    }
+    let required = declared
+        .iter()
+        .take_while(|(_, optional)| !optional)
+        .count();
+    if declared[required..].iter().any(|(_, optional)| !optional) {
+        problems.push("a required parameter follows an optional one".into());
+    }
+    let arity = Arity {
+        required,
+        max: positional_max,
+    };
+    // The usage line: `printf '%s\n' "$PW" | sqlplus -S -L "U@//h/s" @sql/oracle/NN_name.sql ARGS`.
     let usage = text
         .lines()
         .find(|l| is_comment(l) && l.contains("sqlplus") && l.contains("@sql/oracle/"));
     match usage {
         None => problems.push("no `sqlplus ... @sql/oracle/...` usage line".into()),
         Some(usage) => {
-            let after = usage.split(".sql").nth(1).unwrap_or("");
-            let args = after
-                .split_whitespace()
-                .take_while(|w| !w.starts_with('<'))
-                .count();
-            if args != positional_max {
-                problems.push(format!(
-                    "the usage line passes {args} arguments, the script reads {positional_max}"
-                ));
-            }
-            if !usage.contains("</dev/null") {
-                problems.push("the usage line does not close stdin (</dev/null)".into());
-            }
+            problems.extend(command_problems(usage.trim_start_matches('-'), name, arity));
         }
     }
-    problems
+    (problems, arity)
+}
+
+fn problems(text: &str) -> Vec<String> {
+    check_script("x.sql", text).0
 }
 
 #[test]
 fn every_script_runs_without_prompting_and_fails_on_error() {
     for (path, text) in scripts() {
-        let problems = problems(&text);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let (problems, _) = check_script(name, &text);
         assert!(
             problems.is_empty(),
             "{}:\n{}",
@@ -157,23 +277,98 @@ fn every_script_connects_to_a_service_not_to_the_container_root() {
 #[test]
 fn the_checks_catch_what_would_prompt_or_go_on_after_an_error() {
     let bad = "-- How: sqlplus -S U@//h/s @sql/oracle/x.sql A </dev/null\n\
+               -- Parameters:\n\
+               --   1  a schema\n\
+               --   2  a user\n\
+               --\n\
                -- uses &&oms_schema\n\
                ACCEPT oms_schema CHAR PROMPT 'schema: '\n\
                GRANT READ ON &oms_schema..T TO &2;\n\
                WHENEVER SQLERROR EXIT FAILURE\n";
     let found = problems(bad).join("\n");
     for expected in [
-        "line 2: `&` in a comment",
-        "line 3: ACCEPT always prompts",
-        "line 3: runs before WHENEVER",
+        "line 6: `&` in a comment",
+        "line 7: ACCEPT always prompts",
+        "line 7: runs before WHENEVER",
         "`&oms_schema` is neither positional nor DEFINEd",
-        "passes 1 arguments, the script reads 2",
+        "line 8: `&2` prompts when parameter 2 is left out",
+        "feed the password on stdin",
+        "</dev/null leaves SQL*Plus no password",
+        "without -L",
+        "passes 1 arguments, x.sql takes 2 to 2",
     ] {
         assert!(found.contains(expected), "{expected} not in:\n{found}");
     }
-    let good = "-- How: sqlplus -S U@//h/s @sql/oracle/x.sql A B </dev/null\n\
+    let good = "-- How: printf '%s\\n' \"$PW\" | sqlplus -S -L \"U@//h/s\" @sql/oracle/x.sql A\n\
+                -- Parameters:\n\
+                --   1  a schema\n\
+                --   2  (optional) a user\n\
+                --\n\
                 WHENEVER SQLERROR EXIT FAILURE\n\
+                COLUMN 1 NEW_VALUE 1 NOPRINT\n\
+                COLUMN 2 NEW_VALUE 2 NOPRINT\n\
+                SELECT '' \"1\", '' \"2\" FROM dual WHERE ROWNUM = 0;\n\
                 DEFINE s = \"&1\"\n\
                 GRANT READ ON &s..T TO &2;\n";
     assert_eq!(problems(good), Vec::<String>::new());
+    let password_on_the_line =
+        "printf '%s\\n' \"$PW\" | sqlplus -S -L \"U/secret@//h/s\" @sql/oracle/x.sql A";
+    let arity = Arity {
+        required: 1,
+        max: 2,
+    };
+    let found = command_problems(password_on_the_line, "x.sql", arity).join("\n");
+    assert!(found.contains("a password on the command line"), "{found}");
+    let too_many = "printf '%s\\n' \"$PW\" | sqlplus -S -L \"U@//h/s\" @sql/oracle/x.sql A B C";
+    let found = command_problems(too_many, "x.sql", arity).join("\n");
+    assert!(
+        found.contains("passes 3 arguments, x.sql takes 1 to 2"),
+        "{found}"
+    );
+}
+
+/// Every `sqlplus ... @sql/oracle/NN.sql` command of the operator's documents gives its
+/// password on stdin (none on the command line) and passes as many arguments as the
+/// script takes; every script is documented.
+#[test]
+fn every_documented_sqlplus_command_fits_its_script() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let arities: Vec<(String, Arity)> = scripts()
+        .into_iter()
+        .map(|(path, text)| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let arity = check_script(&name, &text).1;
+            (name, arity)
+        })
+        .collect();
+    let mut problems = Vec::new();
+    let mut documented: Vec<String> = Vec::new();
+    for document in ["docs/oracle.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(document)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if !line.contains("sqlplus ") {
+                continue;
+            }
+            for part in line.split("@sql/oracle/").skip(1) {
+                let script = format!("{}.sql", part.split(".sql").next().unwrap());
+                match arities.iter().find(|(name, _)| *name == script) {
+                    None => problems.push(format!("{document}:{}: no sql/oracle/{script}", n + 1)),
+                    Some((_, arity)) => {
+                        documented.push(script.clone());
+                        problems.extend(
+                            command_problems(line, &script, *arity)
+                                .into_iter()
+                                .map(|p| format!("{document}:{}: {p}", n + 1)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (name, _) in &arities {
+        if !documented.contains(name) {
+            problems.push(format!("docs/oracle.md never shows how to run {name}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

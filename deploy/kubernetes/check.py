@@ -8,6 +8,7 @@ service the way it is built to run. Usage (validate.sh calls it):
 Each broken rule is printed on its own line; the exit code is 1 if any is broken.
 """
 
+import os
 import re
 import sys
 
@@ -139,6 +140,11 @@ def main(variant, rendered, dockerfile, tag):
         need(env.get("RADAR_SOURCE") == "oracle", "RADAR_SOURCE must be oracle")
         # The replicas share history and cron ticks only through a store they all reach.
         need(env.get("RADAR_STORE") == "oracle", "RADAR_STORE must be oracle")
+        # render.sh merges the connection from its environment into the settings.
+        for variable in ("RADAR_ORACLE_CONNECT_STRING", "RADAR_ORACLE_USER"):
+            need(env.get(variable) == os.environ.get(variable),
+                 f"{variable} is {env.get(variable)!r} in the settings, not render.sh's "
+                 f"{os.environ.get(variable)!r}")
         need("RADAR_ORACLE_PASSWORD" not in env, "the password must not be in the ConfigMap")
         secret_file("RADAR_ORACLE_PASSWORD_FILE", "password")
         need("RADAR_ANEEL_API_KEYS" not in env, "ANEEL's keys must not be in the ConfigMap")

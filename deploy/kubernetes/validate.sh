@@ -5,7 +5,10 @@
 # - the rules the service relies on, checked on the rendered objects (check.py): tagged
 #   image, non-root user of the Dockerfile, read-only root filesystem, capabilities
 #   dropped, native gRPC probes on the right health names, a termination grace above the
-#   service's own drain time, a readable password file in the Oracle variant.
+#   service's own drain time, a readable password file in the Oracle variant, and the
+#   connection (RADAR_ORACLE_CONNECT_STRING, RADAR_ORACLE_USER) taken from render.sh's
+#   environment;
+# - render.sh oracle refusing to render without either of those two, naming it.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -24,6 +27,24 @@ RADAR_IMAGE_TAG="${RADAR_IMAGE_TAG:-$("$repo/deploy/image-tag")}"
 export RADAR_IMAGE_TAG
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
+
+# The oracle variant takes its connection from the environment: without it, rendering
+# must stop and name the missing setting (an operator never edits a committed file).
+example=(RADAR_ORACLE_CONNECT_STRING=db-host:1521/SERVICE_PDB RADAR_ORACLE_USER=RADAR)
+for missing in RADAR_ORACLE_CONNECT_STRING RADAR_ORACLE_USER; do
+    given=()
+    for pair in "${example[@]}"; do [ "${pair%%=*}" = "$missing" ] || given+=("$pair"); done
+    if env -u RADAR_ORACLE_CONNECT_STRING -u RADAR_ORACLE_USER "${given[@]}" \
+        "$repo/deploy/kubernetes/render.sh" oracle >/dev/null 2>"$out/render-error"; then
+        echo "validate.sh: render.sh oracle succeeded without $missing" >&2; exit 1
+    fi
+    grep -q "set $missing" "$out/render-error" \
+        || { echo "validate.sh: render.sh oracle without $missing did not name it:" >&2; cat "$out/render-error" >&2; exit 1; }
+done
+# Example values (a query string, as the docs recommend); check.py finds them in the
+# rendered settings.
+export RADAR_ORACLE_CONNECT_STRING="${RADAR_ORACLE_CONNECT_STRING:-db-host:1521/SERVICE_PDB?connect_timeout=10}"
+export RADAR_ORACLE_USER="${RADAR_ORACLE_USER:-RADAR}"
 for variant in base oracle; do
     "$repo/deploy/kubernetes/render.sh" "$variant" >"$out/$variant.yaml" \
         || { echo "validate.sh: rendering $variant failed" >&2; exit 1; }

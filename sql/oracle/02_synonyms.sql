@@ -8,10 +8,12 @@
 --          has run 01_grants.sql.
 -- When   : once; again whenever the OMS schema or the database link changes.
 --          CREATE OR REPLACE makes re-running safe.
--- How    : two positional parameters, the OMS schema and the database link, e.g.
---            sqlplus -S -L "RADAR@//db-host:1521/SERVICE_PDB" @sql/oracle/02_synonyms.sql INSERVICE DBLINK_INSERVICE </dev/null
+-- How    : the service user's password on standard input (never on the command line),
+--          then the OMS schema and the database link, e.g.
+--            printf '%s\n' "$PW" | sqlplus -S -L "RADAR@//db-host:1521/SERVICE_PDB" @sql/oracle/02_synonyms.sql INSERVICE DBLINK_INSERVICE
 --          or, inside SQL*Plus, DEFINE 1 = INSERVICE and DEFINE 2 = DBLINK_INSERVICE
---          before @. It never prompts; a missing or invalid parameter stops it.
+--          before @. It never prompts: a parameter left out is empty, and an empty or
+--          invalid one stops the script with an error (exit status 1).
 --
 -- Parameters:
 --   1  owner of the InService OMS tables in the OMS database, e.g. INSERVICE
@@ -25,6 +27,14 @@ WHENEVER OSERROR EXIT FAILURE
 WHENEVER SQLERROR EXIT FAILURE
 SET VERIFY OFF
 
+-- A parameter left out becomes empty instead of prompting: a query that returns no row
+-- still defines its NEW_VALUE variables, and leaves the ones given untouched.
+SET FEEDBACK OFF
+COLUMN 1 NEW_VALUE 1 NOPRINT
+COLUMN 2 NEW_VALUE 2 NOPRINT
+SELECT '' "1", '' "2" FROM dual WHERE ROWNUM = 0;
+SET FEEDBACK ON
+
 DEFINE oms_schema = "&1"
 DEFINE oms_dblink = "&2"
 
@@ -32,6 +42,10 @@ DEFINE oms_dblink = "&2"
 DECLARE
   checked VARCHAR2(128);
 BEGIN
+  IF '&oms_schema' IS NULL OR '&oms_dblink' IS NULL THEN
+    RAISE_APPLICATION_ERROR(-20002, 'two parameters needed: the OMS schema and the database '
+      || 'link, e.g. @sql/oracle/02_synonyms.sql INSERVICE DBLINK_INSERVICE');
+  END IF;
   checked := DBMS_ASSERT.SIMPLE_SQL_NAME('&oms_schema');
   checked := DBMS_ASSERT.QUALIFIED_SQL_NAME('&oms_dblink');
 END;

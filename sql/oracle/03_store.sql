@@ -6,8 +6,9 @@
 --          PDB service), after 00_service_user.sql (CREATE TABLE and a quota).
 -- When   : once, for RADAR_STORE=oracle. Not idempotent: re-running stops at the first
 --          existing object (ORA-00955), with exit status 1, changing nothing.
--- How    : no parameter, e.g.
---            sqlplus -S -L "RADAR@//db-host:1521/SERVICE_PDB" @sql/oracle/03_store.sql </dev/null
+-- How    : the service user's password on standard input (never on the command line),
+--          no parameter, e.g.
+--            printf '%s\n' "$PW" | sqlplus -S -L "RADAR@//db-host:1521/SERVICE_PDB" @sql/oracle/03_store.sql
 --          It never prompts.
 --
 -- The history that answers dthRecuperacao, and the per-tick claims through which the
