@@ -175,11 +175,83 @@ struct Round {
     calls_per_sec: f64,
     p50: Duration,
     p99: Duration,
+    /// The process's (client and server) resources per call during the round.
+    per_call: Usage,
+}
+
+/// Resources of the whole process (client and server threads together), from `/proc`:
+/// CPU in user space and in the kernel, read and write system calls, context switches.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    user_us: f64,
+    system_us: f64,
+    reads: f64,
+    writes: f64,
+    voluntary_switches: f64,
+    involuntary_switches: f64,
+}
+
+impl Usage {
+    /// The counters now (zeros where `/proc` cannot be read).
+    fn now() -> Self {
+        let mut usage = Self::default();
+        // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux);
+        // the command name (field 2) may hold spaces, so count from its closing parenthesis.
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some((_, rest)) = stat.rsplit_once(')')
+        {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            usage.user_us = ticks(11).unwrap_or(0.0) * 10_000.0;
+            usage.system_us = ticks(12).unwrap_or(0.0) * 10_000.0;
+        }
+        if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
+            usage.reads = proc_field(&io, "syscr:");
+            usage.writes = proc_field(&io, "syscw:");
+        }
+        // Context switches are counted per thread: add up the process's threads.
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+                    usage.voluntary_switches += proc_field(&status, "voluntary_ctxt_switches:");
+                    usage.involuntary_switches +=
+                        proc_field(&status, "nonvoluntary_ctxt_switches:");
+                }
+            }
+        }
+        usage
+    }
+
+    /// What was used since `earlier`, per one of `calls`.
+    fn per_call_since(self, earlier: Self, calls: usize) -> Self {
+        let n = calls.max(1) as f64;
+        Self {
+            user_us: (self.user_us - earlier.user_us) / n,
+            system_us: (self.system_us - earlier.system_us) / n,
+            reads: (self.reads - earlier.reads) / n,
+            writes: (self.writes - earlier.writes) / n,
+            voluntary_switches: (self.voluntary_switches - earlier.voluntary_switches) / n,
+            involuntary_switches: (self.involuntary_switches - earlier.involuntary_switches) / n,
+        }
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.user_us + self.system_us
+    }
+}
+
+/// The number after `name` in a `/proc` file of `name value` lines.
+fn proc_field(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Runs `CONCURRENCY` callers over `channels` for `length`, each calling again as soon as
 /// its answer arrives.
 async fn round(channels: &[Channel], target: &Target, length: Duration) -> Round {
+    let usage = Usage::now();
     let start = Instant::now();
     let deadline = start + length;
     let mut callers = Vec::with_capacity(CONCURRENCY);
@@ -201,11 +273,13 @@ async fn round(channels: &[Channel], target: &Target, length: Duration) -> Round
         latencies.extend(caller.await.unwrap());
     }
     let elapsed = start.elapsed();
+    let per_call = Usage::now().per_call_since(usage, latencies.len());
     latencies.sort_unstable();
     Round {
         calls_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
+        per_call,
     }
 }
 
@@ -226,27 +300,26 @@ struct Comparison {
 }
 
 impl Comparison {
-    /// The median over rounds of b/a throughput, each round of b against the round of a
-    /// just before it.
-    fn throughput_ratio(&self) -> f64 {
+    /// The median over rounds of `measure(b) / measure(a)`, each round of b against the
+    /// round of a just before it.
+    fn ratio(&self, measure: impl Fn(&Round) -> f64) -> f64 {
         median(
             self.a
                 .iter()
                 .zip(&self.b)
-                .map(|(a, b)| b.calls_per_sec / a.calls_per_sec)
+                .map(|(a, b)| measure(b) / measure(a))
                 .collect(),
         )
     }
 
-    /// The median over rounds of b/a p99, paired the same way.
+    /// The median over rounds of b/a throughput.
+    fn throughput_ratio(&self) -> f64 {
+        self.ratio(|r| r.calls_per_sec)
+    }
+
+    /// The median over rounds of b/a p99.
     fn p99_ratio(&self) -> f64 {
-        median(
-            self.a
-                .iter()
-                .zip(&self.b)
-                .map(|(a, b)| b.p99.as_secs_f64() / a.p99.as_secs_f64())
-                .collect(),
-        )
+        self.ratio(|r| r.p99.as_secs_f64())
     }
 
     fn medians(rounds: &[Round]) -> (f64, f64, f64) {
@@ -255,6 +328,36 @@ impl Comparison {
             median(rounds.iter().map(|r| r.p50.as_secs_f64() * 1e3).collect()),
             median(rounds.iter().map(|r| r.p99.as_secs_f64() * 1e3).collect()),
         )
+    }
+
+    /// Per call, median over rounds: `a` figure / `b` figure (ratio b/a), for each of the
+    /// process's resources.
+    fn print_usage(&self, a_name: &str, b_name: &str) {
+        let rows: [(&str, fn(&Usage) -> f64); 6] = [
+            ("CPU, user + system (us)", Usage::cpu_us),
+            ("CPU, user (us)", |u| u.user_us),
+            ("CPU, system (us)", |u| u.system_us),
+            ("read system calls", |u| u.reads),
+            ("write system calls", |u| u.writes),
+            ("context switches, voluntary", |u| u.voluntary_switches),
+        ];
+        println!("per call, process-wide (client and server), median of rounds: {b_name} / {a_name} (ratio)");
+        for (name, figure) in rows {
+            let med = |rounds: &[Round]| median(rounds.iter().map(|r| figure(&r.per_call)).collect());
+            println!(
+                "  {name}: {:.2} / {:.2} ({:.2})",
+                med(&self.b),
+                med(&self.a),
+                self.ratio(|r| figure(&r.per_call))
+            );
+        }
+        let involuntary =
+            |rounds: &[Round]| median(rounds.iter().map(|r| r.per_call.involuntary_switches).collect());
+        println!(
+            "  context switches, involuntary: {:.3} / {:.3}",
+            involuntary(&self.b),
+            involuntary(&self.a)
+        );
     }
 }
 
@@ -404,23 +507,10 @@ async fn start_server() -> Server {
     }
 }
 
-async fn serving_and_memory(plan: &Plan, table: &mut Table) {
-    let Server {
-        channels,
-        scheduler,
-        aneel_url,
-        livez_url,
-    } = start_server().await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .unwrap();
+/// The data RPC against `Health/Check`, rounds alternating: throughput, p99, and the
+/// process's resources per call.
+async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
     let (health, data) = (Target::Grpc(HEALTH_CHECK), Target::Grpc(DATA));
-    let (livez, aneel) = (
-        Target::Http(http.clone(), livez_url),
-        Target::Http(http, aneel_url),
-    );
     let answer_bytes = call(&channels[0], DATA).await.unwrap();
     let health_bytes = call(&channels[0], HEALTH_CHECK).await.unwrap();
     println!(
@@ -429,8 +519,8 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         plan.rounds, plan.round
     );
     // One discarded round each: connections, allocator and caches settle.
-    round(&channels, &health, plan.round).await;
-    round(&channels, &data, plan.round).await;
+    round(channels, &health, plan.round).await;
+    round(channels, &data, plan.round).await;
 
     let mut health_vs_data = Comparison {
         a: Vec::new(),
@@ -439,10 +529,10 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     for _ in 0..plan.rounds {
         health_vs_data
             .a
-            .push(round(&channels, &health, plan.round).await);
+            .push(round(channels, &health, plan.round).await);
         health_vs_data
             .b
-            .push(round(&channels, &data, plan.round).await);
+            .push(round(channels, &data, plan.round).await);
     }
     let (h_rate, h_p50, h_p99) = Comparison::medians(&health_vs_data.a);
     let (d_rate, d_p50, d_p99) = Comparison::medians(&health_vs_data.b);
@@ -455,6 +545,19 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         ">= 0.90",
         Some(throughput >= 0.9),
     );
+    health_vs_data.print_usage("Health/Check", "data RPC");
+    let cpu = health_vs_data.ratio(|r| r.per_call.cpu_us());
+    table.row(
+        "CPU per call (process: client and server), data RPC / Health/Check",
+        format!(
+            "{:.1} / {:.1} us",
+            median(health_vs_data.b.iter().map(|r| r.per_call.cpu_us()).collect()),
+            median(health_vs_data.a.iter().map(|r| r.per_call.cpu_us()).collect())
+        ),
+        cpu,
+        "",
+        None,
+    );
     table.row(
         "p99, data RPC / Health/Check",
         format!("{d_p99:.2} / {h_p99:.2} ms (p50 {d_p50:.2} / {h_p50:.2} ms)"),
@@ -462,6 +565,27 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         "<= 1.20",
         Some(p99 <= 1.2),
     );
+
+}
+
+async fn serving_and_memory(plan: &Plan, table: &mut Table) {
+    let Server {
+        channels,
+        scheduler,
+        aneel_url,
+        livez_url,
+    } = start_server().await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let (livez, aneel) = (
+        Target::Http(http.clone(), livez_url),
+        Target::Http(http, aneel_url),
+    );
+    health_vs_data(&channels, plan, table).await;
+    let data = Target::Grpc(DATA);
 
     let mut idle_vs_warming = Comparison {
         a: Vec::new(),
@@ -741,6 +865,13 @@ async fn main() {
     }
     let plan = Plan::from_env();
     let mut table = Table(Vec::new());
+    if args.iter().any(|a| a == "--grpc-only") {
+        // The data RPC against Health/Check only, with the resources per call.
+        let channels = start_server().await.channels;
+        health_vs_data(&channels, &plan, &mut table).await;
+        table.print();
+        std::process::exit(0);
+    }
     serving_and_memory(&plan, &mut table).await;
     let runs = tokio::task::spawn_blocking(move || scale_runs(&plan))
         .await
