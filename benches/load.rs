@@ -864,6 +864,23 @@ async fn main() {
         std::process::exit(0);
     }
     let plan = Plan::from_env();
+    if let Some(i) = args.iter().position(|a| a == "--closed-loop") {
+        // For counting system calls (e.g. under strace -f -c): the closed loop on one
+        // target for the plan's rounds, then the number of calls made.
+        let target = Target::Grpc(if args[i + 1] == "health" {
+            HEALTH_CHECK
+        } else {
+            DATA
+        });
+        let channels = start_server().await.channels;
+        let mut calls = 0.0;
+        for _ in 0..plan.rounds {
+            let r = round(&channels, &target, plan.round).await;
+            calls += r.calls_per_sec * plan.round.as_secs_f64();
+        }
+        println!("calls: {calls:.0}");
+        std::process::exit(0);
+    }
     let mut table = Table(Vec::new());
     if args.iter().any(|a| a == "--grpc-only") {
         // The data RPC against Health/Check only, with the resources per call.
