@@ -180,13 +180,13 @@ struct Round {
 }
 
 /// Resources of the whole process (client and server threads together), from `/proc`:
-/// CPU in user space and in the kernel, read and write system calls, context switches.
+/// CPU in user space and in the kernel, context switches. (System calls are not counted
+/// here: `/proc/self/io` counts `writev` but not `send`, which tokio uses for plain writes;
+/// count them with `strace -f -c` and `--closed-loop`, see the README.)
 #[derive(Debug, Clone, Copy, Default)]
 struct Usage {
     user_us: f64,
     system_us: f64,
-    reads: f64,
-    writes: f64,
     voluntary_switches: f64,
     involuntary_switches: f64,
 }
@@ -204,10 +204,6 @@ impl Usage {
             let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
             usage.user_us = ticks(11).unwrap_or(0.0) * 10_000.0;
             usage.system_us = ticks(12).unwrap_or(0.0) * 10_000.0;
-        }
-        if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
-            usage.reads = proc_field(&io, "syscr:");
-            usage.writes = proc_field(&io, "syscw:");
         }
         // Context switches are counted per thread: add up the process's threads.
         if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
@@ -228,8 +224,6 @@ impl Usage {
         Self {
             user_us: (self.user_us - earlier.user_us) / n,
             system_us: (self.system_us - earlier.system_us) / n,
-            reads: (self.reads - earlier.reads) / n,
-            writes: (self.writes - earlier.writes) / n,
             voluntary_switches: (self.voluntary_switches - earlier.voluntary_switches) / n,
             involuntary_switches: (self.involuntary_switches - earlier.involuntary_switches) / n,
         }
@@ -239,6 +233,9 @@ impl Usage {
         self.user_us + self.system_us
     }
 }
+
+/// One figure of a [`Usage`].
+type UsageFigure = fn(&Usage) -> f64;
 
 /// The number after `name` in a `/proc` file of `name value` lines.
 fn proc_field(text: &str, name: &str) -> f64 {
@@ -333,17 +330,18 @@ impl Comparison {
     /// Per call, median over rounds: `a` figure / `b` figure (ratio b/a), for each of the
     /// process's resources.
     fn print_usage(&self, a_name: &str, b_name: &str) {
-        let rows: [(&str, fn(&Usage) -> f64); 6] = [
+        let rows: [(&str, UsageFigure); 4] = [
             ("CPU, user + system (us)", Usage::cpu_us),
             ("CPU, user (us)", |u| u.user_us),
             ("CPU, system (us)", |u| u.system_us),
-            ("read system calls", |u| u.reads),
-            ("write system calls", |u| u.writes),
             ("context switches, voluntary", |u| u.voluntary_switches),
         ];
-        println!("per call, process-wide (client and server), median of rounds: {b_name} / {a_name} (ratio)");
+        println!(
+            "per call, process-wide (client and server), median of rounds: {b_name} / {a_name} (ratio)"
+        );
         for (name, figure) in rows {
-            let med = |rounds: &[Round]| median(rounds.iter().map(|r| figure(&r.per_call)).collect());
+            let med =
+                |rounds: &[Round]| median(rounds.iter().map(|r| figure(&r.per_call)).collect());
             println!(
                 "  {name}: {:.2} / {:.2} ({:.2})",
                 med(&self.b),
@@ -351,8 +349,14 @@ impl Comparison {
                 self.ratio(|r| figure(&r.per_call))
             );
         }
-        let involuntary =
-            |rounds: &[Round]| median(rounds.iter().map(|r| r.per_call.involuntary_switches).collect());
+        let involuntary = |rounds: &[Round]| {
+            median(
+                rounds
+                    .iter()
+                    .map(|r| r.per_call.involuntary_switches)
+                    .collect(),
+            )
+        };
         println!(
             "  context switches, involuntary: {:.3} / {:.3}",
             involuntary(&self.b),
@@ -551,8 +555,20 @@ async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
         "CPU per call (process: client and server), data RPC / Health/Check",
         format!(
             "{:.1} / {:.1} us",
-            median(health_vs_data.b.iter().map(|r| r.per_call.cpu_us()).collect()),
-            median(health_vs_data.a.iter().map(|r| r.per_call.cpu_us()).collect())
+            median(
+                health_vs_data
+                    .b
+                    .iter()
+                    .map(|r| r.per_call.cpu_us())
+                    .collect()
+            ),
+            median(
+                health_vs_data
+                    .a
+                    .iter()
+                    .map(|r| r.per_call.cpu_us())
+                    .collect()
+            )
         ),
         cpu,
         "",
@@ -565,7 +581,6 @@ async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
         "<= 1.20",
         Some(p99 <= 1.2),
     );
-
 }
 
 async fn serving_and_memory(plan: &Plan, table: &mut Table) {
