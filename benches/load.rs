@@ -29,17 +29,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use prost::Message;
 use prost::bytes::{Buf, BufMut, Bytes};
-use radar_interrupcoes::cache::SnapshotCache;
+use radar_interrupcoes::cache::{Snapshot, SnapshotCache};
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
-use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::domain::{QueryBinds, dth_recuperacao};
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
+use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
-use radar_interrupcoes::store::SqliteStore;
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -125,18 +128,19 @@ impl Decoder for RawCodec {
     }
 }
 
-/// What a caller calls: a gRPC method (over the shared channels) or an HTTP GET.
+/// What a caller calls: a gRPC method with its request's bytes (over the shared
+/// channels), or an HTTP GET.
 #[derive(Clone)]
 enum Target {
-    Grpc(&'static str),
+    Grpc(&'static str, Bytes),
     Http(reqwest::Client, Arc<str>),
 }
 
 impl Target {
     async fn call(&self, channel: &Channel) {
         match self {
-            Target::Grpc(path) => {
-                call(channel, path)
+            Target::Grpc(path, request) => {
+                call_with(channel, path, request.clone())
                     .await
                     .unwrap_or_else(|s| panic!("{path}: {s}"));
             }
@@ -153,15 +157,20 @@ impl Target {
     }
 }
 
-/// One unary call with an empty request (both targets take one), returning the answer's size.
+/// One unary call with an empty request, returning the answer's size.
 async fn call(channel: &Channel, path: &'static str) -> Result<usize, Status> {
+    call_with(channel, path, Bytes::new()).await
+}
+
+/// One unary call with `request` (the encoded request message), returning the answer's size.
+async fn call_with(channel: &Channel, path: &'static str, request: Bytes) -> Result<usize, Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(e.to_string()))?;
     let answer = grpc
         .unary(
-            tonic::Request::new(Bytes::new()),
+            tonic::Request::new(request),
             tonic::codegen::http::uri::PathAndQuery::from_static(path),
             RawCodec,
         )
@@ -448,6 +457,8 @@ impl Table {
 struct Server {
     channels: Vec<Channel>,
     scheduler: SchedulerService,
+    cache: Arc<SnapshotCache>,
+    store: Arc<SqliteStore>,
     aneel_url: Arc<str>,
     livez_url: Arc<str>,
 }
@@ -473,9 +484,10 @@ async fn start_server() -> Server {
     let livez_url = format!("http://{}/livez", ops.local_addr().unwrap()).into();
     // The snapshot store (history) in a directory that lives as long as the process.
     let store_dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let store = Arc::new(SqliteStore::new(store_dir.path().join("store.sqlite")));
     let backends = Backends {
         source,
-        store: Arc::new(SqliteStore::new(store_dir.path().join("store.sqlite"))),
+        store: store.clone(),
         clock: Arc::new(SystemClock),
     };
     let app = Application::build(settings, backends, listener)
@@ -506,6 +518,8 @@ async fn start_server() -> Server {
     Server {
         channels,
         scheduler,
+        cache,
+        store,
         aneel_url,
         livez_url,
     }
@@ -514,7 +528,10 @@ async fn start_server() -> Server {
 /// The data RPC against `Health/Check`, rounds alternating: throughput, p99, and the
 /// process's resources per call.
 async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
-    let (health, data) = (Target::Grpc(HEALTH_CHECK), Target::Grpc(DATA));
+    let (health, data) = (
+        Target::Grpc(HEALTH_CHECK, Bytes::new()),
+        Target::Grpc(DATA, Bytes::new()),
+    );
     let answer_bytes = call(&channels[0], DATA).await.unwrap();
     let health_bytes = call(&channels[0], HEALTH_CHECK).await.unwrap();
     println!(
@@ -583,10 +600,170 @@ async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
     );
 }
 
+/// Snapshots a week holds at one every 30 minutes (the warm-up's schedule).
+const WEEK_OF_SNAPSHOTS: i64 = 7 * 48;
+
+/// Stores a week of snapshots, one every 30 minutes before now (copies of the loaded one,
+/// each with its own collection time), and returns one moment answered by each: 10 minutes
+/// after it, so every moment is old enough for its answer to be cached (the newest is 10
+/// minutes ago) and inside the 7 days' retention (the oldest, 6 days 23 h 40 min ago).
+async fn seed_history(store: &SqliteStore, cache: &SnapshotCache) -> Vec<DateTime<Utc>> {
+    let loaded = cache.current().await.unwrap().snapshot;
+    let now = Utc::now();
+    let newest = now - chrono::Duration::minutes(20);
+    let mut moments = Vec::new();
+    for k in 0..WEEK_OF_SNAPSHOTS {
+        let collected_at = newest - chrono::Duration::minutes(30 * k);
+        let stored = StoredSnapshot {
+            id: uuid::Uuid::new_v4().to_string(),
+            tick_at: Some(collected_at),
+            trigger: "cron".to_owned(),
+            snapshot: Snapshot {
+                collected_at,
+                ..(*loaded).clone()
+            },
+        };
+        store.save(&stored).await.unwrap();
+        moments.push(collected_at + chrono::Duration::minutes(10));
+    }
+    moments
+}
+
+/// A data RPC request for the moment `at` (`dthRecuperacao`).
+fn at_moment(at: DateTime<Utc>) -> Target {
+    let request = GetQuantitativoInterrupcoesAtivasRequest {
+        dth_recuperacao: dth_recuperacao::format(at),
+    };
+    Target::Grpc(DATA, request.encode_to_vec().into())
+}
+
+/// History lookups against the live answer: a moment whose answer the history cache holds
+/// (a day ago), and a moment read from the store on every call (two minutes ago: answers
+/// for moments under 5 minutes old are never cached, since a snapshot may still be on its
+/// way to the store).
+async fn history_lookups(
+    channels: &[Channel],
+    plan: &Plan,
+    table: &mut Table,
+    week: &[DateTime<Utc>],
+) {
+    let live = Target::Grpc(DATA, Bytes::new());
+    let cached = at_moment(week[week.len() / 7]);
+    round(channels, &cached, plan.round).await;
+    let mut live_vs_cached = Comparison {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    let mut live_vs_store = Comparison {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    for _ in 0..plan.rounds {
+        live_vs_cached
+            .a
+            .push(round(channels, &live, plan.round).await);
+        live_vs_cached
+            .b
+            .push(round(channels, &cached, plan.round).await);
+        live_vs_store
+            .a
+            .push(round(channels, &live, plan.round).await);
+        let recent = at_moment(Utc::now() - chrono::Duration::minutes(2));
+        live_vs_store
+            .b
+            .push(round(channels, &recent, plan.round).await);
+    }
+    for (comparison, name) in [
+        (&live_vs_cached, "cached"),
+        (&live_vs_store, "not cached (store)"),
+    ] {
+        let (l_rate, _, l_p99) = Comparison::medians(&comparison.a);
+        let (h_rate, _, h_p99) = Comparison::medians(&comparison.b);
+        table.row(
+            &format!("throughput, history lookup {name} / live data RPC"),
+            format!("{h_rate:.0} / {l_rate:.0} calls/s"),
+            comparison.throughput_ratio(),
+            "",
+            None,
+        );
+        table.row(
+            &format!("p99, history lookup {name} / live data RPC"),
+            format!("{h_p99:.2} / {l_p99:.2} ms"),
+            comparison.p99_ratio(),
+            "",
+            None,
+        );
+    }
+}
+
+/// Calls `targets`, `CONCURRENCY` at a time, each once.
+async fn call_each(channels: &[Channel], targets: Vec<Target>) {
+    let targets = Arc::new(targets);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut callers = Vec::new();
+    for i in 0..CONCURRENCY {
+        let (channel, targets, next) = (
+            channels[i % channels.len()].clone(),
+            targets.clone(),
+            next.clone(),
+        );
+        callers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(target) = targets.get(n) else { break };
+                target.call(&channel).await;
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+}
+
+/// Resident memory with a week of snapshots in the history cache: after looking each up
+/// once, after 10 more passes (answered from the cache), and after 3 000 other moments
+/// (more than the cache's 1 000 entries: it must stay bounded).
+async fn history_memory(channels: &[Channel], table: &mut Table, week: &[DateTime<Utc>]) {
+    let pass = || week.iter().map(|&at| at_moment(at)).collect::<Vec<_>>();
+    call_each(channels, pass()).await;
+    let rss_week = rss_kib();
+    for _ in 0..10 {
+        call_each(channels, pass()).await;
+    }
+    let rss_passes = rss_kib();
+    let ratio = rss_passes as f64 / rss_week as f64;
+    table.row(
+        &format!(
+            "resident memory with {WEEK_OF_SNAPSHOTS} snapshots (7 days) in the history \
+             cache, after 10 more passes / after the first"
+        ),
+        format!("{rss_passes} / {rss_week} KiB"),
+        ratio,
+        "0.90 to 1.10",
+        Some((0.9..=1.1).contains(&ratio)),
+    );
+    // Moments a minute apart, each a new key: the cache holds at most its capacity.
+    let newest = week[0];
+    let others = (1..=3_000)
+        .map(|m| at_moment(newest - chrono::Duration::minutes(m)))
+        .collect();
+    call_each(channels, others).await;
+    let rss_others = rss_kib();
+    table.row(
+        "resident memory after 3000 more moments (cache capacity 1000 entries) / with 7 days cached",
+        format!("{rss_others} / {rss_week} KiB"),
+        rss_others as f64 / rss_week as f64,
+        "",
+        None,
+    );
+}
+
 async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     let Server {
         channels,
         scheduler,
+        cache,
+        store,
         aneel_url,
         livez_url,
     } = start_server().await;
@@ -600,7 +777,9 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         Target::Http(http, aneel_url),
     );
     health_vs_data(&channels, plan, table).await;
-    let data = Target::Grpc(DATA);
+    let data = Target::Grpc(DATA, Bytes::new());
+    let week = seed_history(&store, &cache).await;
+    history_lookups(&channels, plan, table, &week).await;
 
     let mut idle_vs_warming = Comparison {
         a: Vec::new(),
@@ -738,6 +917,7 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         "0.90 to 1.10",
         Some((0.9..=1.1).contains(&ratio)),
     );
+    history_memory(&channels, table, &week).await;
 }
 
 /// What a child process measured for one scale.
@@ -882,11 +1062,14 @@ async fn main() {
     if let Some(i) = args.iter().position(|a| a == "--closed-loop") {
         // For counting system calls (e.g. under strace -f -c): the closed loop on one
         // target for the plan's rounds, then the number of calls made.
-        let target = Target::Grpc(if args[i + 1] == "health" {
-            HEALTH_CHECK
-        } else {
-            DATA
-        });
+        let target = Target::Grpc(
+            if args[i + 1] == "health" {
+                HEALTH_CHECK
+            } else {
+                DATA
+            },
+            Bytes::new(),
+        );
         let channels = start_server().await.channels;
         let mut calls = 0.0;
         for _ in 0..plan.rounds {
