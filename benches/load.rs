@@ -1,5 +1,6 @@
 //! Load benchmark: what the data answer costs next to a health check, on the same server in
-//! the same run, and what warm-ups, calls and scale do to latency, memory and duration.
+//! the same run, and what warm-ups, calls, history lookups and scale do to latency, memory
+//! and duration.
 //!
 //! `cargo bench --bench load` (one command; several minutes with its release build, longer
 //! the first time the 5x and 25x demo databases are generated). Sections:
@@ -7,22 +8,28 @@
 //! 1. **Serving.** A closed loop of 50 concurrent calls over 4 connections (loopback, the
 //!    real server around the Roraima demo database), several rounds per target, the two
 //!    targets alternating round by round, each ratio the median over pairs of rounds:
-//!    `grpc.health.v1.Health/Check` against `GetQuantitativoInterrupcoesAtivas`; the data
-//!    RPC idle against the data RPC while warm-ups run back to back; the ANEEL HTTP
-//!    endpoint against the operations endpoint's `/livez` (50 concurrent HTTP/1.1
-//!    requests: one connection each). The gRPC client does not decode the answers (it
-//!    reads their bytes and checks the status), so its share of the 2 shared cores is the
-//!    same for every target and the ratios measure the server.
+//!    `grpc.health.v1.Health/Check` against `GetQuantitativoInterrupcoesAtivas` (with the
+//!    process's CPU time per call); history lookups (`dthRecuperacao`), cached and read
+//!    from the store, against the live answer; the data RPC idle against the data RPC
+//!    while warm-ups run back to back; the ANEEL HTTP endpoint against the operations
+//!    endpoint's `/livez` (50 concurrent HTTP/1.1 requests: one connection each). The gRPC
+//!    client does not decode the answers (it reads their bytes and checks the status), so
+//!    its share of the 2 shared cores is the same for every target and the ratios measure
+//!    the server.
 //! 2. **Memory.** Resident memory after 10 000 and after 100 000 data calls, after 10 and
-//!    after 1 000 warm-ups.
+//!    after 1 000 warm-ups, with a week of snapshots (336) in the history cache, and after
+//!    more moments than the history cache holds.
 //! 3. **Scale.** The warm-up (query and validation) at 1x, 5x and 25x Roraima, each in a
 //!    child process of its own so that its peak memory is its own. The demo databases are
 //!    generated once into the system's temp directory and reused.
 //!
 //! Absolute figures on a shared machine are not comparable between runs: compare the
 //! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run.
-//! `--calls N health|data` makes N sequential calls and exits, for instruction counts
-//! under `valgrind --tool=callgrind` (see the README).
+//! Options for finding where time goes (on `target/release/deps/load-*`): `--grpc-only`
+//! runs only the data RPC against Health/Check; `--closed-loop health|data` runs one
+//! target's closed loop alone and prints the calls made (for `strace -f -c`); `--calls N
+//! health|data` makes N sequential calls and exits, for instruction counts under
+//! `valgrind --tool=callgrind` (see the README).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
