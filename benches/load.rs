@@ -24,7 +24,8 @@
 //!    generated once into the system's temp directory and reused.
 //!
 //! Absolute figures on a shared machine are not comparable between runs: compare the
-//! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run.
+//! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run;
+//! `RADAR_BENCH_SCALE=5` serves the demo database at 5x Roraima (a larger answer).
 //! Options for finding where time goes (on `target/release/deps/load-*`): `--grpc-only`
 //! runs only the data RPC against Health/Check; `--closed-loop health|data` runs one
 //! target's closed loop alone and prints the calls made (for `strace -f -c`); `--calls N
@@ -470,9 +471,14 @@ struct Server {
     livez_url: Arc<str>,
 }
 
-/// The real server around the Roraima demo database, loaded, with its HTTP endpoints.
+/// The real server around the Roraima demo database (or the scale in `RADAR_BENCH_SCALE`,
+/// for larger answers), loaded, with its HTTP endpoints.
 async fn start_server() -> Server {
-    let path = demo_database(1.0);
+    let scale = std::env::var("RADAR_BENCH_SCALE").map_or(1.0, |s| {
+        s.parse()
+            .expect("RADAR_BENCH_SCALE is a scale of the demo database, e.g. 5")
+    });
+    let path = demo_database(scale);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
