@@ -1,5 +1,6 @@
 //! Load benchmark: what the data answer costs next to a health check, on the same server in
-//! the same run, and what warm-ups, calls and scale do to latency, memory and duration.
+//! the same run, and what warm-ups, calls, history lookups and scale do to latency, memory
+//! and duration.
 //!
 //! `cargo bench --bench load` (one command; several minutes with its release build, longer
 //! the first time the 5x and 25x demo databases are generated). Sections:
@@ -7,39 +8,49 @@
 //! 1. **Serving.** A closed loop of 50 concurrent calls over 4 connections (loopback, the
 //!    real server around the Roraima demo database), several rounds per target, the two
 //!    targets alternating round by round, each ratio the median over pairs of rounds:
-//!    `grpc.health.v1.Health/Check` against `GetQuantitativoInterrupcoesAtivas`; the data
-//!    RPC idle against the data RPC while warm-ups run back to back; the ANEEL HTTP
-//!    endpoint against the operations endpoint's `/livez` (50 concurrent HTTP/1.1
-//!    requests: one connection each). The gRPC client does not decode the answers (it
-//!    reads their bytes and checks the status), so its share of the 2 shared cores is the
-//!    same for every target and the ratios measure the server.
+//!    `grpc.health.v1.Health/Check` against `GetQuantitativoInterrupcoesAtivas` (with the
+//!    process's CPU time per call); history lookups (`dthRecuperacao`), cached and read
+//!    from the store, against the live answer; the data RPC idle against the data RPC
+//!    while warm-ups run back to back; the ANEEL HTTP endpoint against the operations
+//!    endpoint's `/livez` (50 concurrent HTTP/1.1 requests: one connection each). The gRPC
+//!    client does not decode the answers (it reads their bytes and checks the status), so
+//!    its share of the 2 shared cores is the same for every target and the ratios measure
+//!    the server.
 //! 2. **Memory.** Resident memory after 10 000 and after 100 000 data calls, after 10 and
-//!    after 1 000 warm-ups.
+//!    after 1 000 warm-ups, with a week of snapshots (336) in the history cache, and after
+//!    more moments than the history cache holds.
 //! 3. **Scale.** The warm-up (query and validation) at 1x, 5x and 25x Roraima, each in a
 //!    child process of its own so that its peak memory is its own. The demo databases are
 //!    generated once into the system's temp directory and reused.
 //!
 //! Absolute figures on a shared machine are not comparable between runs: compare the
-//! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run.
-//! `--calls N health|data` makes N sequential calls and exits, for instruction counts
-//! under `valgrind --tool=callgrind` (see the README).
+//! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run;
+//! `RADAR_BENCH_SCALE=5` serves the demo database at 5x Roraima (a larger answer).
+//! Options for finding where time goes (on `target/release/deps/load-*`): `--grpc-only`
+//! runs only the data RPC against Health/Check; `--closed-loop health|data` runs one
+//! target's closed loop alone and prints the calls made (for `strace -f -c`); `--calls N
+//! health|data` makes N sequential calls and exits, for instruction counts under
+//! `valgrind --tool=callgrind` (see the README).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use prost::Message;
 use prost::bytes::{Buf, BufMut, Bytes};
-use radar_interrupcoes::cache::SnapshotCache;
+use radar_interrupcoes::cache::{Snapshot, SnapshotCache};
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
-use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::domain::{QueryBinds, dth_recuperacao};
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
+use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
-use radar_interrupcoes::store::SqliteStore;
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -125,18 +136,19 @@ impl Decoder for RawCodec {
     }
 }
 
-/// What a caller calls: a gRPC method (over the shared channels) or an HTTP GET.
+/// What a caller calls: a gRPC method with its request's bytes (over the shared
+/// channels), or an HTTP GET.
 #[derive(Clone)]
 enum Target {
-    Grpc(&'static str),
+    Grpc(&'static str, Bytes),
     Http(reqwest::Client, Arc<str>),
 }
 
 impl Target {
     async fn call(&self, channel: &Channel) {
         match self {
-            Target::Grpc(path) => {
-                call(channel, path)
+            Target::Grpc(path, request) => {
+                call_with(channel, path, request.clone())
                     .await
                     .unwrap_or_else(|s| panic!("{path}: {s}"));
             }
@@ -153,15 +165,20 @@ impl Target {
     }
 }
 
-/// One unary call with an empty request (both targets take one), returning the answer's size.
+/// One unary call with an empty request, returning the answer's size.
 async fn call(channel: &Channel, path: &'static str) -> Result<usize, Status> {
+    call_with(channel, path, Bytes::new()).await
+}
+
+/// One unary call with `request` (the encoded request message), returning the answer's size.
+async fn call_with(channel: &Channel, path: &'static str, request: Bytes) -> Result<usize, Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(e.to_string()))?;
     let answer = grpc
         .unary(
-            tonic::Request::new(Bytes::new()),
+            tonic::Request::new(request),
             tonic::codegen::http::uri::PathAndQuery::from_static(path),
             RawCodec,
         )
@@ -175,11 +192,80 @@ struct Round {
     calls_per_sec: f64,
     p50: Duration,
     p99: Duration,
+    /// The process's (client and server) resources per call during the round.
+    per_call: Usage,
+}
+
+/// Resources of the whole process (client and server threads together), from `/proc`:
+/// CPU in user space and in the kernel, context switches. (System calls are not counted
+/// here: `/proc/self/io` counts `writev` but not `send`, which tokio uses for plain writes;
+/// count them with `strace -f -c` and `--closed-loop`, see the README.)
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    user_us: f64,
+    system_us: f64,
+    voluntary_switches: f64,
+    involuntary_switches: f64,
+}
+
+impl Usage {
+    /// The counters now (zeros where `/proc` cannot be read).
+    fn now() -> Self {
+        let mut usage = Self::default();
+        // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux);
+        // the command name (field 2) may hold spaces, so count from its closing parenthesis.
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some((_, rest)) = stat.rsplit_once(')')
+        {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            usage.user_us = ticks(11).unwrap_or(0.0) * 10_000.0;
+            usage.system_us = ticks(12).unwrap_or(0.0) * 10_000.0;
+        }
+        // Context switches are counted per thread: add up the process's threads.
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+                    usage.voluntary_switches += proc_field(&status, "voluntary_ctxt_switches:");
+                    usage.involuntary_switches +=
+                        proc_field(&status, "nonvoluntary_ctxt_switches:");
+                }
+            }
+        }
+        usage
+    }
+
+    /// What was used since `earlier`, per one of `calls`.
+    fn per_call_since(self, earlier: Self, calls: usize) -> Self {
+        let n = calls.max(1) as f64;
+        Self {
+            user_us: (self.user_us - earlier.user_us) / n,
+            system_us: (self.system_us - earlier.system_us) / n,
+            voluntary_switches: (self.voluntary_switches - earlier.voluntary_switches) / n,
+            involuntary_switches: (self.involuntary_switches - earlier.involuntary_switches) / n,
+        }
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.user_us + self.system_us
+    }
+}
+
+/// One figure of a [`Usage`].
+type UsageFigure = fn(&Usage) -> f64;
+
+/// The number after `name` in a `/proc` file of `name value` lines.
+fn proc_field(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Runs `CONCURRENCY` callers over `channels` for `length`, each calling again as soon as
 /// its answer arrives.
 async fn round(channels: &[Channel], target: &Target, length: Duration) -> Round {
+    let usage = Usage::now();
     let start = Instant::now();
     let deadline = start + length;
     let mut callers = Vec::with_capacity(CONCURRENCY);
@@ -201,11 +287,13 @@ async fn round(channels: &[Channel], target: &Target, length: Duration) -> Round
         latencies.extend(caller.await.unwrap());
     }
     let elapsed = start.elapsed();
+    let per_call = Usage::now().per_call_since(usage, latencies.len());
     latencies.sort_unstable();
     Round {
         calls_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
+        per_call,
     }
 }
 
@@ -226,27 +314,26 @@ struct Comparison {
 }
 
 impl Comparison {
-    /// The median over rounds of b/a throughput, each round of b against the round of a
-    /// just before it.
-    fn throughput_ratio(&self) -> f64 {
+    /// The median over rounds of `measure(b) / measure(a)`, each round of b against the
+    /// round of a just before it.
+    fn ratio(&self, measure: impl Fn(&Round) -> f64) -> f64 {
         median(
             self.a
                 .iter()
                 .zip(&self.b)
-                .map(|(a, b)| b.calls_per_sec / a.calls_per_sec)
+                .map(|(a, b)| measure(b) / measure(a))
                 .collect(),
         )
     }
 
-    /// The median over rounds of b/a p99, paired the same way.
+    /// The median over rounds of b/a throughput.
+    fn throughput_ratio(&self) -> f64 {
+        self.ratio(|r| r.calls_per_sec)
+    }
+
+    /// The median over rounds of b/a p99.
     fn p99_ratio(&self) -> f64 {
-        median(
-            self.a
-                .iter()
-                .zip(&self.b)
-                .map(|(a, b)| b.p99.as_secs_f64() / a.p99.as_secs_f64())
-                .collect(),
-        )
+        self.ratio(|r| r.p99.as_secs_f64())
     }
 
     fn medians(rounds: &[Round]) -> (f64, f64, f64) {
@@ -255,6 +342,43 @@ impl Comparison {
             median(rounds.iter().map(|r| r.p50.as_secs_f64() * 1e3).collect()),
             median(rounds.iter().map(|r| r.p99.as_secs_f64() * 1e3).collect()),
         )
+    }
+
+    /// Per call, median over rounds: `a` figure / `b` figure (ratio b/a), for each of the
+    /// process's resources.
+    fn print_usage(&self, a_name: &str, b_name: &str) {
+        let rows: [(&str, UsageFigure); 4] = [
+            ("CPU, user + system (us)", Usage::cpu_us),
+            ("CPU, user (us)", |u| u.user_us),
+            ("CPU, system (us)", |u| u.system_us),
+            ("context switches, voluntary", |u| u.voluntary_switches),
+        ];
+        println!(
+            "per call, process-wide (client and server), median of rounds: {b_name} / {a_name} (ratio)"
+        );
+        for (name, figure) in rows {
+            let med =
+                |rounds: &[Round]| median(rounds.iter().map(|r| figure(&r.per_call)).collect());
+            println!(
+                "  {name}: {:.2} / {:.2} ({:.2})",
+                med(&self.b),
+                med(&self.a),
+                self.ratio(|r| figure(&r.per_call))
+            );
+        }
+        let involuntary = |rounds: &[Round]| {
+            median(
+                rounds
+                    .iter()
+                    .map(|r| r.per_call.involuntary_switches)
+                    .collect(),
+            )
+        };
+        println!(
+            "  context switches, involuntary: {:.3} / {:.3}",
+            involuntary(&self.b),
+            involuntary(&self.a)
+        );
     }
 }
 
@@ -341,13 +465,20 @@ impl Table {
 struct Server {
     channels: Vec<Channel>,
     scheduler: SchedulerService,
+    cache: Arc<SnapshotCache>,
+    store: Arc<SqliteStore>,
     aneel_url: Arc<str>,
     livez_url: Arc<str>,
 }
 
-/// The real server around the Roraima demo database, loaded, with its HTTP endpoints.
+/// The real server around the Roraima demo database (or the scale in `RADAR_BENCH_SCALE`,
+/// for larger answers), loaded, with its HTTP endpoints.
 async fn start_server() -> Server {
-    let path = demo_database(1.0);
+    let scale = std::env::var("RADAR_BENCH_SCALE").map_or(1.0, |s| {
+        s.parse()
+            .expect("RADAR_BENCH_SCALE is a scale of the demo database, e.g. 5")
+    });
+    let path = demo_database(scale);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
@@ -366,9 +497,10 @@ async fn start_server() -> Server {
     let livez_url = format!("http://{}/livez", ops.local_addr().unwrap()).into();
     // The snapshot store (history) in a directory that lives as long as the process.
     let store_dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let store = Arc::new(SqliteStore::new(store_dir.path().join("store.sqlite")));
     let backends = Backends {
         source,
-        store: Arc::new(SqliteStore::new(store_dir.path().join("store.sqlite"))),
+        store: store.clone(),
         clock: Arc::new(SystemClock),
     };
     let app = Application::build(settings, backends, listener)
@@ -399,27 +531,19 @@ async fn start_server() -> Server {
     Server {
         channels,
         scheduler,
+        cache,
+        store,
         aneel_url,
         livez_url,
     }
 }
 
-async fn serving_and_memory(plan: &Plan, table: &mut Table) {
-    let Server {
-        channels,
-        scheduler,
-        aneel_url,
-        livez_url,
-    } = start_server().await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .unwrap();
-    let (health, data) = (Target::Grpc(HEALTH_CHECK), Target::Grpc(DATA));
-    let (livez, aneel) = (
-        Target::Http(http.clone(), livez_url),
-        Target::Http(http, aneel_url),
+/// The data RPC against `Health/Check`, rounds alternating: throughput, p99, and the
+/// process's resources per call.
+async fn health_vs_data(channels: &[Channel], plan: &Plan, table: &mut Table) {
+    let (health, data) = (
+        Target::Grpc(HEALTH_CHECK, Bytes::new()),
+        Target::Grpc(DATA, Bytes::new()),
     );
     let answer_bytes = call(&channels[0], DATA).await.unwrap();
     let health_bytes = call(&channels[0], HEALTH_CHECK).await.unwrap();
@@ -429,8 +553,8 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         plan.rounds, plan.round
     );
     // One discarded round each: connections, allocator and caches settle.
-    round(&channels, &health, plan.round).await;
-    round(&channels, &data, plan.round).await;
+    round(channels, &health, plan.round).await;
+    round(channels, &data, plan.round).await;
 
     let mut health_vs_data = Comparison {
         a: Vec::new(),
@@ -439,10 +563,10 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
     for _ in 0..plan.rounds {
         health_vs_data
             .a
-            .push(round(&channels, &health, plan.round).await);
+            .push(round(channels, &health, plan.round).await);
         health_vs_data
             .b
-            .push(round(&channels, &data, plan.round).await);
+            .push(round(channels, &data, plan.round).await);
     }
     let (h_rate, h_p50, h_p99) = Comparison::medians(&health_vs_data.a);
     let (d_rate, d_p50, d_p99) = Comparison::medians(&health_vs_data.b);
@@ -455,6 +579,31 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         ">= 0.90",
         Some(throughput >= 0.9),
     );
+    health_vs_data.print_usage("Health/Check", "data RPC");
+    let cpu = health_vs_data.ratio(|r| r.per_call.cpu_us());
+    table.row(
+        "CPU per call (process: client and server), data RPC / Health/Check",
+        format!(
+            "{:.1} / {:.1} us",
+            median(
+                health_vs_data
+                    .b
+                    .iter()
+                    .map(|r| r.per_call.cpu_us())
+                    .collect()
+            ),
+            median(
+                health_vs_data
+                    .a
+                    .iter()
+                    .map(|r| r.per_call.cpu_us())
+                    .collect()
+            )
+        ),
+        cpu,
+        "",
+        None,
+    );
     table.row(
         "p99, data RPC / Health/Check",
         format!("{d_p99:.2} / {h_p99:.2} ms (p50 {d_p50:.2} / {h_p50:.2} ms)"),
@@ -462,6 +611,188 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         "<= 1.20",
         Some(p99 <= 1.2),
     );
+}
+
+/// Snapshots a week holds at one every 30 minutes (the warm-up's schedule).
+const WEEK_OF_SNAPSHOTS: i64 = 7 * 48;
+
+/// Stores a week of snapshots, one every 30 minutes before now (copies of the loaded one,
+/// each with its own collection time), and returns one moment answered by each: 10 minutes
+/// after it, so every moment is old enough for its answer to be cached (the newest is 10
+/// minutes ago) and inside the 7 days' retention (the oldest, 6 days 23 h 40 min ago).
+async fn seed_history(store: &SqliteStore, cache: &SnapshotCache) -> Vec<DateTime<Utc>> {
+    let loaded = cache.current().await.unwrap().snapshot;
+    let now = Utc::now();
+    let newest = now - chrono::Duration::minutes(20);
+    let mut moments = Vec::new();
+    for k in 0..WEEK_OF_SNAPSHOTS {
+        let collected_at = newest - chrono::Duration::minutes(30 * k);
+        let stored = StoredSnapshot {
+            id: uuid::Uuid::new_v4().to_string(),
+            tick_at: Some(collected_at),
+            trigger: "cron".to_owned(),
+            snapshot: Snapshot {
+                collected_at,
+                ..(*loaded).clone()
+            },
+        };
+        store.save(&stored).await.unwrap();
+        moments.push(collected_at + chrono::Duration::minutes(10));
+    }
+    moments
+}
+
+/// A data RPC request for the moment `at` (`dthRecuperacao`).
+fn at_moment(at: DateTime<Utc>) -> Target {
+    let request = GetQuantitativoInterrupcoesAtivasRequest {
+        dth_recuperacao: dth_recuperacao::format(at),
+    };
+    Target::Grpc(DATA, request.encode_to_vec().into())
+}
+
+/// History lookups against the live answer: a moment whose answer the history cache holds
+/// (a day ago), and a moment read from the store on every call (two minutes ago: answers
+/// for moments under 5 minutes old are never cached, since a snapshot may still be on its
+/// way to the store).
+async fn history_lookups(
+    channels: &[Channel],
+    plan: &Plan,
+    table: &mut Table,
+    week: &[DateTime<Utc>],
+) {
+    let live = Target::Grpc(DATA, Bytes::new());
+    let cached = at_moment(week[week.len() / 7]);
+    round(channels, &cached, plan.round).await;
+    let mut live_vs_cached = Comparison {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    let mut live_vs_store = Comparison {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    for _ in 0..plan.rounds {
+        live_vs_cached
+            .a
+            .push(round(channels, &live, plan.round).await);
+        live_vs_cached
+            .b
+            .push(round(channels, &cached, plan.round).await);
+        live_vs_store
+            .a
+            .push(round(channels, &live, plan.round).await);
+        let recent = at_moment(Utc::now() - chrono::Duration::minutes(2));
+        live_vs_store
+            .b
+            .push(round(channels, &recent, plan.round).await);
+    }
+    for (comparison, name) in [
+        (&live_vs_cached, "cached"),
+        (&live_vs_store, "not cached (store)"),
+    ] {
+        let (l_rate, _, l_p99) = Comparison::medians(&comparison.a);
+        let (h_rate, _, h_p99) = Comparison::medians(&comparison.b);
+        table.row(
+            &format!("throughput, history lookup {name} / live data RPC"),
+            format!("{h_rate:.0} / {l_rate:.0} calls/s"),
+            comparison.throughput_ratio(),
+            "",
+            None,
+        );
+        table.row(
+            &format!("p99, history lookup {name} / live data RPC"),
+            format!("{h_p99:.2} / {l_p99:.2} ms"),
+            comparison.p99_ratio(),
+            "",
+            None,
+        );
+    }
+}
+
+/// Calls `targets`, `CONCURRENCY` at a time, each once.
+async fn call_each(channels: &[Channel], targets: Vec<Target>) {
+    let targets = Arc::new(targets);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut callers = Vec::new();
+    for i in 0..CONCURRENCY {
+        let (channel, targets, next) = (
+            channels[i % channels.len()].clone(),
+            targets.clone(),
+            next.clone(),
+        );
+        callers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(target) = targets.get(n) else { break };
+                target.call(&channel).await;
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+}
+
+/// Resident memory with a week of snapshots in the history cache: after looking each up
+/// once, after 10 more passes (answered from the cache), and after 3 000 other moments
+/// (more than the cache's 1 000 entries: it must stay bounded).
+async fn history_memory(channels: &[Channel], table: &mut Table, week: &[DateTime<Utc>]) {
+    let pass = || week.iter().map(|&at| at_moment(at)).collect::<Vec<_>>();
+    call_each(channels, pass()).await;
+    let rss_week = rss_kib();
+    for _ in 0..10 {
+        call_each(channels, pass()).await;
+    }
+    let rss_passes = rss_kib();
+    let ratio = rss_passes as f64 / rss_week as f64;
+    table.row(
+        &format!(
+            "resident memory with {WEEK_OF_SNAPSHOTS} snapshots (7 days) in the history \
+             cache, after 10 more passes / after the first"
+        ),
+        format!("{rss_passes} / {rss_week} KiB"),
+        ratio,
+        "0.90 to 1.10",
+        Some((0.9..=1.1).contains(&ratio)),
+    );
+    // Moments a minute apart, each a new key: the cache holds at most its capacity.
+    let newest = week[0];
+    let others = (1..=3_000)
+        .map(|m| at_moment(newest - chrono::Duration::minutes(m)))
+        .collect();
+    call_each(channels, others).await;
+    let rss_others = rss_kib();
+    table.row(
+        "resident memory after 3000 more moments (cache capacity 1000 entries) / with 7 days cached",
+        format!("{rss_others} / {rss_week} KiB"),
+        rss_others as f64 / rss_week as f64,
+        "",
+        None,
+    );
+}
+
+async fn serving_and_memory(plan: &Plan, table: &mut Table) {
+    let Server {
+        channels,
+        scheduler,
+        cache,
+        store,
+        aneel_url,
+        livez_url,
+    } = start_server().await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let (livez, aneel) = (
+        Target::Http(http.clone(), livez_url),
+        Target::Http(http, aneel_url),
+    );
+    health_vs_data(&channels, plan, table).await;
+    let data = Target::Grpc(DATA, Bytes::new());
+    let week = seed_history(&store, &cache).await;
+    history_lookups(&channels, plan, table, &week).await;
 
     let mut idle_vs_warming = Comparison {
         a: Vec::new(),
@@ -599,6 +930,7 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         "0.90 to 1.10",
         Some((0.9..=1.1).contains(&ratio)),
     );
+    history_memory(&channels, table, &week).await;
 }
 
 /// What a child process measured for one scale.
@@ -740,7 +1072,34 @@ async fn main() {
         std::process::exit(0);
     }
     let plan = Plan::from_env();
+    if let Some(i) = args.iter().position(|a| a == "--closed-loop") {
+        // For counting system calls (e.g. under strace -f -c): the closed loop on one
+        // target for the plan's rounds, then the number of calls made.
+        let target = Target::Grpc(
+            if args[i + 1] == "health" {
+                HEALTH_CHECK
+            } else {
+                DATA
+            },
+            Bytes::new(),
+        );
+        let channels = start_server().await.channels;
+        let mut calls = 0.0;
+        for _ in 0..plan.rounds {
+            let r = round(&channels, &target, plan.round).await;
+            calls += r.calls_per_sec * plan.round.as_secs_f64();
+        }
+        println!("calls: {calls:.0}");
+        std::process::exit(0);
+    }
     let mut table = Table(Vec::new());
+    if args.iter().any(|a| a == "--grpc-only") {
+        // The data RPC against Health/Check only, with the resources per call.
+        let channels = start_server().await.channels;
+        health_vs_data(&channels, &plan, &mut table).await;
+        table.print();
+        std::process::exit(0);
+    }
     serving_and_memory(&plan, &mut table).await;
     let runs = tokio::task::spawn_blocking(move || scale_runs(&plan))
         .await

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, BufWriter, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
@@ -159,9 +159,24 @@ impl RateLimitedLog {
     }
 }
 
+/// Capacity of a connection's write buffer (see [`ConnIo`]): a few answers with their
+/// headers and trailers.
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// An accepted connection: the socket, its permit, and its preface deadline.
+///
+/// Writes go through a buffer, written to the socket when HTTP/2 flushes, and the
+/// connection says it has no vectored writes. Measured with the load benchmark: h2 copies
+/// a DATA frame into its own write buffer only up to 256 bytes when the socket takes
+/// vectored writes (1 024 bytes when it does not); a larger frame is sent by itself with
+/// the headers before it, and the frames queued after it (the call's trailers, the next
+/// answers) wait for another write. A data answer of a few hundred bytes thus cost two
+/// system calls where a health check costs part of one, and about 1.2x its CPU per call.
+/// Without vectored writes, answers up to 1 024 bytes travel in h2's buffer with their
+/// trailers and with the other answers ready; a larger one is written by h2 in two parts,
+/// which this buffer joins into one system call.
 pub struct ConnIo {
-    stream: TcpStream,
+    stream: BufWriter<TcpStream>,
     _permit: OwnedSemaphorePermit,
     preface_left: usize,
     handshake: Pin<Box<Sleep>>,
@@ -177,7 +192,7 @@ impl ConnIo {
         counters: Arc<Incoming>,
     ) -> Self {
         Self {
-            stream,
+            stream: BufWriter::with_capacity(WRITE_BUFFER, stream),
             _permit: permit,
             preface_left: PREFACE_LEN,
             handshake: Box::pin(tokio::time::sleep(handshake_timeout)),
@@ -197,7 +212,7 @@ impl ConnIo {
             .handshake_timeouts
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
-            peer = ?self.stream.peer_addr().ok(),
+            peer = ?self.stream.get_ref().peer_addr().ok(),
             "closing a connection that sent no preface in time"
         );
         Err(io::Error::new(
@@ -214,7 +229,7 @@ impl Connected for ConnIo {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> TcpConnectInfo {
-        self.stream.connect_info()
+        self.stream.get_ref().connect_info()
     }
 }
 
@@ -253,15 +268,60 @@ impl AsyncWrite for ConnIo {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    fn is_write_vectored(&self) -> bool {
+        // h2 then copies frames up to 1 024 bytes into its buffer (see ConnIo).
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A connected pair on loopback: the accepted side as a `ConnIo`, and the peer.
+    async fn pair() -> (ConnIo, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let io = ConnIo::new(accepted, permit, Duration::from_secs(10), Arc::default());
+        (io, peer)
     }
 
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+    #[tokio::test]
+    async fn writes_reach_the_peer_whole_and_in_order_once_flushed() {
+        let (mut io, mut peer) = pair().await;
+        assert!(
+            !io.is_write_vectored(),
+            "h2 copies frames up to 1 024 bytes only when writes are not vectored"
+        );
+        // Small parts that stay in the buffer, then one larger than the buffer.
+        let large: Vec<u8> = (0..3 * WRITE_BUFFER).map(|i| (i % 251) as u8).collect();
+        let mut sent = Vec::new();
+        for part in [&b"headers"[..], &[7; 900], &large, b"trailers"] {
+            io.write_all(part).await.unwrap();
+            sent.extend_from_slice(part);
+        }
+        io.flush().await.unwrap();
+        let mut received = vec![0; sent.len()];
+        peer.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, sent);
+    }
+
+    #[tokio::test]
+    async fn a_small_write_waits_for_the_flush() {
+        let (mut io, mut peer) = pair().await;
+        io.write_all(b"DATA").await.unwrap();
+        let mut byte = [0; 1];
+        let early = tokio::time::timeout(Duration::from_millis(50), peer.read(&mut byte)).await;
+        assert!(early.is_err(), "nothing is sent before the flush");
+        io.flush().await.unwrap();
+        let mut received = [0; 4];
+        peer.read_exact(&mut received).await.unwrap();
+        assert_eq!(&received, b"DATA");
     }
 }
