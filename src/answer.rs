@@ -63,8 +63,8 @@ pub struct Answer {
 pub struct Recovered {
     /// The moment asked (`dthRecuperacao`, as an instant).
     pub asked_at: DateTime<Utc>,
-    /// The stored snapshot's id.
-    pub snapshot_id: String,
+    /// The stored snapshot's id (shared by every answer of that snapshot).
+    pub snapshot_id: Arc<str>,
 }
 
 impl Answer {
@@ -169,6 +169,14 @@ pub struct History {
     pub limits: HistoryLimits,
 }
 
+/// A stored snapshot as past answers share it: one per snapshot id, however many moments
+/// it answers.
+#[derive(Debug)]
+struct PastSnapshot {
+    id: Arc<str>,
+    snapshot: Arc<Snapshot>,
+}
+
 /// Produces answers, live or past. Cheap to clone; clones share the caches.
 #[derive(Clone)]
 pub struct AnswerService {
@@ -177,7 +185,11 @@ pub struct AnswerService {
     store: Arc<dyn SnapshotStore>,
     clock: Arc<dyn Clock>,
     limits: HistoryLimits,
-    history: moka::future::Cache<i64, Arc<StoredSnapshot>>,
+    /// The moments asked, each to the stored snapshot that answers it (shared, not copied).
+    history: moka::future::Cache<i64, Arc<PastSnapshot>>,
+    /// The stored snapshots read, by id: every moment a snapshot answers shares one copy,
+    /// so memory grows with the distinct snapshots, not with the moments asked.
+    by_id: moka::future::Cache<Arc<str>, Arc<PastSnapshot>>,
 }
 
 impl AnswerService {
@@ -203,7 +215,17 @@ impl AnswerService {
                 .max_capacity(limits.cache_capacity)
                 .time_to_live(limits.cache_ttl)
                 .build(),
+            by_id: moka::future::Cache::builder()
+                .max_capacity(limits.cache_capacity)
+                .time_to_live(limits.cache_ttl)
+                .build(),
         }
+    }
+
+    /// Retention, history cache and staleness of the past answers (adapters size their
+    /// own per-snapshot caches of past answers with them).
+    pub fn history_limits(&self) -> HistoryLimits {
+        self.limits
     }
 
     /// The contact of every answer, errors included.
@@ -261,21 +283,21 @@ impl AnswerService {
             return Err(self.not_found(dth_recuperacao, window_start).await);
         }
         let key = asked_at.timestamp_millis();
-        let stored = match self.history.get(&key).await {
-            Some(stored) => stored,
+        let past = match self.history.get(&key).await {
+            Some(past) => past,
             None => match self.store.latest_at_or_before(asked_at).await {
                 Ok(Some(stored)) => {
-                    let stored = Arc::new(stored);
+                    let past = self.shared(stored).await;
                     if asked_at + HISTORY_SETTLED_AFTER <= now {
-                        self.history.insert(key, stored.clone()).await;
+                        self.history.insert(key, past.clone()).await;
                     }
-                    stored
+                    past
                 }
                 Ok(None) => return Err(self.not_found(dth_recuperacao, window_start).await),
                 Err(e) => return Err(AnswerError::StoreUnavailable(e)),
             },
         };
-        let age = (asked_at - stored.snapshot.collected_at)
+        let age = (asked_at - past.snapshot.collected_at)
             .to_std()
             .unwrap_or_default();
         let stale_reason = (age > self.limits.stale_after).then(|| {
@@ -287,7 +309,7 @@ impl AnswerService {
         });
         Ok(Answer {
             view: SnapshotView {
-                snapshot: Arc::new(stored.snapshot.clone()),
+                snapshot: past.snapshot.clone(),
                 age,
                 stale_reason,
                 // It was the answer at that moment; the hard limit is about now.
@@ -297,9 +319,25 @@ impl AnswerService {
             cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
             recovered: Some(Recovered {
                 asked_at,
-                snapshot_id: stored.id.clone(),
+                snapshot_id: past.id.clone(),
             }),
         })
+    }
+
+    /// The one shared copy of `stored`: the one already read when its id was read before
+    /// (a stored snapshot never changes), else `stored` itself. Moments too recent to be
+    /// cached share it as well: only which snapshot answers them may change, not its content.
+    async fn shared(&self, stored: StoredSnapshot) -> Arc<PastSnapshot> {
+        let StoredSnapshot { id, snapshot, .. } = stored;
+        let id: Arc<str> = id.into();
+        self.by_id
+            .get_with(id.clone(), async move {
+                Arc::new(PastSnapshot {
+                    id,
+                    snapshot: Arc::new(snapshot),
+                })
+            })
+            .await
     }
 
     /// NOT_FOUND for `asked`, naming the oldest moment that can be answered: the later of
@@ -460,6 +498,86 @@ mod hard_limit_tests {
                 .starts_with("Dados indisponíveis desde 29/11/2026 09:00"),
             "{}",
             answer.mensagem()
+        );
+    }
+}
+
+#[cfg(test)]
+mod history_sharing_tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::SqliteStore;
+    use chrono::TimeZone;
+
+    fn stored(id: &str, collected_at: DateTime<Utc>) -> StoredSnapshot {
+        StoredSnapshot {
+            id: id.to_owned(),
+            tick_at: Some(collected_at),
+            trigger: "cron".to_owned(),
+            snapshot: Snapshot {
+                collected_at,
+                source: "test".into(),
+                instance: "a".into(),
+                items: vec![InterrupcaoAtiva {
+                    ide_conjunto: 1,
+                    ide_municipio: 1_400_100,
+                    qtd_ucs_atendidas: 10,
+                    qtd_ocorrencia_programada: 1,
+                    qtd_ocorrencia_nao_programada: 0,
+                }],
+                rejected: Vec::new(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn every_moment_a_stored_snapshot_answers_shares_one_copy_of_it() {
+        // Snapshots at 12:00 and 12:30 UTC (09:00 and 09:30 in Brasília); now is 13:00.
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::new(dir.path().join("s.sqlite")));
+        store.save(&stored("first", at(12, 0))).await.unwrap();
+        store.save(&stored("second", at(12, 30))).await.unwrap();
+        let clock = ManualClock::new(at(13, 0));
+        let history = History {
+            store,
+            clock: Arc::new(clock.clone()),
+            limits: HistoryLimits {
+                retention: chrono::Duration::days(7),
+                cache_capacity: 10,
+                cache_ttl: Duration::from_secs(600),
+                stale_after: Duration::from_secs(20 * 60),
+            },
+        };
+        let live = Arc::new(SnapshotCache::new(Duration::from_secs(60)));
+        let service = AnswerService::new(live, "a@b.c".into(), history);
+
+        let a = service.at("29/11/2026 09:05").await.unwrap();
+        let b = service.at("29/11/2026 09:25").await.unwrap();
+        let b_again = service.at("29/11/2026 09:25").await.unwrap();
+        let c = service.at("29/11/2026 09:40").await.unwrap();
+        // 12:57 UTC: three minutes ago, too recent to be cached, but the same snapshot.
+        let recent = service.at("29/11/2026 09:57").await.unwrap();
+
+        let id = |x: &Answer| x.recovered.as_ref().unwrap().snapshot_id.to_string();
+        assert_eq!(id(&a), "first");
+        assert_eq!(id(&b), "first");
+        assert_eq!(id(&c), "second");
+        assert_eq!(id(&recent), "second");
+        assert!(Arc::ptr_eq(&a.view.snapshot, &b.view.snapshot));
+        assert!(Arc::ptr_eq(&b.view.snapshot, &b_again.view.snapshot));
+        assert!(Arc::ptr_eq(&c.view.snapshot, &recent.view.snapshot));
+        assert!(!Arc::ptr_eq(&a.view.snapshot, &c.view.snapshot));
+        // What depends on the moment is still the moment's own.
+        assert_eq!(a.view.age, Duration::from_secs(5 * 60));
+        assert!(a.view.stale_reason.is_none());
+        assert_eq!(b.view.age, Duration::from_secs(25 * 60));
+        assert!(b.view.stale_reason.is_some(), "25 min > the 20 min limit");
+        assert_ne!(a.cache_key, b.cache_key);
+        assert_eq!(
+            b.recovered.as_ref().unwrap().asked_at,
+            at(12, 25),
+            "the moment asked, not the snapshot's"
         );
     }
 }

@@ -5,10 +5,53 @@
 //! snapshot's answer here (the gRPC message, the ANEEL JSON body), built by the first call
 //! that reads a new snapshot and shared by every call after it; a call then adds only what
 //! changes with time (age, staleness).
+//!
+//! Past answers (`dthRecuperacao`) get the same treatment per stored snapshot
+//! ([`PerAnswer`]): a snapshot that answers many moments is prepared once, and a call adds
+//! what depends on the moment (age and staleness then, the moment itself).
 
 use std::sync::{Arc, RwLock, Weak};
 
+use crate::answer::{Answer, HistoryLimits};
 use crate::cache::Snapshot;
+
+/// One prepared form per answering snapshot: the live one's, and those of the stored
+/// snapshots that answer past moments. Past answers have their own bounded cache, keyed by
+/// the stored snapshot's id (a stored snapshot never changes), so that they never evict the
+/// live answer's form.
+pub struct PerAnswer<T> {
+    live: PerSnapshot<T>,
+    past: moka::sync::Cache<Arc<str>, Arc<T>>,
+}
+
+impl<T: Send + Sync + 'static> PerAnswer<T> {
+    /// An empty memo keeping at most as many past snapshots' forms, and for as long, as the
+    /// history cache of `limits` keeps moments.
+    pub fn new(limits: &HistoryLimits) -> Self {
+        Self {
+            live: PerSnapshot::new(),
+            past: moka::sync::Cache::builder()
+                .max_capacity(limits.cache_capacity)
+                .time_to_live(limits.cache_ttl)
+                .build(),
+        }
+    }
+
+    /// The form of `answer`'s snapshot prepared by `prepare`, built at most once per
+    /// snapshot while it is kept. `prepare` must use only what depends on the snapshot:
+    /// the form is shared by every answer of it, at any age and, for a stored snapshot, at
+    /// any moment.
+    pub fn get_or_prepare(&self, answer: &Answer, prepare: impl FnOnce(&Answer) -> T) -> Arc<T> {
+        match &answer.recovered {
+            None => self
+                .live
+                .get_or_prepare(&answer.view.snapshot, |_| prepare(answer)),
+            Some(recovered) => self
+                .past
+                .get_with_by_ref(&recovered.snapshot_id, || Arc::new(prepare(answer))),
+        }
+    }
+}
 
 /// One prepared form of the latest snapshot read, rebuilt when a different snapshot is read.
 pub struct PerSnapshot<T> {
@@ -116,6 +159,58 @@ mod tests {
             3,
             "only the latest form is kept"
         );
+    }
+
+    fn answer(snapshot: &Arc<Snapshot>, past_id: Option<&str>) -> Answer {
+        Answer {
+            view: crate::cache::SnapshotView {
+                snapshot: snapshot.clone(),
+                age: std::time::Duration::ZERO,
+                stale_reason: None,
+                expired: false,
+            },
+            email_indisponibilidade: "a@b.br".to_owned(),
+            cache_key: "k".to_owned(),
+            recovered: past_id.map(|id| crate::answer::Recovered {
+                asked_at: snapshot.collected_at,
+                snapshot_id: id.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn past_answers_are_prepared_once_per_stored_snapshot_and_leave_the_live_form_alone() {
+        let memo = PerAnswer::new(&HistoryLimits {
+            retention: chrono::Duration::days(7),
+            cache_capacity: 100,
+            cache_ttl: std::time::Duration::from_secs(600),
+            stale_after: std::time::Duration::from_secs(60),
+        });
+        let builds = AtomicUsize::new(0);
+        let prepare = |a: &Answer| {
+            builds.fetch_add(1, Ordering::SeqCst);
+            a.recovered.as_ref().map(|r| r.snapshot_id.to_string())
+        };
+        let live = snapshot();
+        let live_form = memo.get_or_prepare(&answer(&live, None), prepare);
+        assert_eq!(*live_form, None);
+        for n in 0..10 {
+            let id = format!("stored-{}", n % 3);
+            // Each moment's answer brings its own copy: the id says which snapshot it is.
+            let form = memo.get_or_prepare(&answer(&snapshot(), Some(&id)), prepare);
+            assert_eq!(form.as_deref(), Some(id.as_str()));
+        }
+        assert_eq!(
+            builds.load(Ordering::SeqCst),
+            4,
+            "live + three stored snapshots"
+        );
+        let again = memo.get_or_prepare(&answer(&live, None), prepare);
+        assert!(
+            Arc::ptr_eq(&live_form, &again),
+            "history calls never evict the live form"
+        );
+        assert_eq!(builds.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasRe
             snapshot_id: answer
                 .recovered
                 .as_ref()
-                .map(|r| r.snapshot_id.clone())
+                .map(|r| r.snapshot_id.to_string())
                 .unwrap_or_default(),
             dth_recuperacao: answer.recovered.as_ref().map(|r| timestamp(r.asked_at)),
         }),

@@ -4,9 +4,11 @@
 //! `Health/Check` on the same server) showed most of its extra cost in encoding the same
 //! items again on every call. So everything that depends only on the snapshot is encoded
 //! when a new snapshot is first read ([`EncodedSnapshot`]), and a call writes those bytes
-//! around the few fields that change with time: the age and the staleness
-//! ([`EncodedAnswer`]). The bytes are a valid `GetQuantitativoInterrupcoesAtivasResponse`,
-//! field for field the message the service built per call before.
+//! around the few fields that change with the call: the age and the staleness, and for a
+//! past moment (`dthRecuperacao`) the cache key and the moment ([`EncodedAnswer`]). A
+//! stored snapshot answering many past moments is encoded once too. The bytes are a valid
+//! `GetQuantitativoInterrupcoesAtivasResponse`, field for field the message
+//! [`convert::answer`] builds.
 
 use std::sync::Arc;
 
@@ -30,15 +32,19 @@ pub struct EncodedSnapshot {
     /// The same field once the snapshot is older than the hard limit: ANEEL's error answer
     /// (it depends only on the snapshot's collection time).
     resposta_expired: Vec<u8>,
-    /// `SnapshotMetadata` fields before the per-call ones: `collected_at`.
+    /// `SnapshotMetadata` field 1: `collected_at`.
     metadata_head: Vec<u8>,
-    /// `SnapshotMetadata` fields after the per-call ones (`source` onwards).
+    /// `SnapshotMetadata` fields 5 to 7: `source` to `rejected_rows`.
+    metadata_middle: Vec<u8>,
+    /// `SnapshotMetadata` fields 9 to 11: `missing_pairs` to `snapshot_id`.
     metadata_tail: Vec<u8>,
 }
 
 impl EncodedSnapshot {
     /// Encodes what of `answer` does not change while its snapshot is served: the fields
-    /// that depend only on the snapshot, for a fresh and for an expired snapshot.
+    /// that depend only on the snapshot, for a fresh and for an expired snapshot. The
+    /// fields that depend on the call (age, staleness, cache key, moment asked) are left
+    /// to [`EncodedAnswer`].
     pub fn new(answer: &Answer) -> Self {
         let as_expired = |expired: bool| Answer {
             view: SnapshotView {
@@ -54,17 +60,23 @@ impl EncodedSnapshot {
             collected_at: metadata.collected_at,
             ..pb::SnapshotMetadata::default()
         };
+        let middle = pb::SnapshotMetadata {
+            source: metadata.source,
+            item_count: metadata.item_count,
+            rejected_rows: metadata.rejected_rows,
+            ..pb::SnapshotMetadata::default()
+        };
         let tail = pb::SnapshotMetadata {
-            collected_at: None,
-            age: None,
-            stale: false,
-            stale_reason: String::new(),
-            ..metadata
+            missing_pairs: metadata.missing_pairs,
+            instance: metadata.instance,
+            snapshot_id: metadata.snapshot_id,
+            ..pb::SnapshotMetadata::default()
         };
         Self {
             resposta: resposta_field(fresh.resposta.as_ref()),
             resposta_expired: resposta_field(expired.resposta.as_ref()),
             metadata_head: head.encode_to_vec(),
+            metadata_middle: middle.encode_to_vec(),
             metadata_tail: tail.encode_to_vec(),
         }
     }
@@ -79,41 +91,44 @@ fn resposta_field(resposta: Option<&pb::QuantitativoInterrupcoesAtivas>) -> Vec<
     bytes
 }
 
-/// One answer as sent: the snapshot's prepared bytes, and its age and staleness now.
-/// Encodes as a `GetQuantitativoInterrupcoesAtivasResponse`; it is never decoded (clients
-/// decode the generated message).
+/// One answer as sent: the snapshot's prepared bytes, and what changes per call (age,
+/// staleness, cache key, moment asked). Encodes as a
+/// `GetQuantitativoInterrupcoesAtivasResponse`; it is never decoded (clients decode the
+/// generated message).
 #[derive(Debug, Clone, Default)]
 pub struct EncodedAnswer {
     prepared: Option<Arc<EncodedSnapshot>>,
-    /// An answer that was not prepared (a past moment's), encoded as it is.
-    whole: Option<pb::GetQuantitativoInterrupcoesAtivasResponse>,
     /// Older than the hard limit: the error answer.
     expired: bool,
-    /// Only the per-call fields are set.
-    now: pb::SnapshotMetadata,
+    /// The per-call `SnapshotMetadata` fields, each group with only its fields set, in the
+    /// order of the field numbers around the prepared ones: 2 to 4 (age, staleness), 8
+    /// (cache key), 12 (moment asked).
+    age: pb::SnapshotMetadata,
+    cache_key: pb::SnapshotMetadata,
+    moment: pb::SnapshotMetadata,
 }
 
 impl EncodedAnswer {
-    /// `prepared` (from `view.snapshot`) with `view`'s age and staleness.
-    pub fn new(prepared: Arc<EncodedSnapshot>, view: &SnapshotView) -> Self {
+    /// `prepared` (from `answer`'s snapshot) with what of `answer` changes per call.
+    pub fn new(prepared: Arc<EncodedSnapshot>, answer: Answer) -> Self {
+        let view = answer.view;
         Self {
             prepared: Some(prepared),
-            whole: None,
             expired: view.expired,
-            now: pb::SnapshotMetadata {
+            age: pb::SnapshotMetadata {
                 age: Some(convert::duration(view.age)),
                 stale: view.stale_reason.is_some(),
-                stale_reason: view.stale_reason.clone().unwrap_or_default(),
+                stale_reason: view.stale_reason.unwrap_or_default(),
                 ..pb::SnapshotMetadata::default()
             },
-        }
-    }
-
-    /// `message` encoded per call (answers that are not prepared).
-    pub fn whole(message: pb::GetQuantitativoInterrupcoesAtivasResponse) -> Self {
-        Self {
-            whole: Some(message),
-            ..Self::default()
+            cache_key: pb::SnapshotMetadata {
+                cache_key: answer.cache_key,
+                ..pb::SnapshotMetadata::default()
+            },
+            moment: pb::SnapshotMetadata {
+                dth_recuperacao: answer.recovered.map(|r| convert::timestamp(r.asked_at)),
+                ..pb::SnapshotMetadata::default()
+            },
         }
     }
 
@@ -125,26 +140,31 @@ impl EncodedAnswer {
         }
     }
 
-    fn metadata_len(prepared: &EncodedSnapshot, now: &pb::SnapshotMetadata) -> usize {
-        prepared.metadata_head.len() + now.encoded_len() + prepared.metadata_tail.len()
+    fn metadata_len(&self, prepared: &EncodedSnapshot) -> usize {
+        prepared.metadata_head.len()
+            + self.age.encoded_len()
+            + prepared.metadata_middle.len()
+            + self.cache_key.encoded_len()
+            + prepared.metadata_tail.len()
+            + self.moment.encoded_len()
     }
 }
 
 impl Message for EncodedAnswer {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        if let Some(whole) = &self.whole {
-            whole.encode_raw(buf);
-        }
         let Some(prepared) = &self.prepared else {
             return;
         };
         buf.put_slice(self.resposta(prepared));
         encode_key(SNAPSHOT_FIELD, WireType::LengthDelimited, buf);
-        encode_varint(Self::metadata_len(prepared, &self.now) as u64, buf);
-        // Fields in their numbers' order: 1, then the per-call 2 to 4, then 5 to 9.
+        encode_varint(self.metadata_len(prepared) as u64, buf);
+        // Fields in their numbers' order, as prost writes them.
         buf.put_slice(&prepared.metadata_head);
-        self.now.encode_raw(buf);
+        self.age.encode_raw(buf);
+        buf.put_slice(&prepared.metadata_middle);
+        self.cache_key.encode_raw(buf);
         buf.put_slice(&prepared.metadata_tail);
+        self.moment.encode_raw(buf);
     }
 
     fn merge_field(
@@ -159,13 +179,11 @@ impl Message for EncodedAnswer {
     }
 
     fn encoded_len(&self) -> usize {
-        let whole = self.whole.as_ref().map_or(0, Message::encoded_len);
         let Some(prepared) = &self.prepared else {
-            return whole;
+            return 0;
         };
-        let metadata = Self::metadata_len(prepared, &self.now);
-        whole
-            + self.resposta(prepared).len()
+        let metadata = self.metadata_len(prepared);
+        self.resposta(prepared).len()
             + prost::encoding::key_len(SNAPSHOT_FIELD)
             + encoded_len_varint(metadata as u64)
             + metadata
@@ -211,6 +229,26 @@ mod tests {
         }
     }
 
+    /// `answer` encoded from bytes prepared from `earlier` (another call's answer of the same
+    /// snapshot) is, byte for byte, what prost encodes for `convert::answer(answer)`.
+    fn assert_prepared_is_per_call(earlier: &Answer, answer: &Answer) {
+        let prepared = Arc::new(EncodedSnapshot::new(earlier));
+        let bytes = EncodedAnswer::new(prepared, answer.clone()).encode_to_vec();
+        let expected = convert::answer(answer);
+        let decoded = pb::GetQuantitativoInterrupcoesAtivasResponse::decode(&bytes[..]).unwrap();
+        assert_eq!(decoded, expected);
+        // Same fields in the same order: the very bytes prost writes for it.
+        assert_eq!(bytes, expected.encode_to_vec());
+        assert_eq!(
+            decoded
+                .resposta
+                .unwrap()
+                .interrupcao_fornecimento
+                .is_empty(),
+            answer.view.expired || answer.view.snapshot.items.is_empty()
+        );
+    }
+
     #[test]
     fn the_prepared_answer_is_the_per_call_answer_byte_for_byte() {
         let stale = Some("older than the 3600 s limit (7200 s)".to_owned());
@@ -247,22 +285,51 @@ mod tests {
                 },
                 ..answer.clone()
             };
-            let prepared = Arc::new(EncodedSnapshot::new(&earlier));
-            let bytes = EncodedAnswer::new(prepared, &answer.view).encode_to_vec();
-            let expected = convert::answer(&answer);
-            let decoded =
-                pb::GetQuantitativoInterrupcoesAtivasResponse::decode(&bytes[..]).unwrap();
-            assert_eq!(decoded, expected);
-            // Same fields in the same order: the very bytes prost writes for it.
-            assert_eq!(bytes, expected.encode_to_vec());
-            assert_eq!(
-                decoded
-                    .resposta
-                    .unwrap()
-                    .interrupcao_fornecimento
-                    .is_empty(),
-                expired || answer.view.snapshot.items.is_empty()
-            );
+            assert_prepared_is_per_call(&earlier, &answer);
+        }
+    }
+
+    /// A past answer as `AnswerService::at` builds it: `snapshot` asked `age` after it was
+    /// collected.
+    fn past(snapshot: &Arc<Snapshot>, age: Duration, stale_reason: Option<String>) -> Answer {
+        let asked_at = snapshot.collected_at + chrono::Duration::from_std(age).unwrap();
+        Answer {
+            view: SnapshotView {
+                snapshot: snapshot.clone(),
+                age,
+                stale_reason,
+                expired: false,
+            },
+            email_indisponibilidade: "ouvidoria@example.br".to_owned(),
+            cache_key: format!(
+                "{}:{}",
+                crate::answer::HISTORY_CACHE_KEY,
+                asked_at.to_rfc3339()
+            ),
+            recovered: Some(crate::answer::Recovered {
+                asked_at,
+                snapshot_id: "0b7e5c1e-9d3a-4f7e-8a51-2f0c6d1e9a44".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_past_answer_prepared_at_another_moment_is_the_per_call_answer_byte_for_byte() {
+        let stale = || Some("at that moment the snapshot was older than the 3600 s limit".into());
+        for (items, rejected) in [(24, 2), (0, 0), (600, 30)] {
+            let snapshot = Arc::new(snapshot(items, rejected));
+            // The first moment asked prepares; later moments (fresh, then stale) reuse it.
+            let first = past(&snapshot, Duration::from_secs(60), None);
+            for answer in [
+                past(&snapshot, Duration::from_millis(1_500), None),
+                past(&snapshot, Duration::from_secs(7_200), stale()),
+                first.clone(),
+            ] {
+                assert_prepared_is_per_call(&first, &answer);
+            }
+            // And the other way round: prepared from a stale moment, answering a fresh one.
+            let stale_first = past(&snapshot, Duration::from_secs(7_200), stale());
+            assert_prepared_is_per_call(&stale_first, &first);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `radar.interrupcoes.v1.InterrupcoesService`: a thin adapter over [`AnswerService`], with
-//! the live answer of each snapshot encoded once (see [`super::encoded`]).
+//! the answer of each snapshot (live, or stored and answering past moments) encoded once
+//! (see [`super::encoded`]).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -17,7 +18,7 @@ use super::convert;
 use super::encoded::{EncodedAnswer, EncodedSnapshot};
 use super::error::ServiceError;
 use crate::answer::{AnswerRequest, AnswerService};
-use crate::prepared::PerSnapshot;
+use crate::prepared::PerAnswer;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::interrupcoes::v1::interrupcoes_service_server::{
     InterrupcoesService, InterrupcoesServiceServer,
@@ -88,10 +89,10 @@ pub struct InterrupcoesServer {
     max_decoding_message_size: Option<usize>,
 }
 
-/// The unary method with its per-snapshot memo.
+/// The unary method with its per-snapshot memo (the live snapshot's and the past ones').
 struct PreparedGet {
     answers: AnswerService,
-    encoded: PerSnapshot<EncodedSnapshot>,
+    encoded: PerAnswer<EncodedSnapshot>,
 }
 
 impl PreparedGet {
@@ -103,14 +104,8 @@ impl PreparedGet {
             dth_recuperacao: request.dth_recuperacao,
         };
         let answer = self.answers.answer(&request).await?;
-        if answer.recovered.is_some() {
-            // A past moment: read from the store, its snapshot is not the cached one.
-            return Ok(EncodedAnswer::whole(convert::answer(&answer)));
-        }
-        let prepared = self
-            .encoded
-            .get_or_prepare(&answer.view.snapshot, |_| EncodedSnapshot::new(&answer));
-        Ok(EncodedAnswer::new(prepared, &answer.view))
+        let prepared = self.encoded.get_or_prepare(&answer, EncodedSnapshot::new);
+        Ok(EncodedAnswer::new(prepared, answer))
     }
 }
 
@@ -119,8 +114,8 @@ impl InterrupcoesServer {
     pub fn new(grpc: InterrupcoesGrpc) -> Self {
         Self {
             prepared: Arc::new(PreparedGet {
+                encoded: PerAnswer::new(&grpc.answers.history_limits()),
                 answers: grpc.answers.clone(),
-                encoded: PerSnapshot::new(),
             }),
             generated: InterrupcoesServiceServer::new(grpc),
             max_decoding_message_size: None,

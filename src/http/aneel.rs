@@ -27,7 +27,7 @@ use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SU
 use crate::cache::{NotReady, SnapshotView};
 use crate::hygiene::echo;
 use crate::metrics::Metrics;
-use crate::prepared::PerSnapshot;
+use crate::prepared::PerAnswer;
 
 /// The one path of the endpoint.
 pub const PATH: &str = "/quantitativointerrupcoesativas";
@@ -50,11 +50,13 @@ pub struct AneelState {
     answers: AnswerService,
     keys: Arc<KeyStore>,
     metrics: Arc<Metrics>,
-    /// The current snapshot's bodies and `Last-Modified`, built once per snapshot.
-    prepared: Arc<PerSnapshot<PreparedBodies>>,
+    /// The bodies and `Last-Modified` of the current snapshot and of the stored ones that
+    /// answer past moments, built once per snapshot.
+    prepared: Arc<PerAnswer<PreparedBodies>>,
 }
 
-/// What of an answer depends only on its snapshot.
+/// What of an answer depends only on its snapshot (for a past answer, not on the moment
+/// asked either: the age and staleness headers are written per call).
 struct PreparedBodies {
     /// ANEEL's answer with the snapshot's items.
     body: Bytes,
@@ -94,10 +96,10 @@ impl AneelState {
     /// Answers through `answers`, lets in callers according to `keys`, counts in `metrics`.
     pub fn new(answers: AnswerService, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Self {
         Self {
+            prepared: Arc::new(PerAnswer::new(&answers.history_limits())),
             answers,
             keys,
             metrics,
-            prepared: Arc::new(PerSnapshot::new()),
         }
     }
 }
@@ -245,15 +247,10 @@ async fn quantitativo(
 fn success(
     answer: &Answer,
     if_modified_since: Option<&HeaderValue>,
-    prepared: &PerSnapshot<PreparedBodies>,
+    prepared: &PerAnswer<PreparedBodies>,
 ) -> Response {
     let view = &answer.view;
-    let prepared = if answer.recovered.is_some() {
-        // A past moment: read from the store, its snapshot is not the cached one.
-        Arc::new(PreparedBodies::new(answer))
-    } else {
-        prepared.get_or_prepare(&view.snapshot, |_| PreparedBodies::new(answer))
-    };
+    let prepared = prepared.get_or_prepare(answer, PreparedBodies::new);
     let collected_at = view.snapshot.collected_at;
     let mut headers = HeaderMap::new();
     headers.insert(LAST_MODIFIED, prepared.last_modified.clone());
@@ -456,6 +453,72 @@ mod tests {
         assert_eq!(prepared.body_expired, body(&answer(true)));
         assert_ne!(prepared.body, prepared.body_expired);
         assert_eq!(prepared.last_modified, http_date(collected_at));
+    }
+
+    #[tokio::test]
+    async fn a_past_answer_s_body_is_prepared_once_per_stored_snapshot_and_is_the_per_call_body() {
+        use crate::answer::{HISTORY_CACHE_KEY, HistoryLimits, Recovered};
+        use crate::domain::InterrupcaoAtiva;
+        use std::time::Duration;
+        let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let snapshot = Arc::new(crate::cache::Snapshot {
+            collected_at,
+            source: "test".to_owned(),
+            instance: "radar-0".to_owned(),
+            items: vec![InterrupcaoAtiva {
+                ide_conjunto: 7,
+                ide_municipio: 1_400_100,
+                qtd_ucs_atendidas: 1000,
+                qtd_ocorrencia_programada: 3,
+                qtd_ocorrencia_nao_programada: 40,
+            }],
+            rejected: Vec::new(),
+        });
+        let past = |minutes: u64, stale_reason: Option<&str>| {
+            let asked_at = collected_at + chrono::Duration::minutes(minutes as i64);
+            Answer {
+                view: SnapshotView {
+                    snapshot: snapshot.clone(),
+                    age: Duration::from_secs(minutes * 60),
+                    stale_reason: stale_reason.map(str::to_owned),
+                    expired: false,
+                },
+                email_indisponibilidade: "a@b.br".to_owned(),
+                cache_key: format!("{HISTORY_CACHE_KEY}:{}", asked_at.to_rfc3339()),
+                recovered: Some(Recovered {
+                    asked_at,
+                    snapshot_id: "stored-1".into(),
+                }),
+            }
+        };
+        let memo = PerAnswer::new(&HistoryLimits {
+            retention: chrono::Duration::days(7),
+            cache_capacity: 10,
+            cache_ttl: Duration::from_secs(600),
+            stale_after: Duration::from_secs(3600),
+        });
+        let first = past(5, None);
+        let later = past(
+            90,
+            Some("at that moment the snapshot was older than the limit"),
+        );
+        for answer in [&first, &later, &first] {
+            let response = success(answer, None, &memo);
+            assert_eq!(response.status(), StatusCode::OK);
+            let headers = response.headers().clone();
+            let sent = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(sent, body(answer), "the body built per call");
+            assert_eq!(headers[AGE], answer.view.age.as_secs().to_string());
+            assert_eq!(
+                headers.contains_key(X_RADAR_STALE),
+                answer.view.stale_reason.is_some()
+            );
+            assert_eq!(headers[LAST_MODIFIED], http_date(collected_at));
+        }
+        // Every moment of that stored snapshot shares the bodies prepared for the first.
+        memo.get_or_prepare(&later, |_| panic!("prepared again"));
     }
 
     #[test]
