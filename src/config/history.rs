@@ -68,7 +68,8 @@ pub struct HistorySettings {
         value_parser = retention_days
     )]
     pub retention: chrono::Duration,
-    /// Past answers kept in memory (entries of the history cache).
+    /// Past answers kept in memory (moments asked), and at most as many stored snapshots
+    /// (moments answered by the same snapshot share one copy).
     #[arg(
         long,
         env = "RADAR_HISTORY_CACHE_CAPACITY",
@@ -76,7 +77,7 @@ pub struct HistorySettings {
         value_parser = parse::positive::<u64>
     )]
     pub history_cache_capacity: u64,
-    /// How long a past answer stays in the history cache.
+    /// How long a past answer (and a stored snapshot read) stays in the history cache.
     #[arg(
         long = "history-cache-ttl-secs",
         value_name = "HISTORY_CACHE_TTL_SECS",
