@@ -942,7 +942,12 @@ struct ScaleRun {
     baseline_rss_kib: u64,
 }
 
-/// In the child: three warm-ups (query, validation, preparation) into a fresh cache;
+/// How long the warm-ups of one scale add up to at least (see [`scale_child`]).
+const SCALE_MIN_TOTAL: Duration = Duration::from_secs(2);
+
+/// In the child: warm-ups (query, validation, preparation) into a fresh cache, at least 3
+/// and until they add up to [`SCALE_MIN_TOTAL`] (at most 25), so that the short warm-up at
+/// 1x, the denominator of every growth ratio, has a median as steady as the long ones;
 /// prints the median duration and the peak resident memory.
 async fn scale_child(scale: f64, path: &Path) {
     let baseline = rss_kib();
@@ -954,7 +959,9 @@ async fn scale_child(scale: f64, path: &Path) {
     let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
     let job = CacheWarmupJob::new(source, cache);
     let mut durations = Vec::new();
-    for _ in 0..3 {
+    while durations.len() < 3
+        || (durations.iter().sum::<f64>() < SCALE_MIN_TOTAL.as_secs_f64() && durations.len() < 25)
+    {
         let start = Instant::now();
         job.execute(1).await.unwrap();
         durations.push(start.elapsed().as_secs_f64());
