@@ -445,10 +445,27 @@ mod tests {
     }
 }
 
+/// A snapshot of one item collected at `collected_at`, for the tests of this file.
+#[cfg(test)]
+fn one_item_snapshot(collected_at: DateTime<Utc>) -> Snapshot {
+    Snapshot {
+        collected_at,
+        source: "test".into(),
+        instance: "a".into(),
+        items: vec![InterrupcaoAtiva {
+            ide_conjunto: 1,
+            ide_municipio: 1_400_100,
+            qtd_ucs_atendidas: 10,
+            qtd_ocorrencia_programada: 1,
+            qtd_ocorrencia_nao_programada: 0,
+        }],
+        rejected: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod hard_limit_tests {
     use super::*;
-    use crate::cache::Snapshot;
     use chrono::TimeZone;
     use std::time::Duration;
 
@@ -458,21 +475,7 @@ mod hard_limit_tests {
             SnapshotCache::new(Duration::from_secs(60)).with_hard_limit(Duration::from_secs(120)),
         );
         let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
-        cache
-            .replace(Snapshot {
-                collected_at,
-                source: "test".into(),
-                instance: "a".into(),
-                items: vec![InterrupcaoAtiva {
-                    ide_conjunto: 1,
-                    ide_municipio: 1_400_100,
-                    qtd_ucs_atendidas: 10,
-                    qtd_ocorrencia_programada: 1,
-                    qtd_ocorrencia_nao_programada: 0,
-                }],
-                rejected: Vec::new(),
-            })
-            .await;
+        cache.replace(one_item_snapshot(collected_at)).await;
         let dir = tempfile::tempdir().unwrap();
         let history = History {
             store: Arc::new(crate::store::SqliteStore::new(dir.path().join("s.sqlite"))),
@@ -514,19 +517,7 @@ mod history_sharing_tests {
             id: id.to_owned(),
             tick_at: Some(collected_at),
             trigger: "cron".to_owned(),
-            snapshot: Snapshot {
-                collected_at,
-                source: "test".into(),
-                instance: "a".into(),
-                items: vec![InterrupcaoAtiva {
-                    ide_conjunto: 1,
-                    ide_municipio: 1_400_100,
-                    qtd_ucs_atendidas: 10,
-                    qtd_ocorrencia_programada: 1,
-                    qtd_ocorrencia_nao_programada: 0,
-                }],
-                rejected: Vec::new(),
-            },
+            snapshot: one_item_snapshot(collected_at),
         }
     }
 

@@ -405,6 +405,23 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// A snapshot of one item collected at `collected_at`.
+    fn one_item_snapshot(collected_at: DateTime<Utc>) -> crate::cache::Snapshot {
+        crate::cache::Snapshot {
+            collected_at,
+            source: "test".to_owned(),
+            instance: "radar-0".to_owned(),
+            items: vec![crate::domain::InterrupcaoAtiva {
+                ide_conjunto: 7,
+                ide_municipio: 1_400_100,
+                qtd_ucs_atendidas: 1000,
+                qtd_ocorrencia_programada: 3,
+                qtd_ocorrencia_nao_programada: 40,
+            }],
+            rejected: Vec::new(),
+        }
+    }
+
     #[test]
     fn dates_are_imf_fixdate_and_if_modified_since_compares_whole_seconds() {
         let at = Utc.with_ymd_and_hms(2026, 11, 29, 14, 30, 0).unwrap()
@@ -423,23 +440,10 @@ mod tests {
 
     #[test]
     fn the_bodies_prepared_from_a_fresh_answer_are_the_per_call_bodies_fresh_and_expired() {
-        use crate::domain::InterrupcaoAtiva;
         let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
         let answer = |expired: bool| Answer {
             view: SnapshotView {
-                snapshot: Arc::new(crate::cache::Snapshot {
-                    collected_at,
-                    source: "test".to_owned(),
-                    instance: "radar-0".to_owned(),
-                    items: vec![InterrupcaoAtiva {
-                        ide_conjunto: 7,
-                        ide_municipio: 1_400_100,
-                        qtd_ucs_atendidas: 1000,
-                        qtd_ocorrencia_programada: 3,
-                        qtd_ocorrencia_nao_programada: 40,
-                    }],
-                    rejected: Vec::new(),
-                }),
+                snapshot: Arc::new(one_item_snapshot(collected_at)),
                 age: std::time::Duration::ZERO,
                 stale_reason: None,
                 expired,
@@ -458,22 +462,9 @@ mod tests {
     #[tokio::test]
     async fn a_past_answer_s_body_is_prepared_once_per_stored_snapshot_and_is_the_per_call_body() {
         use crate::answer::{HISTORY_CACHE_KEY, HistoryLimits, Recovered};
-        use crate::domain::InterrupcaoAtiva;
         use std::time::Duration;
         let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
-        let snapshot = Arc::new(crate::cache::Snapshot {
-            collected_at,
-            source: "test".to_owned(),
-            instance: "radar-0".to_owned(),
-            items: vec![InterrupcaoAtiva {
-                ide_conjunto: 7,
-                ide_municipio: 1_400_100,
-                qtd_ucs_atendidas: 1000,
-                qtd_ocorrencia_programada: 3,
-                qtd_ocorrencia_nao_programada: 40,
-            }],
-            rejected: Vec::new(),
-        });
+        let snapshot = Arc::new(one_item_snapshot(collected_at));
         let past = |minutes: u64, stale_reason: Option<&str>| {
             let asked_at = collected_at + chrono::Duration::minutes(minutes as i64);
             Answer {
