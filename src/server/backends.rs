@@ -1,0 +1,133 @@
+//! The backends the settings select: the data source, the snapshot store, and the names
+//! of the settings their messages advise about. Adding a data source is one arm here.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{
+    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, SourceSettings, StoreSettings,
+};
+use crate::domain::QueryBinds;
+use crate::source::oracle::{OracleSettings, OracleSource};
+use crate::source::sqlite::{self, SqliteSource};
+use crate::source::{InterrupcaoSource, SettingNames};
+use crate::store::oracle::OracleStore;
+use crate::store::{SnapshotStore, SqliteStore};
+
+/// What the service runs on, chosen by `main` (or a test).
+pub struct Backends {
+    /// Where the answer comes from (the outage database).
+    pub source: Arc<dyn InterrupcaoSource>,
+    /// Where snapshots are stored and cron ticks claimed.
+    pub store: Arc<dyn SnapshotStore>,
+    /// What "now" is.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The adapter the settings select.
+pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
+    match settings {
+        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
+            path.clone(),
+            binds.clone(),
+            setting_names(),
+        )),
+        SourceSettings::Oracle(oracle) => {
+            Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
+        }
+    }
+}
+
+/// The snapshot store the settings select.
+pub fn store_for(settings: &StoreSettings) -> Arc<dyn SnapshotStore> {
+    match settings {
+        StoreSettings::Sqlite { path } => Arc::new(
+            SqliteStore::new(path.clone()).naming_setting(config::variable("store_sqlite_path")),
+        ),
+        StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle))),
+    }
+}
+
+/// The variables of the settings the adapters' errors advise about, from clap's own
+/// argument list.
+pub fn setting_names() -> SettingNames {
+    SettingNames {
+        job_timeout: config::variable("job_timeout"),
+        sqlite_path: config::variable("sqlite_path"),
+        sqlite_create_demo: config::variable("sqlite_create_demo"),
+        oracle_connect_string: config::variable("connect_string"),
+        oracle_user: config::variable("user"),
+        oracle_password: config::variable("password"),
+        oracle_password_file: config::variable("password_file"),
+        oracle_client_lib_dir: config::variable("client_lib_dir"),
+        oracle_pool_max: config::variable("pool_max"),
+        oracle_call_timeout: config::variable("call_timeout"),
+    }
+}
+
+/// What the Oracle adapter needs, from the validated Oracle settings.
+pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
+    OracleSettings {
+        connect_string: oracle.connect_string().to_owned(),
+        user: oracle.user().to_owned(),
+        password: oracle.password(),
+        client_lib_dir: oracle.client_lib_dir.clone(),
+        pool_min: oracle.pool_min,
+        pool_max: oracle.pool_max,
+        ping_interval: oracle.ping_interval,
+        stmt_cache_size: oracle.stmt_cache_size,
+        call_timeout: oracle.call_timeout,
+        fetch_deadline: oracle.fetch_deadline(),
+        names: setting_names(),
+    }
+}
+
+/// Creates the demo database (default scale and seed) when the settings ask for it and the
+/// file is missing. A failure is logged: the warm-up then fails naming the missing file.
+pub async fn create_demo_if_missing(settings: SourceSettings) {
+    let SourceSettings::Sqlite {
+        path,
+        create_demo: true,
+    } = settings
+    else {
+        return;
+    };
+    let created = tokio::task::spawn_blocking(move || {
+        let names = setting_names();
+        if sqlite::exists(&path, &names)? {
+            return Ok(None);
+        }
+        tracing::info!(
+            path = %path.display(),
+            scale = DEFAULT_DEMO_SCALE,
+            seed = DEFAULT_DEMO_SEED,
+            "SQLite database missing: generating the demo database"
+        );
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
+            .map(|s| Some((path, s)))
+    })
+    .await;
+    match created {
+        Ok(Ok(Some((path, summary)))) => tracing::info!(
+            path = %path.display(),
+            elapsed_ms = u64::try_from(summary.elapsed.as_millis()).unwrap_or(u64::MAX),
+            %summary,
+            "demo database generated"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
+        Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapters' tests check their advice with these names: they must be the variables
+    /// the service really reads, or the advice would name settings nobody can set.
+    #[test]
+    fn the_adapters_are_told_the_variables_the_service_reads() {
+        assert_eq!(setting_names(), SettingNames::for_tests());
+    }
+}

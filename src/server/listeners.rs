@@ -1,0 +1,106 @@
+//! The HTTP listeners: the ANEEL endpoint and the operations endpoint (metrics, probes),
+//! each an entry of [`http_servers`] started by one loop. Adding a listener is one entry.
+
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::answer::AnswerService;
+use crate::cache::SnapshotCache;
+use crate::http::{self, HttpListeners, aneel, ops};
+use crate::metrics::Metrics;
+use crate::scheduler::SchedulerService;
+use crate::transport::Incoming;
+
+/// What the HTTP endpoints answer from.
+pub(super) struct Shared {
+    /// The answers (ANEEL endpoint).
+    pub answers: AnswerService,
+    /// The metrics (both endpoints).
+    pub metrics: Arc<Metrics>,
+    /// The snapshot cache (probes).
+    pub cache: Arc<SnapshotCache>,
+    /// The scheduler (probes, job metrics).
+    pub scheduler: SchedulerService,
+    /// Cancelled at shutdown (readiness, key reloads).
+    pub stopping: CancellationToken,
+    /// The gRPC listener's counters (metrics).
+    pub incoming: Arc<Incoming>,
+}
+
+/// A running HTTP server: its name in logs and its task.
+pub(super) type HttpServer = (&'static str, JoinHandle<std::io::Result<()>>);
+
+/// An HTTP listener: its name in logs, the bound socket (`None`: turned off) and how its
+/// routes are built.
+struct Entry {
+    name: &'static str,
+    listener: Option<TcpListener>,
+    router: Box<dyn FnOnce(&Shared) -> Router>,
+}
+
+/// Starts every configured HTTP listener; each serves until `drain` is cancelled.
+pub(super) fn http_servers(
+    http: HttpListeners,
+    shared: &Shared,
+    drain: &CancellationToken,
+) -> anyhow::Result<Vec<HttpServer>> {
+    let keys = http.api_keys;
+    let entries = [
+        Entry {
+            name: "ANEEL HTTP server",
+            listener: http.aneel,
+            router: Box::new(move |shared| aneel_router(shared, keys)),
+        },
+        Entry {
+            name: "operations HTTP server",
+            listener: http.ops,
+            router: Box::new(ops_router),
+        },
+    ];
+    let mut servers = Vec::new();
+    for Entry {
+        name,
+        listener,
+        router,
+    } in entries
+    {
+        let Some(listener) = listener else {
+            continue;
+        };
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "{name} listening");
+        let serving = http::serve(listener, router(shared), drain.clone().cancelled_owned());
+        servers.push((name, tokio::spawn(serving)));
+    }
+    Ok(servers)
+}
+
+/// The ANEEL endpoint, its keys reloaded from their file until shutdown.
+fn aneel_router(shared: &Shared, keys: Arc<http::KeyStore>) -> Router {
+    tracing::info!(
+        api_keys = ?keys.current().ids(),
+        loopback_only = keys.current().is_empty(),
+        "ANEEL API keys in force"
+    );
+    tokio::spawn(http::reload_keys(keys.clone(), shared.stopping.clone()));
+    aneel::router(aneel::AneelState::new(
+        shared.answers.clone(),
+        keys,
+        shared.metrics.clone(),
+    ))
+}
+
+/// The operations endpoint: metrics and probes.
+fn ops_router(shared: &Shared) -> Router {
+    ops::router(ops::OpsState::new(
+        shared.metrics.clone(),
+        shared.cache.clone(),
+        shared.scheduler.clone(),
+        shared.stopping.clone(),
+        shared.incoming.clone(),
+    ))
+}

@@ -1,0 +1,254 @@
+//! Builds and runs the service: the gRPC server ([`grpc`]: data, scheduler admin, health,
+//! reflection v1 and v1alpha), the HTTP listeners ([`listeners`]: the ANEEL endpoint, and
+//! metrics and probes), the scheduler with the service's [`jobs`], and the health task, all
+//! stopped by one shutdown signal ([`shutdown`]), over the [`backends`] the settings select.
+
+mod backends;
+mod grpc;
+mod jobs;
+mod listeners;
+mod shutdown;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use backends::{
+    Backends, create_demo_if_missing, oracle_settings, setting_names, source_for, store_for,
+};
+
+use crate::answer::{AnswerService, History, HistoryLimits};
+use crate::cache::SnapshotCache;
+use crate::config::ServiceSettings;
+use crate::health::{self, HealthPublisher};
+use crate::http::HttpListeners;
+use crate::jobs::warm_up_until_loaded;
+use crate::metrics::Metrics;
+use crate::scheduler::SchedulerService;
+use crate::transport::Incoming;
+
+/// A start-up step that must end before the first warm-up (e.g. creating the demo database).
+type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The assembled service, bound to its listener but not yet running.
+pub struct Application {
+    listener: TcpListener,
+    settings: ServiceSettings,
+    cache: Arc<SnapshotCache>,
+    answers: AnswerService,
+    scheduler: SchedulerService,
+    metrics: Arc<Metrics>,
+    http: HttpListeners,
+    before_warm_up: Option<StartupStep>,
+    incoming: Arc<Incoming>,
+}
+
+impl Application {
+    /// Assembles the service around `backends`, listening on `listener` (tests pass
+    /// `127.0.0.1:0`). Fails when a cron expression is invalid.
+    pub async fn build(
+        settings: ServiceSettings,
+        backends: Backends,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let cache = Arc::new(
+            SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
+        );
+        let answers = answers(&settings, &backends, &cache);
+        let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
+        scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
+        jobs::schedule_all(&scheduler, jobs::jobs(&settings, &backends, &cache)).await?;
+        let metrics = Arc::new(Metrics::new());
+        scheduler.on_run_finished({
+            let metrics = metrics.clone();
+            move |job, run| metrics.record_run(job, run)
+        });
+        Ok(Self {
+            listener,
+            settings,
+            cache,
+            answers,
+            scheduler,
+            metrics,
+            http: HttpListeners::default(),
+            before_warm_up: None,
+            incoming: Arc::new(Incoming::default()),
+        })
+    }
+
+    /// Adds the HTTP listeners (ANEEL endpoint, operations endpoint).
+    #[must_use]
+    pub fn with_http(mut self, http: HttpListeners) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The metrics (shared).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Runs `step` once the server listens and before the first warm-up (the server
+    /// answers, NOT_SERVING, meanwhile).
+    #[must_use]
+    pub fn before_warm_up(mut self, step: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.before_warm_up = Some(Box::pin(step));
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The scheduler (shared), for tests and embedding.
+    pub fn scheduler(&self) -> SchedulerService {
+        self.scheduler.clone()
+    }
+
+    /// The snapshot cache (shared).
+    pub fn cache(&self) -> Arc<SnapshotCache> {
+        self.cache.clone()
+    }
+
+    /// The listener's counters (refused connections, accept errors, handshake timeouts).
+    pub fn incoming(&self) -> Arc<Incoming> {
+        self.incoming.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then: health NOT_SERVING, scheduler stopped,
+    /// still answering (new connections too) for the drain delay so endpoints can be
+    /// updated, then the listener closed and in-flight RPCs drained within the grace
+    /// period. Returns once the server is down.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stopping = shutdown::on(shutdown);
+        let drain = CancellationToken::new();
+        let (health, health_task) = start_health(&self.scheduler, &self.cache, &stopping).await?;
+        let addr = self.listener.local_addr()?;
+        let services = grpc::Services {
+            health,
+            answers: self.answers.clone(),
+            scheduler: self.scheduler.clone(),
+            stopping: stopping.clone(),
+        };
+        let server = grpc::serve(
+            &self.settings,
+            services,
+            self.metrics.clone(),
+            self.listener,
+            self.incoming.clone(),
+            drain.clone(),
+        )?;
+        let server = tokio::spawn(server);
+        tracing::info!(%addr, "gRPC server listening");
+        let shared = listeners::Shared {
+            answers: self.answers,
+            metrics: self.metrics,
+            cache: self.cache.clone(),
+            scheduler: self.scheduler.clone(),
+            stopping: stopping.clone(),
+            incoming: self.incoming,
+        };
+        let http_servers = listeners::http_servers(self.http, &shared, &drain)?;
+        let scheduler = self.scheduler;
+        scheduler.start().await.context("starting the scheduler")?;
+        let warm_up = spawn_warm_up(
+            &self.settings,
+            &scheduler,
+            self.cache,
+            self.before_warm_up,
+            &stopping,
+        );
+        shutdown::Running {
+            server,
+            http_servers,
+            health_task,
+            scheduler,
+            warm_up,
+            stopping,
+            drain,
+            drain_delay: self.settings.drain_delay,
+            grace: self.settings.shutdown_grace,
+        }
+        .until_stopped()
+        .await
+    }
+}
+
+/// The answer service over the cache (live) and the store (past moments).
+fn answers(
+    settings: &ServiceSettings,
+    backends: &Backends,
+    cache: &Arc<SnapshotCache>,
+) -> AnswerService {
+    let history = &settings.history;
+    AnswerService::new(
+        cache.clone(),
+        settings.contact_email.clone(),
+        History {
+            store: backends.store.clone(),
+            clock: backends.clock.clone(),
+            limits: HistoryLimits {
+                retention: history.retention,
+                cache_capacity: history.history_cache_capacity,
+                cache_ttl: history.history_cache_ttl,
+                stale_after: settings.stale_after,
+            },
+        },
+    )
+}
+
+/// The gRPC health service, and the task that publishes its statuses (from the cache, the
+/// scheduler and the scheduler watchdog) until `stopping`.
+async fn start_health(
+    scheduler: &SchedulerService,
+    cache: &SnapshotCache,
+    stopping: &CancellationToken,
+) -> anyhow::Result<(
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    JoinHandle<()>,
+)> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let publisher = HealthPublisher::new(reporter).await;
+    let (stuck_tx, stuck_rx) = tokio::sync::watch::channel(false);
+    health::spawn_scheduler_watchdog(scheduler.clone(), stuck_tx, stopping.clone())
+        .context("starting the scheduler watchdog thread")?;
+    let health_task = tokio::spawn(health::run(
+        publisher,
+        cache.subscribe_loaded(),
+        scheduler.subscribe_running(),
+        stuck_rx,
+        stopping.clone(),
+    ));
+    Ok((health_service, health_task))
+}
+
+/// The start-up warm-up: `before_warm_up` first, then warm-ups until a snapshot loads.
+fn spawn_warm_up(
+    settings: &ServiceSettings,
+    scheduler: &SchedulerService,
+    cache: Arc<SnapshotCache>,
+    before_warm_up: Option<StartupStep>,
+    stopping: &CancellationToken,
+) -> JoinHandle<()> {
+    let first_warm_up = warm_up_until_loaded(
+        scheduler.clone(),
+        cache,
+        settings.startup_backoff(),
+        stopping.clone(),
+    );
+    tokio::spawn(async move {
+        if let Some(step) = before_warm_up {
+            step.await;
+        }
+        first_warm_up.await;
+    })
+}

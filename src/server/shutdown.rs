@@ -1,0 +1,118 @@
+//! The shutdown sequence: health NOT_SERVING, the scheduler stopped, still answering for
+//! the drain delay so endpoints can be updated, then the listeners closed and the calls in
+//! flight drained within the grace period.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::listeners::HttpServer;
+use crate::scheduler::SchedulerService;
+
+/// The gRPC server's task.
+pub(super) type GrpcServer = JoinHandle<Result<(), tonic::transport::Error>>;
+
+/// A token cancelled once `shutdown` resolves.
+pub(super) fn on(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
+    let stopping = CancellationToken::new();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING, then the scheduler, then drain");
+            stopping.cancel();
+        }
+    });
+    stopping
+}
+
+/// Everything the sequence stops, and its two delays.
+pub(super) struct Running {
+    /// The gRPC server.
+    pub server: GrpcServer,
+    /// The HTTP servers.
+    pub http_servers: Vec<HttpServer>,
+    /// The health task (ends once `stopping` is cancelled, NOT_SERVING published).
+    pub health_task: JoinHandle<()>,
+    /// The scheduler.
+    pub scheduler: SchedulerService,
+    /// The start-up warm-up loop.
+    pub warm_up: JoinHandle<()>,
+    /// Cancelled by the shutdown signal.
+    pub stopping: CancellationToken,
+    /// Cancelled to close the listeners and drain.
+    pub drain: CancellationToken,
+    /// How long NOT_SERVING is answered before the listeners close.
+    pub drain_delay: Duration,
+    /// How long the calls in flight get once the listeners are closed.
+    pub grace: Duration,
+}
+
+impl Running {
+    /// Waits for the shutdown signal (or the gRPC server's failure), then stops everything.
+    pub(super) async fn until_stopped(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            result = &mut self.server => {
+                self.stopping.cancel();
+                self.drain.cancel(); // the HTTP servers stop with it
+                let _ = self.scheduler.stop().await;
+                return result.context("server task")?.context("gRPC server failed");
+            }
+            () = self.stopping.cancelled() => {}
+        }
+        let _ = (&mut self.health_task).await;
+        if let Err(e) = self.scheduler.stop().await {
+            tracing::warn!(error = %e, "stopping the scheduler failed");
+        }
+        self.warm_up.abort();
+        if !self.drain_delay.is_zero() {
+            tracing::info!(
+                drain_delay_ms = u64::try_from(self.drain_delay.as_millis()).unwrap_or(u64::MAX),
+                "NOT_SERVING published: still answering until endpoints are updated"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(self.drain_delay) => {}
+                result = &mut self.server => {
+                    return result.context("server task")?.context("gRPC server failed");
+                }
+            }
+        }
+        self.drain().await
+    }
+
+    /// Closes the listeners and waits for the calls in flight until the grace period ends,
+    /// then closes what is left.
+    async fn drain(self) -> anyhow::Result<()> {
+        tracing::info!("closing the listener and draining the calls in flight");
+        self.drain.cancel();
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for (name, mut task) in self.http_servers {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => tracing::info!(server = name, "HTTP server stopped"),
+                Ok(Ok(Err(e))) => tracing::error!(server = name, error = %e, "HTTP server failed"),
+                Ok(Err(e)) => tracing::error!(server = name, error = %e, "HTTP server task failed"),
+                Err(_) => {
+                    tracing::warn!(server = name, "grace period over: closing its connections");
+                    task.abort();
+                }
+            }
+        }
+        let mut server = self.server;
+        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
+            result
+                .context("server task")?
+                .context("gRPC server failed")?;
+        } else {
+            tracing::warn!(
+                grace_secs = self.grace.as_secs(),
+                "grace period over: closing the remaining connections"
+            );
+            server.abort();
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
