@@ -112,10 +112,12 @@ def main(variant, rendered, dockerfile, tag):
         need(selector and all(pod_labels.get(k) == v for k, v in selector.items()),
              f"Service {service['metadata']['name']} does not select the pods")
         ports = service["spec"]["ports"]
-        # The ANEEL Service reaches the HTTP endpoint only; every other one the gRPC port.
-        wanted = ("aneel", 8080) if service["metadata"]["name"].endswith("-aneel") else ("grpc", 50051)
-        need(any(p.get("targetPort") in wanted for p in ports),
-             f"Service {service['metadata']['name']} does not reach port {wanted[1]}")
+        # The ANEEL Service reaches the HTTP endpoint only, the metrics Service the
+        # operations port only; every other one the gRPC port.
+        suffix = service["metadata"]["name"].rsplit("-", 1)[-1]
+        wanted = {"aneel": ("aneel", 8080), "metrics": ("metrics", 9464)}.get(suffix, ("grpc", 50051))
+        need(all(p.get("targetPort") in wanted for p in ports),
+             f"Service {service['metadata']['name']} reaches another port than {wanted[1]}")
     need(any(s["metadata"]["name"].endswith("-aneel") for s in by_kind["Service"]),
          "no Service for the ANEEL endpoint")
     (pdb,) = by_kind["PodDisruptionBudget"]
@@ -136,6 +138,23 @@ def main(variant, rendered, dockerfile, tag):
             need(mode & 0o040, f"the {what} file (mode {mode:o}) is not readable by fsGroup {gid}")
             need(not mode & 0o007, f"the {what} file (mode {mode:o}) is readable by others")
 
+    # Every namespaced object in the one namespace of the Namespace object.
+    (namespace,) = by_kind.get("Namespace", [{"metadata": {"name": None}}])
+    ns = namespace["metadata"]["name"]
+    need(ns == os.environ.get("RADAR_NAMESPACE", "radar"), f"the Namespace is {ns!r}, not RADAR_NAMESPACE")
+    need(namespace["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "restricted",
+         "the Namespace must enforce the restricted Pod Security Standard")
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            need(doc["metadata"].get("namespace") == ns,
+                 f"{doc['kind']} {doc['metadata']['name']} is not in namespace {ns}")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    need(annotations.get("prometheus.io/port") == "9464", "the pods lost their prometheus.io/port annotation")
+
+    problems.extend(network_policy(by_kind, pod_labels, container_ports))
+    problems.extend(monitoring(by_kind, pod_labels))
+    problems.extend(ingress(by_kind))
+
     if variant == "oracle":
         need(env.get("RADAR_SOURCE") == "oracle", "RADAR_SOURCE must be oracle")
         # The replicas share history and cron ticks only through a store they all reach.
@@ -149,6 +168,99 @@ def main(variant, rendered, dockerfile, tag):
         secret_file("RADAR_ORACLE_PASSWORD_FILE", "password")
         need("RADAR_ANEEL_API_KEYS" not in env, "ANEEL's keys must not be in the ConfigMap")
         secret_file("RADAR_ANEEL_API_KEYS_FILE", "ANEEL key")
+    return problems
+
+
+def network_policy(by_kind, pod_labels, container_ports):
+    """The NetworkPolicy opens each port to its own peers only, chosen by namespace label."""
+    problems = []
+    policies = by_kind.get("NetworkPolicy", [])
+    if len(policies) != 1:
+        return [f"{len(policies)} NetworkPolicies, not 1"]
+    spec = policies[0]["spec"]
+    selector = spec["podSelector"].get("matchLabels", {})
+    if not selector or any(pod_labels.get(k) != v for k, v in selector.items()):
+        problems.append("the NetworkPolicy does not select the pods")
+    if spec.get("policyTypes") != ["Ingress"]:
+        problems.append("the NetworkPolicy must restrict ingress only (the pods reach Oracle)")
+    opened = {}
+    for rule in spec.get("ingress", []):
+        peers = rule.get("from", [])
+        # A podSelector next to the namespaceSelector would get the kustomize labels of the
+        # pods injected, and select nothing in the peer namespace.
+        if not peers or any(set(peer) != {"namespaceSelector"} for peer in peers):
+            problems.append(f"NetworkPolicy rule {rule} must name its peers by namespaceSelector only")
+        for port in rule.get("ports", []):
+            opened[port["port"]] = [peer["namespaceSelector"].get("matchLabels", {}) for peer in peers]
+    wanted = {"aneel": "radar-interrupcoes/ingress", "metrics": "radar-interrupcoes/monitoring",
+              "grpc": "radar-interrupcoes/grpc-client"}
+    for port, label in wanted.items():
+        if port not in container_ports:
+            problems.append(f"the NetworkPolicy opens port {port}, which the container does not name")
+        if opened.get(port) != [{label: "true"}]:
+            problems.append(f"the NetworkPolicy must open port {port} to namespaces labelled {label}=true only")
+    for port in set(opened) - set(wanted):
+        problems.append(f"the NetworkPolicy opens port {port}, which nothing needs")
+    return problems
+
+
+def monitoring(by_kind, pod_labels):
+    """The monitoring component: its ServiceMonitor scrapes the metrics Service, which reaches
+    every pod; its PrometheusRule holds exactly the rules of deploy/prometheus/alerts.yml."""
+    monitors = by_kind.get("ServiceMonitor", [])
+    rules = by_kind.get("PrometheusRule", [])
+    if not monitors and not rules:
+        return []
+    problems = []
+    if len(monitors) != 1 or len(rules) != 1:
+        return [f"the monitoring component renders {len(monitors)} ServiceMonitors and {len(rules)} PrometheusRules, not 1 each"]
+    (monitor,) = monitors
+    selector = monitor["spec"]["selector"].get("matchLabels", {})
+    selected = [s for s in by_kind["Service"]
+                if all(s["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())]
+    if [s["metadata"]["name"] for s in selected] != ["radar-interrupcoes-metrics"]:
+        problems.append(f"the ServiceMonitor selects {[s['metadata']['name'] for s in selected]}, not radar-interrupcoes-metrics")
+    else:
+        ports = {p["name"] for p in selected[0]["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            if endpoint.get("port") not in ports:
+                problems.append(f"the ServiceMonitor scrapes port {endpoint.get('port')}, which its Service does not name")
+            if endpoint.get("path", "/metrics") != "/metrics":
+                problems.append("the ServiceMonitor must scrape /metrics")
+    # The alert rules select targets by the pods' app.kubernetes.io/name label.
+    if "app.kubernetes.io/name" not in monitor["spec"].get("podTargetLabels", []) \
+            or "app.kubernetes.io/name" not in pod_labels:
+        problems.append("the ServiceMonitor must copy the pods' app.kubernetes.io/name label (podTargetLabels)")
+    alerts = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "prometheus", "alerts.yml")
+    with open(alerts, encoding="utf-8") as f:
+        groups = yaml.safe_load(f)["groups"]
+    if rules[0]["spec"]["groups"] != groups:
+        problems.append("the PrometheusRule's groups differ from deploy/prometheus/alerts.yml: run deploy/prometheus/prometheusrule.py")
+    return problems
+
+
+def ingress(by_kind):
+    """The ANEEL Ingress exposes one exact path, over TLS, to ANEEL's source ranges."""
+    ingresses = by_kind.get("Ingress", [])
+    if not ingresses:
+        return []
+    if len(ingresses) != 1:
+        return [f"{len(ingresses)} Ingresses, not 1"]
+    problems = []
+    (ing,) = ingresses
+    spec = ing["spec"]
+    paths = [(rule.get("host"), p) for rule in spec["rules"] for p in rule["http"]["paths"]]
+    for host, path in paths:
+        backend = path["backend"]["service"]
+        if (path["path"], path["pathType"]) != ("/quantitativointerrupcoesativas", "Exact"):
+            problems.append(f"the Ingress exposes {path['path']} ({path['pathType']}), not only the ANEEL path")
+        if (backend["name"], backend["port"].get("name")) != ("radar-interrupcoes-aneel", "aneel"):
+            problems.append(f"the Ingress reaches {backend}, not the ANEEL Service's port aneel")
+        if not any(host in t.get("hosts", []) and t.get("secretName") for t in spec.get("tls", [])):
+            problems.append(f"the Ingress serves {host} without TLS from a Secret")
+    ranges = ing["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/whitelist-source-range", "")
+    if not ranges or "RADAR_" in ranges:
+        problems.append("the Ingress has no source ranges (RADAR_ANEEL_SOURCE_RANGES)")
     return problems
 
 

@@ -9,6 +9,15 @@
 # The image is ${RADAR_IMAGE_REGISTRY}/radar-interrupcoes[-oracle]:VERSION-REVISION
 # (deploy/image-tag; RADAR_IMAGE_REGISTRY defaults to none, i.e. a local image name;
 # RADAR_IMAGE_TAG, if set, replaces the tag, e.g. to render an image built earlier).
+# Every object goes into the namespace RADAR_NAMESPACE (default radar, base/namespace.yaml).
+# Optional components (deploy/kubernetes/components/), listed in RADAR_COMPONENTS, separated
+# by spaces or commas:
+#   monitoring      Service on 9464, ServiceMonitor and PrometheusRule for the Prometheus
+#                   Operator; RADAR_MONITORING_RELEASE, if set, labels the last two
+#                   release=<it>, which kube-prometheus-stack selects by default
+#   aneel-ingress   the Ingress for ANEEL over TLS; needs RADAR_ANEEL_HOST (the public
+#                   host name) and RADAR_ANEEL_SOURCE_RANGES (ANEEL's CIDR ranges,
+#                   comma-separated)
 # Apply with: RADAR_ORACLE_CONNECT_STRING=... RADAR_ORACLE_USER=... \
 #               deploy/kubernetes/render.sh oracle | kubectl apply -f -
 #
@@ -44,6 +53,43 @@ if [ "$variant" = oracle ]; then
     done
 fi
 
+# The namespace and the components, checked before anything is installed too.
+namespace="${RADAR_NAMESPACE:-radar}"
+if ! [[ "$namespace" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]]; then
+    echo "render.sh: RADAR_NAMESPACE=$namespace is not a namespace name (lower-case letters, digits, '-', at most 63)" >&2
+    exit 2
+fi
+components=()
+components_list="${RADAR_COMPONENTS:-}"
+for component in ${components_list//,/ }; do
+    if [ ! -f "$repo/deploy/kubernetes/components/$component/kustomization.yaml" ]; then
+        echo "render.sh: RADAR_COMPONENTS names $component; the components are: $(ls "$repo/deploy/kubernetes/components" | tr '\n' ' ')" >&2
+        exit 2
+    fi
+    components+=("$component")
+done
+release="${RADAR_MONITORING_RELEASE:-}"
+if [ -n "$release" ] && ! [[ "$release" =~ ^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$ ]]; then
+    echo "render.sh: RADAR_MONITORING_RELEASE=$release is not a label value" >&2
+    exit 2
+fi
+aneel_host=""
+aneel_ranges=""
+if [[ " ${components[*]} " == *" aneel-ingress "* ]]; then
+    aneel_host="${RADAR_ANEEL_HOST:-}"
+    aneel_ranges="${RADAR_ANEEL_SOURCE_RANGES:-}"
+    aneel_ranges="${aneel_ranges// /}"
+    if ! [[ "$aneel_host" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$ ]]; then
+        echo "render.sh: set RADAR_ANEEL_HOST for the aneel-ingress component: the host name ANEEL calls, e.g. radar.example.com.br (got '$aneel_host')" >&2
+        exit 2
+    fi
+    cidr='[0-9a-fA-F.:]+/[0-9]{1,3}'
+    if ! [[ "$aneel_ranges" =~ ^$cidr(,$cidr)*$ ]]; then
+        echo "render.sh: set RADAR_ANEEL_SOURCE_RANGES for the aneel-ingress component: ANEEL's source addresses as comma-separated CIDR ranges, e.g. 203.0.113.0/24 (got '$aneel_ranges')" >&2
+        exit 2
+    fi
+fi
+
 kubectl="$(command -v kubectl || true)"
 if [ -z "$kubectl" ]; then
     kubectl="$repo/.venv/bin/kubectl"
@@ -65,6 +111,7 @@ trap 'rm -rf "$work"' EXIT
 cat >"$work/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
+namespace: $namespace
 resources:
   - $(realpath --relative-to="$work" "$dir")
 images:
@@ -86,5 +133,40 @@ configMapGenerator:
     envs:
       - oracle-connection.env
 YAML
+fi
+if [ "${#components[@]}" -gt 0 ]; then
+    echo "components:" >>"$work/kustomization.yaml"
+    for component in "${components[@]}"; do
+        echo "  - $(realpath --relative-to="$work" "$repo/deploy/kubernetes/components/$component")" >>"$work/kustomization.yaml"
+    done
+fi
+patches=""
+if [ -n "$release" ]; then
+    patches+="
+  - target:
+      group: monitoring.coreos.com
+    patch: |-
+      - op: add
+        path: /metadata/labels/release
+        value: \"$release\""
+fi
+if [ -n "$aneel_host" ]; then
+    patches+="
+  - target:
+      kind: Ingress
+      name: radar-interrupcoes-aneel
+    patch: |-
+      - op: replace
+        path: /spec/rules/0/host
+        value: $aneel_host
+      - op: replace
+        path: /spec/tls/0/hosts/0
+        value: $aneel_host
+      - op: replace
+        path: /metadata/annotations/nginx.ingress.kubernetes.io~1whitelist-source-range
+        value: \"$aneel_ranges\""
+fi
+if [ -n "$patches" ]; then
+    printf 'patches:%s\n' "$patches" >>"$work/kustomization.yaml"
 fi
 "$kubectl" kustomize "$work"
