@@ -754,6 +754,7 @@ async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
         "RadarSnapshotTooOld",
         "RadarWarmupFailing",
         "RadarNotReady",
+        "RadarNoInstanceUp",
         "RadarAneelEndpointErrors",
     ] {
         assert!(alerts.contains(wanted), "{wanted} missing from {alerts:?}");
@@ -776,7 +777,7 @@ async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
     for (name, expr) in &exprs {
         let used = metric_names(expr);
         assert!(!used.is_empty(), "{name}: {expr}");
-        for metric in used {
+        for metric in used.into_iter().filter(|metric| metric != "up") {
             assert!(
                 exported.contains(&metric),
                 "{name} uses {metric}, which is not exported: {exported:?}"
@@ -785,19 +786,55 @@ async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
     }
 }
 
-/// The `radar_*` identifiers of a PromQL expression.
-fn metric_names(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = expr;
-    while let Some(start) = rest.find("radar_") {
-        let tail = &rest[start..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        names.push(tail[..end].to_owned());
-        rest = &tail[end..];
+/// The dashboard's job panels show the warm-up alone (one line per pod, not one per job with
+/// the same legend), and its stat panels colour what the alerts page on.
+#[test]
+fn the_dashboard_shows_the_warm_up_alone_and_colours_its_stats() {
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana/radar-interrupcoes.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let legend = target["legendFormat"].as_str().unwrap_or_default();
+            if expr.contains("radar_job_") && !legend.contains("{{job_name}}") {
+                assert!(
+                    expr.contains(r#"job_name="interrupcao_cache_warmup""#),
+                    "{title}: {expr} mixes every job's series under one legend"
+                );
+            }
+        }
+        if panel["type"] == "stat" {
+            let defaults = &panel["fieldConfig"]["defaults"];
+            let steps = defaults["thresholds"]["steps"].as_array().map_or(0, Vec::len);
+            assert!(
+                steps >= 2 || defaults["mappings"].as_array().is_some_and(|m| !m.is_empty()),
+                "{title}: a stat panel without thresholds or value mappings"
+            );
+        }
     }
-    names
+}
+
+/// The series names a PromQL expression reads: the service's own (`radar_*`, the
+/// conventional `grpc_server_*` and `process_*`) and `up`, which Prometheus writes for every
+/// target. Label names, functions and keywords are not series names, so only these
+/// prefixes are looked for.
+fn metric_names(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|word| {
+            *word == "up"
+                || ["radar_", "grpc_server_", "process_"]
+                    .iter()
+                    .any(|prefix| word.starts_with(prefix))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
