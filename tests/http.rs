@@ -812,9 +812,14 @@ fn the_dashboard_shows_the_warm_up_alone_and_colours_its_stats() {
         }
         if panel["type"] == "stat" {
             let defaults = &panel["fieldConfig"]["defaults"];
-            let steps = defaults["thresholds"]["steps"].as_array().map_or(0, Vec::len);
+            let steps = defaults["thresholds"]["steps"]
+                .as_array()
+                .map_or(0, Vec::len);
             assert!(
-                steps >= 2 || defaults["mappings"].as_array().is_some_and(|m| !m.is_empty()),
+                steps >= 2
+                    || defaults["mappings"]
+                        .as_array()
+                        .is_some_and(|m| !m.is_empty()),
                 "{title}: a stat panel without thresholds or value mappings"
             );
         }
