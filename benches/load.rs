@@ -47,7 +47,7 @@ use radar_interrupcoes::domain::{QueryBinds, dth_recuperacao};
 use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
-use radar_interrupcoes::scheduler::{Job, SchedulerService, Trigger};
+use radar_interrupcoes::scheduler::{Job, RunContext, SchedulerService, Trigger};
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
@@ -963,7 +963,13 @@ async fn scale_child(scale: f64, path: &Path) {
         || (durations.iter().sum::<f64>() < SCALE_MIN_TOTAL.as_secs_f64() && durations.len() < 25)
     {
         let start = Instant::now();
-        job.execute(1).await.unwrap();
+        job.run(RunContext {
+            attempt: 1,
+            trigger: Trigger::Manual,
+            scheduled_at: None,
+        })
+        .await
+        .unwrap();
         durations.push(start.elapsed().as_secs_f64());
     }
     let peak = proc_status_kib("VmHWM:").unwrap_or(0);

@@ -1,7 +1,8 @@
 //! The snapshot cache: the last good answer, held in moka under one key, swapped whole.
 //!
 //! Readers get an `Arc` of either the old or the new snapshot, never a mix, and never wait
-//! for a warm-up. A failed run never removes the snapshot: it only marks it stale.
+//! for a warm-up. A failed run never removes the snapshot: it only marks it stale. Ages are
+//! read on the injected [`Clock`]; poisoned locks are taken over (see [`crate::locks`]).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -9,8 +10,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::{InterrupcaoAtiva, RowRejection};
 use crate::hygiene::public_failure;
+use crate::locks::{read, write};
+use crate::scheduler::RunFailure;
 
 /// The key the current answer is cached under.
 pub const CACHE_KEY: &str = "interrupcoes:ativas:v1";
@@ -89,6 +93,7 @@ pub struct SnapshotCache {
     hard_limit: Duration,
     loaded: watch::Sender<bool>,
     latest: watch::Sender<Option<Arc<Snapshot>>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl SnapshotCache {
@@ -102,7 +107,15 @@ impl SnapshotCache {
             hard_limit: Duration::MAX,
             loaded: watch::channel(false).0,
             latest: watch::channel(None).0,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads ages and stamps failures on `clock` instead of the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Snapshots older than `hard_limit` are reported expired.
@@ -117,19 +130,19 @@ impl SnapshotCache {
         let snapshot = Arc::new(snapshot);
         self.cache.insert(CACHE_KEY, snapshot.clone()).await;
         self.latest.send_replace(Some(snapshot));
-        *self.last_failure.write().expect("cache lock") = None;
+        *write(&self.last_failure) = None;
         self.loaded
             .send_if_modified(|loaded| !std::mem::replace(loaded, true));
     }
 
-    /// Records that a load failed, and whether the failure was transient. The snapshot, if
-    /// any, stays and is reported stale. Readers see only the kind and native code of
-    /// `error` (see [`public_failure`]).
-    pub fn record_failure(&self, error: &str, transient: bool) {
-        *self.last_failure.write().expect("cache lock") = Some(Failure {
-            at: Utc::now(),
-            error: public_failure(error),
-            transient,
+    /// Records that a load failed. The snapshot, if any, stays and is reported stale.
+    /// Readers see only the failure's kind and native codes (see [`public_failure`]), and
+    /// whether it is retried.
+    pub fn record_failure(&self, failure: &RunFailure) {
+        *write(&self.last_failure) = Some(Failure {
+            at: self.clock.now(),
+            error: public_failure(failure),
+            transient: failure.is_transient(),
         });
     }
 
@@ -151,8 +164,8 @@ impl SnapshotCache {
 
     /// Staleness and age of `snapshot` (one that was loaded here) at this moment.
     pub fn view(&self, snapshot: Arc<Snapshot>) -> SnapshotView {
-        let failure = self.last_failure.read().expect("cache lock").clone();
-        let age = (Utc::now() - snapshot.collected_at)
+        let failure = read(&self.last_failure).clone();
+        let age = (self.clock.now() - snapshot.collected_at)
             .to_std()
             .unwrap_or_default();
         let stale_reason = staleness(snapshot.collected_at, age, self.max_age, failure.as_ref());
@@ -167,7 +180,7 @@ impl SnapshotCache {
     /// The current snapshot with its age and staleness, or why there is none.
     pub async fn current(&self) -> Result<SnapshotView, NotReady> {
         let Some(snapshot) = self.cache.get(&CACHE_KEY).await else {
-            let failure = self.last_failure.read().expect("cache lock").clone();
+            let failure = read(&self.last_failure).clone();
             return Err(match failure {
                 None => NotReady::FirstLoadInProgress,
                 Some(Failure {
@@ -210,6 +223,20 @@ fn staleness(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::scheduler::JobError;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, h, m, s).unwrap()
+    }
+
+    /// A cache whose clock the test moves.
+    fn cache_at(max_age: Duration, now: DateTime<Utc>) -> (SnapshotCache, ManualClock) {
+        let clock = ManualClock::new(now);
+        let cache = SnapshotCache::new(max_age).with_clock(Arc::new(clock.clone()));
+        (cache, clock)
+    }
 
     fn snapshot(collected_at: DateTime<Utc>, n: i32) -> Snapshot {
         Snapshot {
@@ -236,10 +263,10 @@ mod tests {
             cache.current().await.unwrap_err(),
             NotReady::FirstLoadInProgress
         );
-        cache.record_failure(
-            "ORA-12541: no listener at /opt/oracle/network (transient)",
-            true,
-        );
+        cache.record_failure(&RunFailure::Failed(
+            JobError::transient("ORA-12541: no listener at /opt/oracle/network (transient)")
+                .with_codes(["ORA-12541".to_owned()]),
+        ));
         let err = cache.current().await.unwrap_err().to_string();
         assert!(err.contains("transient source error (ORA-12541)"), "{err}");
         assert!(!err.contains("/opt"), "{err}");
@@ -247,10 +274,10 @@ mod tests {
         assert!(!cache.is_loaded());
 
         // A permanent failure is not retried at start-up: the text must not say it is.
-        cache.record_failure(
-            "DPI-1047: Cannot locate a 64-bit Oracle Client library",
-            false,
-        );
+        cache.record_failure(&RunFailure::Failed(
+            JobError::permanent("DPI-1047: Cannot locate a 64-bit Oracle Client library")
+                .with_codes(["DPI-1047".to_owned()]),
+        ));
         let err = cache.current().await.unwrap_err().to_string();
         assert!(err.contains("DPI-1047"), "{err}");
         assert!(!err.contains("retrying"), "{err}");
@@ -259,9 +286,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_keeps_the_snapshot_and_marks_it_stale_until_the_next_success() {
-        let cache = SnapshotCache::new(Duration::from_secs(3600));
+        let (cache, clock) = cache_at(Duration::from_secs(3600), at(12, 0, 0));
         let mut loaded = cache.subscribe_loaded();
-        cache.replace(snapshot(Utc::now(), 3)).await;
+        cache.replace(snapshot(at(12, 0, 0), 3)).await;
         assert!(loaded.has_changed().unwrap());
         assert!(*loaded.borrow_and_update());
 
@@ -269,7 +296,11 @@ mod tests {
         assert_eq!(view.snapshot.items.len(), 3);
         assert_eq!(view.stale_reason, None);
 
-        cache.record_failure("attempt 1 timed out after 5 ms", true);
+        clock.set(at(12, 0, 5));
+        cache.record_failure(&RunFailure::TimedOut {
+            attempt: 1,
+            limit: Duration::from_millis(5),
+        });
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 3, "the old snapshot stays");
         assert!(
@@ -278,7 +309,7 @@ mod tests {
                 .ends_with(": the source query timed out")
         );
 
-        cache.replace(snapshot(Utc::now(), 5)).await;
+        cache.replace(snapshot(at(12, 0, 10), 5)).await;
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 5);
         assert_eq!(view.stale_reason, None);
@@ -287,18 +318,15 @@ mod tests {
 
     #[tokio::test]
     async fn an_old_snapshot_is_stale_and_beyond_the_hard_limit_expired() {
-        let cache =
-            SnapshotCache::new(Duration::from_secs(60)).with_hard_limit(Duration::from_secs(120));
-        cache
-            .replace(snapshot(Utc::now() - chrono::Duration::seconds(121), 1))
-            .await;
+        let (cache, clock) = cache_at(Duration::from_secs(60), at(12, 0, 0));
+        let cache = cache.with_hard_limit(Duration::from_secs(120));
+        cache.replace(snapshot(at(12, 0, 0), 1)).await;
+        clock.set(at(12, 2, 1));
         assert!(cache.current().await.unwrap().expired);
-        cache
-            .replace(snapshot(Utc::now() - chrono::Duration::seconds(61), 1))
-            .await;
+        cache.replace(snapshot(at(12, 1, 0), 1)).await;
         let view = cache.current().await.unwrap();
         assert!(!view.expired);
-        assert!(view.age >= Duration::from_secs(61));
+        assert_eq!(view.age, Duration::from_secs(61));
         assert!(
             view.stale_reason
                 .unwrap()
@@ -308,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_failure_before_the_snapshot_does_not_make_it_stale() {
-        let now = Utc::now();
+        let now = at(12, 0, 0);
         let earlier = Failure {
             at: now - chrono::Duration::seconds(1),
             error: "x".into(),

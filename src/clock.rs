@@ -1,9 +1,10 @@
 //! The service's notion of "now", injectable so that tests control time.
 //!
 //! Everything that stamps or compares wall-clock times (snapshot collection times, the
-//! `dthRecuperacao` future and retention checks, the retention purge) asks a [`Clock`].
+//! `dthRecuperacao` future and retention checks, the retention purge, the scheduler's run
+//! records, tick claims and liveness, the cache's ages) asks a [`Clock`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -39,12 +40,12 @@ impl ManualClock {
 
     /// Moves the clock (and every clone of it) to `now`.
     pub fn set(&self, now: DateTime<Utc>) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        *crate::locks::lock(&self.now) = now;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+        *crate::locks::lock(&self.now)
     }
 }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::scheduler::{SchedulerService, worst_case};
+use crate::scheduler::SchedulerService;
 
 /// Health name of the data service: SERVING while a snapshot is loaded (fresh or stale).
 pub const INTERRUPCOES_SERVICE: &str = "radar.interrupcoes.v1.InterrupcoesService";
@@ -148,7 +148,8 @@ pub fn spawn_scheduler_watchdog(
     stuck: watch::Sender<bool>,
     shutdown: CancellationToken,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let every = (worst_case(&scheduler.policy()) / 8)
+    // Without jobs nothing can be stuck but the ticks: the upper bound is often enough.
+    let every = (scheduler.shortest_worst_case().unwrap_or(Duration::MAX) / 8)
         .clamp(Duration::from_millis(10), Duration::from_secs(5));
     std::thread::Builder::new()
         .name("scheduler-watchdog".to_owned())

@@ -2,6 +2,8 @@
 //! `SQLITE_`), never file paths or driver internals, and never more than a short prefix of
 //! a value they sent. `ListJobs` (admin only) and the logs keep the full detail.
 
+use crate::scheduler::{FailureKind, RunFailure};
+
 /// Longest prefix of a client's value echoed back in an error.
 pub const ECHO_MAX_CHARS: usize = 32;
 
@@ -16,23 +18,21 @@ pub fn echo(value: &str) -> String {
     format!("{prefix:?}... ({total} characters)")
 }
 
-/// The client-facing summary of a failed load: its kind and the native codes found in
-/// `error`, e.g. `transient source error (ORA-12541)`.
-pub fn public_failure(error: &str) -> String {
-    let kind = if error.contains("timed out") {
-        "the source query timed out"
-    } else if error.contains("panicked") {
-        "the load panicked"
-    } else if error.contains("failed validation") {
-        "every source row failed validation"
-    } else if error.contains("(transient)") {
-        "transient source error"
-    } else if error.contains("(permanent)") {
-        "permanent source error"
-    } else {
-        "the load failed"
+/// The client-facing summary of a failed load: its kind and native codes, e.g.
+/// `transient source error (ORA-12541)`. Built from the typed failure, never from its text.
+pub fn public_failure(failure: &RunFailure) -> String {
+    let (kind, codes): (&str, &[String]) = match failure {
+        RunFailure::TimedOut { .. } => ("the source query timed out", &[]),
+        RunFailure::Panicked { .. } => ("the load panicked", &[]),
+        RunFailure::Failed(error) => {
+            let kind = match error.kind {
+                FailureKind::InvalidInput => "every source row failed validation",
+                FailureKind::Transient => "transient source error",
+                FailureKind::Permanent => "permanent source error",
+            };
+            (kind, &error.codes)
+        }
     };
-    let codes = native_codes(error);
     if codes.is_empty() {
         kind.to_owned()
     } else {
@@ -40,8 +40,10 @@ pub fn public_failure(error: &str) -> String {
     }
 }
 
-/// The distinct `ORA-nnnnn`, `DPI-nnnn` and `SQLITE_XXX` codes in `text`, in order.
-fn native_codes(text: &str) -> Vec<String> {
+/// The distinct `ORA-nnnnn`, `DPI-nnnn` and `SQLITE_XXX` codes in `text`, in order: for an
+/// adapter's boundary, to collect the codes a driver's message names (a stacked Oracle
+/// message names several) into a typed failure.
+pub fn native_codes(text: &str) -> Vec<String> {
     let mut codes: Vec<String> = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -86,6 +88,7 @@ fn native_codes(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::JobError;
 
     #[test]
     fn long_values_are_cut_and_their_length_noted() {
@@ -106,23 +109,40 @@ mod tests {
     fn failures_keep_kind_and_codes_but_not_paths_or_driver_text() {
         let sqlite = "SQLITE_CANTOPEN: unable to open database file /srv/secret/oms.sqlite: \
                       No such file or directory (permanent)";
-        let shown = public_failure(sqlite);
+        let shown = public_failure(&failed(JobError::permanent(sqlite), sqlite));
         assert_eq!(shown, "permanent source error (SQLITE_CANTOPEN)");
         assert!(!shown.contains("/srv"));
 
         let oracle = "ORA-12541: TNS:no listener at host db.internal:1521 (DPI-1080) (transient)";
         assert_eq!(
-            public_failure(oracle),
+            public_failure(&failed(JobError::transient(oracle), oracle)),
             "transient source error (ORA-12541, DPI-1080)"
         );
         assert_eq!(
-            public_failure("attempt 3 timed out after 60000 ms"),
+            public_failure(&RunFailure::TimedOut {
+                attempt: 3,
+                limit: std::time::Duration::from_secs(60)
+            }),
             "the source query timed out"
         );
         assert_eq!(
-            public_failure("something else /etc/passwd"),
-            "the load failed"
+            public_failure(&RunFailure::Panicked {
+                message: "index out of bounds at /src/x.rs".into(),
+                in_attempt: true
+            }),
+            "the load panicked"
         );
-        assert_eq!(public_failure("xORA-1 ORA- DPI-x"), "the load failed");
+        let invalid = "all 2 rows from the source failed validation: 140010";
+        assert_eq!(
+            public_failure(&failed(JobError::invalid_input(invalid), invalid)),
+            "every source row failed validation"
+        );
+        assert!(native_codes("something else /etc/passwd").is_empty());
+        assert!(native_codes("xORA-1 ORA- DPI-x").is_empty());
+    }
+
+    /// `error` with the codes its driver `text` names, as an adapter's boundary collects them.
+    fn failed(error: JobError, text: &str) -> RunFailure {
+        RunFailure::Failed(error.with_codes(native_codes(text)))
     }
 }

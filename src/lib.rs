@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod hygiene;
 pub mod jobs;
+pub mod locks;
 pub mod metrics;
 pub mod prepared;
 pub mod proto;

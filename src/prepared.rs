@@ -115,13 +115,13 @@ impl<T> PerSnapshot<T> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use chrono::Utc;
+    use chrono::{DateTime, Utc};
 
     use super::*;
 
     fn snapshot() -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            collected_at: Utc::now(),
+            collected_at: DateTime::<Utc>::UNIX_EPOCH,
             source: "test".to_owned(),
             instance: "radar-0".to_owned(),
             items: Vec::new(),

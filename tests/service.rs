@@ -580,3 +580,63 @@ fn every_field_of_the_aneel_answer_has_its_exact_json_name() {
         ["dthRecuperacao"]
     );
 }
+
+#[tokio::test]
+async fn a_stacked_oracle_failure_reaches_list_jobs_whole_and_clients_as_its_kind_and_codes() {
+    // What the Oracle adapter makes of an error raised through a database link: the cause's
+    // code, and the wrapper lines kept in the message.
+    let failure = SourceError::transient(
+        Some("ORA-12541".into()),
+        "ORA-04052: error occurred when looking up remote object OMS.EVENT@LINK_OMS | \
+         ORA-00604: error occurred at recursive SQL level 1 | TNS:no listener at /opt/tns. \
+         The OMS database did not answer; the job retries",
+    );
+    let source = FakeSource::new(Behaviour::Fail(failure.clone()));
+    let app = TestApp::spawn(source.clone()).await;
+    wait_failures(&app, 1).await;
+
+    let jobs = app.jobs().await;
+    let last = jobs.jobs[0].last_run.as_ref().unwrap();
+    assert_eq!(last.outcome, RunOutcome::Failed as i32);
+    assert_eq!(
+        last.error,
+        failure.to_string(),
+        "operators see every detail"
+    );
+
+    let status = app.get().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status
+            .message()
+            .contains(": transient source error (ORA-12541, ORA-04052, ORA-00604); retrying"),
+        "{}",
+        status.message()
+    );
+    assert!(!status.message().contains("/opt"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn a_timed_out_load_reaches_list_jobs_as_timed_out_and_clients_as_a_source_timeout() {
+    let mut settings = test_settings();
+    settings.job_timeout = Duration::from_millis(200);
+    settings.job_max_attempts = 1;
+    let source = FakeSource::new(Behaviour::Hang);
+    let app = TestApp::spawn_with(source.clone(), settings).await;
+    wait_failures(&app, 1).await;
+
+    let jobs = app.jobs().await;
+    let last = jobs.jobs[0].last_run.as_ref().unwrap();
+    assert_eq!(last.outcome, RunOutcome::TimedOut as i32);
+    assert_eq!(last.error, "attempt 1 timed out after 200 ms");
+
+    let status = app.get().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status
+            .message()
+            .ends_with(": the source query timed out; retrying"),
+        "{}",
+        status.message()
+    );
+}

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
-use crate::jobs::REJECTED_FACT;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::scheduler::v1 as sched_pb;
 use crate::scheduler::{JobStatus, RunOutcome, RunRecord};
@@ -50,20 +49,19 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
         finished_at: Some(timestamp(record.finished_at)),
         duration: Some(duration(record.duration)),
         outcome: outcome.into(),
-        error: record.error.clone().unwrap_or_default(),
+        error: record
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         items: record.report.count,
         attempts: record.attempts,
         scheduled_at: record.scheduled_at.map(timestamp),
-        rejected: record
-            .report
-            .fact(REJECTED_FACT)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default(),
+        rejected: record.report.rejected.unwrap_or_default(),
         facts: record
             .report
-            .facts
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .shown_facts()
+            .map(|(name, value)| (name.to_owned(), value))
             .collect(),
     }
 }

@@ -1,5 +1,8 @@
 //! `interrupcao_cache_warmup`: queries the source (bypassing the cache) and replaces the
 //! snapshot. Also run at start-up, retried with a capped backoff until a snapshot loads.
+//! With a store, every snapshot is stored, and a replica that did not claim a cron tick
+//! adopts the snapshot the claimant stored ([`AdoptClaimant`]); claiming and waiting are
+//! the scheduler's (`scheduler::cluster`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,28 +16,22 @@ use tracing::Instrument;
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::validate_rows;
+use crate::hygiene::native_codes;
 use crate::scheduler::{
-    Backoff, Job, JobError, JobReport, RunContext, RunRecord, SchedulerService, Trigger,
+    AdoptClaimant, Backoff, Job, JobError, JobReport, RunContext, RunRecord, SchedulerService,
+    Trigger,
 };
-use crate::source::InterrupcaoSource;
-use crate::store::{Claim, ClaimOutcome, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
+use crate::source::{InterrupcaoSource, SourceError};
+use crate::store::{SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
 
-/// The name of the fact that counts the source rows left out by validation.
-pub const REJECTED_FACT: &str = "rejected";
-
-/// How the warm-up shares snapshots with the other replicas through the store.
+/// Where the warm-up keeps the history of its snapshots, shared with the other replicas.
 #[derive(Clone)]
-pub struct SharedTicks {
-    /// Where snapshots are stored and ticks claimed.
+pub struct SnapshotHistory {
+    /// Where snapshots are stored.
     pub store: Arc<dyn SnapshotStore>,
-    /// How long after a tick's scheduled time the other replicas wait for the claimant's
-    /// snapshot before querying the source themselves.
-    pub claim_wait: Duration,
-    /// How often they look for it meanwhile.
-    pub claim_poll: Duration,
     /// Limit of one store write: past it the snapshot is served without being stored.
     pub store_timeout: Duration,
 }
@@ -45,41 +42,22 @@ pub struct CacheWarmupJob {
     cache: Arc<SnapshotCache>,
     clock: Arc<dyn Clock>,
     instance: String,
-    history: Option<SharedTicks>,
+    history: Option<SnapshotHistory>,
     store_write_failures: AtomicU64,
 }
 
 #[async_trait]
 impl Job for CacheWarmupJob {
-    fn name(&self) -> &str {
-        WARMUP_JOB_NAME
-    }
-
-    async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
-        self.execute_run(RunContext {
-            attempt,
-            trigger: Trigger::Manual,
-            scheduled_at: None,
-        })
-        .await
-    }
-
-    async fn execute_run(&self, run: RunContext) -> Result<JobReport, JobError> {
-        let work = async {
-            match (&self.history, run.trigger, run.scheduled_at) {
-                (Some(history), Trigger::Cron, Some(tick)) => {
-                    self.run_tick(history, run, tick).await
-                }
-                _ => self.query_and_load(run, None).await,
-            }
-        };
-        work.instrument(tracing::info_span!("warmup", cache_key = CACHE_KEY))
+    async fn run(&self, run: RunContext) -> Result<JobReport, JobError> {
+        self.query_and_load(run)
+            .instrument(tracing::info_span!("warmup", cache_key = CACHE_KEY))
             .await
     }
 
     fn on_run_failed(&self, run: &RunRecord) -> Option<String> {
-        let error = run.error.clone().unwrap_or_else(|| run.outcome.to_string());
-        self.cache.record_failure(&error, run.transient);
+        if let Some(failure) = &run.error {
+            self.cache.record_failure(failure);
+        }
         let state = if self.cache.is_loaded() {
             "keeping the last good snapshot, now stale"
         } else {
@@ -87,6 +65,44 @@ impl Job for CacheWarmupJob {
         };
         Some(state.to_owned())
     }
+}
+
+#[async_trait]
+impl AdoptClaimant for CacheWarmupJob {
+    /// The snapshot the claimant stored for `tick`, served here as it is.
+    async fn adopt(&self, tick: DateTime<Utc>) -> Result<Option<JobReport>, JobError> {
+        let Some(history) = &self.history else {
+            return Ok(None);
+        };
+        let stored = history
+            .store
+            .for_tick(tick)
+            .await
+            .map_err(|e| store_job_error(&e))?;
+        Ok(match stored {
+            Some(stored) => Some(self.serve_stored(stored, "adopted").await),
+            None => None,
+        })
+    }
+}
+
+/// A source's failure as the job reports it: the same kind, its native codes (a stacked
+/// Oracle message names several: the driver's text is read here, once, at the boundary),
+/// and its text for operators.
+fn source_job_error(e: &SourceError) -> JobError {
+    let text = e.to_string();
+    let error = if e.is_transient() {
+        JobError::transient(text.clone())
+    } else {
+        JobError::permanent(text.clone())
+    };
+    error.with_codes(native_codes(&text))
+}
+
+/// A store's failure as the job reports it: worth retrying (the store is shared and may be
+/// busy or restarting), with its native code.
+fn store_job_error(e: &StoreError) -> JobError {
+    JobError::transient(e.to_string()).with_codes(e.code.clone())
 }
 
 impl CacheWarmupJob {
@@ -102,9 +118,9 @@ impl CacheWarmupJob {
         }
     }
 
-    /// Stores every snapshot and shares cron ticks through `history`, as `instance`.
+    /// Stores every snapshot in `history`, as `instance`.
     #[must_use]
-    pub fn with_history(mut self, history: SharedTicks, instance: impl Into<String>) -> Self {
+    pub fn with_history(mut self, history: SnapshotHistory, instance: impl Into<String>) -> Self {
         self.history = Some(history);
         self.instance = instance.into();
         self
@@ -124,13 +140,11 @@ impl CacheWarmupJob {
         let collected_at = self.clock.now().trunc_subsecs(3);
         let started = std::time::Instant::now();
         // The error goes into the run's record and its one log line (scheduler::runner).
-        let rows = self.source.fetch_interrupcoes().await.map_err(|e| {
-            if e.is_transient() {
-                JobError::transient(e.to_string())
-            } else {
-                JobError::permanent(e.to_string())
-            }
-        })?;
+        let rows = self
+            .source
+            .fetch_interrupcoes()
+            .await
+            .map_err(|e| source_job_error(&e))?;
         let validated = validate_rows(rows);
         for rejection in &validated.rejected {
             tracing::warn!(
@@ -142,7 +156,7 @@ impl CacheWarmupJob {
         }
         let validated = validated
             .servable()
-            .map_err(|e| JobError::permanent(e.to_string()))?;
+            .map_err(|e| JobError::invalid_input(e.to_string()))?;
         tracing::info!(
             source = self.source.name(),
             attempt,
@@ -160,20 +174,18 @@ impl CacheWarmupJob {
         })
     }
 
-    /// Queries the source, stores the snapshot, and replaces the cached one. A failing
-    /// store (an error, or no answer within the store timeout) is logged and counted, and
-    /// the cache is replaced all the same: the live answer never depends on the store.
-    async fn query_and_load(
-        &self,
-        run: RunContext,
-        tick: Option<DateTime<Utc>>,
-    ) -> Result<JobReport, JobError> {
+    /// Queries the source, stores the snapshot (for a cron run, as its tick's), and
+    /// replaces the cached one. A failing store (an error, or no answer within the store
+    /// timeout) is logged and counted, and the cache is replaced all the same: the live
+    /// answer never depends on the store.
+    async fn query_and_load(&self, run: RunContext) -> Result<JobReport, JobError> {
+        let tick = run.scheduled_at.filter(|_| run.trigger == Trigger::Cron);
         let snapshot = self.fetch_snapshot(run.attempt).await?;
-        let rejected = snapshot.rejected.len();
+        let rejected = snapshot.rejected.len() as u64;
         // Pairs left out are an undercount that must show: in the answer (the snapshot keeps
         // them), in the run's outcome (partial) and in the warnings.
         let mut report = JobReport::new(snapshot.items.len() as u64)
-            .with_fact(REJECTED_FACT, &rejected)
+            .with_rejected(rejected)
             .partial_if(rejected > 0)
             .with_fact("mode", &"queried");
         let Some(history) = &self.history else {
@@ -207,7 +219,7 @@ impl CacheWarmupJob {
                     && let Ok(Some(theirs)) = history.store.for_tick(tick).await
                 {
                     return Ok(self
-                        .adopt(theirs, "queried after the deadline, adopted the stored one")
+                        .serve_stored(theirs, "queried after the deadline, adopted the stored one")
                         .await);
                 }
             }
@@ -233,9 +245,9 @@ impl CacheWarmupJob {
     }
 
     /// Serves a snapshot another replica stored, without touching the source.
-    async fn adopt(&self, stored: StoredSnapshot, mode: &str) -> JobReport {
+    async fn serve_stored(&self, stored: StoredSnapshot, mode: &str) -> JobReport {
         let report = JobReport::new(stored.snapshot.items.len() as u64)
-            .with_fact(REJECTED_FACT, &stored.snapshot.rejected.len())
+            .with_rejected(stored.snapshot.rejected.len() as u64)
             .with_fact("mode", &mode)
             .with_fact("snapshot_instance", &stored.snapshot.instance)
             .with_fact("snapshot_id", &stored.id);
@@ -247,77 +259,6 @@ impl CacheWarmupJob {
         );
         self.cache.replace(stored.snapshot).await;
         report
-    }
-
-    /// A cron tick shared by the replicas: claim it and query, or wait for the claimant's
-    /// snapshot until the deadline (the tick's scheduled time plus the claim wait), then
-    /// query. Without a reachable store, query as if alone.
-    async fn run_tick(
-        &self,
-        history: &SharedTicks,
-        run: RunContext,
-        tick: DateTime<Utc>,
-    ) -> Result<JobReport, JobError> {
-        let claim = Claim {
-            job: WARMUP_JOB_NAME.to_owned(),
-            fire_at: tick,
-            instance: self.instance.clone(),
-            claimed_at: self.clock.now(),
-        };
-        let owner = match history.store.claim(&claim).await {
-            Ok(ClaimOutcome::Claimed) => None,
-            // A retry of our own claimed tick: still ours.
-            Ok(ClaimOutcome::AlreadyClaimed { by }) if by == self.instance => None,
-            Ok(ClaimOutcome::AlreadyClaimed { by }) => Some(by),
-            Err(e) => {
-                tracing::warn!(
-                    error = %e,
-                    "snapshot store unavailable: querying the source on our own for this tick"
-                );
-                let report = self.query_and_load(run, Some(tick)).await?;
-                return Ok(
-                    report.with_fact("claim", &format!("store unavailable, queried alone: {e}"))
-                );
-            }
-        };
-        let Some(owner) = owner else {
-            let report = self.query_and_load(run, Some(tick)).await?;
-            return Ok(report.with_fact("claim", &"claimed"));
-        };
-        let wait = (tick + chrono::Duration::from_std(history.claim_wait).unwrap_or_default()
-            - self.clock.now())
-        .to_std()
-        .unwrap_or_default();
-        let give_up = tokio::time::Instant::now() + wait;
-        tracing::info!(
-            claimant = %owner,
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "tick claimed by another replica: waiting for its snapshot"
-        );
-        loop {
-            match history.store.for_tick(tick).await {
-                Ok(Some(stored)) => {
-                    let report = self.adopt(stored, "adopted").await;
-                    return Ok(report.with_fact("claim", &format!("claimed by {owner}")));
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "looking for the claimant's snapshot failed"),
-            }
-            let now = tokio::time::Instant::now();
-            if now >= give_up {
-                break;
-            }
-            tokio::time::sleep(history.claim_poll.min(give_up - now)).await;
-        }
-        tracing::warn!(
-            claimant = %owner,
-            "the claimant stored no snapshot by the deadline: querying the source ourselves"
-        );
-        let report = self.query_and_load(run, Some(tick)).await?;
-        Ok(report.with_fact(
-            "claim",
-            &format!("claimed by {owner}, who stored nothing by the deadline"),
-        ))
     }
 }
 
@@ -343,7 +284,7 @@ pub async fn warm_up_until_loaded(
             return;
         }
         match run {
-            Ok(result) if !result.run.transient => {
+            Ok(result) if !result.run.is_transient() => {
                 // The failure itself was logged once, with the run; this says what follows.
                 tracing::warn!(
                     "the start-up warm-up is not retried: the failure is permanent; the next \
@@ -373,12 +314,22 @@ pub async fn warm_up_until_loaded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
     use crate::domain::RawInterrupcaoRow;
-    use crate::scheduler::{CronSchedule, RetryPolicy};
-    use crate::source::SourceError;
+    use crate::scheduler::{CronSchedule, JobSpec, RetryPolicy};
+    use crate::store::{Claim, ClaimOutcome};
     use std::sync::Mutex;
     use std::time::Duration;
     use tokio::time::Instant;
+
+    /// The context of a first manual attempt.
+    fn manual() -> RunContext {
+        RunContext {
+            attempt: 1,
+            trigger: Trigger::Manual,
+            scheduled_at: None,
+        }
+    }
 
     /// Fails with the scripted errors, then answers one row; records when it was called.
     struct Flaky {
@@ -412,22 +363,22 @@ mod tests {
             calls: Mutex::new(Vec::new()),
         });
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
-        let scheduler = SchedulerService::new(
-            chrono_tz::UTC,
-            RetryPolicy {
-                attempt_timeout: Duration::from_secs(60),
-                max_attempts: 1,
-                backoff: Backoff {
-                    initial: Duration::from_secs(1),
-                    max: Duration::from_secs(30),
-                },
+        let scheduler = SchedulerService::new(chrono_tz::UTC, Arc::new(SystemClock));
+        let retry = RetryPolicy {
+            attempt_timeout: Duration::from_secs(60),
+            max_attempts: 1,
+            backoff: Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(30),
             },
-        );
+        };
         scheduler
-            .add_cron_job(
+            .add_job(JobSpec::new(
+                WARMUP_JOB_NAME,
                 Arc::new(CacheWarmupJob::new(source.clone(), cache.clone())),
                 CronSchedule::parse("0 0 0 1 1 *").unwrap(),
-            )
+                retry,
+            ))
             .await
             .unwrap();
         let retry = Backoff {
@@ -500,10 +451,10 @@ mod tests {
             Arc::new(Fixed(vec![raw(1, 1_400_100), too_many])),
             cache.clone(),
         )
-        .execute(1)
+        .run(manual())
         .await
         .unwrap();
-        assert_eq!((report.count, report.fact(REJECTED_FACT)), (1, Some("1")));
+        assert_eq!((report.count, report.rejected), (1, Some(1)));
         assert!(report.partial, "a run that leaves pairs out says so");
 
         let logs = captured.text();
@@ -528,13 +479,14 @@ mod tests {
     async fn a_source_whose_every_row_is_invalid_fails_the_run_and_keeps_the_snapshot() {
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
         let good = CacheWarmupJob::new(Arc::new(Fixed(vec![raw(1, 1_400_100)])), cache.clone());
-        good.execute(1).await.unwrap();
+        good.run(manual()).await.unwrap();
 
         // A 6-digit IBGE code everywhere: a systematic problem, not a few bad rows.
         let bad_rows = vec![raw(1, 140_010), raw(2, 140_010)];
         let bad = CacheWarmupJob::new(Arc::new(Fixed(bad_rows)), cache.clone());
-        let error = bad.execute(1).await.unwrap_err();
-        assert!(!error.transient);
+        let error = bad.run(manual()).await.unwrap_err();
+        assert!(!error.is_transient());
+        assert_eq!(error.kind, crate::scheduler::FailureKind::InvalidInput);
         assert!(
             error
                 .message
@@ -550,17 +502,17 @@ mod tests {
         // Some bad rows among good ones: the good ones are served.
         let mixed = vec![raw(1, 140_010), raw(2, 1_400_100), raw(3, 1_400_050)];
         let report = CacheWarmupJob::new(Arc::new(Fixed(mixed)), cache.clone())
-            .execute(1)
+            .run(manual())
             .await
             .unwrap();
-        assert_eq!((report.count, report.fact(REJECTED_FACT)), (2, Some("1")));
+        assert_eq!((report.count, report.rejected), (2, Some(1)));
 
         // An empty answer (no outage anywhere) is a valid answer.
         let report = CacheWarmupJob::new(Arc::new(Fixed(vec![])), cache.clone())
-            .execute(1)
+            .run(manual())
             .await
             .unwrap();
-        assert_eq!((report.count, report.fact(REJECTED_FACT)), (0, Some("0")));
+        assert_eq!((report.count, report.rejected), (0, Some(0)));
         assert!(cache.current().await.unwrap().snapshot.items.is_empty());
     }
 
@@ -569,7 +521,7 @@ mod tests {
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
         let rows = vec![raw(10, 1_400_100), raw(9, 1_400_175), raw(9, 1_400_100)];
         CacheWarmupJob::new(Arc::new(Fixed(rows)), cache.clone())
-            .execute(1)
+            .run(manual())
             .await
             .unwrap();
         let keys: Vec<(i32, i32)> = cache
@@ -631,20 +583,18 @@ mod tests {
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
         let job = CacheWarmupJob::new(Arc::new(Fixed(vec![raw(4, 1_400_100)])), cache.clone())
             .with_history(
-                SharedTicks {
+                SnapshotHistory {
                     store: Arc::new(HungStore),
-                    claim_wait: Duration::from_secs(20),
-                    claim_poll: Duration::from_millis(500),
                     store_timeout: Duration::from_secs(5),
                 },
                 "replica-a",
             );
         for (n, trigger, tick) in [
             (1, Trigger::Manual, None),
-            (2, Trigger::Cron, Some(Utc::now())),
+            (2, Trigger::Cron, Some(DateTime::<Utc>::UNIX_EPOCH)),
         ] {
             let report = job
-                .execute_run(RunContext {
+                .run(RunContext {
                     attempt: 1,
                     trigger,
                     scheduled_at: tick,

@@ -3,7 +3,5 @@
 pub mod cache_warmup;
 pub mod retention_purge;
 
-pub use cache_warmup::{
-    CacheWarmupJob, REJECTED_FACT, SharedTicks, WARMUP_JOB_NAME, warm_up_until_loaded,
-};
-pub use retention_purge::{PURGE_JOB_NAME, RetentionPurgeJob};
+pub use cache_warmup::{CacheWarmupJob, SnapshotHistory, WARMUP_JOB_NAME, warm_up_until_loaded};
+pub use retention_purge::{PURGE_JOB_NAME, PURGE_RETRY, RetentionPurgeJob};

@@ -10,7 +10,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::{F64Gauge, Histograms, saturating_i64, unix_seconds};
-use crate::jobs::REJECTED_FACT;
 use crate::scheduler::{JobStatus, RunRecord};
 
 /// Buckets of the job run duration: warm-ups take from milliseconds (SQLite) to tens of
@@ -130,7 +129,7 @@ impl JobMetrics {
                 .get_or_create(&job)
                 .set(saturating_i64(report.map_or(0, |r| r.count)));
             // Only jobs that report rejected rows (the warm-up) get this series.
-            let rejected = report.and_then(|r| r.fact(REJECTED_FACT)?.parse::<u64>().ok());
+            let rejected = report.and_then(|r| r.rejected);
             if rejected.is_some() || self.last_run_rejected.get(&job).is_some() {
                 self.last_run_rejected
                     .get_or_create(&job)

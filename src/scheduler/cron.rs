@@ -63,8 +63,9 @@ impl CronSchedule {
             .parse(&with_seconds)
             .map_err(|e| error(e.to_string()))?;
         // A pattern that never fires (e.g. 30 February) is a configuration error too; whether
-        // it fires does not depend on the time zone.
-        cron.find_next_occurrence(&Utc::now(), false)
+        // it fires depends neither on the time zone nor on when it is asked (the fields repeat
+        // every year and a pattern has no year), so a fixed instant answers without a clock.
+        cron.find_next_occurrence(&DateTime::<Utc>::UNIX_EPOCH, false)
             .map_err(|e| error(format!("it never fires: {e}")))?;
         Ok(Self {
             expression: expression.trim().to_owned(),

@@ -2,12 +2,17 @@
 //! in the scheduler, its status or `ListJobs`.
 
 /// What a successful attempt produced: a count (for the cache warm-up, items cached; for a
-/// purge, rows deleted) and named facts a job adds (for the warm-up, `rejected`). A new job
-/// reports through these two, so the scheduler, its status and `ListJobs` need no new field.
+/// purge, rows deleted), the inputs it left out (for the warm-up, rejected rows), and named
+/// facts a job adds for operators. A new job reports through these, so the scheduler, its
+/// status and `ListJobs` need no new field. Facts are text for people: a count that code
+/// reads (metrics, `ListJobs`' `rejected`) is a typed field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobReport {
     /// The main quantity the attempt produced.
     pub count: u64,
+    /// Inputs left out because they failed validation; `None` for jobs that validate no
+    /// input (they get no `rejected` series or fact).
+    pub rejected: Option<u64>,
     /// Further facts, as (name, value), in the order the job gives them.
     pub facts: Vec<(&'static str, String)>,
     /// The attempt succeeded, but part of its input was left out (for the warm-up: rows
@@ -15,11 +20,15 @@ pub struct JobReport {
     pub partial: bool,
 }
 
+/// The name under which [`JobReport::rejected`] is shown among the facts.
+pub const REJECTED_FACT: &str = "rejected";
+
 impl JobReport {
     /// A report of `count`, with no facts yet.
     pub fn new(count: u64) -> Self {
         Self {
             count,
+            rejected: None,
             facts: Vec::new(),
             partial: false,
         }
@@ -29,6 +38,13 @@ impl JobReport {
     #[must_use]
     pub fn partial_if(mut self, partial: bool) -> Self {
         self.partial = partial;
+        self
+    }
+
+    /// Records `rejected` inputs left out (see [`JobReport::rejected`]).
+    #[must_use]
+    pub fn with_rejected(mut self, rejected: u64) -> Self {
+        self.rejected = Some(rejected);
         self
     }
 
@@ -45,5 +61,18 @@ impl JobReport {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every fact as shown to operators (logs, `ListJobs`): the rejected count first, when
+    /// the job has one, then the job's own facts.
+    pub fn shown_facts(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        self.rejected
+            .map(|n| (REJECTED_FACT, n.to_string()))
+            .into_iter()
+            .chain(
+                self.facts
+                    .iter()
+                    .map(|(name, value)| (*name, value.clone())),
+            )
     }
 }

@@ -1,5 +1,6 @@
 //! One run of a job: attempts bounded by a timeout, transient failures retried with
-//! exponential backoff, panics caught and turned into a failed run.
+//! exponential backoff, panics caught and turned into a failed run; a cluster-coordinated
+//! cron tick goes through its claim (see [`super::cluster`]) in each attempt.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -7,11 +8,17 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use tracing::Instrument;
 
 use super::backoff::Backoff;
-use super::job::{Job, RunContext};
+use super::cluster::run_claimed_tick;
+use super::failure::{JobError, RunFailure};
+use super::job::RunContext;
+use super::report::JobReport;
+use super::spec::{Coordination, JobSpec};
 use super::status::{RunOutcome, RunRecord, Trigger};
+use crate::clock::Clock;
 
 /// How a run retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,36 +31,42 @@ pub struct RetryPolicy {
     pub backoff: Backoff,
 }
 
-/// Runs `job` to the end of its last attempt and returns the record. Never panics.
+/// Runs the job of `spec` to the end of its last attempt and returns the record, its times
+/// read on `clock`. Never panics.
 pub(super) async fn run_job(
-    job: Arc<dyn Job>,
-    policy: RetryPolicy,
+    spec: Arc<JobSpec>,
+    clock: Arc<dyn Clock>,
     run_id: u64,
     trigger: Trigger,
     scheduled_at: Option<DateTime<Utc>>,
 ) -> RunRecord {
     let span = tracing::info_span!(
         "job_run",
-        job = job.name(),
+        job = spec.name.as_str(),
         run_id,
         trigger = trigger.as_str()
     );
     async move {
         tracing::info!("job run started");
-        let mut record = RunRecord::new(run_id, trigger, Utc::now());
+        let mut record = RunRecord::new(run_id, trigger, clock.now());
         record.scheduled_at = scheduled_at;
-        let attempts = AssertUnwindSafe(attempt_until_done(&*job, policy, &mut record))
+        let attempts = AssertUnwindSafe(attempt_until_done(&spec, &*clock, &mut record))
             .catch_unwind()
             .await;
         if let Err(panic) = attempts {
-            record.outcome = RunOutcome::Panicked;
-            record.transient = false;
-            record.error = Some(format!("job panicked: {}", panic_message(&*panic)));
+            record.fail(RunFailure::Panicked {
+                message: panic_message(&*panic),
+                in_attempt: true,
+            });
         }
-        record.finish();
+        record.finish(clock.now());
         let duration_ms = millis(record.duration);
-        let error = record.error.as_deref().unwrap_or_default();
-        let facts = facts_text(&record);
+        let error = record
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let facts = facts_text(&record.report);
         // One line per run: `info` when it succeeded, `warn` when rows were rejected, the
         // run's only `error` line when it failed, with what the failure leaves in place.
         macro_rules! run_finished {
@@ -74,12 +87,12 @@ pub(super) async fn run_job(
         } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
         } else {
-            let state = job.on_run_failed(&record);
+            let state = spec.job.on_run_failed(&record);
             tracing::error!(
                 duration_ms,
                 attempt = record.attempts,
                 outcome = record.outcome.as_str(),
-                transient = record.transient,
+                transient = record.is_transient(),
                 error,
                 state,
                 "job run failed"
@@ -92,11 +105,9 @@ pub(super) async fn run_job(
 }
 
 /// The report's facts as `name=value` pairs, for one log field.
-fn facts_text(record: &RunRecord) -> String {
-    record
-        .report
-        .facts
-        .iter()
+fn facts_text(report: &JobReport) -> String {
+    report
+        .shown_facts()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join(" ")
@@ -106,58 +117,62 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn attempt_until_done(job: &dyn Job, policy: RetryPolicy, record: &mut RunRecord) {
+/// One attempt: the job's own run, or, for a claimed cron tick, its claim first.
+fn attempt<'a>(
+    spec: &'a JobSpec,
+    clock: &'a dyn Clock,
+    context: RunContext,
+) -> BoxFuture<'a, Result<JobReport, JobError>> {
+    match (&spec.coordination, context.trigger, context.scheduled_at) {
+        (Coordination::Claimed(ticks), Trigger::Cron, Some(tick)) => Box::pin(run_claimed_tick(
+            &spec.name, &*spec.job, ticks, clock, context, tick,
+        )),
+        _ => spec.job.run(context),
+    }
+}
+
+async fn attempt_until_done(spec: &JobSpec, clock: &dyn Clock, record: &mut RunRecord) {
+    let policy = spec.retry;
     let max_attempts = policy.max_attempts.max(1);
-    for attempt in 1..=max_attempts {
-        record.attempts = attempt;
-        tracing::info!(attempt, "job attempt started");
-        let clock = Instant::now();
+    for attempt_no in 1..=max_attempts {
+        record.attempts = attempt_no;
+        tracing::info!(attempt = attempt_no, "job attempt started");
+        let started = Instant::now();
         let context = RunContext {
-            attempt,
+            attempt: attempt_no,
             trigger: record.trigger,
             scheduled_at: record.scheduled_at,
         };
-        let result = tokio::time::timeout(policy.attempt_timeout, job.execute_run(context))
-            .instrument(tracing::info_span!("attempt", attempt))
+        let result = tokio::time::timeout(policy.attempt_timeout, attempt(spec, clock, context))
+            .instrument(tracing::info_span!("attempt", attempt = attempt_no))
             .await;
-        let duration_ms = millis(clock.elapsed());
-        let transient = match result {
+        let duration_ms = millis(started.elapsed());
+        let failure = match result {
             Ok(Ok(report)) => {
-                record.outcome = if report.partial {
-                    RunOutcome::Partial
-                } else {
-                    RunOutcome::Succeeded
-                };
-                record.error = None;
-                record.transient = false;
-                record.report = report;
+                record.succeed(report);
                 return;
             }
-            Ok(Err(error)) => {
-                record.outcome = RunOutcome::Failed;
-                record.error = Some(error.message);
-                record.transient = error.transient;
-                error.transient
-            }
-            Err(_elapsed) => {
-                record.outcome = RunOutcome::TimedOut;
-                record.error = Some(format!(
-                    "attempt {attempt} timed out after {} ms",
-                    policy.attempt_timeout.as_millis()
-                ));
-                record.transient = true;
-                true
-            }
+            Ok(Err(error)) => RunFailure::Failed(error),
+            Err(_elapsed) => RunFailure::TimedOut {
+                attempt: attempt_no,
+                limit: policy.attempt_timeout,
+            },
         };
+        let transient = failure.is_transient();
+        record.fail(failure);
         // The run's last failure is logged once, by `run_job`; only the attempts that are
         // retried get a line of their own.
-        if !transient || attempt == max_attempts {
+        if !transient || attempt_no == max_attempts {
             return;
         }
-        let error = record.error.as_deref().unwrap_or_default();
-        let backoff = policy.backoff.after(attempt);
+        let error = record
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let backoff = policy.backoff.after(attempt_no);
         tracing::warn!(
-            attempt,
+            attempt = attempt_no,
             duration_ms,
             backoff_ms = millis(backoff),
             error,
@@ -180,7 +195,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::{JobError, JobReport};
+    use crate::clock::SystemClock;
+    use crate::scheduler::{CronSchedule, FailureKind, Job};
     use async_trait::async_trait;
     use std::sync::Mutex;
 
@@ -202,12 +218,9 @@ mod tests {
 
     #[async_trait]
     impl Job for Scripted {
-        fn name(&self) -> &'static str {
-            "scripted"
-        }
-        async fn execute(&self, attempt: u32) -> Result<JobReport, JobError> {
+        async fn run(&self, run: RunContext) -> Result<JobReport, JobError> {
             *self.calls.lock().unwrap() += 1;
-            assert_eq!(attempt, *self.calls.lock().unwrap());
+            assert_eq!(run.attempt, *self.calls.lock().unwrap());
             let next = self.script.lock().unwrap().pop().expect("script too short");
             match next {
                 Some(result) => result,
@@ -227,6 +240,21 @@ mod tests {
         }
     }
 
+    /// Runs `job` once under [`policy`], as `run_id`.
+    async fn run_once(job: Arc<dyn Job>, run_id: u64, trigger: Trigger) -> RunRecord {
+        let spec = JobSpec::new(
+            "scripted",
+            job,
+            CronSchedule::parse("0 0 1 1 *").unwrap(),
+            policy(),
+        );
+        run_job(Arc::new(spec), Arc::new(SystemClock), run_id, trigger, None).await
+    }
+
+    fn error_text(r: &RunRecord) -> Option<String> {
+        r.error.as_ref().map(ToString::to_string)
+    }
+
     #[allow(clippy::unnecessary_wraps)] // a step of the script, which may also be `None`
     fn ok(items: u64) -> Option<Result<JobReport, JobError>> {
         Some(Ok(JobReport::new(items).with_fact("rejected", &1)))
@@ -239,7 +267,7 @@ mod tests {
             None, // hangs: timed out, retried
             ok(7),
         ]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Manual, None).await;
+        let r = run_once(job.clone(), 1, Trigger::Manual).await;
         assert_eq!(r.outcome, RunOutcome::Succeeded);
         assert_eq!(r.attempts, 3);
         assert_eq!((r.report.count, r.report.fact("rejected")), (7, Some("1")));
@@ -250,7 +278,7 @@ mod tests {
     async fn a_partial_report_is_a_partial_success() {
         let partial = JobReport::new(3).with_fact("rejected", &2).partial_if(true);
         let job = Scripted::new(vec![Some(Ok(partial))]);
-        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
+        let r = run_once(job, 1, Trigger::Cron).await;
         assert_eq!(r.outcome, RunOutcome::Partial);
         assert!(r.outcome.is_success(), "its result is in use");
         assert_eq!(r.error, None);
@@ -259,22 +287,32 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_failures_are_not_retried() {
         let job = Scripted::new(vec![Some(Err(JobError::permanent("ORA-01017")))]);
-        let r = run_job(job.clone(), policy(), 1, Trigger::Cron, None).await;
+        let r = run_once(job.clone(), 1, Trigger::Cron).await;
         assert_eq!(r.outcome, RunOutcome::Failed);
         assert_eq!(r.attempts, 1);
-        assert_eq!(r.error.as_deref(), Some("ORA-01017"));
+        assert_eq!(error_text(&r).as_deref(), Some("ORA-01017"));
+        assert!(
+            matches!(&r.error, Some(RunFailure::Failed(e)) if e.kind == FailureKind::Permanent)
+        );
         assert_eq!(*job.calls.lock().unwrap(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_last_timeout_is_reported_as_timed_out() {
         let job = Scripted::new(vec![None, None, None]);
-        let r = run_job(job, policy(), 1, Trigger::Cron, None).await;
+        let r = run_once(job, 1, Trigger::Cron).await;
         assert_eq!(r.outcome, RunOutcome::TimedOut);
         assert_eq!(r.attempts, 3);
         assert_eq!(
-            r.error.as_deref(),
+            error_text(&r).as_deref(),
             Some("attempt 3 timed out after 5000 ms")
+        );
+        assert_eq!(
+            r.error,
+            Some(RunFailure::TimedOut {
+                attempt: 3,
+                limit: Duration::from_secs(5)
+            })
         );
     }
 
@@ -282,22 +320,20 @@ mod tests {
 
     #[async_trait]
     impl Job for Panics {
-        fn name(&self) -> &'static str {
-            "panics"
-        }
-        async fn execute(&self, _attempt: u32) -> Result<JobReport, JobError> {
+        async fn run(&self, _run: RunContext) -> Result<JobReport, JobError> {
             panic!("index out of bounds")
         }
     }
 
     #[tokio::test]
     async fn a_panic_becomes_a_panicked_run() {
-        let r = run_job(Arc::new(Panics), policy(), 9, Trigger::Manual, None).await;
+        let r = run_once(Arc::new(Panics), 9, Trigger::Manual).await;
         assert_eq!(r.outcome, RunOutcome::Panicked);
         assert_eq!(r.run_id, 9);
         assert_eq!(
-            r.error.as_deref(),
+            error_text(&r).as_deref(),
             Some("job panicked: index out of bounds")
         );
+        assert!(!r.is_transient());
     }
 }

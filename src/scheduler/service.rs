@@ -1,5 +1,6 @@
-//! `SchedulerService`: our interface over tokio-cron-scheduler. It owns the jobs, fires them
-//! on their cron, never runs a job twice at once, and keeps each job's status.
+//! `SchedulerService`: our interface over tokio-cron-scheduler. It owns the jobs (each
+//! registered with its [`JobSpec`]), fires them on their cron, never runs a job twice at
+//! once, and keeps each job's status. Poisoned locks are taken over (see [`crate::locks`]).
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -14,11 +15,13 @@ use tokio::sync::watch;
 use tokio_cron_scheduler::JobScheduler;
 use uuid::Uuid;
 
-use super::cron::CronSchedule;
-use super::job::Job;
+use super::failure::RunFailure;
 use super::liveness::{TickClock, run_overdue, ticks_overdue, worst_case};
-use super::runner::{RetryPolicy, run_job};
-use super::status::{JobStats, JobStatus, RunOutcome, RunRecord, Trigger};
+use super::runner::run_job;
+use super::spec::JobSpec;
+use super::status::{JobStats, JobStatus, RunRecord, Trigger};
+use crate::clock::Clock;
+use crate::locks::lock;
 
 /// Errors of the scheduler's interface.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +67,7 @@ const TICK_SLACK: chrono::Duration = chrono::Duration::milliseconds(500);
 
 struct Inner {
     time_zone: Tz,
-    policy: RetryPolicy,
+    clock: Arc<dyn Clock>,
     jobs: Mutex<BTreeMap<String, Arc<JobEntry>>>,
     /// The cron engine while started.
     engine: tokio::sync::Mutex<Option<JobScheduler>>,
@@ -81,8 +84,7 @@ struct Inner {
 type RunObserver = Arc<dyn Fn(&str, &RunRecord) + Send + Sync>;
 
 struct JobEntry {
-    job: Arc<dyn Job>,
-    schedule: CronSchedule,
+    spec: Arc<JobSpec>,
     state: Mutex<JobState>,
 }
 
@@ -118,12 +120,13 @@ struct JobState {
 }
 
 impl SchedulerService {
-    /// A stopped scheduler whose cron expressions are evaluated in `time_zone`.
-    pub fn new(time_zone: Tz, policy: RetryPolicy) -> Self {
+    /// A stopped scheduler whose cron expressions are evaluated in `time_zone`, reading the
+    /// time (run records, ticks, claims, liveness) on `clock`.
+    pub fn new(time_zone: Tz, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 time_zone,
-                policy,
+                clock,
                 jobs: Mutex::new(BTreeMap::new()),
                 engine: tokio::sync::Mutex::new(None),
                 running: watch::channel(false).0,
@@ -138,38 +141,39 @@ impl SchedulerService {
     /// Manual triggers within `interval` of the last run's start return that run instead
     /// of starting another (the source is protected from callers). Zero turns this off.
     pub fn set_manual_min_interval(&self, interval: Duration) {
-        *self
-            .inner
-            .manual_min_interval
-            .lock()
-            .expect("interval lock") = interval;
+        *lock(&self.inner.manual_min_interval) = interval;
     }
 
-    /// The retry policy of every run.
-    pub fn policy(&self) -> RetryPolicy {
-        self.inner.policy
+    /// The shortest worst case of a run (see [`worst_case`]) among the registered jobs:
+    /// how soon a stuck run can be noticed. `None` without jobs.
+    pub fn shortest_worst_case(&self) -> Option<Duration> {
+        self.inner
+            .entries()
+            .iter()
+            .map(|entry| worst_case(&entry.spec.retry))
+            .min()
     }
 
     /// Whether the scheduler looks stuck now: a run has exceeded its worst case, or no cron
     /// tick has fired for two periods. `None` when it is healthy.
     pub fn stuck(&self) -> Option<String> {
         let now = tokio::time::Instant::now();
-        let worst = worst_case(&self.inner.policy);
         for entry in self.inner.entries() {
-            let started = entry.state.lock().expect("job state lock").current_started;
-            if let Some(reason) = run_overdue(entry.job.name(), started, now, worst) {
+            let started = lock(&entry.state).current_started;
+            let worst = worst_case(&entry.spec.retry);
+            if let Some(reason) = run_overdue(&entry.spec.name, started, now, worst) {
                 return Some(reason);
             }
         }
         if !self.is_running() {
             return None;
         }
-        let ticks = *self.inner.ticks.lock().expect("ticks lock");
-        let utc_now = Utc::now();
+        let ticks = *lock(&self.inner.ticks);
+        let utc_now = self.inner.clock.now();
         self.inner.entries().iter().find_map(|entry| {
             ticks_overdue(
-                entry.job.name(),
-                &entry.schedule,
+                &entry.spec.name,
+                &entry.spec.schedule,
                 self.inner.time_zone,
                 ticks,
                 utc_now,
@@ -177,21 +181,16 @@ impl SchedulerService {
         })
     }
 
-    /// Registers `job` to run on `schedule`. If the scheduler is running, the job is
-    /// scheduled at once.
-    pub async fn add_cron_job(
-        &self,
-        job: Arc<dyn Job>,
-        schedule: CronSchedule,
-    ) -> Result<(), SchedulerError> {
-        let name = job.name().to_owned();
+    /// Registers the job of `spec`, to run on its schedule under its retry policy and
+    /// coordination. If the scheduler is running, the job is scheduled at once.
+    pub async fn add_job(&self, spec: JobSpec) -> Result<(), SchedulerError> {
+        let name = spec.name.clone();
         let entry = Arc::new(JobEntry {
-            job,
-            schedule,
+            spec: Arc::new(spec),
             state: Mutex::new(JobState::default()),
         });
         {
-            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+            let mut jobs = lock(&self.inner.jobs);
             if jobs.contains_key(&name) {
                 return Err(SchedulerError::DuplicateJob(name));
             }
@@ -206,11 +205,7 @@ impl SchedulerService {
     /// Calls `observer` with the job name and record of every run that finishes from now
     /// on, before the run's waiters (`trigger`) are released.
     pub fn on_run_finished(&self, observer: impl Fn(&str, &RunRecord) + Send + Sync + 'static) {
-        self.inner
-            .observers
-            .lock()
-            .expect("observers lock")
-            .push(Arc::new(observer));
+        lock(&self.inner.observers).push(Arc::new(observer));
     }
 
     /// Starts firing cron ticks. Starting a running scheduler does nothing.
@@ -225,8 +220,8 @@ impl SchedulerService {
         }
         engine.start().await?;
         *engine_slot = Some(engine);
-        *self.inner.ticks.lock().expect("ticks lock") = TickClock {
-            started: Some(Utc::now()),
+        *lock(&self.inner.ticks) = TickClock {
+            started: Some(self.inner.clock.now()),
             last_tick: None,
         };
         self.inner.running.send_replace(true);
@@ -241,7 +236,7 @@ impl SchedulerService {
         };
         self.inner.running.send_replace(false);
         for entry in self.inner.entries() {
-            entry.state.lock().expect("job state lock").engine_id = None;
+            lock(&entry.state).engine_id = None;
         }
         engine.shutdown().await?;
         tracing::info!("scheduler stopped");
@@ -325,7 +320,7 @@ impl SchedulerService {
         let mut out = Vec::new();
         for entry in self.inner.entries() {
             let (stats, running, engine_id) = {
-                let state = entry.state.lock().expect("job state lock");
+                let state = lock(&entry.state);
                 (
                     state.stats.clone(),
                     state.current.is_some(),
@@ -338,12 +333,17 @@ impl SchedulerService {
                     .await
                     .ok()
                     .flatten()
-                    .or_else(|| entry.schedule.next_after(Utc::now(), self.inner.time_zone)),
+                    .or_else(|| {
+                        entry
+                            .spec
+                            .schedule
+                            .next_after(self.inner.clock.now(), self.inner.time_zone)
+                    }),
                 _ => None,
             };
             out.push(JobStatus {
-                name: entry.job.name().to_owned(),
-                cron: entry.schedule.expression().to_owned(),
+                name: entry.spec.name.clone(),
+                cron: entry.spec.schedule.expression().to_owned(),
                 time_zone: self.inner.time_zone.name().to_owned(),
                 next_run,
                 running,
@@ -356,16 +356,11 @@ impl SchedulerService {
 
 impl Inner {
     fn entries(&self) -> Vec<Arc<JobEntry>> {
-        self.jobs
-            .lock()
-            .expect("jobs lock")
-            .values()
-            .cloned()
-            .collect()
+        lock(&self.jobs).values().cloned().collect()
     }
 
     fn entry(&self, name: &str) -> Option<Arc<JobEntry>> {
-        self.jobs.lock().expect("jobs lock").get(name).cloned()
+        lock(&self.jobs).get(name).cloned()
     }
 
     /// Registers a cron tick in the engine that launches the job unless it is running.
@@ -377,7 +372,7 @@ impl Inner {
         let weak = Arc::downgrade(self);
         let tick_entry = entry.clone();
         let cron_job = tokio_cron_scheduler::Job::new_async_tz(
-            entry.schedule.with_seconds(),
+            entry.spec.schedule.with_seconds(),
             self.time_zone,
             move |_id, _lock| {
                 let weak = weak.clone();
@@ -390,7 +385,7 @@ impl Inner {
             },
         )?;
         let id = engine.add(cron_job).await?;
-        entry.state.lock().expect("job state lock").engine_id = Some(id);
+        lock(&entry.state).engine_id = Some(id);
         Ok(())
     }
 
@@ -398,22 +393,19 @@ impl Inner {
     /// fires at the scheduled time, so the tick is the schedule's latest fire time at or
     /// just after now (the slack absorbs a wake-up a little early).
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
-        self.ticks.lock().expect("ticks lock").last_tick = Some(Utc::now());
+        let now = self.clock.now();
+        lock(&self.ticks).last_tick = Some(now);
         let scheduled_at = entry
+            .spec
             .schedule
-            .latest_at_or_before(Utc::now() + TICK_SLACK, self.time_zone);
+            .latest_at_or_before(now + TICK_SLACK, self.time_zone);
         if self
             .launch(entry, Trigger::Cron, scheduled_at, Join::Skip)
             .is_none()
         {
-            let skipped = entry
-                .state
-                .lock()
-                .expect("job state lock")
-                .stats
-                .skipped_ticks;
+            let skipped = lock(&entry.state).stats.skipped_ticks;
             tracing::warn!(
-                job = entry.job.name(),
+                job = entry.spec.name.as_str(),
                 skipped_ticks = skipped,
                 "cron tick skipped: the previous run is still in progress"
             );
@@ -430,7 +422,7 @@ impl Inner {
         scheduled_at: Option<DateTime<Utc>>,
         join: Join,
     ) -> Option<(watch::Receiver<Option<RunRecord>>, Launched)> {
-        let mut state = entry.state.lock().expect("job state lock");
+        let mut state = lock(&entry.state);
         if let Some(current) = &state.current {
             return match join {
                 Join::Join => Some((current.clone(), Launched::Joined)),
@@ -441,9 +433,11 @@ impl Inner {
             };
         }
         if trigger == Trigger::Manual {
-            let interval = *self.manual_min_interval.lock().expect("interval lock");
+            let interval = *lock(&self.manual_min_interval);
             if let Some(last) = &state.stats.last_run {
-                let since_start = (Utc::now() - last.started_at).to_std().unwrap_or_default();
+                let since_start = (self.clock.now() - last.started_at)
+                    .to_std()
+                    .unwrap_or_default();
                 if since_start < interval {
                     return Some((watch::channel(Some(last.clone())).1, Launched::Reused));
                 }
@@ -456,15 +450,14 @@ impl Inner {
 
         let run_id = self.run_seq.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = entry.clone();
-        let policy = self.policy;
         let inner = self.clone();
         tokio::spawn(async move {
             // `run_job` catches panics of the job's attempts; this catches the rest (e.g. a
             // panicking `on_run_failed`), so a run can never stay "in progress" forever.
-            let started_at = Utc::now();
+            let started_at = inner.clock.now();
             let record = AssertUnwindSafe(run_job(
-                entry.job.clone(),
-                policy,
+                entry.spec.clone(),
+                inner.clock.clone(),
                 run_id,
                 trigger,
                 scheduled_at,
@@ -474,20 +467,22 @@ impl Inner {
             .unwrap_or_else(|_| {
                 let mut record = RunRecord::new(run_id, trigger, started_at);
                 record.scheduled_at = scheduled_at;
-                record.outcome = RunOutcome::Panicked;
-                record.error = Some("the job panicked outside its attempts".to_owned());
-                record.finish();
+                record.fail(RunFailure::Panicked {
+                    message: "outside its attempts".to_owned(),
+                    in_attempt: false,
+                });
+                record.finish(inner.clock.now());
                 record
             });
             {
-                let mut state = entry.state.lock().expect("job state lock");
+                let mut state = lock(&entry.state);
                 state.stats.record(record.clone());
                 state.current = None;
                 state.current_started = None;
             }
-            let observers = inner.observers.lock().expect("observers lock").clone();
+            let observers = lock(&inner.observers).clone();
             for observer in observers {
-                observer(entry.job.name(), &record);
+                observer(&entry.spec.name, &record);
             }
             done_tx.send_replace(Some(record));
         });

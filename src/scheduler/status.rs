@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::failure::RunFailure;
 use super::report::JobReport;
 
 /// What started a run.
@@ -84,11 +85,9 @@ pub struct RunRecord {
     pub duration: Duration,
     /// How it ended.
     pub outcome: RunOutcome,
-    /// The last attempt's error; `None` on success.
-    pub error: Option<String>,
-    /// Whether the last attempt's failure was transient (another run may succeed soon);
-    /// `false` on success and for permanent failures and panics.
-    pub transient: bool,
+    /// Why the run failed (the last attempt's error, a timeout or a panic); `None` on
+    /// success.
+    pub error: Option<RunFailure>,
     /// What the successful attempt reported; empty otherwise.
     pub report: JobReport,
     /// Attempts made.
@@ -109,16 +108,38 @@ impl RunRecord {
             duration: Duration::ZERO,
             outcome: RunOutcome::Failed,
             error: None,
-            transient: false,
             report: JobReport::default(),
             attempts: 0,
             scheduled_at: None,
         }
     }
 
-    /// Ends the run now: sets the finish time and the duration since `started_at`.
-    pub fn finish(&mut self) {
-        self.finished_at = Utc::now();
+    /// Records an attempt's success: its report, and the outcome it gives.
+    pub fn succeed(&mut self, report: JobReport) {
+        self.outcome = if report.partial {
+            RunOutcome::Partial
+        } else {
+            RunOutcome::Succeeded
+        };
+        self.error = None;
+        self.report = report;
+    }
+
+    /// Records a failure, and the outcome it gives.
+    pub fn fail(&mut self, failure: RunFailure) {
+        self.outcome = failure.outcome();
+        self.error = Some(failure);
+    }
+
+    /// Whether the run failed in a way another run may soon cure (a transient error or a
+    /// timeout); `false` on success and for permanent failures and panics.
+    pub fn is_transient(&self) -> bool {
+        self.error.as_ref().is_some_and(RunFailure::is_transient)
+    }
+
+    /// Ends the run at `now`: sets the finish time and the duration since `started_at`.
+    pub fn finish(&mut self, now: DateTime<Utc>) {
+        self.finished_at = now;
         self.duration = (self.finished_at - self.started_at)
             .to_std()
             .unwrap_or_default();
@@ -177,6 +198,7 @@ pub struct JobStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::JobError;
 
     fn run(outcome: RunOutcome, minute: u32) -> RunRecord {
         use chrono::TimeZone;
@@ -184,7 +206,7 @@ mod tests {
         RunRecord {
             duration: Duration::from_millis(5),
             outcome,
-            error: (!outcome.is_success()).then(|| "boom".to_owned()),
+            error: (!outcome.is_success()).then(|| RunFailure::Failed(JobError::permanent("boom"))),
             report: JobReport::new(3),
             attempts: 1,
             ..RunRecord::new(u64::from(minute), Trigger::Cron, at)

@@ -1,5 +1,5 @@
-//! The jobs the service runs, each with its schedule. Adding a job is one entry in
-//! [`jobs`].
+//! The jobs the service runs, each with its spec (schedule, retry policy, coordination).
+//! Adding a job is one entry in [`jobs`].
 
 use std::sync::Arc;
 
@@ -8,38 +8,54 @@ use anyhow::Context;
 use super::Backends;
 use crate::cache::SnapshotCache;
 use crate::config::ServiceSettings;
-use crate::jobs::{CacheWarmupJob, RetentionPurgeJob, SharedTicks};
-use crate::scheduler::{CronSchedule, Job, SchedulerService};
+use crate::jobs::{
+    CacheWarmupJob, PURGE_JOB_NAME, PURGE_RETRY, RetentionPurgeJob, SnapshotHistory,
+    WARMUP_JOB_NAME,
+};
+use crate::scheduler::{ClaimedTicks, JobSpec, SchedulerService};
+use crate::store::StoreClaims;
 
-/// A job and when it runs.
+/// A job's spec, and what start-up failed at if it cannot be scheduled.
 pub(super) struct ScheduledJob {
     /// What start-up failed at if it cannot be scheduled (`scheduling the ... job`).
     pub what: &'static str,
-    /// The job.
-    pub job: Arc<dyn Job>,
-    /// When it runs.
-    pub schedule: CronSchedule,
+    /// The job, its name, schedule, retry policy and coordination.
+    pub spec: JobSpec,
 }
 
-/// Every job of the service: the cache warm-up (which also stores the snapshot and shares
-/// the cron ticks with the other replicas) and the retention purge of the history.
+/// Every job of the service: the cache warm-up (which also stores the snapshot; its cron
+/// ticks are claimed by one replica and adopted by the others) and the retention purge of
+/// the history (with its own retry policy, not the warm-up's).
 pub(super) fn jobs(
     settings: &ServiceSettings,
     backends: &Backends,
     cache: &Arc<SnapshotCache>,
 ) -> Vec<ScheduledJob> {
     let history = &settings.history;
-    let warmup = CacheWarmupJob::new(backends.source.clone(), cache.clone())
-        .with_clock(backends.clock.clone())
-        .with_history(
-            SharedTicks {
-                store: backends.store.clone(),
-                claim_wait: history.claim_wait,
-                claim_poll: history.claim_poll,
-                store_timeout: history.store_timeout,
-            },
-            history.instance_id.clone(),
-        );
+    let warmup = Arc::new(
+        CacheWarmupJob::new(backends.source.clone(), cache.clone())
+            .with_clock(backends.clock.clone())
+            .with_history(
+                SnapshotHistory {
+                    store: backends.store.clone(),
+                    store_timeout: history.store_timeout,
+                },
+                history.instance_id.clone(),
+            ),
+    );
+    let warmup_spec = JobSpec::new(
+        WARMUP_JOB_NAME,
+        warmup.clone(),
+        settings.warmup_cron.clone(),
+        settings.retry(),
+    )
+    .claimed(ClaimedTicks {
+        claims: Arc::new(StoreClaims(backends.store.clone())),
+        adopt: warmup,
+        instance: history.instance_id.clone(),
+        wait: history.claim_wait,
+        poll: history.claim_poll,
+    });
     let purge = RetentionPurgeJob::new(
         backends.store.clone(),
         backends.clock.clone(),
@@ -49,13 +65,16 @@ pub(super) fn jobs(
     vec![
         ScheduledJob {
             what: "scheduling the warm-up job",
-            job: Arc::new(warmup),
-            schedule: settings.warmup_cron.clone(),
+            spec: warmup_spec,
         },
         ScheduledJob {
             what: "scheduling the retention purge job",
-            job: Arc::new(purge),
-            schedule: history.purge_cron.clone(),
+            spec: JobSpec::new(
+                PURGE_JOB_NAME,
+                Arc::new(purge),
+                history.purge_cron.clone(),
+                PURGE_RETRY,
+            ),
         },
     ]
 }
@@ -65,13 +84,8 @@ pub(super) async fn schedule_all(
     scheduler: &SchedulerService,
     jobs: Vec<ScheduledJob>,
 ) -> anyhow::Result<()> {
-    for ScheduledJob {
-        what,
-        job,
-        schedule,
-    } in jobs
-    {
-        scheduler.add_cron_job(job, schedule).await.context(what)?;
+    for ScheduledJob { what, spec } in jobs {
+        scheduler.add_job(spec).await.context(what)?;
     }
     Ok(())
 }

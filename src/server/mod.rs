@@ -57,10 +57,12 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let cache = Arc::new(
-            SnapshotCache::new(settings.stale_after).with_hard_limit(settings.stale_hard_limit),
+            SnapshotCache::new(settings.stale_after)
+                .with_hard_limit(settings.stale_hard_limit)
+                .with_clock(backends.clock.clone()),
         );
         let answers = answers(&settings, &backends, &cache);
-        let scheduler = SchedulerService::new(settings.time_zone, settings.retry());
+        let scheduler = SchedulerService::new(settings.time_zone, backends.clock.clone());
         scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
         jobs::schedule_all(&scheduler, jobs::jobs(&settings, &backends, &cache)).await?;
         let metrics = Arc::new(Metrics::new());

@@ -7,6 +7,7 @@
 //! SQL is portable on purpose: a unique key decides "already stored" and "already claimed"
 //! (`SQLITE_CONSTRAINT`, `ORA-00001`), never an engine-specific upsert.
 
+mod claims;
 #[cfg(test)]
 pub mod contract_suite;
 mod error;
@@ -19,6 +20,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use claims::StoreClaims;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 

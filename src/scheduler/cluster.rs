@@ -1,0 +1,181 @@
+//! Cron ticks shared by the replicas: one replica claims a tick and runs the job; the others
+//! wait for its result and adopt it, or run the job themselves once the wait is over (a
+//! claimant that died must not leave the tick without a run).
+//!
+//! Claiming is the scheduler's, over the [`TickClaims`] port (the snapshot store implements
+//! it); what "adopting the claimant's result" means is the job's ([`AdoptClaimant`]). The
+//! steps are separate units, [`claim_tick`] and [`wait_for_claimant`], so that each can be
+//! measured and reasoned about on its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::failure::JobError;
+use super::job::{Job, RunContext};
+use super::report::JobReport;
+use crate::clock::Clock;
+
+/// A claim of one cron tick of one job by one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickClaim {
+    /// The job's name.
+    pub job: String,
+    /// The tick's scheduled fire time (computed from the schedule, so every replica agrees).
+    pub fire_at: DateTime<Utc>,
+    /// The claiming instance.
+    pub instance: String,
+    /// When the claim was made.
+    pub claimed_at: DateTime<Utc>,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This instance owns the tick.
+    Claimed,
+    /// An instance (maybe this one, on a retried attempt) claimed the tick first.
+    AlreadyClaimed {
+        /// The instance that owns it.
+        by: String,
+    },
+}
+
+/// Why claims could not be made or read; shown to operators, never parsed.
+pub type ClaimError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where replicas claim ticks: the first claim of a (job, tick) wins.
+#[async_trait]
+pub trait TickClaims: Send + Sync + 'static {
+    /// Claims a tick, or says who claimed it first.
+    async fn claim(&self, claim: &TickClaim) -> Result<ClaimOutcome, ClaimError>;
+}
+
+/// What a cluster-coordinated job supplies: how a replica that did not claim a tick takes
+/// the claimant's result as its own.
+#[async_trait]
+pub trait AdoptClaimant: Send + Sync + 'static {
+    /// Looks for the result the claimant of `tick` left (for the warm-up: the snapshot it
+    /// stored) and, if there is one, adopts it and reports so. `Ok(None)` while there is
+    /// none yet; an error is logged and the search goes on.
+    async fn adopt(&self, tick: DateTime<Utc>) -> Result<Option<JobReport>, JobError>;
+}
+
+/// How a job's cron ticks are shared by the replicas: a field of its
+/// [`JobSpec`](super::JobSpec).
+#[derive(Clone)]
+pub struct ClaimedTicks {
+    /// Where ticks are claimed.
+    pub claims: Arc<dyn TickClaims>,
+    /// How this job adopts the claimant's result.
+    pub adopt: Arc<dyn AdoptClaimant>,
+    /// This replica's name in the claims.
+    pub instance: String,
+    /// How long after a tick's scheduled time the other replicas wait for the claimant's
+    /// result before running the job themselves.
+    pub wait: Duration,
+    /// How often they look for it meanwhile.
+    pub poll: Duration,
+}
+
+/// Who runs a tick, by [`claim_tick`].
+#[derive(Debug)]
+pub enum TickOwner {
+    /// This replica claimed it (now, or on an earlier attempt of the same run).
+    Us,
+    /// Another replica claimed it first.
+    Other(String),
+    /// The claims could not be reached: this replica runs the job as if alone.
+    Unreachable(ClaimError),
+}
+
+/// The claim step: claims `tick` of `job` for this replica at `now`.
+pub async fn claim_tick(
+    ticks: &ClaimedTicks,
+    job: &str,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> TickOwner {
+    let claim = TickClaim {
+        job: job.to_owned(),
+        fire_at: tick,
+        instance: ticks.instance.clone(),
+        claimed_at: now,
+    };
+    match ticks.claims.claim(&claim).await {
+        Ok(ClaimOutcome::Claimed) => TickOwner::Us,
+        // A retry of our own claimed tick: still ours.
+        Ok(ClaimOutcome::AlreadyClaimed { by }) if by == ticks.instance => TickOwner::Us,
+        Ok(ClaimOutcome::AlreadyClaimed { by }) => TickOwner::Other(by),
+        Err(e) => TickOwner::Unreachable(e),
+    }
+}
+
+/// The wait step: looks for `claimant`'s result of `tick` every poll until the deadline
+/// (the tick's scheduled time plus the wait, read on `clock`), and adopts it. `None` when
+/// none came by the deadline.
+pub async fn wait_for_claimant(
+    ticks: &ClaimedTicks,
+    claimant: &str,
+    tick: DateTime<Utc>,
+    clock: &dyn Clock,
+) -> Option<JobReport> {
+    let wait = (tick + chrono::Duration::from_std(ticks.wait).unwrap_or_default() - clock.now())
+        .to_std()
+        .unwrap_or_default();
+    let give_up = tokio::time::Instant::now() + wait;
+    tracing::info!(
+        claimant,
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        "tick claimed by another replica: waiting for its result"
+    );
+    loop {
+        match ticks.adopt.adopt(tick).await {
+            Ok(Some(report)) => return Some(report),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for the claimant's result failed"),
+        }
+        let now = tokio::time::Instant::now();
+        if now >= give_up {
+            return None;
+        }
+        tokio::time::sleep(ticks.poll.min(give_up - now)).await;
+    }
+}
+
+/// One attempt of a shared cron tick: claim it and run the job, or wait for the claimant's
+/// result until the deadline, then run the job. Without reachable claims, run as if alone.
+/// The report says which in its `claim` fact.
+pub(super) async fn run_claimed_tick(
+    name: &str,
+    job: &dyn Job,
+    ticks: &ClaimedTicks,
+    clock: &dyn Clock,
+    run: RunContext,
+    tick: DateTime<Utc>,
+) -> Result<JobReport, JobError> {
+    let claim = match claim_tick(ticks, name, tick, clock.now()).await {
+        TickOwner::Us => "claimed".to_owned(),
+        TickOwner::Unreachable(e) => {
+            tracing::warn!(
+                error = %e,
+                "tick claims unavailable: running the job on our own for this tick"
+            );
+            format!("store unavailable, queried alone: {e}")
+        }
+        TickOwner::Other(claimant) => {
+            if let Some(report) = wait_for_claimant(ticks, &claimant, tick, clock).await {
+                return Ok(report.with_fact("claim", &format!("claimed by {claimant}")));
+            }
+            tracing::warn!(
+                claimant,
+                "the claimant left no result by the deadline: running the job ourselves"
+            );
+            format!("claimed by {claimant}, who stored nothing by the deadline")
+        }
+    };
+    let report = job.run(run).await?;
+    Ok(report.with_fact("claim", &claim))
+}
