@@ -21,7 +21,7 @@ pub struct JobReport {
 }
 
 /// The name under which [`JobReport::rejected`] is shown among the facts.
-pub const REJECTED_FACT: &str = "rejected";
+const REJECTED_FACT: &str = "rejected";
 
 impl JobReport {
     /// A report of `count`, with no facts yet.
