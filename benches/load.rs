@@ -44,7 +44,7 @@ use radar_interrupcoes::cache::{Snapshot, SnapshotCache};
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{DEFAULT_DEMO_SEED, ServiceSettings};
 use radar_interrupcoes::domain::{QueryBinds, dth_recuperacao};
-use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore, aneel};
+use radar_interrupcoes::http::{ApiKeys, GuardSettings, HttpListeners, KeyStore, aneel};
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::scheduler::{Job, RunContext, SchedulerService, Trigger};
@@ -509,6 +509,11 @@ async fn start_server() -> Server {
         .with_http(HttpListeners {
             aneel: Some(aneel),
             api_keys: Arc::new(KeyStore::from(ApiKeys::default())),
+            // The benchmark measures the endpoint's throughput, not the limiter's refusals.
+            guard: GuardSettings {
+                rate_limit: None,
+                ..GuardSettings::default()
+            },
             ops: Some(ops),
         });
     let addr = app.local_addr().unwrap();

@@ -92,6 +92,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let http = HttpListeners {
         aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
         api_keys: config.http.api_keys,
+        guard: radar_interrupcoes::http::GuardSettings::default(),
         ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
     };
     let backends = Backends {

@@ -1,15 +1,16 @@
 //! The ANEEL endpoint: `GET /quantitativointerrupcoesativas`, a thin adapter over
 //! [`AnswerService`], with ANEEL's error envelope, the snapshot metadata in headers,
-//! `HEAD` and `If-Modified-Since`, `x-api-key`, and one log line per request.
+//! `HEAD` and `If-Modified-Since`, behind its guard ([`super::guard`]: client address,
+//! allow-list, `x-api-key`, rate limit), and one log line per request.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Extension, Query, Request, State};
 use axum::http::header::{
     AGE, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_MODIFIED_SINCE, LAST_MODIFIED, RETRY_AFTER,
     WWW_AUTHENTICATE,
@@ -22,6 +23,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::api_key::{Denial, KeyStore};
+use super::client_addr::{self, ClientAddr};
+use super::guard::{Guard, GuardSettings};
+use super::rate_limit::{Decision, LimitedBy};
+use super::security_headers;
 use super::v4::Resposta;
 use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SUCESSO};
 use crate::cache::{NotReady, SnapshotView};
@@ -39,6 +44,10 @@ pub const X_RADAR_STALE: HeaderName = HeaderName::from_static("x-radar-stale");
 pub const X_RADAR_STALE_REASON: HeaderName = HeaderName::from_static("x-radar-stale-reason");
 /// The header ANEEL sends its key in.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// Requests per window of the rate limit, on every counted answer (the peer's name).
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// Requests left in the window, on every counted answer (the peer's name).
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 /// Seconds a client is told to wait before asking again when there is no snapshot yet.
 const RETRY_AFTER_SECS: u64 = 30;
 /// Longest path or query written to the log (the rest is cut).
@@ -49,6 +58,7 @@ const MAX_LOGGED_LEN: usize = 200;
 pub struct AneelState {
     answers: AnswerService,
     keys: Arc<KeyStore>,
+    guard: Arc<Guard>,
     metrics: Arc<Metrics>,
     /// The bodies and `Last-Modified` of the current snapshot and of the stored ones that
     /// answer past moments, built once per snapshot.
@@ -93,25 +103,46 @@ fn body(answer: &Answer) -> Vec<u8> {
 }
 
 impl AneelState {
-    /// Answers through `answers`, lets in callers according to `keys`, counts in `metrics`.
-    pub fn new(answers: AnswerService, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Self {
+    /// Answers through `answers`, lets in callers according to `guard` and `keys`, counts
+    /// in `metrics`.
+    pub fn new(
+        answers: AnswerService,
+        keys: Arc<KeyStore>,
+        guard: GuardSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             prepared: Arc::new(PerAnswer::new(&answers.history_limits())),
             answers,
             keys,
+            guard: Arc::new(Guard::from(guard)),
             metrics,
         }
     }
 }
 
-/// The endpoint's routes. Serve it with the client address
+/// The endpoint's routes behind the guard's layers (in [`super::guard`]'s order; a layer
+/// that is turned off is not installed). Serve it with the client address
 /// (`into_make_service_with_connect_info::<SocketAddr>`).
 pub fn router(state: AneelState) -> Router {
-    Router::new()
+    // Each `layer` wraps the ones before it: the last one added runs first.
+    let mut router = Router::new()
         .route(PATH, get(quantitativo).fallback(method_not_allowed))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .fallback(not_found);
+    if state.guard.limiter.is_some() {
+        router = router.layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    }
+    router = router.layer(middleware::from_fn_with_state(state.clone(), authorize));
+    if !state.guard.allowed_clients.is_empty() {
+        router = router.layer(middleware::from_fn_with_state(state.clone(), allow_list));
+    }
+    router
         .layer(middleware::from_fn_with_state(state.clone(), log_and_count))
+        .layer(middleware::from_fn_with_state(
+            state.guard.proxies.clone(),
+            client_addr::resolve,
+        ))
+        .layer(middleware::map_response(security_headers::add))
         .with_state(state)
 }
 
@@ -122,8 +153,15 @@ enum HttpError {
     Answer(AnswerError, String),
     BadQuery,
     Denied(Denial),
+    /// The client's address is not in the allow-list.
+    NotAllowed(IpAddr),
     NotFound,
     MethodNotAllowed,
+    RateLimited {
+        limit: u32,
+        window: Duration,
+        retry_after_secs: u64,
+    },
 }
 
 impl HttpError {
@@ -139,8 +177,11 @@ impl HttpError {
                 StatusCode::NOT_FOUND
             }
             HttpError::Denied(Denial::MissingKey | Denial::WrongKey) => StatusCode::UNAUTHORIZED,
-            HttpError::Denied(Denial::NotLoopback) => StatusCode::FORBIDDEN,
+            HttpError::Denied(Denial::NotLoopback) | HttpError::NotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
             HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            HttpError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -191,8 +232,20 @@ impl HttpError {
                  atendidos."
                     .to_owned()
             }
+            HttpError::NotAllowed(ip) => format!(
+                "Acesso negado: o endereço {ip} não está autorizado a consultar este serviço."
+            ),
             HttpError::NotFound => format!("Recurso não encontrado: use GET {PATH}."),
             HttpError::MethodNotAllowed => format!("Método não permitido: use GET ou HEAD {PATH}."),
+            HttpError::RateLimited {
+                limit,
+                window,
+                retry_after_secs,
+            } => format!(
+                "Limite de requisições excedido: no máximo {limit} a cada {} s por chave de \
+                 acesso e por endereço. Tente novamente em {retry_after_secs} s.",
+                window.as_secs()
+            ),
         }
     }
 
@@ -201,14 +254,19 @@ impl HttpError {
         let mensagem = self.mensagem();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-        match status {
-            StatusCode::SERVICE_UNAVAILABLE => {
+        match self {
+            HttpError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            HttpError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_), _) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
-            StatusCode::METHOD_NOT_ALLOWED => {
+            HttpError::MethodNotAllowed => {
                 headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             }
-            StatusCode::UNAUTHORIZED => {
+            HttpError::Denied(Denial::MissingKey | Denial::WrongKey) => {
                 headers.insert(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("ApiKey header=\"x-api-key\""),
@@ -311,29 +369,57 @@ async fn not_found(State(state): State<AneelState>) -> Response {
     HttpError::NotFound.into_response(state.answers.email_indisponibilidade())
 }
 
-/// The key id a response was answered under, for the request log.
+/// The key a request was let in with: for the rate limit, and the request log.
 #[derive(Debug, Clone)]
-struct KeyId(String);
+struct KeyId(Arc<str>);
 
-/// Lets the request through when [`super::ApiKeys::authorize`] does; answers 401/403 otherwise.
+/// The allow-list's decision, for the request log.
+#[derive(Debug, Clone, Copy)]
+enum AllowListOutcome {
+    Allowed,
+    Refused,
+}
+
+/// Lets in the clients whose address is in the allow-list; answers 403 to the others.
+async fn allow_list(
+    State(state): State<AneelState>,
+    Extension(client): Extension<ClientAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (outcome, mut response) = if state.guard.allowed_clients.contains(client.ip()) {
+        (AllowListOutcome::Allowed, next.run(request).await)
+    } else {
+        let refusal = HttpError::NotAllowed(client.ip())
+            .into_response(state.answers.email_indisponibilidade());
+        (AllowListOutcome::Refused, refusal)
+    };
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+/// Lets the request through when [`super::ApiKeys::authorize`] does (for the client's
+/// address, not the proxy's); answers 401/403 otherwise.
 async fn authorize(
     State(state): State<AneelState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    Extension(client): Extension<ClientAddr>,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let decision = state
         .keys
         .current()
         .authorize(
-            peer.ip(),
+            client.ip(),
             request.headers().get(X_API_KEY).map(HeaderValue::as_bytes),
         )
-        .map(str::to_owned);
+        .map(Arc::<str>::from);
     match decision {
         Ok(key_id) => {
+            let key_id = KeyId(key_id);
+            request.extensions_mut().insert(key_id.clone());
             let mut response = next.run(request).await;
-            response.extensions_mut().insert(KeyId(key_id));
+            response.extensions_mut().insert(key_id);
             response
         }
         Err(denial) => {
@@ -342,10 +428,49 @@ async fn authorize(
     }
 }
 
-/// One info line per request (never the key: only its id), and the request metrics.
+/// Counts the request against its key and its client address: the handler answers while
+/// both have room, 429 otherwise; either answer says the limit and what is left of it.
+async fn rate_limit(
+    State(state): State<AneelState>,
+    Extension(client): Extension<ClientAddr>,
+    Extension(key_id): Extension<KeyId>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(limiter) = &state.guard.limiter else {
+        return next.run(request).await;
+    };
+    let decision = limiter.check(&key_id.0, client.ip(), Instant::now());
+    let (mut response, limit, remaining) = match decision {
+        Decision::Allowed { limit, remaining } => (next.run(request).await, limit, remaining),
+        Decision::Limited {
+            limit, retry_after, ..
+        } => {
+            let refusal = HttpError::RateLimited {
+                limit,
+                window: limiter.limit().window,
+                // Whole seconds, rounded up: asking again sooner would be refused.
+                retry_after_secs: retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0),
+            };
+            (
+                refusal.into_response(state.answers.email_indisponibilidade()),
+                limit,
+                0,
+            )
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+    headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
+    response.extensions_mut().insert(decision);
+    response
+}
+
+/// One info line per request, with each layer's decision (never the key: only its id), and
+/// the request metrics.
 async fn log_and_count(
     State(state): State<AneelState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddr>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -361,18 +486,43 @@ async fn log_and_count(
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let key_id = response
-        .extensions()
-        .get::<KeyId>()
-        .map_or("-", |k| k.0.as_str());
+    let outcomes = response.extensions();
+    let key_id = outcomes.get::<KeyId>().map_or("-", |k| &k.0);
+    // "off": the layer is not installed; "-": an earlier layer answered.
+    let allow_list = match outcomes.get::<AllowListOutcome>() {
+        _ if state.guard.allowed_clients.is_empty() => "off",
+        Some(AllowListOutcome::Allowed) => "allowed",
+        Some(AllowListOutcome::Refused) => "refused",
+        None => "-",
+    };
+    let rate = outcomes.get::<Decision>();
+    let rate_limit = match rate {
+        _ if state.guard.limiter.is_none() => "off",
+        Some(Decision::Allowed { .. }) => "counted",
+        Some(Decision::Limited { .. }) => "limited",
+        None => "-",
+    };
+    let rate_remaining = match rate {
+        Some(Decision::Allowed { remaining, .. }) => Some(*remaining),
+        _ => None,
+    };
+    let rate_limited_by = match rate {
+        Some(Decision::Limited { by, .. }) => Some(LimitedBy::as_str(*by)),
+        _ => None,
+    };
     tracing::info!(
         method = %method,
         path,
         query,
         status,
         duration_ms = elapsed.as_millis() as u64,
-        client = %peer,
+        client = %client,
+        peer = %client.peer(),
+        allow_list,
         key_id,
+        rate_limit,
+        rate_remaining,
+        rate_limited_by,
         "aneel request"
     );
     state

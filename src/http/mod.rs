@@ -1,10 +1,16 @@
 //! The HTTP side of the service, each on its own listener so network policy can open one
-//! without the other: the ANEEL endpoint ([`aneel`]) and the operations endpoint
-//! ([`ops`]: metrics and probes). Built on axum, which tonic itself runs on.
+//! without the other: the ANEEL endpoint ([`aneel`], behind its [`guard`]) and the
+//! operations endpoint ([`ops`]: metrics and probes). Built on axum, which tonic itself
+//! runs on.
 
 pub mod aneel;
 pub mod api_key;
+pub mod client_addr;
+pub mod guard;
+pub mod ip_range;
 pub mod ops;
+pub mod rate_limit;
+pub mod security_headers;
 mod v4;
 
 use std::future::Future;
@@ -16,15 +22,21 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use api_key::{ApiKeys, KeyStore};
+pub use client_addr::{ClientAddr, ForwardedHeader, ProxyTrust};
+pub use guard::GuardSettings;
+pub use ip_range::{IpRange, IpRanges};
+pub use rate_limit::RateLimit;
 
 /// The HTTP listeners, bound by the caller before start-up (so that a port in use stops
-/// start-up naming its setting), and the keys of the ANEEL endpoint.
+/// start-up naming its setting), and the keys and guard of the ANEEL endpoint.
 #[derive(Debug, Default)]
 pub struct HttpListeners {
     /// The ANEEL endpoint's listener; `None` turns it off.
     pub aneel: Option<TcpListener>,
     /// The accepted `x-api-key` values.
     pub api_keys: Arc<KeyStore>,
+    /// The ANEEL endpoint's client address, allow-list and rate limit.
+    pub guard: GuardSettings,
     /// The operations endpoint's listener; `None` turns it off.
     pub ops: Option<TcpListener>,
 }

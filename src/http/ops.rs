@@ -1,5 +1,6 @@
 //! The operations endpoint: `/metrics` for Prometheus, and `/livez` and `/readyz` that
-//! mirror the gRPC health statuses for load balancers that cannot speak gRPC health.
+//! mirror the gRPC health statuses for load balancers that cannot speak gRPC health. Every
+//! answer carries the [`super::security_headers`].
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -64,6 +65,7 @@ pub fn router(state: OpsState) -> Router {
         .route("/metrics", get(metrics))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
+        .layer(axum::middleware::map_response(super::security_headers::add))
         .with_state(state)
 }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
-use crate::http::{self, HttpListeners, aneel, ops};
+use crate::http::{self, GuardSettings, HttpListeners, aneel, ops};
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
 use crate::transport::Incoming;
@@ -48,12 +48,12 @@ pub(super) fn http_servers(
     shared: &Shared,
     drain: &CancellationToken,
 ) -> anyhow::Result<Vec<HttpServer>> {
-    let keys = http.api_keys;
+    let (keys, guard) = (http.api_keys, http.guard);
     let entries = [
         Entry {
             name: "ANEEL HTTP server",
             listener: http.aneel,
-            router: Box::new(move |shared| aneel_router(shared, keys)),
+            router: Box::new(move |shared| aneel_router(shared, keys, guard)),
         },
         Entry {
             name: "operations HTTP server",
@@ -79,17 +79,26 @@ pub(super) fn http_servers(
     Ok(servers)
 }
 
-/// The ANEEL endpoint, its keys reloaded from their file until shutdown.
-fn aneel_router(shared: &Shared, keys: Arc<http::KeyStore>) -> Router {
+/// The ANEEL endpoint behind `guard`, its keys reloaded from their file until shutdown.
+fn aneel_router(shared: &Shared, keys: Arc<http::KeyStore>, guard: GuardSettings) -> Router {
     tracing::info!(
         api_keys = ?keys.current().ids(),
         loopback_only = keys.current().is_empty(),
         "ANEEL API keys in force"
     );
+    tracing::info!(
+        trusted_proxies = %guard.proxies.trusted,
+        forwarded_header = %guard.proxies.header,
+        source_ranges = %guard.allowed_clients,
+        rate_limit = guard.rate_limit.map(|r| r.requests),
+        rate_limit_window_secs = guard.rate_limit.map(|r| r.window.as_secs()),
+        "ANEEL endpoint guard"
+    );
     tokio::spawn(http::reload_keys(keys.clone(), shared.stopping.clone()));
     aneel::router(aneel::AneelState::new(
         shared.answers.clone(),
         keys,
+        guard,
         shared.metrics.clone(),
     ))
 }

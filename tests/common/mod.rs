@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use radar_interrupcoes::clock::{Clock, SystemClock};
 use radar_interrupcoes::config::{AdminSettings, ServiceSettings};
 use radar_interrupcoes::domain::RawInterrupcaoRow;
-use radar_interrupcoes::http::{ApiKeys, HttpListeners, KeyStore};
+use radar_interrupcoes::http::{ApiKeys, GuardSettings, HttpListeners, KeyStore};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1 as sched_pb;
@@ -186,7 +186,7 @@ impl TestApp {
     async fn with_own_store(
         source: Arc<dyn InterrupcaoSource>,
         settings: ServiceSettings,
-        http: Option<ApiKeys>,
+        http: Option<(ApiKeys, GuardSettings)>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let backends = Backends {
@@ -199,27 +199,41 @@ impl TestApp {
         app
     }
 
-    /// Also starts the ANEEL endpoint (with `api_keys`) and the operations endpoint, each on
-    /// its own 127.0.0.1:0.
+    /// Also starts the ANEEL endpoint (with `api_keys`, without a rate limit: tests poll
+    /// it) and the operations endpoint, each on its own 127.0.0.1:0.
     pub async fn spawn_http(
         source: Arc<dyn InterrupcaoSource>,
         settings: ServiceSettings,
         api_keys: ApiKeys,
     ) -> Self {
-        Self::with_own_store(source, settings, Some(api_keys)).await
+        let guard = GuardSettings {
+            rate_limit: None,
+            ..GuardSettings::default()
+        };
+        Self::spawn_guarded(source, settings, api_keys, guard).await
+    }
+
+    /// [`Self::spawn_http`] with the ANEEL endpoint behind `guard`.
+    pub async fn spawn_guarded(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        api_keys: ApiKeys,
+        guard: GuardSettings,
+    ) -> Self {
+        Self::with_own_store(source, settings, Some((api_keys, guard))).await
     }
 
     async fn spawn_full(
         backends: Backends,
         settings: ServiceSettings,
-        http: Option<ApiKeys>,
+        http: Option<(ApiKeys, GuardSettings)>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut app = Application::build(settings, backends, listener)
             .await
             .unwrap();
         let (mut aneel_addr, mut ops_addr) = (None, None);
-        if let Some(api_keys) = http {
+        if let Some((api_keys, guard)) = http {
             let aneel = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             aneel_addr = Some(aneel.local_addr().unwrap());
@@ -227,6 +241,7 @@ impl TestApp {
             app = app.with_http(HttpListeners {
                 aneel: Some(aneel),
                 api_keys: Arc::new(KeyStore::from(api_keys)),
+                guard,
                 ops: Some(ops),
             });
         }
