@@ -329,12 +329,18 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
     assert_eq!(first["status"], 200);
     assert_eq!(first["key_id"], "aneel-2026");
     assert!(first["duration_ms"].is_u64(), "{first}");
+    assert_eq!(first["client"], "127.0.0.1", "{first}");
     assert!(
-        first["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        first["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
         "{first}"
     );
+    // Each layer's decision: no allow-list by default, the default rate limit counted it.
+    assert_eq!(first["allow_list"], "off", "{first}");
+    assert_eq!(first["rate_limit"], "counted", "{first}");
+    assert_eq!(first["rate_remaining"], 9, "{first}");
     assert_eq!(second["status"], 401);
     assert_eq!(second["key_id"], "-");
+    assert_eq!(second["rate_limit"], "-", "refused before it: {second}");
     assert!(
         !service.logs().contains(secret),
         "the key leaked into the logs"

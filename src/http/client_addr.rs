@@ -154,7 +154,8 @@ fn forwarded(line: &HeaderValue) -> Vec<Option<IpAddr>> {
         return vec![None];
     };
     let mut hops = Vec::new();
-    let mut element_for: Option<Option<IpAddr>> = None;
+    // The current element's `for` address (`None`: absent or unreadable so far).
+    let mut element_for: Option<IpAddr> = None;
     let mut pair = String::new();
     let mut chars = line.chars();
     let mut quoted = false;
@@ -165,22 +166,22 @@ fn forwarded(line: &HeaderValue) -> Vec<Option<IpAddr>> {
             ';' if !quoted => end_pair(&mut pair, &mut element_for),
             ',' if !quoted => {
                 end_pair(&mut pair, &mut element_for);
-                hops.push(element_for.take().flatten());
+                hops.push(element_for.take());
             }
             c => pair.push(c),
         }
     }
     end_pair(&mut pair, &mut element_for);
-    hops.push(element_for.take().flatten());
+    hops.push(element_for.take());
     hops
 }
 
 /// Ends one `name=value` pair of a `Forwarded` element: keeps its address if it is `for`.
-fn end_pair(pair: &mut String, element_for: &mut Option<Option<IpAddr>>) {
+fn end_pair(pair: &mut String, element_for: &mut Option<IpAddr>) {
     if let Some((name, value)) = pair.split_once('=')
         && name.trim().eq_ignore_ascii_case("for")
     {
-        *element_for = Some(node_ip(value.trim()));
+        *element_for = node_ip(value.trim());
     }
     pair.clear();
 }
