@@ -11,29 +11,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{InterrupcaoAtiva, RowRejection};
+// The snapshot is a domain type; most of its readers know it as the cache's.
+pub use crate::domain::Snapshot;
 use crate::hygiene::public_failure;
 use crate::locks::{read, write};
 use crate::scheduler::RunFailure;
 
 /// The key the current answer is cached under.
 pub const CACHE_KEY: &str = "interrupcoes:ativas:v1";
-
-/// One complete answer of the source, as loaded by the warm-up job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    /// When the source was queried.
-    pub collected_at: DateTime<Utc>,
-    /// Which source produced it (`sqlite`, `oracle`).
-    pub source: String,
-    /// The instance (replica) that queried the source.
-    pub instance: String,
-    /// The validated items, ordered by conjunto, then município.
-    pub items: Vec<InterrupcaoAtiva>,
-    /// Source rows left out by validation: their (conjunto, município) pairs are missing
-    /// from `items`.
-    pub rejected: Vec<RowRejection>,
-}
 
 /// A snapshot as a reader sees it now: with its age and staleness.
 #[derive(Debug, Clone)]
@@ -224,6 +209,7 @@ fn staleness(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::domain::InterrupcaoAtiva;
     use crate::scheduler::JobError;
     use chrono::TimeZone;
 

@@ -9,6 +9,7 @@ pub mod answer;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod db;
 pub mod domain;
 pub mod grpc;
 pub mod health;

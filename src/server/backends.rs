@@ -62,6 +62,7 @@ pub fn setting_names() -> SettingNames {
         oracle_client_lib_dir: config::variable("client_lib_dir"),
         oracle_pool_max: config::variable("pool_max"),
         oracle_call_timeout: config::variable("call_timeout"),
+        store: config::variable("store"),
     }
 }
 

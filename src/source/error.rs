@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::db::blocking::CancelledTask;
+
 /// Whether retrying may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceErrorKind {
@@ -62,6 +64,14 @@ impl fmt::Display for SourceError {
     }
 }
 
+/// A source's blocking call that the runtime cancelled (shutting down) may succeed on the
+/// next run.
+impl From<CancelledTask> for SourceError {
+    fn from(CancelledTask(message): CancelledTask) -> Self {
+        SourceError::transient(None, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +84,13 @@ mod tests {
         let e = SourceError::permanent(None, "table missing");
         assert_eq!(e.to_string(), "table missing (permanent)");
         assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn a_cancelled_task_is_a_transient_source_error() {
+        let e = SourceError::from(CancelledTask("the Oracle fetch task was cancelled".into()));
+        assert!(e.is_transient());
+        assert_eq!(e.code, None);
+        assert_eq!(e.message, "the Oracle fetch task was cancelled");
     }
 }

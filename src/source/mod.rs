@@ -1,27 +1,35 @@
 //! The data-source port: where the aggregated interruptions come from, and its adapters.
 //!
 //! Every adapter runs the same SQL text ([`AGGREGATION_SQL`]) with the same named binds, and
-//! translates its driver's errors into [`SourceError`] at its boundary.
+//! translates its driver's errors into [`SourceError`] at its boundary. What the adapters
+//! share with the snapshot store (blocking calls, cancellation, the Oracle pool and session)
+//! is in [`crate::db`].
 
-pub mod blocking;
-pub mod cancel;
 #[cfg(test)]
 pub mod contract_suite;
 pub mod error;
-pub mod names;
 pub mod oracle;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use crate::db::SettingNames;
 pub use error::{SourceError, SourceErrorKind};
-pub use names::SettingNames;
 
 use crate::domain::RawInterrupcaoRow;
 
 /// The aggregation of docs/domain.md rules 1 to 6, shared by every adapter. Binds: `:ag_id`
 /// (agency of the events) and `:dist` (distributor of the devices).
 pub const AGGREGATION_SQL: &str = include_str!("../../sql/interrupcoes_ativas.sql");
+
+/// The OMS tables [`AGGREGATION_SQL`] reads (synonyms in the service's Oracle schema, tables
+/// in a SQLite file).
+pub const OMS_TABLES: [&str; 4] = [
+    "AGENCY_EVENT",
+    "SWITCH_PLAN_TASKS",
+    "OMS_CONNECTIVITY",
+    "CISPERSL",
+];
 
 /// Output columns of [`AGGREGATION_SQL`], in order (see `RawInterrupcaoRow::from`).
 pub const AGGREGATION_COLUMNS: [&str; 5] = [

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoredSnapshot};
-use crate::cache::Snapshot;
-use crate::domain::{InterrupcaoAtiva, RowRejection};
+use crate::domain::{InterrupcaoAtiva, RowRejection, Snapshot};
 
 /// 20/11/2026 12:00 UTC plus `minutes`.
 pub fn at(minutes: i64) -> DateTime<Utc> {

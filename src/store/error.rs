@@ -1,5 +1,7 @@
 //! The one error type every store adapter translates its driver errors into.
 
+use crate::db::blocking::CancelledTask;
+
 /// A failure of the snapshot store, with the driver's native code kept (`SQLITE_BUSY`,
 /// `ORA-12541`). Never contains secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,10 +35,9 @@ impl StoreError {
     }
 }
 
-impl From<crate::source::blocking::CancelledTask> for StoreError {
-    fn from(
-        crate::source::blocking::CancelledTask(message): crate::source::blocking::CancelledTask,
-    ) -> Self {
+/// A store call that the runtime cancelled (shutting down).
+impl From<CancelledTask> for StoreError {
+    fn from(CancelledTask(message): CancelledTask) -> Self {
         Self::new("store", None, message)
     }
 }
@@ -54,5 +55,14 @@ mod tests {
         );
         let e = StoreError::new("oracle", None, "no pool");
         assert_eq!(e.to_string(), "snapshot store (oracle): no pool");
+    }
+
+    #[test]
+    fn a_cancelled_task_is_a_store_error_naming_the_work() {
+        let e = StoreError::from(CancelledTask("the SQLite store task was cancelled".into()));
+        assert_eq!(
+            e.to_string(),
+            "snapshot store (store): the SQLite store task was cancelled"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! Adapters ([`sqlite::SqliteStore`], [`oracle::OracleStore`]) run the same SQL texts
 //! ([`sql`]) and translate their driver's errors into [`StoreError`] at their boundary. The
 //! SQL is portable on purpose: a unique key decides "already stored" and "already claimed"
-//! (`SQLITE_CONSTRAINT`, `ORA-00001`), never an engine-specific upsert.
+//! (`SQLITE_CONSTRAINT`, `ORA-00001`), never an engine-specific upsert. What the adapters
+//! share with the data source (blocking calls, cancellation, the Oracle pool and session) is
+//! in [`crate::db`]; the store imports nothing from the source nor the cache.
 
 mod claims;
 #[cfg(test)]
@@ -24,7 +26,7 @@ pub use claims::StoreClaims;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-use crate::cache::Snapshot;
+use crate::domain::Snapshot;
 
 /// A snapshot as stored: the snapshot and what identifies it in the history.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,7 @@
 //! checked, since a table can be edited by hand.
 
 use super::{StoreError, StoredSnapshot, from_millis};
-use crate::cache::Snapshot;
-use crate::domain::{InterrupcaoAtiva, RowRejection};
+use crate::domain::{InterrupcaoAtiva, RowRejection, Snapshot};
 
 /// Raw header columns, before conversion.
 pub type HeaderRow = (String, i64, Option<i64>, String, String, String, i64, i64);

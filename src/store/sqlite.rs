@@ -22,9 +22,9 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::db::blocking::{Lane, run_blocking};
+use crate::db::{cancel, sqlite};
 use crate::domain::RowRejection;
-use crate::source::blocking::{Lane, run_blocking};
-use crate::source::cancel;
 
 /// DDL of the store's tables (idempotent), run on first use.
 pub const STORE_SQL: &str = include_str!("../../sql/sqlite/store.sql");
@@ -118,15 +118,9 @@ impl SqliteStore {
     }
 
     fn error(&self, e: &rusqlite::Error) -> StoreError {
-        let code = match e {
-            rusqlite::Error::SqliteFailure(f, _) => {
-                Some(crate::source::sqlite::primary_code_name(f.extended_code).to_owned())
-            }
-            _ => None,
-        };
         StoreError::new(
             NAME,
-            code,
+            sqlite::native_code(e).map(str::to_owned),
             format!("{e} (file {}){}", self.path.display(), self.setting_hint()),
         )
     }

@@ -1,6 +1,6 @@
 //! [`OracleSource`]: the production adapter of [`InterrupcaoSource`].
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -8,20 +8,11 @@ use oracle::Connection;
 use oracle::pool::Pool;
 
 use super::session;
-use super::settings::OracleSettings;
+use crate::db::blocking::{Lane, run_blocking};
+use crate::db::cancel;
+use crate::db::oracle::{LazyPool, OracleSettings};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
-use crate::source::blocking::{Lane, run_blocking};
-use crate::source::cancel::{self, Cancel};
 use crate::source::{InterrupcaoSource, SourceError};
-
-/// Oracle's cancellation: `break_execution` on the session running the call.
-impl Cancel for Arc<Connection> {
-    fn cancel(&self) {
-        if let Err(e) = self.break_execution() {
-            tracing::warn!(error = %e, "could not break the abandoned Oracle call");
-        }
-    }
-}
 
 /// Reads the aggregated interruptions from the OMS through Oracle.
 ///
@@ -36,11 +27,7 @@ pub struct OracleSource {
 struct Inner {
     settings: OracleSettings,
     binds: QueryBinds,
-    /// Empty until a pool is created; read without waiting.
-    pool: OnceLock<Pool>,
-    /// Held while creating the pool (possibly for minutes against a hung network), so that
-    /// concurrent fetches do not create two. Nothing else waits on it.
-    creating: Mutex<()>,
+    pool: LazyPool,
 }
 
 impl OracleSource {
@@ -51,8 +38,7 @@ impl OracleSource {
             inner: Arc::new(Inner {
                 settings,
                 binds,
-                pool: OnceLock::new(),
-                creating: Mutex::new(()),
+                pool: LazyPool::default(),
             }),
         }
     }
@@ -60,18 +46,7 @@ impl OracleSource {
     /// Whether the pool has been created (for status pages and tests). Never waits, also
     /// while a creation is under way.
     pub fn pool_created(&self) -> bool {
-        self.inner.pool.get().is_some()
-    }
-
-    /// The pool's state for `Debug`, without waiting for a creation under way.
-    fn pool_state(&self) -> &'static str {
-        if self.pool_created() {
-            return "created";
-        }
-        match self.inner.creating.try_lock() {
-            Err(TryLockError::WouldBlock) => "creating",
-            Ok(_) | Err(TryLockError::Poisoned(_)) => "not created",
-        }
+        self.inner.pool.is_created()
     }
 }
 
@@ -80,44 +55,38 @@ impl std::fmt::Debug for OracleSource {
         f.debug_struct("OracleSource")
             .field("settings", &self.inner.settings)
             .field("binds", &self.inner.binds)
-            .field("pool", &self.pool_state())
+            .field("pool", &self.inner.pool.state())
             .finish()
     }
 }
 
 impl Inner {
     fn pool(&self) -> Result<Pool, SourceError> {
-        if let Some(pool) = self.pool.get() {
-            return Ok(pool.clone());
-        }
-        let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another fetch may have created it while this one waited.
-        if let Some(pool) = self.pool.get() {
-            return Ok(pool.clone());
-        }
-        let started = Instant::now();
-        match session::build_pool(&self.settings) {
-            Ok(pool) => {
-                tracing::info!(
-                    duration_ms = elapsed_ms(started),
-                    pool_min = self.settings.pool_min,
-                    pool_max = self.settings.pool_max,
-                    "oracle session pool created"
-                );
-                Ok(self.pool.get_or_init(|| pool).clone())
+        self.pool.get_or_create(|| {
+            let started = Instant::now();
+            match session::build_pool(&self.settings) {
+                Ok(pool) => {
+                    tracing::info!(
+                        duration_ms = elapsed_ms(started),
+                        pool_min = self.settings.pool_min,
+                        pool_max = self.settings.pool_max,
+                        "oracle session pool created"
+                    );
+                    Ok(pool)
+                }
+                Err(e) => {
+                    // Not a warning of its own: the failure reaches the run's one error line.
+                    tracing::debug!(
+                        duration_ms = elapsed_ms(started),
+                        code = e.code.as_deref(),
+                        transient = e.is_transient(),
+                        error = %e.message,
+                        "oracle session pool not created; the next fetch tries again"
+                    );
+                    Err(e)
+                }
             }
-            Err(e) => {
-                // Not a warning of its own: the failure reaches the run's one error line.
-                tracing::debug!(
-                    duration_ms = elapsed_ms(started),
-                    code = e.code.as_deref(),
-                    transient = e.is_transient(),
-                    error = %e.message,
-                    "oracle session pool not created; the next fetch tries again"
-                );
-                Err(e)
-            }
-        }
+        })
     }
 
     fn fetch_blocking(
@@ -133,7 +102,7 @@ impl Inner {
         // last reference (and, if the release fails, ODPI-C's implicit rollback and close
         // on drop) is this function's, not the async worker's that disarms the guard.
         drop(cancel::unregister(cancel_slot));
-        session::release(&conn, &self.settings.names);
+        crate::db::oracle::session::release(&conn);
         let rows = fetched?;
         tracing::debug!(
             duration_ms = elapsed_ms(started),
@@ -211,13 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn debug_does_not_wait_for_a_pool_creation_under_way() {
+    fn debug_shows_the_pool_state() {
+        // Not waiting for a creation under way: `LazyPool::state`'s own test.
         let s = source();
-        assert!(format!("{s:?}").contains("pool: \"not created\""));
-        let _creating = s.inner.creating.lock().unwrap();
-        // With `lock()` instead of `try_lock()` this would deadlock.
-        assert!(format!("{s:?}").contains("pool: \"creating\""), "{s:?}");
-        assert!(!s.pool_created());
+        assert!(format!("{s:?}").contains("pool: \"not created\""), "{s:?}");
     }
 
     #[tokio::test]

@@ -12,18 +12,10 @@ use oracle::Connection;
 use super::error::translate;
 use super::inspect::{self, Pushdown, SynonymTarget};
 use super::session;
-use super::settings::OracleSettings;
+use crate::db::blocking::{CancelSlot, Lane, run_blocking};
+use crate::db::oracle::OracleSettings;
 use crate::domain::{QueryBinds, validate_rows};
-use crate::source::SourceError;
-use crate::source::blocking::{CancelSlot, Lane, run_blocking};
-
-/// The tables (synonyms, in the service's schema) the aggregation SQL reads.
-pub const OMS_TABLES: [&str; 4] = [
-    "AGENCY_EVENT",
-    "SWITCH_PLAN_TASKS",
-    "OMS_CONNECTIVITY",
-    "CISPERSL",
-];
+use crate::source::{OMS_TABLES, SourceError};
 
 /// What the check found. `Display` gives the few lines an operator reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,11 +7,11 @@ use std::fmt;
 use oracle::Connection;
 
 use super::binds::{text_binds, with_named};
-use super::check::OMS_TABLES;
 use super::error::translate;
-use super::session::statement_text;
+use crate::db::SettingNames;
+use crate::db::oracle::session::statement_text;
 use crate::domain::QueryBinds;
-use crate::source::{AGGREGATION_SQL, SettingNames, SourceError};
+use crate::source::{AGGREGATION_SQL, OMS_TABLES, SourceError};
 
 /// Where a name the query reads points.
 #[derive(Debug, Clone, PartialEq, Eq)]

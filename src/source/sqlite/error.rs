@@ -8,7 +8,9 @@ use std::path::Path;
 
 use rusqlite::ffi;
 
-use crate::source::{SettingNames, SourceError};
+use crate::db::SettingNames;
+use crate::db::sqlite::primary_code_name;
+use crate::source::SourceError;
 
 /// Translates a rusqlite error raised while reading or writing the database at `path`; the
 /// advice names settings by `names`.
@@ -68,37 +70,6 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames
             }
         }
         other => SourceError::permanent(None, format!("SQLite adapter error on {path}: {other}")),
-    }
-}
-
-/// Name of the primary result code (the low byte of an extended code), as SQLite spells it.
-pub(crate) fn primary_code_name(extended_code: std::os::raw::c_int) -> &'static str {
-    match extended_code & 0xff {
-        ffi::SQLITE_ERROR => "SQLITE_ERROR",
-        ffi::SQLITE_INTERNAL => "SQLITE_INTERNAL",
-        ffi::SQLITE_PERM => "SQLITE_PERM",
-        ffi::SQLITE_ABORT => "SQLITE_ABORT",
-        ffi::SQLITE_BUSY => "SQLITE_BUSY",
-        ffi::SQLITE_LOCKED => "SQLITE_LOCKED",
-        ffi::SQLITE_NOMEM => "SQLITE_NOMEM",
-        ffi::SQLITE_READONLY => "SQLITE_READONLY",
-        ffi::SQLITE_INTERRUPT => "SQLITE_INTERRUPT",
-        ffi::SQLITE_IOERR => "SQLITE_IOERR",
-        ffi::SQLITE_CORRUPT => "SQLITE_CORRUPT",
-        ffi::SQLITE_NOTFOUND => "SQLITE_NOTFOUND",
-        ffi::SQLITE_FULL => "SQLITE_FULL",
-        ffi::SQLITE_CANTOPEN => "SQLITE_CANTOPEN",
-        ffi::SQLITE_PROTOCOL => "SQLITE_PROTOCOL",
-        ffi::SQLITE_SCHEMA => "SQLITE_SCHEMA",
-        ffi::SQLITE_TOOBIG => "SQLITE_TOOBIG",
-        ffi::SQLITE_CONSTRAINT => "SQLITE_CONSTRAINT",
-        ffi::SQLITE_MISMATCH => "SQLITE_MISMATCH",
-        ffi::SQLITE_MISUSE => "SQLITE_MISUSE",
-        ffi::SQLITE_NOLFS => "SQLITE_NOLFS",
-        ffi::SQLITE_AUTH => "SQLITE_AUTH",
-        ffi::SQLITE_RANGE => "SQLITE_RANGE",
-        ffi::SQLITE_NOTADB => "SQLITE_NOTADB",
-        _ => "SQLITE_UNKNOWN",
     }
 }
 

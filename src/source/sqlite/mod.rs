@@ -25,25 +25,18 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags, named_params};
 
 pub use demo::{DemoSummary, MAX_SCALE as MAX_DEMO_SCALE, generate};
-pub(crate) use error::{primary_code_name, translate};
+pub(crate) use error::translate;
 pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
-use super::blocking::{CancelSlot, Lane, run_blocking};
-use super::cancel::{self, Cancel};
 use super::{
     AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SettingNames, SourceError,
 };
+use crate::db::blocking::{CancelSlot, Lane, run_blocking};
+use crate::db::cancel;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
 
 /// How long a fetch waits for another connection's lock before failing with `SQLITE_BUSY`.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// SQLite's cancellation: interrupt the statement running on the connection.
-impl Cancel for InterruptHandle {
-    fn cancel(&self) {
-        self.interrupt();
-    }
-}
 
 /// Reads active interruptions from a SQLite file. The file must exist: the demo database
 /// is made at start-up or by `generate-demo`, never while fetching.

@@ -5,17 +5,11 @@
 use rusqlite::Connection;
 
 use super::generate;
-use crate::source::{AGGREGATION_SQL, SettingNames};
+use crate::db::SettingNames;
+use crate::source::{AGGREGATION_SQL, OMS_TABLES};
 
 /// Any seed gives the same shape of data; this one is the service's default.
 const SEED: u64 = 0x5252_4441_5237_3030;
-
-const OMS_TABLES: [&str; 4] = [
-    "AGENCY_EVENT",
-    "SWITCH_PLAN_TASKS",
-    "OMS_CONNECTIVITY",
-    "CISPERSL",
-];
 
 /// The aliases the SQL gives the OMS tables (`FROM CISPERSL p2` gives `p2`).
 fn table_aliases(sql: &str) -> Vec<(String, String)> {

@@ -1,12 +1,13 @@
-//! What the Oracle adapter needs to connect: plain values, already validated by whoever
-//! builds them (the service's settings, in `main`). The adapter knows no flag or variable.
+//! What the Oracle adapters (the source and the store) need to connect: plain values, already
+//! validated by whoever builds them (the service's settings, in `main`). The adapters know no
+//! flag or variable.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::source::SettingNames;
+use crate::db::SettingNames;
 
 /// The adapter's connection settings. The password is a [`SecretString`]: `Debug` shows it
 /// redacted and nothing in this crate logs or formats it.
@@ -30,7 +31,7 @@ pub struct OracleSettings {
     pub stmt_cache_size: u32,
     /// Longest a database round trip, or the wait for a pooled session, may take.
     pub call_timeout: Duration,
-    /// How long one whole fetch may take before the adapter abandons it.
+    /// How long one whole fetch of the source may take before the source abandons it.
     pub fetch_deadline: Duration,
     /// The names of the settings that errors advise about.
     pub names: SettingNames,

@@ -5,7 +5,9 @@
 //! passed), the blocking call would otherwise go on until it ends by itself, holding a
 //! thread, a session and the database's attention while the retry starts another one.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::locks::lock;
 
 /// Something that stops a running driver call from another thread. Each adapter implements
 /// it for its driver's handle.
@@ -36,21 +38,13 @@ impl<C: Cancel> CancelOnDrop<C> {
 
     /// The fetch ended: nothing to cancel.
     pub fn disarm(self) {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        lock(&self.slot).take();
     }
 }
 
 impl<C: Cancel> Drop for CancelOnDrop<C> {
     fn drop(&mut self) {
-        if let Some(canceller) = self
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(canceller) = lock(&self.slot).take() {
             tracing::warn!("database call abandoned by its caller: cancelling it");
             canceller.cancel();
         }
@@ -59,7 +53,7 @@ impl<C: Cancel> Drop for CancelOnDrop<C> {
 
 /// Called by the blocking side once the call can be cancelled.
 pub fn register<C: Cancel>(slot: &Mutex<Option<C>>, canceller: C) {
-    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(canceller);
+    *lock(slot) = Some(canceller);
 }
 
 /// Called by the blocking side when the call is over, before it releases what it
@@ -67,7 +61,7 @@ pub fn register<C: Cancel>(slot: &Mutex<Option<C>>, canceller: C) {
 /// drop does: a session's implicit rollback and close) goes away on the blocking thread,
 /// not on the async worker that happens to disarm the guard.
 pub fn unregister<C: Cancel>(slot: &Mutex<Option<C>>) -> Option<C> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    lock(slot).take()
 }
 
 #[cfg(test)]

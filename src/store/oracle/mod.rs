@@ -1,18 +1,21 @@
 //! Oracle adapter of [`SnapshotStore`]: the store in the service's own schema (tables of
 //! `sql/oracle/03_store.sql`), reached with the same connection settings as the source.
 //!
-//! Same shape as the Oracle source: a session pool created on first use (so the service
-//! starts while Oracle is down), each operation on a pooled session inside
-//! `spawn_blocking`, every round trip bounded by the call timeout. Writes commit
-//! explicitly and roll back on any error, so a failure leaves nothing half-written.
+//! Same shape as the Oracle source, with the same shared code ([`crate::db::oracle`]): a
+//! session pool created on first use (so the service starts while Oracle is down), each
+//! operation on a pooled session on the blocking pool, every round trip bounded by the call
+//! timeout. Writes commit explicitly and roll back on any error, so a failure leaves nothing
+//! half-written. Errors carry the store's own advice ([`error`]).
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+mod error;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use oracle::pool::Pool;
 use oracle::{Connection, Row};
 
+use self::error::{advise, translate};
 use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
 use super::sql;
@@ -20,17 +23,13 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::db::blocking::{Lane, run_blocking};
+use crate::db::cancel;
+use crate::db::oracle::codes::UNIQUE_VIOLATED;
+use crate::db::oracle::{LazyPool, OracleSettings, session};
 use crate::domain::RowRejection;
-use crate::source::SourceError;
-use crate::source::blocking::{Lane, run_blocking};
-use crate::source::cancel;
-use crate::source::oracle::error::translate;
-use crate::source::oracle::{OracleSettings, session};
 
 const NAME: &str = "oracle";
-
-/// `ORA-00001: unique constraint violated`.
-const UNIQUE_VIOLATED: i32 = 1;
 
 /// The snapshot store in the service's Oracle schema.
 #[derive(Clone)]
@@ -40,15 +39,14 @@ pub struct OracleStore {
 
 struct Inner {
     settings: OracleSettings,
-    pool: OnceLock<Pool>,
-    creating: Mutex<()>,
+    pool: LazyPool,
 }
 
 impl std::fmt::Debug for OracleStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OracleStore")
             .field("settings", &self.inner.settings)
-            .field("pool_created", &self.inner.pool.get().is_some())
+            .field("pool", &self.inner.pool.state())
             .finish()
     }
 }
@@ -71,18 +69,13 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn store_error(e: SourceError) -> StoreError {
-    StoreError::new(NAME, e.code, e.message)
-}
-
 impl OracleStore {
     /// A store reached with `settings`. Touches neither the network nor the client library.
     pub fn new(settings: OracleSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
-                pool: OnceLock::new(),
-                creating: Mutex::new(()),
+                pool: LazyPool::default(),
             }),
         }
     }
@@ -105,7 +98,7 @@ impl OracleStore {
                 let _ = conn.rollback();
             }
             result.map_err(|failure| match failure {
-                Failure::Driver(e) => store_error(translate(&e, names)),
+                Failure::Driver(e) => translate(&e, names),
                 Failure::Store(e) => e,
             })
         })
@@ -115,19 +108,12 @@ impl OracleStore {
 
 impl Inner {
     fn connection(&self) -> Result<Connection, StoreError> {
-        if let Some(pool) = self.pool.get() {
-            return session::connection(pool, &self.settings).map_err(store_error);
-        }
-        let creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another call may have created it while this one waited.
-        let pool = if let Some(pool) = self.pool.get() {
-            pool.clone()
-        } else {
-            let pool = session::build_pool(&self.settings).map_err(store_error)?;
-            self.pool.get_or_init(|| pool).clone()
-        };
-        drop(creating);
-        session::connection(&pool, &self.settings).map_err(store_error)
+        let names = &self.settings.names;
+        let pool = self
+            .pool
+            .get_or_create(|| session::build_pool(&self.settings))
+            .map_err(|f| advise(&f, names))?;
+        session::connection(&pool, &self.settings).map_err(|f| advise(&f, names))
     }
 }
 
@@ -356,11 +342,11 @@ impl SnapshotStore for OracleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::oracle::contract_tests::{drop_table_sql, settings_from_env};
+    use crate::db::oracle::test_db::{drop_table_sql, settings_from_env};
     use crate::store::contract_suite;
 
     /// The store's DDL as the DBA runs it.
-    const STORE_DDL: &str = include_str!("../../sql/oracle/03_store.sql");
+    const STORE_DDL: &str = include_str!("../../../sql/oracle/03_store.sql");
 
     const TABLES: [&str; 4] = [
         "radar_snapshot_item",
@@ -410,7 +396,7 @@ mod tests {
         );
         let store = OracleStore::new(settings);
         assert_eq!(store.name(), "oracle");
-        assert!(store.inner.pool.get().is_none());
+        assert!(!store.inner.pool.is_created());
         assert!(!format!("{store:?}").contains("never-shown-7"));
     }
 

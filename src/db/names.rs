@@ -1,6 +1,7 @@
 //! The names the operator knows the adapters' settings by. Whoever reads the settings (the
 //! service's `server`) fills them in, so that an adapter's advice names what to fix while
-//! the adapters themselves know no flag or variable.
+//! the adapters themselves know no flag or variable. Shared by both ports: the Oracle store
+//! logs in with the same connection settings as the Oracle source.
 
 /// The environment variables of the settings the adapters' messages advise about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct SettingNames {
     pub oracle_pool_max: String,
     /// The Oracle call timeout.
     pub oracle_call_timeout: String,
+    /// Which snapshot store is used (`sqlite` or `oracle`).
+    pub store: String,
 }
 
 impl SettingNames {
@@ -41,6 +44,7 @@ impl SettingNames {
             ("{oracle_client_lib_dir}", &self.oracle_client_lib_dir),
             ("{oracle_pool_max}", &self.oracle_pool_max),
             ("{oracle_call_timeout}", &self.oracle_call_timeout),
+            ("{store}", &self.store),
         ]
         .into_iter()
         .fold(template.to_owned(), |text, (field, name)| {
@@ -63,6 +67,7 @@ impl SettingNames {
             oracle_client_lib_dir: "RADAR_ORACLE_CLIENT_LIB_DIR".into(),
             oracle_pool_max: "RADAR_ORACLE_POOL_MAX".into(),
             oracle_call_timeout: "RADAR_ORACLE_CALL_TIMEOUT_SECS".into(),
+            store: "RADAR_STORE".into(),
         }
     }
 }

@@ -19,22 +19,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinError;
 use tracing::Span;
 
-use super::SourceError;
 use super::cancel::{Cancel, CancelOnDrop};
 
 /// Where the blocking side registers its canceller (see [`super::cancel::register`]).
 pub type CancelSlot<C> = Arc<Mutex<Option<C>>>;
 
-/// A blocking task that the runtime cancelled (it is shutting down): each adapter's error
+/// A blocking task that the runtime cancelled (it is shutting down): each port's error
 /// type says what that means for it (for a source, a transient failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelledTask(pub String);
-
-impl From<CancelledTask> for SourceError {
-    fn from(CancelledTask(message): CancelledTask) -> Self {
-        SourceError::transient(None, message)
-    }
-}
 
 /// Where a blocking call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +143,16 @@ mod tests {
 
     struct NoCancel;
 
+    /// A port's error type, as far as this module sees one.
+    #[derive(Debug)]
+    struct PortError(String);
+
+    impl From<CancelledTask> for PortError {
+        fn from(CancelledTask(message): CancelledTask) -> Self {
+            Self(message)
+        }
+    }
+
     impl Cancel for NoCancel {
         fn cancel(&self) {}
     }
@@ -160,7 +163,7 @@ mod tests {
             run_blocking(
                 "test",
                 Lane::Background,
-                |_: &CancelSlot<NoCancel>| -> Result<(), SourceError> { panic!("boom 43") },
+                |_: &CancelSlot<NoCancel>| -> Result<(), PortError> { panic!("boom 43") },
             )
             .await
         })
@@ -177,7 +180,7 @@ mod tests {
         let caller = nice();
         let (inside, name) =
             run_blocking("test", Lane::Background, move |_: &CancelSlot<NoCancel>| {
-                Ok::<_, SourceError>((nice(), std::thread::current().name().map(str::to_owned)))
+                Ok::<_, PortError>((nice(), std::thread::current().name().map(str::to_owned)))
             })
             .await
             .unwrap();
@@ -186,7 +189,7 @@ mod tests {
         assert_eq!(nice(), caller, "the caller's priority is untouched");
         // The pool keeps the normal priority (the store's reads answer RPCs).
         let pooled = run_blocking("test", Lane::Pool, move |_: &CancelSlot<NoCancel>| {
-            Ok::<_, SourceError>(nice())
+            Ok::<_, PortError>(nice())
         })
         .await
         .unwrap();
@@ -197,7 +200,7 @@ mod tests {
     async fn a_panic_in_the_blocking_task_is_raised_again() {
         let outer = tokio::spawn(async {
             let joined =
-                tokio::task::spawn_blocking(|| -> Result<(), SourceError> { panic!("boom 42") })
+                tokio::task::spawn_blocking(|| -> Result<(), PortError> { panic!("boom 42") })
                     .await;
             settle(from_pool("test", joined))
         })
@@ -209,12 +212,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cancelled_blocking_task_is_a_transient_error() {
-        let task = tokio::spawn(std::future::pending::<Result<(), SourceError>>());
+    async fn a_cancelled_blocking_task_is_the_ports_error_naming_the_work() {
+        let task = tokio::spawn(std::future::pending::<Result<(), PortError>>());
         task.abort();
-        let err = settle(from_pool("Oracle fetch", task.await)).unwrap_err();
-        assert!(err.message.contains("cancelled"), "{err}");
-        assert!(err.message.contains("Oracle fetch"), "{err}");
-        assert!(err.is_transient());
+        let PortError(message) = settle(from_pool("Oracle fetch", task.await)).unwrap_err();
+        assert!(message.contains("cancelled"), "{message}");
+        assert!(message.contains("Oracle fetch"), "{message}");
     }
 }
