@@ -69,7 +69,7 @@ mod tests {
     fn the_state_does_not_wait_for_a_creation_under_way() {
         let pool = LazyPool::default();
         assert_eq!(pool.state(), "not created");
-        let _creating = pool.creating.lock().unwrap();
+        let _creating = lock(&pool.creating);
         // With `lock()` instead of `try_lock()` this would deadlock.
         assert_eq!(pool.state(), "creating");
         assert!(!pool.is_created());
