@@ -82,33 +82,50 @@ pub(super) fn job_status(status: &JobStatus) -> sched_pb::JobStatus {
     }
 }
 
-pub(super) fn answer(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+/// ANEEL's answer: the snapshot's items, or the error answer once it is older than the
+/// hard limit. It depends only on the snapshot and on whether it has expired.
+pub(super) fn resposta(answer: &Answer) -> pb::QuantitativoInterrupcoesAtivas {
+    pb::QuantitativoInterrupcoesAtivas {
+        idc_status_requisicao: answer.idc_status_requisicao(),
+        email_indisponibilidade: answer.email_indisponibilidade.clone(),
+        mensagem: answer.mensagem(),
+        interrupcao_fornecimento: answer.items().iter().map(interrupcao).collect(),
+    }
+}
+
+/// The fields of the answer's metadata that depend only on its snapshot (for a past answer,
+/// the stored snapshot it was read from): the same at every age and every moment asked.
+/// The others are [`call_metadata`]'s; each field is set by exactly one of the two.
+pub(super) fn snapshot_metadata(answer: &Answer) -> pb::SnapshotMetadata {
+    let snapshot = &answer.view.snapshot;
+    pb::SnapshotMetadata {
+        collected_at: Some(timestamp(snapshot.collected_at)),
+        source: snapshot.source.clone(),
+        item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
+        rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
+        missing_pairs: answer.missing_pairs(),
+        instance: snapshot.instance.clone(),
+        snapshot_id: answer
+            .recovered
+            .as_ref()
+            .map(|r| r.snapshot_id.to_string())
+            .unwrap_or_default(),
+        ..pb::SnapshotMetadata::default()
+    }
+}
+
+/// The fields of the answer's metadata that change from call to call: age and staleness,
+/// the cache key and the moment asked. No repeated field may be set here: this part is
+/// sent as a second occurrence of the `snapshot` field, which decoders merge into the
+/// first ([`snapshot_metadata`]'s), and repeated fields would be concatenated.
+pub(super) fn call_metadata(answer: &Answer) -> pb::SnapshotMetadata {
     let view = &answer.view;
-    let snapshot = &view.snapshot;
-    pb::GetQuantitativoInterrupcoesAtivasResponse {
-        resposta: Some(pb::QuantitativoInterrupcoesAtivas {
-            idc_status_requisicao: answer.idc_status_requisicao(),
-            email_indisponibilidade: answer.email_indisponibilidade.clone(),
-            mensagem: answer.mensagem(),
-            interrupcao_fornecimento: answer.items().iter().map(interrupcao).collect(),
-        }),
-        snapshot: Some(pb::SnapshotMetadata {
-            collected_at: Some(timestamp(snapshot.collected_at)),
-            age: Some(duration(view.age)),
-            stale: view.stale_reason.is_some(),
-            stale_reason: view.stale_reason.clone().unwrap_or_default(),
-            source: snapshot.source.clone(),
-            item_count: u32::try_from(snapshot.items.len()).unwrap_or(u32::MAX),
-            rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap_or(u32::MAX),
-            missing_pairs: answer.missing_pairs(),
-            cache_key: answer.cache_key.clone(),
-            instance: snapshot.instance.clone(),
-            snapshot_id: answer
-                .recovered
-                .as_ref()
-                .map(|r| r.snapshot_id.to_string())
-                .unwrap_or_default(),
-            dth_recuperacao: answer.recovered.as_ref().map(|r| timestamp(r.asked_at)),
-        }),
+    pb::SnapshotMetadata {
+        age: Some(duration(view.age)),
+        stale: view.stale_reason.is_some(),
+        stale_reason: view.stale_reason.clone().unwrap_or_default(),
+        cache_key: answer.cache_key.clone(),
+        dth_recuperacao: answer.recovered.as_ref().map(|r| timestamp(r.asked_at)),
+        ..pb::SnapshotMetadata::default()
     }
 }

@@ -2,133 +2,122 @@
 //!
 //! Profiling the data RPC (valgrind's callgrind, instructions per call against
 //! `Health/Check` on the same server) showed most of its extra cost in encoding the same
-//! items again on every call. So everything that depends only on the snapshot is encoded
-//! when a new snapshot is first read ([`EncodedSnapshot`]), and a call writes those bytes
-//! around the few fields that change with the call: the age and the staleness, and for a
-//! past moment (`dthRecuperacao`) the cache key and the moment ([`EncodedAnswer`]). A
-//! stored snapshot answering many past moments is encoded once too. The bytes are a valid
-//! `GetQuantitativoInterrupcoesAtivasResponse`, field for field the message
-//! [`convert::answer`] builds.
+//! items again on every call. So what depends only on the snapshot is encoded when a new
+//! snapshot is first read ([`EncodedSnapshot`]): ANEEL's answer and the metadata of
+//! [`convert::snapshot_metadata`]. A call appends what changes with it (the metadata of
+//! [`convert::call_metadata`]: age, staleness, cache key, moment asked) as a second
+//! occurrence of the `snapshot` field. Protobuf decoders merge the two occurrences of an
+//! embedded message into one `SnapshotMetadata`, so clients decode the message
+//! [`convert`] describes, and a new metadata field is set in one of those two functions
+//! with no byte offsets to edit here. A stored snapshot answering many past moments is
+//! encoded once too.
+//!
+//! The generated server of `InterrupcoesService` answers with [`EncodedAnswer`] in place of
+//! `GetQuantitativoInterrupcoesAtivasResponse` (see `build.rs`); its clients decode the
+//! generated message.
 
 use std::sync::Arc;
 
 use prost::Message;
 use prost::bytes::{Buf, BufMut};
-use prost::encoding::{DecodeContext, WireType, encode_key, encode_varint, encoded_len_varint};
+use prost::encoding::{DecodeContext, WireType};
 
 use super::convert;
-use crate::answer::Answer;
+use crate::answer::{Answer, HistoryLimits};
 use crate::cache::SnapshotView;
+use crate::prepared::PerAnswer;
 use crate::proto::interrupcoes::v1 as pb;
 
+/// `GetQuantitativoInterrupcoesAtivasResponse.resposta`.
+const RESPOSTA_FIELD: u32 = 1;
 /// `GetQuantitativoInterrupcoesAtivasResponse.snapshot`.
 const SNAPSHOT_FIELD: u32 = 2;
 
-/// The bytes of an answer that depend only on its snapshot.
-#[derive(Debug, PartialEq)]
-pub struct EncodedSnapshot {
-    /// Field `resposta`, key and length included: ANEEL's answer with the snapshot's items.
+/// Encodes answers from bytes prepared once per answering snapshot (the live one, and the
+/// stored ones that answer past moments).
+pub(super) struct AnswerEncoder {
+    prepared: PerAnswer<EncodedSnapshot>,
+}
+
+impl AnswerEncoder {
+    /// Keeps the past snapshots' bytes as the history cache of `limits` keeps moments.
+    pub(super) fn new(limits: &HistoryLimits) -> Self {
+        Self {
+            prepared: PerAnswer::new(limits),
+        }
+    }
+
+    /// `answer` as sent: its snapshot's bytes, prepared by the first answer of that
+    /// snapshot, and the fields of this call.
+    pub(super) fn encode(&self, answer: &Answer) -> EncodedAnswer {
+        EncodedAnswer::new(
+            self.prepared.get_or_prepare(answer, EncodedSnapshot::new),
+            answer,
+        )
+    }
+}
+
+/// The bytes of an answer that depend only on its snapshot, each a whole field of the
+/// response (key and length included).
+#[derive(Debug)]
+struct EncodedSnapshot {
+    /// Field `resposta`: ANEEL's answer with the snapshot's items.
     resposta: Vec<u8>,
     /// The same field once the snapshot is older than the hard limit: ANEEL's error answer
     /// (it depends only on the snapshot's collection time).
     resposta_expired: Vec<u8>,
-    /// `SnapshotMetadata` field 1: `collected_at`.
-    metadata_head: Vec<u8>,
-    /// `SnapshotMetadata` fields 5 to 7: `source` to `rejected_rows`.
-    metadata_middle: Vec<u8>,
-    /// `SnapshotMetadata` fields 9 to 11: `missing_pairs` to `snapshot_id`.
-    metadata_tail: Vec<u8>,
+    /// Field `snapshot` with the fields of [`convert::snapshot_metadata`].
+    metadata: Vec<u8>,
 }
 
 impl EncodedSnapshot {
-    /// Encodes what of `answer` does not change while its snapshot is served: the fields
-    /// that depend only on the snapshot, for a fresh and for an expired snapshot. The
-    /// fields that depend on the call (age, staleness, cache key, moment asked) are left
-    /// to [`EncodedAnswer`].
-    pub fn new(answer: &Answer) -> Self {
-        let as_expired = |expired: bool| Answer {
-            view: SnapshotView {
-                expired,
-                ..answer.view.clone()
-            },
-            ..answer.clone()
-        };
-        let fresh = convert::answer(&as_expired(false));
-        let expired = convert::answer(&as_expired(true));
-        let metadata = fresh.snapshot.unwrap_or_default();
-        let head = pb::SnapshotMetadata {
-            collected_at: metadata.collected_at,
-            ..pb::SnapshotMetadata::default()
-        };
-        let middle = pb::SnapshotMetadata {
-            source: metadata.source,
-            item_count: metadata.item_count,
-            rejected_rows: metadata.rejected_rows,
-            ..pb::SnapshotMetadata::default()
-        };
-        let tail = pb::SnapshotMetadata {
-            missing_pairs: metadata.missing_pairs,
-            instance: metadata.instance,
-            snapshot_id: metadata.snapshot_id,
-            ..pb::SnapshotMetadata::default()
+    /// Encodes what of `answer` does not change while its snapshot is served, for a fresh
+    /// and for an expired snapshot.
+    fn new(answer: &Answer) -> Self {
+        let resposta = |expired: bool| {
+            let answer = Answer {
+                view: SnapshotView {
+                    expired,
+                    ..answer.view.clone()
+                },
+                ..answer.clone()
+            };
+            field(RESPOSTA_FIELD, &convert::resposta(&answer))
         };
         Self {
-            resposta: resposta_field(fresh.resposta.as_ref()),
-            resposta_expired: resposta_field(expired.resposta.as_ref()),
-            metadata_head: head.encode_to_vec(),
-            metadata_middle: middle.encode_to_vec(),
-            metadata_tail: tail.encode_to_vec(),
+            resposta: resposta(false),
+            resposta_expired: resposta(true),
+            metadata: field(SNAPSHOT_FIELD, &convert::snapshot_metadata(answer)),
         }
     }
 }
 
-/// Field 1 of the response, key and length included.
-fn resposta_field(resposta: Option<&pb::QuantitativoInterrupcoesAtivas>) -> Vec<u8> {
+/// `message` as field `number` of its parent, key and length included.
+fn field(number: u32, message: &impl Message) -> Vec<u8> {
     let mut bytes = Vec::new();
-    if let Some(r) = resposta {
-        prost::encoding::message::encode(1, r, &mut bytes);
-    }
+    prost::encoding::message::encode(number, message, &mut bytes);
     bytes
 }
 
-/// One answer as sent: the snapshot's prepared bytes, and what changes per call (age,
-/// staleness, cache key, moment asked). Encodes as a
-/// `GetQuantitativoInterrupcoesAtivasResponse`; it is never decoded (clients decode the
-/// generated message).
+/// One answer as sent: its snapshot's prepared bytes, then the `snapshot` field again with
+/// the fields that change per call. Encodes as a `GetQuantitativoInterrupcoesAtivasResponse`;
+/// it is never decoded (clients decode the generated message).
 #[derive(Debug, Clone, Default)]
 pub struct EncodedAnswer {
     prepared: Option<Arc<EncodedSnapshot>>,
     /// Older than the hard limit: the error answer.
     expired: bool,
-    /// The per-call `SnapshotMetadata` fields, each group with only its fields set, in the
-    /// order of the field numbers around the prepared ones: 2 to 4 (age, staleness), 8
-    /// (cache key), 12 (moment asked).
-    age: pb::SnapshotMetadata,
-    cache_key: pb::SnapshotMetadata,
-    moment: pb::SnapshotMetadata,
+    /// The fields of [`convert::call_metadata`].
+    call: pb::SnapshotMetadata,
 }
 
 impl EncodedAnswer {
     /// `prepared` (from `answer`'s snapshot) with what of `answer` changes per call.
-    pub fn new(prepared: Arc<EncodedSnapshot>, answer: Answer) -> Self {
-        let view = answer.view;
+    fn new(prepared: Arc<EncodedSnapshot>, answer: &Answer) -> Self {
         Self {
             prepared: Some(prepared),
-            expired: view.expired,
-            age: pb::SnapshotMetadata {
-                age: Some(convert::duration(view.age)),
-                stale: view.stale_reason.is_some(),
-                stale_reason: view.stale_reason.unwrap_or_default(),
-                ..pb::SnapshotMetadata::default()
-            },
-            cache_key: pb::SnapshotMetadata {
-                cache_key: answer.cache_key,
-                ..pb::SnapshotMetadata::default()
-            },
-            moment: pb::SnapshotMetadata {
-                dth_recuperacao: answer.recovered.map(|r| convert::timestamp(r.asked_at)),
-                ..pb::SnapshotMetadata::default()
-            },
+            expired: answer.view.expired,
+            call: convert::call_metadata(answer),
         }
     }
 
@@ -139,15 +128,6 @@ impl EncodedAnswer {
             &prepared.resposta
         }
     }
-
-    fn metadata_len(&self, prepared: &EncodedSnapshot) -> usize {
-        prepared.metadata_head.len()
-            + self.age.encoded_len()
-            + prepared.metadata_middle.len()
-            + self.cache_key.encoded_len()
-            + prepared.metadata_tail.len()
-            + self.moment.encoded_len()
-    }
 }
 
 impl Message for EncodedAnswer {
@@ -156,15 +136,9 @@ impl Message for EncodedAnswer {
             return;
         };
         buf.put_slice(self.resposta(prepared));
-        encode_key(SNAPSHOT_FIELD, WireType::LengthDelimited, buf);
-        encode_varint(self.metadata_len(prepared) as u64, buf);
-        // Fields in their numbers' order, as prost writes them.
-        buf.put_slice(&prepared.metadata_head);
-        self.age.encode_raw(buf);
-        buf.put_slice(&prepared.metadata_middle);
-        self.cache_key.encode_raw(buf);
-        buf.put_slice(&prepared.metadata_tail);
-        self.moment.encode_raw(buf);
+        buf.put_slice(&prepared.metadata);
+        // Merged by decoders into the prepared `snapshot` field.
+        prost::encoding::message::encode(SNAPSHOT_FIELD, &self.call, buf);
     }
 
     fn merge_field(
@@ -182,11 +156,9 @@ impl Message for EncodedAnswer {
         let Some(prepared) = &self.prepared else {
             return 0;
         };
-        let metadata = self.metadata_len(prepared);
         self.resposta(prepared).len()
-            + prost::encoding::key_len(SNAPSHOT_FIELD)
-            + encoded_len_varint(metadata as u64)
-            + metadata
+            + prepared.metadata.len()
+            + prost::encoding::message::encoded_len(SNAPSHOT_FIELD, &self.call)
     }
 
     fn clear(&mut self) {
@@ -229,16 +201,56 @@ mod tests {
         }
     }
 
+    /// The whole message as the contract describes it, every field named (a new field of
+    /// the contract does not compile here until it is given its value): what an answer's
+    /// prepared and per-call bytes must decode to.
+    fn message(answer: &Answer) -> pb::GetQuantitativoInterrupcoesAtivasResponse {
+        let view = &answer.view;
+        let snapshot = &view.snapshot;
+        pb::GetQuantitativoInterrupcoesAtivasResponse {
+            resposta: Some(pb::QuantitativoInterrupcoesAtivas {
+                idc_status_requisicao: answer.idc_status_requisicao(),
+                email_indisponibilidade: answer.email_indisponibilidade.clone(),
+                mensagem: answer.mensagem(),
+                interrupcao_fornecimento: answer.items().iter().map(convert::interrupcao).collect(),
+            }),
+            snapshot: Some(pb::SnapshotMetadata {
+                collected_at: Some(convert::timestamp(snapshot.collected_at)),
+                age: Some(convert::duration(view.age)),
+                stale: view.stale_reason.is_some(),
+                stale_reason: view.stale_reason.clone().unwrap_or_default(),
+                source: snapshot.source.clone(),
+                item_count: u32::try_from(snapshot.items.len()).unwrap(),
+                rejected_rows: u32::try_from(snapshot.rejected.len()).unwrap(),
+                missing_pairs: answer.missing_pairs(),
+                cache_key: answer.cache_key.clone(),
+                instance: snapshot.instance.clone(),
+                snapshot_id: answer
+                    .recovered
+                    .as_ref()
+                    .map(|r| r.snapshot_id.to_string())
+                    .unwrap_or_default(),
+                dth_recuperacao: answer
+                    .recovered
+                    .as_ref()
+                    .map(|r| convert::timestamp(r.asked_at)),
+            }),
+        }
+    }
+
     /// `answer` encoded from bytes prepared from `earlier` (another call's answer of the same
-    /// snapshot) is, byte for byte, what prost encodes for `convert::answer(answer)`.
+    /// snapshot) decodes to the whole message of `answer`, and is as long as it says.
     fn assert_prepared_is_per_call(earlier: &Answer, answer: &Answer) {
         let prepared = Arc::new(EncodedSnapshot::new(earlier));
-        let bytes = EncodedAnswer::new(prepared, answer.clone()).encode_to_vec();
-        let expected = convert::answer(answer);
+        let encoded = EncodedAnswer::new(prepared, answer);
+        let bytes = encoded.encode_to_vec();
+        assert_eq!(
+            bytes.len(),
+            encoded.encoded_len(),
+            "the length tonic reserves"
+        );
         let decoded = pb::GetQuantitativoInterrupcoesAtivasResponse::decode(&bytes[..]).unwrap();
-        assert_eq!(decoded, expected);
-        // Same fields in the same order: the very bytes prost writes for it.
-        assert_eq!(bytes, expected.encode_to_vec());
+        assert_eq!(decoded, message(answer));
         assert_eq!(
             decoded
                 .resposta
@@ -250,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn the_prepared_answer_is_the_per_call_answer_byte_for_byte() {
+    fn the_prepared_answer_decodes_to_the_whole_message_of_the_call() {
         let stale = Some("older than the 3600 s limit (7200 s)".to_owned());
         let cases = [
             (snapshot(24, 2), Duration::from_millis(1_500), None, false),
@@ -314,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn a_past_answer_prepared_at_another_moment_is_the_per_call_answer_byte_for_byte() {
+    fn a_past_answer_prepared_at_another_moment_decodes_to_the_whole_message_of_the_call() {
         let stale = || Some("at that moment the snapshot was older than the 3600 s limit".into());
         for (items, rejected) in [(24, 2), (0, 0), (600, 30)] {
             let snapshot = Arc::new(snapshot(items, rejected));

@@ -2,7 +2,7 @@
 
 mod admin_auth;
 mod convert;
-mod encoded;
+pub mod encoded;
 pub mod error;
 mod interrupcoes;
 mod scheduler_admin;
