@@ -539,17 +539,30 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
         m.get("radar_health_status", &[("service", INTERRUPCOES_SERVICE)]),
         1.0
     );
-    let get_method = (
-        "method",
-        "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas",
-    );
+    // gRPC calls under the ecosystem's names and labels (go-grpc-prometheus).
+    let get = [
+        ("grpc_service", "radar.interrupcoes.v1.InterrupcoesService"),
+        ("grpc_method", "GetQuantitativoInterrupcoesAtivas"),
+        ("grpc_type", "unary"),
+    ];
+    assert_eq!(m.get("grpc_server_started_total", &get), 1.0);
     assert_eq!(
-        m.get("radar_grpc_requests_total", &[get_method, ("code", "OK")]),
+        m.get(
+            "grpc_server_handled_total",
+            &[get[0], get[1], get[2], ("grpc_code", "OK")]
+        ),
         1.0
     );
-    assert_eq!(
-        m.get("radar_grpc_request_duration_seconds_count", &[get_method]),
-        1.0
+    assert_eq!(m.get("grpc_server_handling_seconds_count", &get), 1.0);
+    assert!(
+        m.text
+            .contains("# TYPE grpc_server_handling_seconds histogram"),
+        "{}",
+        m.text
+    );
+    assert!(
+        !m.text.contains("radar_grpc_requests"),
+        "the gRPC metrics have one name each"
     );
     assert_eq!(
         m.get(
@@ -603,10 +616,11 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
     );
     assert!(
         m.get(
-            "radar_grpc_requests_total",
+            "grpc_server_handled_total",
             &[
-                ("method", "/radar.scheduler.v1.SchedulerAdmin/TriggerNow"),
-                ("code", "OK")
+                ("grpc_service", "radar.scheduler.v1.SchedulerAdmin"),
+                ("grpc_method", "TriggerNow"),
+                ("grpc_code", "OK")
             ]
         ) >= 1.0
     );
@@ -634,6 +648,77 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
     assert!(view.stale, "the cache agrees");
 }
 
+/// A server stream is `server_stream`, counted when it starts; a client that goes away is
+/// `Canceled` (gRPC-Go's spelling, which existing dashboards and alerts match on); a path
+/// that is no RPC of the server stays one bounded `other` series.
+#[tokio::test]
+async fn streams_and_unknown_paths_have_the_conventional_grpc_labels() {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 2, 3)]));
+    let app = spawn(source.clone()).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let watch = [
+        ("grpc_service", "radar.interrupcoes.v1.InterrupcoesService"),
+        ("grpc_method", "WatchQuantitativoInterrupcoesAtivas"),
+        ("grpc_type", "server_stream"),
+    ];
+    let mut stream = app
+        .data
+        .clone()
+        .watch_quantitativo_interrupcoes_ativas(
+            radar_interrupcoes::proto::interrupcoes::v1::WatchQuantitativoInterrupcoesAtivasRequest {},
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.message().await.unwrap().is_some());
+    let m = Scrape::of(&app).await;
+    assert_eq!(m.get("grpc_server_started_total", &watch), 1.0);
+    assert_eq!(
+        m.value("grpc_server_handled_total", &watch),
+        None,
+        "still open"
+    );
+    drop(stream);
+    let canceled = [watch[0], watch[1], watch[2], ("grpc_code", "Canceled")];
+    let mut waited = 0;
+    while Scrape::of(&app)
+        .await
+        .value("grpc_server_handled_total", &canceled)
+        .is_none()
+    {
+        waited += 1;
+        assert!(waited < 200, "the dropped stream was never counted");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    for path in ["/radar.nope.v1.Nope/Call", "/grpc.health.v1.Health/Nope"] {
+        let mut grpc = tonic::client::Grpc::new(app.connect().await);
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary::<_, (), _>(
+                tonic::Request::new(()),
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::<(), ()>::default(),
+            )
+            .await;
+        assert!(status.is_err(), "{path}");
+    }
+    let m = Scrape::of(&app).await;
+    let other = [
+        ("grpc_service", "other"),
+        ("grpc_method", "other"),
+        ("grpc_type", "unknown"),
+    ];
+    assert_eq!(m.get("grpc_server_started_total", &other), 2.0);
+    assert_eq!(
+        m.get(
+            "grpc_server_handled_total",
+            &[other[0], other[1], other[2], ("grpc_code", "Unimplemented")]
+        ),
+        2.0
+    );
+}
+
 #[tokio::test]
 async fn grpc_errors_are_counted_with_their_code_and_openmetrics_is_served_when_asked() {
     let source = FakeSource::gated(Behaviour::Rows(vec![row(1, 2, 3)]));
@@ -646,23 +731,25 @@ async fn grpc_errors_are_counted_with_their_code_and_openmetrics_is_served_when_
     assert_eq!(unknown.code(), tonic::Code::NotFound);
 
     let m = Scrape::of(&app).await;
-    let get_method = (
-        "method",
-        "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas",
-    );
     assert_eq!(
         m.get(
-            "radar_grpc_requests_total",
-            &[get_method, ("code", "Unavailable")]
+            "grpc_server_handled_total",
+            &[
+                ("grpc_service", "radar.interrupcoes.v1.InterrupcoesService"),
+                ("grpc_method", "GetQuantitativoInterrupcoesAtivas"),
+                ("grpc_code", "Unavailable")
+            ]
         ),
         1.0
     );
     assert_eq!(
         m.get(
-            "radar_grpc_requests_total",
+            "grpc_server_handled_total",
             &[
-                ("method", "/radar.scheduler.v1.SchedulerAdmin/TriggerNow"),
-                ("code", "NotFound")
+                ("grpc_service", "radar.scheduler.v1.SchedulerAdmin"),
+                ("grpc_method", "TriggerNow"),
+                ("grpc_type", "unary"),
+                ("grpc_code", "NotFound")
             ]
         ),
         1.0
@@ -683,10 +770,10 @@ async fn grpc_errors_are_counted_with_their_code_and_openmetrics_is_served_when_
     let text = response.text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(
-        text.contains("# TYPE radar_grpc_requests counter"),
+        text.contains("# TYPE grpc_server_handled counter"),
         "{text}"
     );
-    assert!(text.contains("radar_grpc_requests_total{"), "{text}");
+    assert!(text.contains("grpc_server_handled_total{"), "{text}");
     source.open_gate();
 }
 

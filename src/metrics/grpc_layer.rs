@@ -1,8 +1,13 @@
-//! A tower layer on the tonic server that counts every gRPC call by method and status code
-//! and measures its latency to the end of the response (trailers included, so streaming
-//! calls and errors raised mid-stream count with their real code).
+//! A tower layer on the tonic server that counts every gRPC call when it starts and when it
+//! ends, by service, method, type and status code, and measures its latency to the end of
+//! the response (trailers included, so streaming calls and errors raised mid-stream count
+//! with their real code). The names and labels are the ecosystem's (go-grpc-prometheus and
+//! its successors): `grpc_server_started_total`, `grpc_server_handled_total` and
+//! `grpc_server_handling_seconds`, with `grpc_service`, `grpc_method`, `grpc_type` and
+//! `grpc_code` (the code's name as gRPC-Go spells it, `Canceled` included), so existing
+//! gRPC dashboards and alerts work as they are.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,23 +18,27 @@ use http_body::{Body, Frame, SizeHint};
 use prost::Message;
 use tower::{Layer, Service};
 
-use super::Metrics;
+use super::{GrpcMethod, Metrics};
 
-/// The method label of paths that are not a known RPC (bounded label values).
-pub const OTHER_METHOD: &str = "other";
+/// The `grpc_service` and `grpc_method` of paths that are not a known RPC (so label values
+/// stay bounded whatever clients send).
+pub const OTHER: &str = "other";
 
-/// Wraps a tonic server's routes with [`Metrics::record_grpc`].
+/// Wraps a tonic server's routes with [`Metrics::grpc_started`] and
+/// [`Metrics::grpc_handled`].
 #[derive(Clone)]
 pub struct GrpcMetricsLayer {
     metrics: Arc<Metrics>,
-    known: Arc<HashSet<String>>,
+    known: Arc<HashMap<String, Arc<GrpcMethod>>>,
+    other: Arc<GrpcMethod>,
 }
 
 impl GrpcMetricsLayer {
     /// Counts calls of the RPCs described in `descriptor_sets` (encoded
-    /// `FileDescriptorSet`s) under their path; anything else is [`OTHER_METHOD`].
+    /// `FileDescriptorSet`s) under their service, method and type; anything else under
+    /// [`OTHER`].
     pub fn new(metrics: Arc<Metrics>, descriptor_sets: &[&[u8]]) -> Self {
-        let mut known = HashSet::new();
+        let mut known = HashMap::new();
         for bytes in descriptor_sets {
             let Ok(set) = prost_types::FileDescriptorSet::decode(*bytes) else {
                 continue;
@@ -37,8 +46,20 @@ impl GrpcMetricsLayer {
             for file in set.file {
                 let package = file.package();
                 for service in &file.service {
+                    let full_service = format!("{package}.{}", service.name());
                     for method in &service.method {
-                        known.insert(format!("/{package}.{}/{}", service.name(), method.name()));
+                        known.insert(
+                            format!("/{full_service}/{}", method.name()),
+                            Arc::new(GrpcMethod {
+                                grpc_type: grpc_type(
+                                    method.client_streaming(),
+                                    method.server_streaming(),
+                                )
+                                .to_owned(),
+                                grpc_service: full_service.clone(),
+                                grpc_method: method.name().to_owned(),
+                            }),
+                        );
                     }
                 }
             }
@@ -46,7 +67,22 @@ impl GrpcMetricsLayer {
         Self {
             metrics,
             known: Arc::new(known),
+            other: Arc::new(GrpcMethod {
+                grpc_type: "unknown".to_owned(),
+                grpc_service: OTHER.to_owned(),
+                grpc_method: OTHER.to_owned(),
+            }),
         }
+    }
+}
+
+/// `grpc_type` as go-grpc-prometheus names the four kinds of RPC.
+fn grpc_type(client_streaming: bool, server_streaming: bool) -> &'static str {
+    match (client_streaming, server_streaming) {
+        (false, false) => "unary",
+        (true, false) => "client_stream",
+        (false, true) => "server_stream",
+        (true, true) => "bidi_stream",
     }
 }
 
@@ -84,12 +120,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let path = request.uri().path();
-        let method = if self.layer.known.contains(path) {
-            path.to_owned()
-        } else {
-            OTHER_METHOD.to_owned()
-        };
+        let method = self
+            .layer
+            .known
+            .get(request.uri().path())
+            .unwrap_or(&self.layer.other)
+            .clone();
+        self.layer.metrics.grpc_started(&method);
         let mut call = Call {
             metrics: Some(self.layer.metrics.clone()),
             method,
@@ -99,8 +136,9 @@ where
         Box::pin(async move {
             let response = match response.await {
                 Ok(response) => response,
+                // No status was sent: gRPC's Unknown, as gRPC-Go reports an error without one.
                 Err(e) => {
-                    call.finish("transport_error");
+                    call.finish("Unknown");
                     return Err(e);
                 }
             };
@@ -114,25 +152,25 @@ where
     }
 }
 
-/// A call in flight: records itself once, when its code is known, or as `Cancelled` if the
+/// A call in flight: records itself once, when its code is known, or as `Canceled` if the
 /// response is dropped before it ended (the client went away).
 struct Call {
     metrics: Option<Arc<Metrics>>,
-    method: String,
+    method: Arc<GrpcMethod>,
     started: Instant,
 }
 
 impl Call {
     fn finish(&mut self, code: &str) {
         if let Some(metrics) = self.metrics.take() {
-            metrics.record_grpc(&self.method, code, self.started.elapsed());
+            metrics.grpc_handled(&self.method, code, self.started.elapsed());
         }
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.finish("Cancelled");
+        self.finish("Canceled");
     }
 }
 
@@ -146,7 +184,8 @@ fn code_of(headers: &http::HeaderMap) -> Option<&'static str> {
     Some(code_name(code))
 }
 
-/// The label of a gRPC code (its name in the gRPC specification's casing).
+/// `grpc_code`: the code's name as gRPC-Go's `codes.Code.String()` writes it, which is what
+/// go-grpc-prometheus puts in the label (the specification's CANCELLED is `Canceled`).
 fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::{
         Aborted, AlreadyExists, Cancelled, DataLoss, DeadlineExceeded, FailedPrecondition,
@@ -155,7 +194,7 @@ fn code_name(code: tonic::Code) -> &'static str {
     };
     match code {
         Ok => "OK",
-        Cancelled => "Cancelled",
+        Cancelled => "Canceled",
         Unknown => "Unknown",
         InvalidArgument => "InvalidArgument",
         DeadlineExceeded => "DeadlineExceeded",
@@ -199,7 +238,7 @@ impl<B: Body> Body for RecordedBody<B> {
                     this.call.finish(code_of(trailers).unwrap_or("OK"));
                 }
             }
-            Poll::Ready(Some(Err(_))) => this.call.finish("transport_error"),
+            Poll::Ready(Some(Err(_))) => this.call.finish("Unknown"),
             // The end without trailers: the gRPC library always sends them, so this is a
             // body whose code was in the headers (already recorded).
             Poll::Ready(None) => this.call.finish("OK"),
@@ -222,7 +261,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_methods_come_from_the_descriptor_sets() {
+    fn known_methods_and_their_types_come_from_the_descriptor_sets() {
         let layer = GrpcMetricsLayer::new(
             Arc::new(Metrics::new()),
             &[
@@ -230,19 +269,56 @@ mod tests {
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
             ],
         );
-        for path in [
-            "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas",
-            "/radar.scheduler.v1.SchedulerAdmin/ListJobs",
-            "/grpc.health.v1.Health/Check",
-            "/grpc.health.v1.Health/Watch",
+        for (path, service, method, kind) in [
+            (
+                "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas",
+                "radar.interrupcoes.v1.InterrupcoesService",
+                "GetQuantitativoInterrupcoesAtivas",
+                "unary",
+            ),
+            (
+                "/radar.interrupcoes.v1.InterrupcoesService/WatchQuantitativoInterrupcoesAtivas",
+                "radar.interrupcoes.v1.InterrupcoesService",
+                "WatchQuantitativoInterrupcoesAtivas",
+                "server_stream",
+            ),
+            (
+                "/radar.scheduler.v1.SchedulerAdmin/ListJobs",
+                "radar.scheduler.v1.SchedulerAdmin",
+                "ListJobs",
+                "unary",
+            ),
+            (
+                "/grpc.health.v1.Health/Check",
+                "grpc.health.v1.Health",
+                "Check",
+                "unary",
+            ),
+            (
+                "/grpc.health.v1.Health/Watch",
+                "grpc.health.v1.Health",
+                "Watch",
+                "server_stream",
+            ),
         ] {
-            assert!(layer.known.contains(path), "{path}");
+            let known = &layer.known[path];
+            assert_eq!(
+                (
+                    known.grpc_service.as_str(),
+                    known.grpc_method.as_str(),
+                    known.grpc_type.as_str()
+                ),
+                (service, method, kind),
+                "{path}"
+            );
         }
         assert!(
             !layer
                 .known
-                .contains("/radar.scheduler.v1.SchedulerAdmin/Nope")
+                .contains_key("/radar.scheduler.v1.SchedulerAdmin/Nope")
         );
+        assert_eq!(grpc_type(true, false), "client_stream");
+        assert_eq!(grpc_type(true, true), "bidi_stream");
     }
 
     #[test]
@@ -253,6 +329,8 @@ mod tests {
         assert_eq!(code_of(&headers), Some("Unavailable"));
         headers.insert("grpc-status", "0".parse().unwrap());
         assert_eq!(code_of(&headers), Some("OK"));
+        headers.insert("grpc-status", "1".parse().unwrap());
+        assert_eq!(code_of(&headers), Some("Canceled"));
         headers.insert("grpc-status", "x".parse().unwrap());
         assert_eq!(code_of(&headers), Some("Unknown"));
     }

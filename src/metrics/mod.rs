@@ -27,6 +27,7 @@ use prometheus_client::registry::Registry;
 
 pub use exposition::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use grpc_layer::GrpcMetricsLayer;
+pub use requests::GrpcMethod;
 
 use crate::cache::SnapshotCache;
 use crate::health;
@@ -114,9 +115,14 @@ impl Metrics {
         self.jobs.record_run(job, run);
     }
 
+    /// Accounts for a gRPC call that starts. `method` must come from a bounded set.
+    pub fn grpc_started(&self, method: &GrpcMethod) {
+        self.grpc.started(method);
+    }
+
     /// Accounts for a finished gRPC call. `method` and `code` must come from bounded sets.
-    pub fn record_grpc(&self, method: &str, code: &str, elapsed: Duration) {
-        self.grpc.record(method, code, elapsed);
+    pub fn grpc_handled(&self, method: &GrpcMethod, code: &str, elapsed: Duration) {
+        self.grpc.handled(method, code, elapsed);
     }
 
     /// Accounts for an answered HTTP request. `method` and `path` must come from bounded sets.

@@ -1,5 +1,6 @@
-//! The request metrics of the two protocols: gRPC calls (recorded by the tower layer) and
-//! ANEEL endpoint HTTP requests, each counted by outcome and timed.
+//! The request metrics of the two protocols: gRPC calls (recorded by the tower layer, under
+//! the gRPC ecosystem's conventional names and labels) and ANEEL endpoint HTTP requests
+//! (under `radar_`), each counted by outcome and timed.
 
 use std::time::Duration;
 
@@ -21,55 +22,76 @@ fn request_histogram() -> Histogram {
     Histogram::new(REQUEST_BUCKETS)
 }
 
+/// The labels of one RPC, as the gRPC ecosystem's metrics name it: `grpc_type` (`unary`,
+/// `client_stream`, `server_stream`, `bidi_stream`), `grpc_service` (the full service
+/// name, package included) and `grpc_method`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct GrpcLabels {
-    method: String,
-    code: String,
+pub struct GrpcMethod {
+    /// How the RPC streams.
+    pub grpc_type: String,
+    /// The full name of its service, e.g. `radar.interrupcoes.v1.InterrupcoesService`.
+    pub grpc_service: String,
+    /// The method's name, e.g. `GetQuantitativoInterrupcoesAtivas`.
+    pub grpc_method: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct GrpcMethodLabels {
-    method: String,
+struct GrpcHandledLabels {
+    #[prometheus(flatten)]
+    method: GrpcMethod,
+    grpc_code: String,
 }
 
-/// `radar_grpc_requests` and `radar_grpc_request_duration_seconds`.
+/// `grpc_server_started_total`, `grpc_server_handled_total` and
+/// `grpc_server_handling_seconds`, as go-grpc-prometheus writes them.
 pub(super) struct GrpcRequests {
-    requests: Family<GrpcLabels, Counter>,
-    duration: Histograms<GrpcMethodLabels>,
+    started: Family<GrpcMethod, Counter>,
+    handled: Family<GrpcHandledLabels, Counter>,
+    handling: Histograms<GrpcMethod>,
 }
 
 impl GrpcRequests {
     /// The gRPC request metrics, registered in `r`.
     pub(super) fn register(r: &mut Registry) -> Self {
         let m = Self {
-            requests: Family::default(),
-            duration: Family::new_with_constructor(request_histogram),
+            started: Family::default(),
+            handled: Family::default(),
+            handling: Family::new_with_constructor(request_histogram),
         };
         r.register(
-            "radar_grpc_requests",
-            "Finished gRPC calls by method and status code",
-            m.requests.clone(),
+            "grpc_server_started",
+            "Total number of RPCs started on the server",
+            m.started.clone(),
         );
         r.register(
-            "radar_grpc_request_duration_seconds",
-            "Latency of gRPC calls, to the end of the response",
-            m.duration.clone(),
+            "grpc_server_handled",
+            "Total number of RPCs completed on the server, regardless of success or failure",
+            m.handled.clone(),
+        );
+        r.register(
+            "grpc_server_handling_seconds",
+            "Histogram of response latency (seconds) of gRPC that had been application-level \
+             handled by the server, to the end of the response",
+            m.handling.clone(),
         );
         m
     }
 
+    /// Accounts for a call that starts.
+    pub(super) fn started(&self, method: &GrpcMethod) {
+        self.started.get_or_create(method).inc();
+    }
+
     /// Accounts for a finished call.
-    pub(super) fn record(&self, method: &str, code: &str, elapsed: Duration) {
-        self.requests
-            .get_or_create(&GrpcLabels {
-                method: method.to_owned(),
-                code: code.to_owned(),
+    pub(super) fn handled(&self, method: &GrpcMethod, code: &str, elapsed: Duration) {
+        self.handled
+            .get_or_create(&GrpcHandledLabels {
+                method: method.clone(),
+                grpc_code: code.to_owned(),
             })
             .inc();
-        self.duration
-            .get_or_create(&GrpcMethodLabels {
-                method: method.to_owned(),
-            })
+        self.handling
+            .get_or_create(method)
             .observe(elapsed.as_secs_f64());
     }
 }
