@@ -564,6 +564,18 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
         !m.text.contains("radar_grpc_requests"),
         "the gRPC metrics have one name each"
     );
+    // The standard process metrics, under client_golang's names.
+    assert!(m.get("process_resident_memory_bytes", &[]) > 1_000_000.0);
+    assert!(m.get("process_virtual_memory_bytes", &[]) > 1_000_000.0);
+    assert!(m.get("process_cpu_seconds_total", &[]) > 0.0);
+    assert!(m.get("process_threads", &[]) >= 1.0);
+    assert!(m.get("process_start_time_seconds", &[]) > 1.7e9);
+    assert!(m.get("process_open_fds", &[]) <= m.get("process_max_fds", &[]));
+    assert!(
+        m.text.contains("# TYPE process_cpu_seconds_total counter"),
+        "{}",
+        m.text
+    );
     assert_eq!(
         m.get(
             "radar_http_requests_total",

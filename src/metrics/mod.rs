@@ -4,14 +4,16 @@
 //! scheduler at scrape time, so a scrape never shows an age that was true minutes ago.
 //!
 //! One small struct per area registers its own metrics: [`jobs`], the gRPC [`listener`],
-//! the [`snapshot`], [`health_status`] and the [`requests`] of both protocols. Adding a
-//! family is a field and a `register` call in its area.
+//! the [`snapshot`], [`health_status`] and the [`requests`] of both protocols; the
+//! [`process`] collector adds the standard `process_*` figures. Adding a family is a field
+//! and a `register` call in its area.
 
 mod exposition;
 mod grpc_layer;
 mod health_status;
 mod jobs;
 mod listener;
+mod process;
 mod requests;
 mod snapshot;
 
@@ -88,6 +90,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         register_build_info(&mut registry);
+        registry.register_collector(Box::new(process::ProcessCollector));
         let r = &mut registry;
         let (jobs, listener) = (
             jobs::JobMetrics::register(r),
