@@ -36,6 +36,16 @@ pub struct Inputs {
     pub shutting_down: bool,
 }
 
+/// A status as the protocol spells it (`SERVING`, `NOT_SERVING`), which grpcurl,
+/// `/readyz` and the README show too: the logs use it, not the Rust variant's name.
+pub fn status_name(status: ServingStatus) -> &'static str {
+    match status {
+        ServingStatus::Serving => "SERVING",
+        ServingStatus::NotServing => "NOT_SERVING",
+        ServingStatus::Unknown => "UNKNOWN",
+    }
+}
+
 /// The status of each health name for `inputs`.
 pub fn statuses(inputs: Inputs) -> [(&'static str, ServingStatus); 3] {
     let status = |serving: bool| {
@@ -93,7 +103,11 @@ impl HealthPublisher {
     pub async fn publish(&mut self, inputs: Inputs) {
         for (name, status) in statuses(inputs) {
             if self.published.insert(name, status) != Some(status) {
-                tracing::info!(service = name, status = ?status, "health status changed");
+                tracing::info!(
+                    service = name,
+                    status = status_name(status),
+                    "health status changed"
+                );
                 self.reporter.set_service_status(name, status).await;
             }
         }

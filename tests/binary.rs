@@ -307,6 +307,15 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
     assert!(json["interrupcaoFornecimento"].as_array().unwrap().len() >= 10);
     let denied = client.get(&url).send().await.unwrap();
     assert_eq!(denied.status(), reqwest::StatusCode::UNAUTHORIZED);
+    // The key in the query string instead of the header: refused, and not logged.
+    let in_query = client
+        .get(format!(
+            "{url}?x-api-key={secret}&dthRecuperacao=28%2F11%2F2026+14%3A30&{secret}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_query.status(), reqwest::StatusCode::UNAUTHORIZED);
 
     let requests = |service: &Service| -> Vec<serde_json::Value> {
         service
@@ -316,13 +325,13 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while requests(&service).len() < 2 {
+    while requests(&service).len() < 3 {
         assert!(Instant::now() < deadline, "{}", service.logs());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let lines = requests(&service);
-    assert_eq!(lines.len(), 2, "one line per request: {lines:#?}");
-    let (first, second) = (&lines[0], &lines[1]);
+    assert_eq!(lines.len(), 3, "one line per request: {lines:#?}");
+    let (first, second, third) = (&lines[0], &lines[1], &lines[2]);
     assert_eq!(first["level"], "INFO");
     assert_eq!(first["method"], "GET");
     assert_eq!(first["path"], "/quantitativointerrupcoesativas");
@@ -341,6 +350,11 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
     assert_eq!(second["status"], 401);
     assert_eq!(second["key_id"], "-");
     assert_eq!(second["rate_limit"], "-", "refused before it: {second}");
+    assert_eq!(third["status"], 401);
+    assert_eq!(
+        third["query"], "x-api-key=[redacted]&dthRecuperacao=28%2F11%2F2026+14%3A30&[redacted]",
+        "only the endpoint's own parameter keeps its value: {third}"
+    );
     assert!(
         !service.logs().contains(secret),
         "the key leaked into the logs"
@@ -363,7 +377,9 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
             .unwrap_or_else(|| panic!("missing log line in {lines:#?}"))
     };
     let not_serving = position(&|v| {
-        v["message"] == "health status changed" && v["service"] == "" && v["status"] == "NotServing"
+        v["message"] == "health status changed"
+            && v["service"] == ""
+            && v["status"] == "NOT_SERVING"
     });
     let scheduler_stopped = position(&|v| v["message"] == "scheduler stopped");
     let aneel_stopped =
@@ -639,8 +655,9 @@ async fn the_default_run_creates_the_demo_database_serves_it_and_exits_zero_on_s
     let changed = |v: &serde_json::Value, service: &str, status: &str| {
         v["message"] == "health status changed" && v["service"] == service && v["status"] == status
     };
-    let serving = position(&|v| changed(v, "", "Serving"));
-    let not_serving = position(&|v| changed(v, "", "NotServing"));
+    // The protocol's spelling, as grpcurl and /readyz show it.
+    let serving = position(&|v| changed(v, "", "SERVING"));
+    let not_serving = position(&|v| changed(v, "", "NOT_SERVING"));
     let scheduler_stopped = position(&|v| v["message"] == "scheduler stopped");
     let stopped = position(&|v| v["message"] == "stopped");
     assert!(serving < not_serving, "{lines:#?}");

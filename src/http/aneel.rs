@@ -477,7 +477,9 @@ async fn log_and_count(
     let started = Instant::now();
     let method = request.method().clone();
     let path = cut(request.uri().path());
-    let query = cut(request.uri().query().unwrap_or_default());
+    let query = cut(&super::log_query::redacted(
+        request.uri().query().unwrap_or_default(),
+    ));
     let route = if request.uri().path() == PATH {
         PATH
     } else {

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod client_addr;
 pub mod guard;
 pub mod ip_range;
+mod log_query;
 pub mod ops;
 pub mod rate_limit;
 pub mod security_headers;

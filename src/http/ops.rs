@@ -110,7 +110,7 @@ fn probe(state: &OpsState, name: &str) -> Response {
     let mut body = String::new();
     for (n, s) in statuses {
         let n = if n.is_empty() { "overall" } else { n };
-        let _ = writeln!(body, "{n} {}", status_name(s));
+        let _ = writeln!(body, "{n} {}", health::status_name(s));
     }
     let code = if serving {
         StatusCode::OK
@@ -118,12 +118,4 @@ fn probe(state: &OpsState, name: &str) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, body).into_response()
-}
-
-fn status_name(status: ServingStatus) -> &'static str {
-    match status {
-        ServingStatus::Serving => "SERVING",
-        ServingStatus::NotServing => "NOT_SERVING",
-        ServingStatus::Unknown => "UNKNOWN",
-    }
 }
