@@ -32,12 +32,8 @@ async fn spawn_tls(mutual: bool) -> (u16, oneshot::Sender<()>) {
     let (cert_path, cert) = fixture("server.pem");
     let (_, key) = fixture("server.key");
     let mut settings = test_settings();
-    settings.tls.loaded = Some(TlsSettings::new(
-        cert_path,
-        cert,
-        key,
-        mutual.then(|| fixture("ca.pem")),
-    ));
+    settings.tls.loaded =
+        Some(TlsSettings::new(cert_path, &cert, &key, mutual.then(|| fixture("ca.pem"))).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     // The store outlives this function with the server: its directory is kept.

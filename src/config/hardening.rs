@@ -31,6 +31,25 @@ pub struct LimitsSettings {
         value_parser = whole_number::<1, 65_536>
     )]
     pub max_connections: u32,
+    /// Open connections at most from one client address; its further ones are closed at
+    /// once, so one client can never keep another (or a health probe) out.
+    #[arg(
+        long,
+        env = "RADAR_MAX_CONNECTIONS_PER_PEER",
+        default_value = "64",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub max_connections_per_peer: u32,
+    /// Seconds a connection may stay with no call in flight before it is closed with a
+    /// graceful GOAWAY (clients reconnect when they next call).
+    #[arg(
+        long = "idle-timeout-secs",
+        value_name = "IDLE_TIMEOUT_SECS",
+        env = "RADAR_IDLE_TIMEOUT_SECS",
+        default_value = "60",
+        value_parser = secs_between::<1, 3600>
+    )]
+    pub idle_timeout: Duration,
     /// Seconds a new connection has to send the HTTP/2 preface (or finish TLS).
     #[arg(
         long = "handshake-timeout-secs",
@@ -177,10 +196,22 @@ pub(super) fn check(service: &mut ServiceSettings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    let limits = &service.limits;
+    if limits.max_connections_per_peer > limits.max_connections {
+        return Err(invalid(
+            "max_connections_per_peer",
+            limits.max_connections_per_peer.to_string(),
+            format!(
+                "must be at most {} ({})",
+                variable("max_connections"),
+                limits.max_connections
+            ),
+        ));
+    }
     let admin = &mut service.admin;
     admin.admin_token = admin_token(admin.admin_token.take(), admin.admin_token_file.as_deref())?;
     let tls = &mut service.tls;
-    tls.loaded = load_tls(tls, service.limits.handshake_timeout)?;
+    tls.loaded = load_tls(tls)?;
     Ok(())
 }
 
@@ -236,10 +267,7 @@ fn admin_token(
 
 /// TLS from the configured files, checked by rustls now so that a bad file stops
 /// start-up, not the first call.
-fn load_tls(
-    args: &TlsArgs,
-    handshake_timeout: Duration,
-) -> Result<Option<TlsSettings>, ConfigError> {
+fn load_tls(args: &TlsArgs) -> Result<Option<TlsSettings>, ConfigError> {
     let (cert_file, key_file) = match (&args.tls_cert_file, &args.tls_key_file) {
         (None, None) => {
             if let Some(ca) = &args.tls_client_ca_file {
@@ -288,20 +316,17 @@ fn load_tls(
         )),
         None => None,
     };
-    let tls = TlsSettings::new(cert_file.clone(), cert, key, client_ca);
-    tonic::transport::Server::builder()
-        .tls_config(tls.server_config(handshake_timeout))
-        .map_err(|e| {
-            invalid(
-                "tls_cert_file",
-                cert_file.display().to_string(),
-                format!(
-                    "with {} (and {}, if set) it is not a usable TLS configuration: {e}",
-                    variable("tls_key_file"),
-                    variable("tls_client_ca_file")
-                ),
-            )
-        })?;
+    let tls = TlsSettings::new(cert_file.clone(), &cert, &key, client_ca).map_err(|e| {
+        invalid(
+            "tls_cert_file",
+            cert_file.display().to_string(),
+            format!(
+                "with {} (and {}, if set) it is not a usable TLS configuration: {e}",
+                variable("tls_key_file"),
+                variable("tls_client_ca_file")
+            ),
+        )
+    })?;
     Ok(Some(tls))
 }
 

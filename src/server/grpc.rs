@@ -1,6 +1,7 @@
-//! The gRPC router: health, reflection v1 and v1alpha, the data service and the scheduler
-//! admin, behind the listener's limits, the metrics layer and TLS when configured. Adding
-//! a service is one `add_service` in [`router`].
+//! The gRPC routes: health, reflection v1 and v1alpha, the data service and the scheduler
+//! admin, behind the metrics layer, served by the crate's own serve loop
+//! ([`crate::transport::grpc_calls`]) with the listener's limits and TLS when configured.
+//! Adding a service is one `add_service` in [`routes`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Server;
 use tonic_health::pb::health_server::{Health, HealthServer};
+use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 
 use crate::answer::AnswerService;
@@ -20,7 +21,8 @@ use crate::grpc::{AdminGuard, InterrupcoesGrpc, InterrupcoesServer, SchedulerAdm
 use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
-use crate::transport::{Incoming, message_size_status};
+use crate::transport::grpc_calls::{self, CallLimits, GrpcListener, Http2Limits};
+use crate::transport::{ConnectionPolicy, Incoming, PeerLimits, message_size_status};
 
 /// The descriptor sets of every service served, for reflection and the metrics' method
 /// names.
@@ -51,49 +53,55 @@ pub(super) fn serve<H: Health>(
     listener: TcpListener,
     incoming: Arc<Incoming>,
     drain: CancellationToken,
-) -> anyhow::Result<impl Future<Output = Result<(), tonic::transport::Error>> + use<H>> {
-    let limits = &settings.limits;
-    let routes = routes(settings, services)?;
-    let router = configured(settings)?
+) -> anyhow::Result<impl Future<Output = ()> + use<H>> {
+    let routes = ServiceBuilder::new()
         .layer(GrpcMetricsLayer::new(metrics, &DESCRIPTOR_SETS))
         .layer(MapResponseLayer::new(message_size_status))
-        .add_routes(routes);
-    Ok(router.serve_with_incoming_shutdown(
-        incoming.stream(
-            listener,
-            usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
-            limits.handshake_timeout,
-        ),
-        drain.cancelled_owned(),
+        .service(routes(settings, services)?.prepare());
+    Ok(grpc_calls::serve(
+        listener,
+        listener_setup(settings),
+        incoming,
+        routes,
+        drain,
     ))
 }
 
-/// The server with the listener's limits and TLS (when configured).
-fn configured(settings: &ServiceSettings) -> anyhow::Result<Server> {
+/// The listener's limits and TLS (when configured), from the settings.
+fn listener_setup(settings: &ServiceSettings) -> GrpcListener {
     let limits: &LimitsSettings = &settings.limits;
-    let mut builder = Server::builder();
-    if let Some(tls) = &settings.tls.loaded {
-        builder = builder
-            .tls_config(tls.server_config(limits.handshake_timeout))
-            .with_context(|| config::variable("tls_cert_file"))?;
+    let tls = settings.tls.loaded.as_ref().map(|tls| {
         tracing::info!(
             cert_file = %tls.cert_file.display(),
             client_certificates_required = tls.client_ca_file.is_some(),
             "gRPC listener serves TLS only"
         );
+        tls.acceptor()
+    });
+    GrpcListener {
+        connections: ConnectionPolicy {
+            name: "gRPC",
+            limits: PeerLimits::new(
+                usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
+                usize::try_from(limits.max_connections_per_peer).unwrap_or(usize::MAX),
+            ),
+            preface_timeout: Some(limits.handshake_timeout),
+            idle_timeout: limits.idle_timeout,
+            max_age: Some(limits.max_connection_age),
+            close_grace: limits.max_connection_age_grace,
+        },
+        calls: CallLimits {
+            max_calls_per_connection: usize::try_from(limits.max_calls_per_connection)
+                .unwrap_or(usize::MAX),
+            rpc_timeout: limits.rpc_timeout,
+        },
+        http2: Http2Limits {
+            max_concurrent_streams: limits.max_concurrent_streams,
+            keepalive_interval: limits.keepalive_interval,
+            keepalive_timeout: limits.keepalive_timeout,
+        },
+        tls,
     }
-    Ok(builder
-        .concurrency_limit_per_connection(
-            usize::try_from(limits.max_calls_per_connection).unwrap_or(usize::MAX),
-        )
-        .load_shed(true)
-        .timeout(limits.rpc_timeout)
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .http2_keepalive_interval(Some(limits.keepalive_interval))
-        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .max_connection_age(limits.max_connection_age)
-        .max_connection_age_grace(limits.max_connection_age_grace)
-        .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path())))
 }
 
 /// Every service, each refusing requests larger than the limit.

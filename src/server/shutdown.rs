@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::listeners::HttpServer;
 use crate::scheduler::SchedulerService;
 
-/// The gRPC server's task.
-pub(super) type GrpcServer = JoinHandle<Result<(), tonic::transport::Error>>;
+/// The gRPC server's task (it ends once `drain` is cancelled and its connections closed).
+pub(super) type GrpcServer = JoinHandle<()>;
 
 /// A token cancelled once `shutdown` resolves.
 pub(super) fn on(shutdown: impl Future<Output = ()> + Send + 'static) -> CancellationToken {
@@ -59,7 +59,8 @@ impl Running {
                 self.stopping.cancel();
                 self.drain.cancel(); // the HTTP servers stop with it
                 let _ = self.scheduler.stop().await;
-                return result.context("server task")?.context("gRPC server failed");
+                result.context("server task")?;
+                anyhow::bail!("the gRPC server stopped on its own");
             }
             () = self.stopping.cancelled() => {}
         }
@@ -76,7 +77,8 @@ impl Running {
             tokio::select! {
                 () = tokio::time::sleep(self.drain_delay) => {}
                 result = &mut self.server => {
-                    return result.context("server task")?.context("gRPC server failed");
+                    result.context("server task")?;
+                    anyhow::bail!("the gRPC server stopped on its own");
                 }
             }
         }
@@ -102,9 +104,7 @@ impl Running {
         }
         let mut server = self.server;
         if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
-            result
-                .context("server task")?
-                .context("gRPC server failed")?;
+            result.context("server task")?;
         } else {
             tracing::warn!(
                 grace_secs = self.grace.as_secs(),

@@ -1,6 +1,6 @@
-//! The accept loop: a stream of connections for tonic's `serve_with_incoming_shutdown`,
-//! each holding one of `max_connections` permits, with a deadline for the HTTP/2 preface
-//! enforced on its reads.
+//! An accepted connection ([`ConnIo`]): its socket with buffered writes and, on the gRPC
+//! listener, a deadline for the HTTP/2 preface enforced on its reads; and the listeners'
+//! counters ([`Incoming`]).
 
 use std::future::Future;
 use std::io;
@@ -10,12 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, BufWriter, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
@@ -23,128 +20,31 @@ const PREFACE_LEN: usize = 24;
 /// The accept loop logs a failure kind at most once per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Pause of the accept loop after it fails for lack of resources (too many open files).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Counters of the listener, shared with whoever wants to show them.
+/// Counters of a listener, shared with whoever wants to show them.
 #[derive(Debug, Default)]
 pub struct Incoming {
-    /// Connections closed at once because `max_connections` were open.
+    /// Connections closed at once: the listener was full, or their peer held its share.
     pub refused: AtomicU64,
+    /// Of those, the ones refused because their peer held its share.
+    pub refused_peer_limit: AtomicU64,
+    /// Connections closed gracefully after their idle timeout with no request in flight.
+    pub idle_closed: AtomicU64,
     /// Accepts that failed (e.g. too many open files).
     pub accept_errors: AtomicU64,
     /// Connections closed for not sending the preface in time.
     pub handshake_timeouts: AtomicU64,
 }
 
-impl Incoming {
-    /// The stream of accepted connections of `listener`: at most `max_connections` open
-    /// at once, each with `handshake_timeout` to send the HTTP/2 preface. Accept errors
-    /// never end it and never reach tonic (whose loop would spin on them): they are
-    /// counted, logged at most once per interval, and followed by a pause.
-    pub fn stream(
-        self: Arc<Self>,
-        listener: TcpListener,
-        max_connections: usize,
-        handshake_timeout: Duration,
-    ) -> impl Stream<Item = Result<ConnIo, io::Error>> + Send + 'static {
-        let state = AcceptLoop {
-            listener,
-            max_connections,
-            handshake_timeout,
-            permits: Arc::new(Semaphore::new(max_connections)),
-            counters: self,
-            refused_log: RateLimitedLog::default(),
-            error_log: RateLimitedLog::default(),
-        };
-        futures::stream::unfold(state, |mut state| async move {
-            let io = state.next().await;
-            Some((Ok(io), state))
-        })
-    }
-}
-
-struct AcceptLoop {
-    listener: TcpListener,
-    max_connections: usize,
-    handshake_timeout: Duration,
-    permits: Arc<Semaphore>,
-    counters: Arc<Incoming>,
-    refused_log: RateLimitedLog,
-    error_log: RateLimitedLog,
-}
-
-impl AcceptLoop {
-    async fn next(&mut self) -> ConnIo {
-        loop {
-            match self.listener.accept().await {
-                Ok((stream, peer)) => {
-                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                        let refused = self.counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
-                        if let Some(suppressed) = self.refused_log.should_log() {
-                            tracing::warn!(
-                                %peer,
-                                max_connections = self.max_connections,
-                                refused_total = refused,
-                                suppressed,
-                                "connection refused: too many open connections"
-                            );
-                        }
-                        drop(stream);
-                        continue;
-                    };
-                    // Without TCP_NODELAY small answers wait on delayed ACKs (~40 ms each).
-                    let _ = stream.set_nodelay(true);
-                    return ConnIo::new(
-                        stream,
-                        permit,
-                        self.handshake_timeout,
-                        self.counters.clone(),
-                    );
-                }
-                Err(e) if is_per_connection(&e) => {
-                    // The peer went away between SYN and accept: nothing to fix here.
-                    tracing::debug!(error = %e, "accept failed for one connection");
-                }
-                Err(e) => {
-                    let total = self.counters.accept_errors.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Some(suppressed) = self.error_log.should_log() {
-                        tracing::error!(
-                            error = %e,
-                            accept_errors_total = total,
-                            suppressed,
-                            backoff_ms = u64::try_from(ACCEPT_BACKOFF.as_millis()).unwrap_or(u64::MAX),
-                            "cannot accept connections (too many open files?): backing off"
-                        );
-                    }
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            }
-        }
-    }
-}
-
-/// Errors of `accept` that concern only the connection being accepted.
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    )
-}
-
 /// Lets one line through per [`LOG_INTERVAL`] and counts the ones held back.
 #[derive(Debug, Default)]
-struct RateLimitedLog {
+pub(super) struct RateLimitedLog {
     last: Option<Instant>,
     suppressed: u64,
 }
 
 impl RateLimitedLog {
     /// `Some(lines held back since the last one)` when a line may be logged now.
-    fn should_log(&mut self) -> Option<u64> {
+    pub(super) fn should_log(&mut self) -> Option<u64> {
         let now = Instant::now();
         match self.last {
             Some(last) if now.duration_since(last) < LOG_INTERVAL => {
@@ -163,7 +63,7 @@ impl RateLimitedLog {
 /// headers and trailers.
 const WRITE_BUFFER: usize = 16 * 1024;
 
-/// An accepted connection: the socket, its permit, and its preface deadline.
+/// An accepted connection: the socket, and its preface deadline.
 ///
 /// Writes go through a buffer, written to the socket when HTTP/2 flushes, and the
 /// connection says it has no vectored writes. Measured with the load benchmark: h2 copies
@@ -177,26 +77,28 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// which this buffer joins into one system call.
 pub struct ConnIo {
     stream: BufWriter<TcpStream>,
-    _permit: OwnedSemaphorePermit,
     preface_left: usize,
-    handshake: Pin<Box<Sleep>>,
+    handshake: Option<Pin<Box<Sleep>>>,
     handshake_timeout: Duration,
     counters: Arc<Incoming>,
 }
 
 impl ConnIo {
-    fn new(
+    /// `stream`, which must send the HTTP/2 preface within `handshake_timeout` when set.
+    pub fn new(
         stream: TcpStream,
-        permit: OwnedSemaphorePermit,
-        handshake_timeout: Duration,
+        handshake_timeout: Option<Duration>,
         counters: Arc<Incoming>,
     ) -> Self {
         Self {
             stream: BufWriter::with_capacity(WRITE_BUFFER, stream),
-            _permit: permit,
-            preface_left: PREFACE_LEN,
-            handshake: Box::pin(tokio::time::sleep(handshake_timeout)),
-            handshake_timeout,
+            preface_left: if handshake_timeout.is_some() {
+                PREFACE_LEN
+            } else {
+                0
+            },
+            handshake: handshake_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
+            handshake_timeout: handshake_timeout.unwrap_or_default(),
             counters,
         }
     }
@@ -205,7 +107,15 @@ impl ConnIo {
     /// the reader at the deadline. No call can be in flight before the preface, so closing
     /// then loses none.
     fn check_handshake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.preface_left == 0 || self.handshake.as_mut().poll(cx).is_pending() {
+        if self.preface_left == 0 {
+            // Done with: the timer is no longer needed.
+            self.handshake = None;
+            return Ok(());
+        }
+        let Some(handshake) = self.handshake.as_mut() else {
+            return Ok(());
+        };
+        if handshake.as_mut().poll(cx).is_pending() {
             return Ok(());
         }
         self.counters
@@ -222,14 +132,6 @@ impl ConnIo {
                 self.handshake_timeout.as_millis()
             ),
         ))
-    }
-}
-
-impl Connected for ConnIo {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.stream.get_ref().connect_info()
     }
 }
 
@@ -277,6 +179,7 @@ impl AsyncWrite for ConnIo {
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
 
     use super::*;
 
@@ -287,8 +190,7 @@ mod tests {
             .await
             .unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
-        let io = ConnIo::new(accepted, permit, Duration::from_secs(10), Arc::default());
+        let io = ConnIo::new(accepted, Some(Duration::from_secs(10)), Arc::default());
         (io, peer)
     }
 

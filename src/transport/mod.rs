@@ -1,15 +1,27 @@
-//! The listening side of the gRPC server, hardened against idle and abusive clients: a cap
-//! on open connections, an accept loop that backs off (and says so once) when the process
-//! runs out of file descriptors, and a deadline for the HTTP/2 preface. What tonic and
-//! hyper already offer (a maximum connection age closed gracefully with GOAWAY, stream and
-//! concurrency limits, keep-alive, load shedding, per-RPC timeout, message size) is set on
-//! the tonic builder in [`crate::server`], from the same settings
+//! The listening side of the service, hardened against idle and abusive clients. One serve
+//! loop ([`serve`]) runs every listener: a cap on open connections in all and per peer
+//! with room kept for new peers ([`peer`]), an accept loop that backs off (and says so
+//! once) when the process runs out of file descriptors, a deadline for the HTTP/2 preface,
+//! and a graceful close of connections idle for their idle timeout or past their maximum
+//! age. What each gRPC connection wraps around the routes (call deadline, calls at once,
+//! HTTP 415 for non-gRPC requests) is in [`grpc_calls`]; HTTP/2 limits (streams, keep-alive)
+//! are set on the hyper builder in [`crate::server`], from the same settings
 //! ([`crate::config::LimitsSettings`]).
 
+mod activity;
+mod content_type;
+mod deadline;
+pub mod grpc_calls;
 mod incoming;
+pub mod peer;
+pub mod serve;
 mod status_codes;
 mod tls;
 
+pub use activity::{Activity, TrackLayer};
+pub use content_type::is_grpc;
 pub use incoming::{ConnIo, Incoming};
+pub use peer::{ConnectionGate, PeerKey, PeerLimits};
+pub use serve::{ConnectionInfo, ConnectionPolicy, Listening};
 pub use status_codes::message_size_status;
-pub use tls::TlsSettings;
+pub use tls::{TlsAcceptor, TlsSettings};

@@ -2,6 +2,8 @@
 //! generated clients.
 #![allow(dead_code)]
 
+pub mod raw_h2;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

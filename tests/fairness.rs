@@ -1,0 +1,187 @@
+//! One client must never shut the others out (issue 19), over real sockets on loopback:
+//! 127.0.0.1 is the abusive client and 127.0.0.2 stands for a second one (another client,
+//! or the kubelet's probe). Per-peer connection limits, room kept for new peers, the idle
+//! close with GOAWAY, and HTTP 415 for non-gRPC requests on the gRPC port.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::raw_h2::{
+    FRAME_GOAWAY, NO_ERROR, closed_by_server, connect_from, read_until, send_preface,
+};
+use common::{Behaviour, FakeSource, TestApp, row, test_settings};
+use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL};
+use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
+use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
+use tokio::net::TcpStream;
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus::{self, Serving};
+use tonic_health::pb::health_client::HealthClient;
+
+const FLOODER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const OTHER_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// A channel to `addr` from the loopback address `from`.
+async fn channel_from(from: IpAddr, addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .local_address(Some(from))
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("a new peer gets a connection")
+}
+
+/// The overall health as a probe from `from` sees it, on a connection of its own.
+async fn probe_from(from: IpAddr, addr: SocketAddr) -> ServingStatus {
+    let mut health = HealthClient::new(channel_from(from, addr).await);
+    let status = health
+        .check(HealthCheckRequest {
+            service: OVERALL.to_owned(),
+        })
+        .await
+        .expect("the probe is answered")
+        .into_inner()
+        .status;
+    ServingStatus::try_from(status).unwrap()
+}
+
+/// `n` connections from `from`, each having sent the HTTP/2 preface and nothing more (or
+/// closed by the server before it could).
+async fn preface_only(from: IpAddr, addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut conn = connect_from(from, addr).await;
+        let _refused = send_preface(&mut conn).await.is_err();
+        held.push(conn);
+    }
+    held
+}
+
+#[tokio::test]
+async fn preface_only_connections_of_one_client_keep_neither_another_client_nor_a_probe_out() {
+    let mut settings = test_settings();
+    settings.limits.max_connections = 32;
+    settings.limits.max_connections_per_peer = 8;
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    // More connections than the whole listener holds, all from one client.
+    let mut flood = preface_only(FLOODER, app.addr, 40).await;
+    // The server refuses this client's connections beyond its share...
+    closed_by_server(flood.last_mut().unwrap()).await;
+    assert!(app.incoming.refused_peer_limit.load(Ordering::Relaxed) >= 1);
+    // ...so another client and the probe still get in, while the flood is held open.
+    assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+    let mut other = InterrupcoesServiceClient::new(channel_from(OTHER_PEER, app.addr).await);
+    let answer = other
+        .get_quantitativo_interrupcoes_ativas(
+            data_pb::GetQuantitativoInterrupcoesAtivasRequest::default(),
+        )
+        .await
+        .expect("the other client is answered")
+        .into_inner();
+    assert_eq!(answer.resposta.unwrap().idc_status_requisicao, 1);
+    drop(flood);
+}
+
+#[tokio::test]
+async fn a_client_allowed_every_slot_still_leaves_room_for_a_new_peer() {
+    let mut settings = test_settings();
+    // One client may hold every slot but the ones kept for peers that hold none.
+    settings.limits.max_connections = 16;
+    settings.limits.max_connections_per_peer = 16;
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    let mut flood = preface_only(FLOODER, app.addr, 20).await;
+    closed_by_server(flood.last_mut().unwrap()).await;
+    assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+    drop(flood);
+}
+
+#[tokio::test]
+async fn a_connection_with_no_call_is_closed_with_goaway_after_the_idle_timeout() {
+    let mut settings = test_settings();
+    settings.limits.idle_timeout = Duration::from_millis(300);
+    // This raw client answers no PING, so the close waits out the grace.
+    settings.limits.max_connection_age_grace = Duration::from_millis(300);
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    let mut idle = connect_from(FLOODER, app.addr).await;
+    send_preface(&mut idle).await.unwrap();
+    let goaway = read_until(&mut idle, |kind, _, _, _| kind == FRAME_GOAWAY).await;
+    assert_eq!(
+        u32::from_be_bytes(goaway[4..8].try_into().unwrap()),
+        NO_ERROR,
+        "a graceful GOAWAY, not an error"
+    );
+    closed_by_server(&mut idle).await;
+    assert!(app.incoming.idle_closed.load(Ordering::Relaxed) >= 1);
+    // The test's channel was idle too: a new connection is answered as before.
+    assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+}
+
+#[tokio::test]
+async fn a_stream_open_longer_than_the_idle_timeout_is_not_cut() {
+    let mut settings = test_settings();
+    settings.limits.idle_timeout = Duration::from_millis(200);
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source.clone(), settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    let channel = channel_from(OTHER_PEER, app.addr).await;
+    let mut stream = InterrupcoesServiceClient::new(channel)
+        .watch_quantitativo_interrupcoes_ativas(
+            data_pb::WatchQuantitativoInterrupcoesAtivasRequest {},
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    stream.next().await.unwrap().unwrap();
+    // Several idle timeouts pass with the stream open and nothing sent on it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    source.set(Behaviour::Rows(vec![row(1, 1, 0), row(2, 0, 1)]));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the new answer arrives")
+        .expect("the stream is still open")
+        .unwrap();
+    assert_eq!(next.resposta.unwrap().interrupcao_fornecimento.len(), 2);
+}
+
+#[tokio::test]
+async fn a_json_request_on_the_grpc_port_gets_415() {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn(source).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(format!(
+        "http://{}/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas",
+        app.addr
+    ))
+    .header("content-type", "application/json")
+    .body(())
+    .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(bytes::Bytes::from_static(b"{}"), true)
+        .unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // gRPC itself is still answered on the same port.
+    assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+}
