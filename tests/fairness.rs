@@ -1,7 +1,8 @@
 //! One client must never shut the others out (issue 19), over real sockets on loopback:
 //! 127.0.0.1 is the abusive client and 127.0.0.2 stands for a second one (another client,
-//! or the kubelet's probe). Per-peer connection limits, room kept for new peers, the idle
-//! close with GOAWAY, and HTTP 415 for non-gRPC requests on the gRPC port.
+//! or the kubelet's probe). On the gRPC port: per-peer connection limits, room kept for
+//! new peers, the idle close with GOAWAY, and HTTP 415 for non-gRPC requests. On the HTTP
+//! listeners: the header read and keep-alive timeouts, and the same per-peer limits.
 
 mod common;
 
@@ -10,13 +11,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::raw_h2::{
-    FRAME_GOAWAY, NO_ERROR, closed_by_server, connect_from, read_until, send_preface,
+    FRAME_GOAWAY, NO_ERROR, PATIENCE, closed_by_server, connect_from, read_until, send_preface,
 };
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL};
+use radar_interrupcoes::http::ApiKeys;
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
@@ -184,4 +187,129 @@ async fn a_json_request_on_the_grpc_port_gets_415() {
     assert_eq!(response.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // gRPC itself is still answered on the same port.
     assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+}
+
+// --- The HTTP listeners (ANEEL, operations) ---
+
+/// The service with both HTTP listeners, loopback clients allowed without a key.
+async fn spawn_http(settings: radar_interrupcoes::config::ServiceSettings) -> TestApp {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    // Boxed: the harness's future is large.
+    let app = Box::pin(TestApp::spawn_http(source, settings, ApiKeys::default())).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    app
+}
+
+/// Status of a GET of `url` from the loopback address `from`.
+async fn get_from(from: IpAddr, url: &str) -> u16 {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(from)
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .expect("the request is answered")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_client_sending_its_headers_slowly_is_disconnected() {
+    let mut settings = test_settings();
+    settings.limits.http_header_read_timeout = Duration::from_millis(500);
+    settings.limits.http_keepalive_timeout = Duration::from_millis(500);
+    let app = spawn_http(settings).await;
+    let aneel = app.aneel_addr.unwrap();
+
+    // Slowloris: a request line, then one header line every 100 ms, never the blank line.
+    let mut slow = connect_from(FLOODER, aneel).await;
+    slow.write_all(b"GET /quantitativointerrupcoesativas HTTP/1.1\r\nHost: radar\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if slow
+                .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, trickle)
+        .await
+        .expect("the server never disconnected the slow client");
+    assert_eq!(
+        get_from(
+            OTHER_PEER,
+            &format!("http://{aneel}/quantitativointerrupcoesativas")
+        )
+        .await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout() {
+    let mut settings = test_settings();
+    settings.limits.http_keepalive_timeout = Duration::from_millis(300);
+    let app = spawn_http(settings).await;
+
+    let mut kept = connect_from(FLOODER, app.ops_addr.unwrap()).await;
+    kept.write_all(b"GET /livez HTTP/1.1\r\nHost: radar\r\n\r\n")
+        .await
+        .unwrap();
+    // Reads the answer, then waits: the connection stays open only for the keep-alive.
+    let mut seen = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match kept.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("the idle connection was never closed");
+    assert!(
+        seen.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_of_one_client_keep_neither_another_client_nor_a_probe_out() {
+    let mut settings = test_settings();
+    settings.limits.http_max_connections = 16;
+    settings.limits.http_max_connections_per_peer = 4;
+    let app = spawn_http(settings).await;
+    let (aneel, ops) = (app.aneel_addr.unwrap(), app.ops_addr.unwrap());
+
+    for addr in [aneel, ops] {
+        // More idle connections than the listener holds, all from one client.
+        let mut flood = Vec::new();
+        for _ in 0..20 {
+            flood.push(connect_from(FLOODER, addr).await);
+        }
+        closed_by_server(flood.last_mut().unwrap()).await;
+        assert_eq!(
+            get_from(OTHER_PEER, &format!("http://{ops}/livez")).await,
+            200
+        );
+        assert_eq!(
+            get_from(
+                OTHER_PEER,
+                &format!("http://{aneel}/quantitativointerrupcoesativas")
+            )
+            .await,
+            200
+        );
+    }
 }

@@ -129,6 +129,42 @@ pub struct LimitsSettings {
         value_parser = secs_between::<1, 300>
     )]
     pub rpc_timeout: Duration,
+    /// Open connections at most on each HTTP listener (ANEEL, operations).
+    #[arg(
+        long,
+        env = "RADAR_HTTP_MAX_CONNECTIONS",
+        default_value = "256",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub http_max_connections: u32,
+    /// Open connections at most from one client address on each HTTP listener.
+    #[arg(
+        long,
+        env = "RADAR_HTTP_MAX_CONNECTIONS_PER_PEER",
+        default_value = "32",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub http_max_connections_per_peer: u32,
+    /// Seconds an HTTP client has to send a request's headers (on a new connection, or
+    /// for the next request on a kept-alive one); slower clients are disconnected.
+    #[arg(
+        long = "http-header-read-timeout-secs",
+        value_name = "HTTP_HEADER_READ_TIMEOUT_SECS",
+        env = "RADAR_HTTP_HEADER_READ_TIMEOUT_SECS",
+        default_value = "10",
+        value_parser = secs_between::<1, 300>
+    )]
+    pub http_header_read_timeout: Duration,
+    /// Seconds a kept-alive HTTP connection may wait for its next request before it is
+    /// closed; at most RADAR_HTTP_HEADER_READ_TIMEOUT_SECS.
+    #[arg(
+        long = "http-keepalive-timeout-secs",
+        value_name = "HTTP_KEEPALIVE_TIMEOUT_SECS",
+        env = "RADAR_HTTP_KEEPALIVE_TIMEOUT_SECS",
+        default_value = "5",
+        value_parser = secs_between::<1, 300>
+    )]
+    pub http_keepalive_timeout: Duration,
 }
 
 /// Who may call `SchedulerAdmin`, and how often it may make the service query the source.
@@ -205,6 +241,29 @@ pub(super) fn check(service: &mut ServiceSettings) -> Result<(), ConfigError> {
                 "must be at most {} ({})",
                 variable("max_connections"),
                 limits.max_connections
+            ),
+        ));
+    }
+    if limits.http_max_connections_per_peer > limits.http_max_connections {
+        return Err(invalid(
+            "http_max_connections_per_peer",
+            limits.http_max_connections_per_peer.to_string(),
+            format!(
+                "must be at most {} ({})",
+                variable("http_max_connections"),
+                limits.http_max_connections
+            ),
+        ));
+    }
+    if limits.http_keepalive_timeout > limits.http_header_read_timeout {
+        return Err(invalid(
+            "http_keepalive_timeout",
+            limits.http_keepalive_timeout.as_secs().to_string(),
+            format!(
+                "must be at most {} ({} s): waiting for the next request is reading its \
+                 headers, so that timeout would close the connection first",
+                variable("http_header_read_timeout"),
+                limits.http_header_read_timeout.as_secs()
             ),
         ));
     }

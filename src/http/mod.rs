@@ -14,13 +14,14 @@ pub mod rate_limit;
 pub mod security_headers;
 mod v4;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::transport::Incoming;
+use crate::transport::http_listener::{self, HttpListener};
 
 pub use api_key::{ApiKeys, KeyStore};
 pub use client_addr::{ClientAddr, ForwardedHeader, ProxyTrust};
@@ -77,21 +78,16 @@ pub async fn reload_keys(keys: Arc<KeyStore>, stop: tokio_util::sync::Cancellati
     }
 }
 
-/// Serves `router` on `listener`, with each client's address, until `shutdown` resolves;
-/// then stops accepting and waits for the requests in flight.
+/// Serves `router` on `listener`, with each client's address, under `setup`'s limits
+/// (header read and keep-alive timeouts, connections in all and per peer), until
+/// `shutdown` is cancelled; then stops accepting and waits for the requests in flight.
 pub async fn serve(
     listener: TcpListener,
+    setup: HttpListener,
     router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    // TCP_NODELAY: without it, small answers wait on delayed ACKs (~40 ms each).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let counters = Arc::new(Incoming::default());
+    http_listener::serve(listener, setup, counters, router, shutdown).await;
+    Ok(())
 }

@@ -14,6 +14,7 @@ use crate::http::{self, GuardSettings, HttpListeners, aneel, ops};
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
 use crate::transport::Incoming;
+use crate::transport::http_listener::HttpListener;
 
 /// What the HTTP endpoints answer from.
 pub(super) struct Shared {
@@ -29,6 +30,8 @@ pub(super) struct Shared {
     pub stopping: CancellationToken,
     /// The gRPC listener's counters (metrics).
     pub incoming: Arc<Incoming>,
+    /// The connection limits and timeouts of every HTTP listener (its name aside).
+    pub connections: HttpListener,
 }
 
 /// A running HTTP server: its name in logs and its task.
@@ -73,7 +76,11 @@ pub(super) fn http_servers(
         };
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "{name} listening");
-        let serving = http::serve(listener, router(shared), drain.clone().cancelled_owned());
+        let setup = HttpListener {
+            name,
+            ..shared.connections
+        };
+        let serving = http::serve(listener, setup, router(shared), drain.clone());
         servers.push((name, tokio::spawn(serving)));
     }
     Ok(servers)

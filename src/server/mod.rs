@@ -30,7 +30,8 @@ use crate::http::HttpListeners;
 use crate::jobs::warm_up_until_loaded;
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
-use crate::transport::Incoming;
+use crate::transport::http_listener::HttpListener;
+use crate::transport::{Incoming, PeerLimits};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -158,6 +159,7 @@ impl Application {
             scheduler: self.scheduler.clone(),
             stopping: stopping.clone(),
             incoming: self.incoming,
+            connections: http_connections(&self.settings),
         };
         let http_servers = listeners::http_servers(self.http, &shared, &drain)?;
         let scheduler = self.scheduler;
@@ -182,6 +184,21 @@ impl Application {
         }
         .until_stopped()
         .await
+    }
+}
+
+/// The connection limits and timeouts of the HTTP listeners, from the settings.
+fn http_connections(settings: &ServiceSettings) -> HttpListener {
+    let limits = &settings.limits;
+    HttpListener {
+        name: "HTTP",
+        limits: PeerLimits::new(
+            usize::try_from(limits.http_max_connections).unwrap_or(usize::MAX),
+            usize::try_from(limits.http_max_connections_per_peer).unwrap_or(usize::MAX),
+        ),
+        header_read_timeout: limits.http_header_read_timeout,
+        keepalive_timeout: limits.http_keepalive_timeout,
+        close_grace: settings.shutdown_grace,
     }
 }
 

@@ -12,6 +12,7 @@ mod activity;
 mod content_type;
 mod deadline;
 pub mod grpc_calls;
+pub mod http_listener;
 mod incoming;
 pub mod peer;
 pub mod serve;

@@ -1,0 +1,89 @@
+//! The HTTP listeners (ANEEL, operations) on the same serve loop as gRPC: HTTP/1.1 only,
+//! the request headers within a header read timeout (which also bounds how long hyper
+//! waits for the next request of a kept-alive connection), an idle kept-alive connection
+//! closed after the keep-alive timeout, and the connection cap in all and per peer.
+//! `axum::serve` has none of these: slow or idle clients could hold its connections for
+//! ever.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::incoming::Incoming;
+use super::peer::PeerLimits;
+use super::serve::{ConnectionPolicy, Listening};
+
+/// Everything an HTTP listener is set up with.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpListener {
+    /// The listener's name in logs.
+    pub name: &'static str,
+    /// Connections in all and per peer.
+    pub limits: PeerLimits,
+    /// Time a client has to send a request's headers, from the moment the server waits
+    /// for them (a new connection, or the next request of a kept-alive one).
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request in flight for this long is closed; at most
+    /// `header_read_timeout`, which would close it first.
+    pub keepalive_timeout: Duration,
+    /// Time a request in flight gets once its connection is closed for idleness.
+    pub close_grace: Duration,
+}
+
+/// The hyper builder of the HTTP listeners: HTTP/1.1 only (ANEEL, Prometheus and the
+/// kubelet all speak it), headers within `header_read_timeout`.
+pub fn http1_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    builder
+}
+
+/// Serves `router` on `listener` until `drain` is cancelled, each request with its
+/// client's address (`ConnectInfo<SocketAddr>`, as `axum::serve` gave it).
+pub async fn serve(
+    listener: TcpListener,
+    setup: HttpListener,
+    counters: Arc<Incoming>,
+    router: axum::Router,
+    drain: CancellationToken,
+) {
+    let listening = Listening {
+        policy: ConnectionPolicy {
+            name: setup.name,
+            limits: setup.limits,
+            preface_timeout: None,
+            idle_timeout: setup.keepalive_timeout,
+            max_age: None,
+            close_grace: setup.close_grace,
+        },
+        http: http1_builder(setup.header_read_timeout),
+        tls: None,
+        counters,
+    };
+    super::serve::serve(
+        listener,
+        listening,
+        move |connection| {
+            let remote: SocketAddr = connection.remote;
+            tower::util::MapRequest::new(
+                router.clone(),
+                move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(remote));
+                    request
+                },
+            )
+        },
+        drain,
+    )
+    .await;
+}
