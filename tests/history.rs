@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::clock::ManualClock;
 use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
-use radar_interrupcoes::jobs::{PURGE_JOB_NAME, WARMUP_JOB_NAME};
+use radar_interrupcoes::jobs::{PURGE_JOB_NAME, STORE_WRITE_STEP, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
-use radar_interrupcoes::proto::scheduler::v1::RunOutcome;
+use radar_interrupcoes::proto::scheduler::v1::{FailureKind, RunOutcome};
 use radar_interrupcoes::source::SourceError;
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use tonic::Code;
@@ -218,20 +218,31 @@ async fn a_failing_store_leaves_the_live_answer_refreshing_and_says_so() {
     clock.set(brasilia(30));
     source.set(Behaviour::Rows(vec![row(7, 70, 0)]));
     let run = app.trigger(WARMUP_JOB_NAME).await.unwrap().run.unwrap();
-    assert_eq!(run.outcome, RunOutcome::Succeeded as i32);
-    let fact = |key: &str| run.facts.get(key).cloned();
+    // Served but not stored: not a plain success, and said in typed fields.
+    assert_eq!(run.outcome, RunOutcome::Degraded as i32);
+    let failed = run.degraded.as_ref().expect("the failed step");
+    assert_eq!(failed.step, STORE_WRITE_STEP);
+    assert_eq!(failed.kind, FailureKind::Transient as i32);
+    assert_eq!(failed.codes, vec!["SQLITE_CANTOPEN"]);
     assert!(
-        fact("store_write")
-            .unwrap()
-            .starts_with("failed: snapshot store (sqlite)"),
-        "{:?}",
-        run.facts
+        failed.error.starts_with("snapshot store (sqlite)"),
+        "{}",
+        failed.error
     );
+    assert!(!run.facts.contains_key("stored"), "{:?}", run.facts);
+    let last = app
+        .jobs()
+        .await
+        .jobs
+        .into_iter()
+        .find(|j| j.name == WARMUP_JOB_NAME);
+    let last = last.unwrap().last_run.unwrap();
     assert_eq!(
-        fact("store_write_failures").as_deref(),
-        Some("2"),
-        "start-up and this run"
+        last.outcome,
+        RunOutcome::Degraded as i32,
+        "ListJobs says so too"
     );
+    assert_eq!(last.degraded, run.degraded);
     assert_eq!(
         items(&app.get().await.unwrap()),
         vec![(7, 70)],

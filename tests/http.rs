@@ -12,12 +12,15 @@ use std::time::Duration;
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::config::DEFAULT_DEMO_SEED;
 use radar_interrupcoes::domain::QueryBinds;
+use radar_interrupcoes::domain::dth_recuperacao;
 use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
 use radar_interrupcoes::http::ApiKeys;
-use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
+use radar_interrupcoes::jobs::{STORE_WRITE_STEP, WARMUP_JOB_NAME};
+use radar_interrupcoes::proto::scheduler::v1::RunOutcome;
 use radar_interrupcoes::server::setting_names;
 use radar_interrupcoes::source::SourceError;
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -822,6 +825,83 @@ async fn probes_start_not_ready_and_turn_ready_after_the_first_load() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
+/// A store that fails is counted by operation and outcome, and the warm-up's run says the
+/// snapshot was served but not stored; once the store works again (no restart), writes are
+/// counted as stored and runs succeed.
+#[tokio::test]
+async fn store_failures_are_counted_and_the_run_says_served_but_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the file should be: every store call fails (SQLITE_CANTOPEN).
+    let path = dir.path().join("store.sqlite");
+    std::fs::create_dir(&path).unwrap();
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 2, 3)]));
+    let app = TestApp::spawn_http_with_store(
+        source,
+        Arc::new(SqliteStore::new(path.clone())),
+        test_settings(),
+        ApiKeys::default(),
+    )
+    .await;
+    wait_for_first_run(&app).await;
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let moment = dth_recuperacao::format(chrono::Utc::now());
+    let e = app.get_at(&moment).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable);
+
+    let m = Scrape::of(&app).await;
+    let store = |operation, outcome| {
+        m.get(
+            "radar_store_operations_total",
+            &[
+                ("store", "sqlite"),
+                ("operation", operation),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    assert_eq!(store("write", "failed"), 2.0, "start-up and manual runs");
+    assert_eq!(store("write", "stored"), 0.0);
+    assert_eq!(store("write", "abandoned"), 0.0);
+    assert!(store("read", "failed") >= 1.0, "the dthRecuperacao lookup");
+    assert_eq!(store("claim", "failed"), 0.0, "no cron tick was claimed");
+    for trigger in ["startup", "manual"] {
+        let degraded = [JOB, ("trigger", trigger), ("outcome", "degraded")];
+        assert_eq!(m.get("radar_job_runs_total", &degraded), 1.0, "{trigger}");
+    }
+    let job = app
+        .jobs()
+        .await
+        .jobs
+        .into_iter()
+        .find(|j| j.name == WARMUP_JOB_NAME)
+        .unwrap();
+    let last = job.last_run.unwrap();
+    assert_eq!(last.outcome, RunOutcome::Degraded as i32);
+    assert_eq!(last.degraded.unwrap().step, STORE_WRITE_STEP);
+    assert_eq!(last.items, 1, "the snapshot is served");
+
+    // The directory goes: the store creates its file, without a restart.
+    std::fs::remove_dir(&path).unwrap();
+    let run = app.trigger(WARMUP_JOB_NAME).await.unwrap().run.unwrap();
+    assert_eq!(
+        run.outcome,
+        RunOutcome::Succeeded as i32,
+        "{:?}",
+        run.degraded
+    );
+    assert_eq!(run.degraded, None);
+    let m = Scrape::of(&app).await;
+    assert_eq!(
+        m.get(
+            "radar_store_operations_total",
+            &[("operation", "write"), ("outcome", "stored")]
+        ),
+        1.0
+    );
+    let stored = SqliteStore::new(path).oldest().await.unwrap();
+    assert!(stored.is_some(), "the snapshot is in the history");
+}
+
 /// Every metric an alert rule or a dashboard panel uses is one the service exports.
 #[tokio::test]
 async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
@@ -855,6 +935,7 @@ async fn alert_rules_and_the_dashboard_use_only_exported_metrics() {
         "RadarNotReady",
         "RadarNoInstanceUp",
         "RadarAneelEndpointErrors",
+        "RadarSnapshotNotStored",
     ] {
         assert!(alerts.contains(wanted), "{wanted} missing from {alerts:?}");
     }

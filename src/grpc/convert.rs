@@ -8,7 +8,7 @@ use crate::answer::Answer;
 use crate::domain::InterrupcaoAtiva;
 use crate::proto::interrupcoes::v1 as pb;
 use crate::proto::scheduler::v1 as sched_pb;
-use crate::scheduler::{JobStatus, RunOutcome, RunRecord};
+use crate::scheduler::{FailedStep, FailureKind, JobStatus, RunOutcome, RunRecord};
 
 pub(super) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -38,6 +38,7 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
     let outcome = match record.outcome {
         RunOutcome::Succeeded => sched_pb::RunOutcome::Succeeded,
         RunOutcome::Partial => sched_pb::RunOutcome::Partial,
+        RunOutcome::Degraded => sched_pb::RunOutcome::Degraded,
         RunOutcome::Failed => sched_pb::RunOutcome::Failed,
         RunOutcome::TimedOut => sched_pb::RunOutcome::TimedOut,
         RunOutcome::Panicked => sched_pb::RunOutcome::Panicked,
@@ -57,12 +58,27 @@ pub(super) fn run(record: &RunRecord) -> sched_pb::JobRun {
         items: record.report.count,
         attempts: record.attempts,
         scheduled_at: record.scheduled_at.map(timestamp),
+        degraded: record.report.degraded.as_ref().map(failed_step),
         rejected: record.report.rejected.unwrap_or_default(),
         facts: record
             .report
             .shown_facts()
             .map(|(name, value)| (name.to_owned(), value))
             .collect(),
+    }
+}
+
+fn failed_step(failed: &FailedStep) -> sched_pb::FailedStep {
+    let kind = match failed.error.kind {
+        FailureKind::Transient => sched_pb::FailureKind::Transient,
+        FailureKind::Permanent => sched_pb::FailureKind::Permanent,
+        FailureKind::InvalidInput => sched_pb::FailureKind::InvalidInput,
+    };
+    sched_pb::FailedStep {
+        step: failed.step.to_owned(),
+        kind: kind.into(),
+        codes: failed.error.codes.clone(),
+        error: failed.error.message.clone(),
     }
 }
 

@@ -5,7 +5,6 @@
 //! the scheduler's (`scheduler::cluster`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,6 +26,10 @@ use crate::store::{SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
 
+/// The step a run reports as failed when its snapshot is served but was not stored
+/// (`ListJobs`' `degraded.step`).
+pub const STORE_WRITE_STEP: &str = "store_write";
+
 /// Where the warm-up keeps the history of its snapshots, shared with the other replicas.
 #[derive(Clone)]
 pub struct SnapshotHistory {
@@ -43,7 +46,6 @@ pub struct CacheWarmupJob {
     clock: Arc<dyn Clock>,
     instance: String,
     history: Option<SnapshotHistory>,
-    store_write_failures: AtomicU64,
 }
 
 #[async_trait]
@@ -114,7 +116,6 @@ impl CacheWarmupJob {
             clock: Arc::new(SystemClock),
             instance: "local".to_owned(),
             history: None,
-            store_write_failures: AtomicU64::new(0),
         }
     }
 
@@ -176,8 +177,9 @@ impl CacheWarmupJob {
 
     /// Queries the source, stores the snapshot (for a cron run, as its tick's), and
     /// replaces the cached one. A failing store (an error, or no answer within the store
-    /// timeout) is logged and counted, and the cache is replaced all the same: the live
-    /// answer never depends on the store.
+    /// timeout) makes the run `degraded` (served, not stored; the store's metrics count
+    /// it), and the cache is replaced all the same: the live answer never depends on the
+    /// store.
     async fn query_and_load(&self, run: RunContext) -> Result<JobReport, JobError> {
         let tick = run.scheduled_at.filter(|_| run.trigger == Trigger::Cron);
         let snapshot = self.fetch_snapshot(run.attempt).await?;
@@ -224,15 +226,8 @@ impl CacheWarmupJob {
                 }
             }
             Err(e) => {
-                let failures = self.store_write_failures.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(
-                    error = %e,
-                    store_write_failures = failures,
-                    "storing the snapshot failed: it is served live, but missing from the history"
-                );
-                report = report
-                    .with_fact("store_write", &format!("failed: {e}"))
-                    .with_fact("store_write_failures", &failures);
+                // The run's one warning line (scheduler::runner) carries the error.
+                report = report.degraded_by(STORE_WRITE_STEP, store_job_error(&e));
             }
         }
         tracing::info!(
@@ -601,14 +596,17 @@ mod tests {
                 })
                 .await
                 .unwrap();
+            let failed = report
+                .degraded
+                .as_ref()
+                .unwrap_or_else(|| panic!("run {n}"));
+            assert_eq!(failed.step, STORE_WRITE_STEP);
+            assert!(failed.error.is_transient());
             assert_eq!(
-                report.fact("store_write"),
-                Some("failed: snapshot store (hung): no answer within 5000 ms (the store timeout)")
+                failed.error.message,
+                "snapshot store (hung): no answer within 5000 ms (the store timeout)"
             );
-            assert_eq!(
-                report.fact("store_write_failures"),
-                Some(n.to_string().as_str())
-            );
+            assert_eq!(report.fact("stored"), None);
             assert_eq!(report.fact("mode"), Some("queried"));
         }
         let served = cache.current().await.unwrap();

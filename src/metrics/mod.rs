@@ -4,9 +4,9 @@
 //! scheduler at scrape time, so a scrape never shows an age that was true minutes ago.
 //!
 //! One small struct per area registers its own metrics: [`jobs`], the gRPC [`listener`],
-//! the [`snapshot`], [`health_status`] and the [`requests`] of both protocols; the
-//! [`process`] collector adds the standard `process_*` figures. Adding a family is a field
-//! and a `register` call in its area.
+//! the [`snapshot`], the snapshot [`store`]'s operations, [`health_status`] and the
+//! [`requests`] of both protocols; the [`process`] collector adds the standard
+//! `process_*` figures. Adding a family is a field and a `register` call in its area.
 
 mod exposition;
 mod grpc_layer;
@@ -16,7 +16,9 @@ mod listener;
 mod process;
 mod requests;
 mod snapshot;
+mod store;
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -30,10 +32,12 @@ use prometheus_client::registry::Registry;
 pub use exposition::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use grpc_layer::GrpcMetricsLayer;
 pub use requests::GrpcMethod;
+pub use store::MeteredStore;
 
 use crate::cache::SnapshotCache;
 use crate::health;
 use crate::scheduler::{JobStatus, RunRecord};
+use crate::store::SnapshotStore;
 use crate::transport::Incoming;
 
 /// Version of this build (Cargo's package version).
@@ -68,6 +72,7 @@ pub struct Metrics {
     jobs: jobs::JobMetrics,
     listener: listener::ListenerMetrics,
     snapshot: snapshot::SnapshotMetrics,
+    store: store::StoreMetrics,
     health: health_status::HealthMetrics,
     grpc: requests::GrpcRequests,
     http: requests::HttpRequests,
@@ -97,6 +102,7 @@ impl Metrics {
             listener::ListenerMetrics::register(r),
         );
         let snapshot = snapshot::SnapshotMetrics::register(r);
+        let store = store::StoreMetrics::register(r);
         let health = health_status::HealthMetrics::register(r);
         let (grpc, http) = (
             requests::GrpcRequests::register(r),
@@ -107,6 +113,7 @@ impl Metrics {
             jobs,
             listener,
             snapshot,
+            store,
             health,
             grpc,
             http,
@@ -116,6 +123,12 @@ impl Metrics {
     /// Accounts for a finished job run.
     pub fn record_run(&self, job: &str, run: &RunRecord) {
         self.jobs.record_run(job, run);
+    }
+
+    /// `store`, with each of its operations counted by outcome: the jobs and the history
+    /// go through what this returns.
+    pub fn metered_store(&self, store: Arc<dyn SnapshotStore>) -> Arc<dyn SnapshotStore> {
+        Arc::new(MeteredStore::new(store, self.store.clone()))
     }
 
     /// Accounts for a gRPC call that starts. `method` must come from a bounded set.

@@ -22,6 +22,17 @@ pub enum FailureKind {
     InvalidInput,
 }
 
+impl FailureKind {
+    /// Lower-case name used in logs and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Transient => "transient",
+            FailureKind::Permanent => "permanent",
+            FailureKind::InvalidInput => "invalid_input",
+        }
+    }
+}
+
 /// Why an attempt failed: the kind, the native codes of the systems involved, and the
 /// detail for operators.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

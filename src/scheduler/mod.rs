@@ -26,7 +26,7 @@ pub use cron::{CronError, CronSchedule};
 pub use failure::{FailureKind, JobError, RunFailure};
 pub use job::{Job, RunContext};
 pub use liveness::worst_case;
-pub use report::JobReport;
+pub use report::{FailedStep, JobReport};
 pub use runner::RetryPolicy;
 pub use service::{SchedulerError, SchedulerService, TriggerResult};
 pub use spec::{Coordination, JobSpec};

@@ -1,6 +1,8 @@
 //! What a successful attempt of a job reports: generic, so that a new job needs no new field
 //! in the scheduler, its status or `ListJobs`.
 
+use super::failure::JobError;
+
 /// What a successful attempt produced: a count (for the cache warm-up, items cached; for a
 /// purge, rows deleted), the inputs it left out (for the warm-up, rejected rows), and named
 /// facts a job adds for operators. A new job reports through these, so the scheduler, its
@@ -18,6 +20,20 @@ pub struct JobReport {
     /// The attempt succeeded, but part of its input was left out (for the warm-up: rows
     /// that failed validation): the run's outcome is then `partial`, not `succeeded`.
     pub partial: bool,
+    /// The attempt's result is in use, but a step after it failed (for the warm-up: the
+    /// snapshot is served but was not stored): the run's outcome is then `degraded`.
+    pub degraded: Option<FailedStep>,
+}
+
+/// A step of a successful attempt that failed: the result is in use, but the run did not
+/// leave behind everything it should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedStep {
+    /// The step, as a stable name that clients and dashboards match on (the warm-up's
+    /// `store_write`).
+    pub step: &'static str,
+    /// Why it failed: its kind, its native codes and the detail for operators.
+    pub error: JobError,
 }
 
 /// The name under which [`JobReport::rejected`] is shown among the facts.
@@ -31,7 +47,16 @@ impl JobReport {
             rejected: None,
             facts: Vec::new(),
             partial: false,
+            degraded: None,
         }
+    }
+
+    /// Records that `step` failed with `error` after the result was put in use (see
+    /// [`JobReport::degraded`]).
+    #[must_use]
+    pub fn degraded_by(mut self, step: &'static str, error: JobError) -> Self {
+        self.degraded = Some(FailedStep { step, error });
+        self
     }
 
     /// Marks the report partial when `partial` (see [`JobReport::partial`]).

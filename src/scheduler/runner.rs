@@ -82,7 +82,20 @@ pub(super) async fn run_job(
                 )
             };
         }
-        if record.outcome == RunOutcome::Partial {
+        if let Some(failed) = &record.report.degraded {
+            tracing::warn!(
+                duration_ms,
+                count = record.report.count,
+                facts,
+                attempt = record.attempts,
+                outcome = record.outcome.as_str(),
+                step = failed.step,
+                kind = failed.error.kind.as_str(),
+                codes = failed.error.codes.join(","),
+                error = %failed.error,
+                "job run finished, but a step after its result failed"
+            );
+        } else if record.outcome == RunOutcome::Partial {
             run_finished!(warn, "job run finished, but input rows were rejected");
         } else if record.outcome.is_success() {
             run_finished!(info, "job run finished");
@@ -282,6 +295,27 @@ mod tests {
         assert_eq!(r.outcome, RunOutcome::Partial);
         assert!(r.outcome.is_success(), "its result is in use");
         assert_eq!(r.error, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_step_after_the_result_is_a_degraded_success() {
+        let report = JobReport::new(3)
+            .with_fact("rejected", &2)
+            .partial_if(true)
+            .degraded_by(
+                "store_write",
+                JobError::transient("locked").with_codes(["SQLITE_BUSY".to_owned()]),
+            );
+        let job = Scripted::new(vec![Some(Ok(report))]);
+        let r = run_once(job.clone(), 1, Trigger::Cron).await;
+        assert_eq!(r.outcome, RunOutcome::Degraded, "not a plain success");
+        assert_eq!(r.outcome.as_str(), "degraded");
+        assert!(r.outcome.is_success(), "its result is in use");
+        assert_eq!(r.attempts, 1, "not retried: the result is already in use");
+        let failed = r.report.degraded.as_ref().unwrap();
+        assert_eq!(failed.step, "store_write");
+        assert_eq!(failed.error.codes, vec!["SQLITE_BUSY"]);
+        assert!(r.report.partial, "the rejected rows are still reported");
     }
 
     #[tokio::test(start_paused = true)]

@@ -38,6 +38,10 @@ pub enum RunOutcome {
     /// An attempt succeeded, but part of its input was left out (for the warm-up: rows
     /// that failed validation).
     Partial,
+    /// An attempt succeeded and its result is in use, but a step after it failed (for the
+    /// warm-up: the snapshot is served but was not stored, so it is missing from the
+    /// history and from the other replicas).
+    Degraded,
     /// The last attempt returned an error.
     Failed,
     /// The last attempt exceeded the attempt timeout.
@@ -52,15 +56,20 @@ impl RunOutcome {
         match self {
             RunOutcome::Succeeded => "succeeded",
             RunOutcome::Partial => "partial",
+            RunOutcome::Degraded => "degraded",
             RunOutcome::Failed => "failed",
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::Panicked => "panicked",
         }
     }
 
-    /// Whether the run counts as a success (with or without rejected rows).
+    /// Whether the run's result is in use (with or without rejected rows, with or without
+    /// a failed step after it): it resets the failures in a row.
     pub fn is_success(self) -> bool {
-        matches!(self, RunOutcome::Succeeded | RunOutcome::Partial)
+        matches!(
+            self,
+            RunOutcome::Succeeded | RunOutcome::Partial | RunOutcome::Degraded
+        )
     }
 }
 
@@ -114,9 +123,12 @@ impl RunRecord {
         }
     }
 
-    /// Records an attempt's success: its report, and the outcome it gives.
+    /// Records an attempt's success: its report, and the outcome it gives (a failed step
+    /// weighs more than rows left out: the rejected count stays in the report).
     pub fn succeed(&mut self, report: JobReport) {
-        self.outcome = if report.partial {
+        self.outcome = if report.degraded.is_some() {
+            RunOutcome::Degraded
+        } else if report.partial {
             RunOutcome::Partial
         } else {
             RunOutcome::Succeeded

@@ -62,11 +62,16 @@ impl Application {
                 .with_hard_limit(settings.stale_hard_limit)
                 .with_clock(backends.clock.clone()),
         );
+        let metrics = Arc::new(Metrics::new());
+        // Every store operation, the jobs' and the history's, is counted by outcome.
+        let backends = Backends {
+            store: metrics.metered_store(backends.store),
+            ..backends
+        };
         let answers = answers(&settings, &backends, &cache);
         let scheduler = SchedulerService::new(settings.time_zone, backends.clock.clone());
         scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
         jobs::schedule_all(&scheduler, jobs::jobs(&settings, &backends, &cache)).await?;
-        let metrics = Arc::new(Metrics::new());
         scheduler.on_run_finished({
             let metrics = metrics.clone();
             move |job, run| metrics.record_run(job, run)

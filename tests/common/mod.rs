@@ -225,6 +225,25 @@ impl TestApp {
         Self::with_own_store(source, settings, Some((api_keys, guard))).await
     }
 
+    /// Like [`spawn_http`](Self::spawn_http), storing in `store`.
+    pub async fn spawn_http_with_store(
+        source: Arc<dyn InterrupcaoSource>,
+        store: Arc<dyn SnapshotStore>,
+        settings: ServiceSettings,
+        api_keys: ApiKeys,
+    ) -> Self {
+        let backends = Backends {
+            source,
+            store,
+            clock: Arc::new(SystemClock),
+        };
+        let guard = GuardSettings {
+            rate_limit: None,
+            ..GuardSettings::default()
+        };
+        Self::spawn_full(backends, settings, Some((api_keys, guard))).await
+    }
+
     async fn spawn_full(
         backends: Backends,
         settings: ServiceSettings,
