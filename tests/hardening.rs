@@ -328,11 +328,14 @@ async fn a_run_stuck_beyond_its_worst_case_turns_the_scheduler_not_serving() {
     // With a 100 ms attempt timeout a busy machine can fail the first run; the start-up
     // retries load the snapshot, which the readiness check below relies on.
     app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
-    // Let the start-up run end (it also writes the snapshot store), or the trigger below
-    // would join it instead of starting the run that blocks.
+    // Let the run that loaded it end (it also writes the snapshot store), or the trigger
+    // below would join it instead of starting the run that blocks.
     for _ in 0..400 {
         let jobs = app.jobs().await.jobs;
-        if jobs.iter().any(|j| j.name == WARMUP && j.total_runs > 0) {
+        if jobs
+            .iter()
+            .any(|j| j.name == WARMUP && !j.running && j.last_success_at.is_some())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
