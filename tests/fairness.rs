@@ -313,3 +313,80 @@ async fn idle_connections_of_one_client_keep_neither_another_client_nor_a_probe_
         );
     }
 }
+
+// --- Streams ---
+
+/// Opens the data Watch on `channel`; the status when refused.
+async fn open_watch(
+    channel: Channel,
+) -> Result<tonic::Streaming<data_pb::GetQuantitativoInterrupcoesAtivasResponse>, tonic::Status> {
+    let mut stream = InterrupcoesServiceClient::new(channel)
+        .watch_quantitativo_interrupcoes_ativas(
+            data_pb::WatchQuantitativoInterrupcoesAtivasRequest {},
+        )
+        .await?
+        .into_inner();
+    // The first message (the current answer) proves the stream is open.
+    match stream.next().await {
+        Some(Ok(_)) => Ok(stream),
+        Some(Err(status)) => Err(status),
+        None => panic!("the stream ended without a message"),
+    }
+}
+
+#[tokio::test]
+async fn one_client_cannot_hold_more_streams_than_its_share_and_a_closed_one_frees_its_place() {
+    let mut settings = test_settings();
+    settings.limits.max_streams = 16;
+    settings.limits.max_streams_per_peer = 3;
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    let flooder = channel_from(FLOODER, app.addr).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(open_watch(flooder.clone()).await.expect("within the share"));
+    }
+    let refused = open_watch(flooder.clone()).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    // A health Watch is a stream too.
+    let health = HealthClient::new(flooder.clone())
+        .watch(HealthCheckRequest {
+            service: OVERALL.to_owned(),
+        })
+        .await;
+    let refused = match health {
+        Err(status) => status,
+        Ok(response) => response.into_inner().next().await.unwrap().unwrap_err(),
+    };
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    // Another client still gets its streams.
+    open_watch(channel_from(OTHER_PEER, app.addr).await)
+        .await
+        .expect("another client's stream");
+    // A stream the client closes gives its place back.
+    drop(open.pop());
+    let mut reopened = None;
+    for _ in 0..200 {
+        match open_watch(flooder.clone()).await {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed stream's place never came back"
+    );
+}

@@ -129,6 +129,23 @@ pub struct LimitsSettings {
         value_parser = secs_between::<1, 300>
     )]
     pub rpc_timeout: Duration,
+    /// Streaming calls (Watch, reflection) open at most, all clients together; one more
+    /// ends at once with RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "RADAR_MAX_STREAMS",
+        default_value = "1024",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub max_streams: u32,
+    /// Streaming calls open at most from one client address.
+    #[arg(
+        long,
+        env = "RADAR_MAX_STREAMS_PER_PEER",
+        default_value = "64",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub max_streams_per_peer: u32,
     /// Open connections at most on each HTTP listener (ANEEL, operations).
     #[arg(
         long,
@@ -241,6 +258,17 @@ pub(super) fn check(service: &mut ServiceSettings) -> Result<(), ConfigError> {
                 "must be at most {} ({})",
                 variable("max_connections"),
                 limits.max_connections
+            ),
+        ));
+    }
+    if limits.max_streams_per_peer > limits.max_streams {
+        return Err(invalid(
+            "max_streams_per_peer",
+            limits.max_streams_per_peer.to_string(),
+            format!(
+                "must be at most {} ({})",
+                variable("max_streams"),
+                limits.max_streams
             ),
         ));
     }

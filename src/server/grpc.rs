@@ -22,7 +22,9 @@ use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::transport::grpc_calls::{self, CallLimits, GrpcListener, Http2Limits};
-use crate::transport::{ConnectionPolicy, Incoming, PeerLimits, message_size_status};
+use crate::transport::{
+    ConnectionPolicy, Incoming, PeerLimits, StreamLimitLayer, message_size_status, streaming_paths,
+};
 
 /// The descriptor sets of every service served, for reflection and the metrics' method
 /// names.
@@ -57,6 +59,13 @@ pub(super) fn serve<H: Health>(
     let routes = ServiceBuilder::new()
         .layer(GrpcMetricsLayer::new(metrics, &DESCRIPTOR_SETS))
         .layer(MapResponseLayer::new(message_size_status))
+        .layer(StreamLimitLayer::new(
+            PeerLimits::new(
+                usize::try_from(settings.limits.max_streams).unwrap_or(usize::MAX),
+                usize::try_from(settings.limits.max_streams_per_peer).unwrap_or(usize::MAX),
+            ),
+            streaming_paths(&DESCRIPTOR_SETS),
+        ))
         .service(routes(settings, services)?.prepare());
     Ok(grpc_calls::serve(
         listener,

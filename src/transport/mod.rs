@@ -17,6 +17,7 @@ mod incoming;
 pub mod peer;
 pub mod serve;
 mod status_codes;
+pub mod streams;
 mod tls;
 
 pub use activity::{Activity, TrackLayer};
@@ -25,4 +26,5 @@ pub use incoming::{ConnIo, Incoming};
 pub use peer::{ConnectionGate, PeerKey, PeerLimits};
 pub use serve::{ConnectionInfo, ConnectionPolicy, Listening};
 pub use status_codes::message_size_status;
+pub use streams::{StreamLimitLayer, streaming_paths};
 pub use tls::{TlsAcceptor, TlsSettings};
