@@ -1,20 +1,60 @@
-//! ANEEL's `dthRecuperacao` parameter: `dd/mm/yyyy hh:mm`, Brasília time.
+//! ANEEL's `dthRecuperacao` parameter: exactly `dd/mm/yyyy hh:mm` (two digits for the day,
+//! month, hour and minute, four for the year, one space), Brasília time.
+//!
+//! The format is checked character by character rather than with chrono's parser, whose
+//! `%d`, `%Y` and spaces are lenient (`6/12/2026 7:7`, `+2026`, a tab or no space at all
+//! would pass): a value ANEEL did not write in its own format is a mistake to report, not a
+//! moment to guess.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use crate::hygiene::echo;
 
-/// The format ANEEL sends.
+/// The format ANEEL sends (chrono's notation, for formatting).
 pub const FORMAT: &str = "%d/%m/%Y %H:%M";
+
+/// The format as people read it.
+pub const FORMAT_TEXT: &str = "dd/mm/yyyy hh:mm";
+
+/// What each of the 16 characters of a value must be: a digit, or this separator.
+const SHAPE: &[u8; 16] = b"00/00/0000 00:00";
 
 /// Parses `dd/mm/yyyy hh:mm` in America/Sao_Paulo into a UTC instant, or says what is wrong.
 pub fn parse(value: &str) -> Result<DateTime<Utc>, String> {
-    let naive = NaiveDateTime::parse_from_str(value.trim(), FORMAT).map_err(|e| {
-        format!(
-            "{} is not a date and time in the format dd/mm/yyyy hh:mm ({e})",
+    let bytes = value.as_bytes();
+    let well_formed = bytes.len() == SHAPE.len()
+        && bytes.iter().zip(SHAPE).all(|(&b, &shape)| {
+            if shape == b'0' {
+                b.is_ascii_digit()
+            } else {
+                b == shape
+            }
+        });
+    if !well_formed {
+        return Err(format!(
+            "{} is not a date and time in the format {FORMAT_TEXT} (two digits for the day, \
+             month, hour and minute, four for the year, one space between date and time)",
             echo(value)
-        )
-    })?;
+        ));
+    }
+    let number = |from: usize, to: usize| -> u32 {
+        value[from..to]
+            .bytes()
+            .fold(0, |n, digit| n * 10 + u32::from(digit - b'0'))
+    };
+    let naive = NaiveDate::from_ymd_opt(number(6, 10) as i32, number(3, 5), number(0, 2))
+        .and_then(|date| date.and_hms_opt(number(11, 13), number(14, 16), 0))
+        .ok_or_else(|| {
+            format!(
+                "{} is in the format {FORMAT_TEXT} but is not a valid date and time",
+                echo(value)
+            )
+        })?;
+    in_brasilia(value, naive)
+}
+
+/// `naive` read in Brasília time: a moment that the clocks skipped does not exist.
+fn in_brasilia(value: &str, naive: NaiveDateTime) -> Result<DateTime<Utc>, String> {
     chrono_tz::America::Sao_Paulo
         .from_local_datetime(&naive)
         .single()
@@ -104,5 +144,33 @@ mod tests {
             assert!(e.contains(bad), "{e}");
             assert!(e.contains("dd/mm/yyyy hh:mm"), "{e}");
         }
+    }
+
+    #[test]
+    fn only_two_digits_each_four_for_the_year_and_one_space_are_accepted() {
+        // Each of these was once read as a moment: chrono's parser is lenient.
+        for bad in [
+            "6/12/2026 7:7",
+            "06/12/2026 7:07",
+            "06/12/202607:07",
+            "06/12/+2026 07:07",
+            "06/12/2026\t07:07",
+            "06/12/2026  07:07",
+            " 06/12/2026 07:07",
+            "06/12/2026 07:07 ",
+            "06/12/2026 07:07\n",
+            "06/12/02026 07:07",
+            "06/12/2026 07:07:00",
+            "06/12/2026 07h07",
+            "０6/12/2026 07:07",
+            "",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains("dd/mm/yyyy hh:mm"), "{bad:?}: {e}");
+        }
+        assert_eq!(
+            parse("06/12/2026 07:07").unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 6, 10, 7, 0).unwrap()
+        );
     }
 }
