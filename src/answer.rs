@@ -124,9 +124,17 @@ pub enum AnswerError {
     /// No snapshot has loaded yet (live answer).
     #[error(transparent)]
     NotReady(#[from] NotReady),
-    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm` in Brasília time, or in the future.
+    /// `dthRecuperacao` is not `dd/mm/yyyy hh:mm`, or names no moment in Brasília time.
     #[error("invalid dthRecuperacao: {0}")]
     InvalidDthRecuperacao(String),
+    /// `dthRecuperacao` is well formed but still to come.
+    #[error("invalid dthRecuperacao: {}", in_the_future(asked, now))]
+    FutureDthRecuperacao {
+        /// The value asked, as received.
+        asked: String,
+        /// What time it is in Brasília (`dd/mm/yyyy hh:mm`).
+        now: String,
+    },
     /// Nothing is stored for that moment: `message` says why; `oldest` is the oldest moment
     /// that can be answered (`dd/mm/yyyy hh:mm`, Brasília), when anything is stored.
     #[error("{message}")]
@@ -142,6 +150,15 @@ pub enum AnswerError {
          unaffected"
     )]
     StoreUnavailable(StoreError),
+}
+
+/// What is wrong with a `dthRecuperacao` of `asked` when it is `now` (both `dd/mm/yyyy
+/// hh:mm`, Brasília): the reason of [`AnswerError::FutureDthRecuperacao`].
+pub fn in_the_future(asked: &str, now: &str) -> String {
+    format!(
+        "{asked:?} is in the future (now is {now} in Brasília time): ask for a past moment, or \
+         omit it for the current answer"
+    )
 }
 
 /// Settings of the past answers.
@@ -228,6 +245,11 @@ impl AnswerService {
         self.limits
     }
 
+    /// Past this age the live answer is ANEEL's error answer.
+    pub fn hard_limit(&self) -> Duration {
+        self.live.hard_limit()
+    }
+
     /// The contact of every answer, errors included.
     pub fn email_indisponibilidade(&self) -> &str {
         &self.email_indisponibilidade
@@ -235,7 +257,9 @@ impl AnswerService {
 
     /// The answer to `request`: live when `dthRecuperacao` is empty, else as it stood then.
     pub async fn answer(&self, request: &AnswerRequest) -> Result<Answer, AnswerError> {
-        if request.dth_recuperacao.trim().is_empty() {
+        // Only an absent (empty) value asks for now: anything else is a question about the
+        // past, and is answered as one or refused, never with the present.
+        if request.dth_recuperacao.is_empty() {
             self.live().await
         } else {
             self.at(&request.dth_recuperacao).await
@@ -272,11 +296,10 @@ impl AnswerService {
         let asked_at = dth_recuperacao::parse(dth_recuperacao).map_err(invalid)?;
         let now = self.clock.now();
         if asked_at > now {
-            return Err(invalid(format!(
-                "{dth_recuperacao:?} is in the future (now is {} in Brasília time): ask for \
-                 a past moment, or omit it for the current answer",
-                dth_recuperacao::format(now)
-            )));
+            return Err(AnswerError::FutureDthRecuperacao {
+                asked: dth_recuperacao.to_owned(),
+                now: dth_recuperacao::format(now),
+            });
         }
         let window_start = now - self.limits.retention;
         if asked_at < window_start {

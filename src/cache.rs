@@ -110,6 +110,11 @@ impl SnapshotCache {
         self
     }
 
+    /// Past this age a snapshot is reported expired.
+    pub fn hard_limit(&self) -> Duration {
+        self.hard_limit
+    }
+
     /// Replaces the snapshot and clears the last failure.
     pub async fn replace(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot);

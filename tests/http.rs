@@ -189,7 +189,10 @@ async fn the_json_is_the_grpc_answer_byte_for_byte_on_the_demo_data() {
         header(&headers, "last-modified").unwrap(),
         collected.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
     );
-    let age: u64 = header(&headers, "age").unwrap().parse().unwrap();
+    let age: u64 = header(&headers, "x-radar-snapshot-age")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(age <= snapshot.age.unwrap().seconds as u64 + 60);
     assert_eq!(header(&headers, "x-radar-stale"), None);
 }

@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 
-use crate::answer::AnswerError;
+use crate::answer::{AnswerError, in_the_future};
 use crate::cache::NotReady;
 use crate::scheduler::SchedulerError;
 
@@ -54,6 +54,10 @@ impl From<AnswerError> for ServiceError {
             AnswerError::InvalidDthRecuperacao(reason) => ServiceError::InvalidArgument {
                 field: "dthRecuperacao",
                 reason,
+            },
+            AnswerError::FutureDthRecuperacao { asked, now } => ServiceError::InvalidArgument {
+                field: "dthRecuperacao",
+                reason: in_the_future(&asked, &now),
             },
             AnswerError::NotFound { message, .. } => ServiceError::NotFound(message),
             AnswerError::StoreUnavailable(_) => ServiceError::Unavailable(e.to_string()),

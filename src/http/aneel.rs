@@ -1,6 +1,7 @@
 //! The ANEEL endpoint: `GET /quantitativointerrupcoesativas`, a thin adapter over
 //! [`AnswerService`], with ANEEL's error envelope, the snapshot metadata in headers,
-//! `HEAD` and `If-Modified-Since`, behind its guard ([`super::guard`]: client address,
+//! `HEAD` and conditional requests ([`super::conditional`]), the query read by
+//! [`super::params`], behind its guard ([`super::guard`]: client address,
 //! allow-list, `x-api-key`, rate limit), and one log line per request.
 
 use std::net::IpAddr;
@@ -12,19 +13,19 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, Request, State};
 use axum::http::header::{
-    AGE, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_MODIFIED_SINCE, LAST_MODIFIED, RETRY_AFTER,
-    WWW_AUTHENTICATE,
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 use super::api_key::{Denial, KeyStore};
 use super::client_addr::{self, ClientAddr};
+use super::conditional::Validators;
 use super::guard::{Guard, GuardSettings};
+use super::params::{self, DTH_RECUPERACAO, QueryError};
 use super::rate_limit::{Decision, LimitedBy};
 use super::security_headers;
 use super::v4::Resposta;
@@ -42,6 +43,10 @@ pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 pub const X_RADAR_STALE: HeaderName = HeaderName::from_static("x-radar-stale");
 /// Why the snapshot is stale.
 pub const X_RADAR_STALE_REASON: HeaderName = HeaderName::from_static("x-radar-stale-reason");
+/// The snapshot's age in seconds. Not `Age`: an origin server's answer is generated when
+/// sent, and `Age` (RFC 9111 §5.1) is the time a response spent in caches since then; a
+/// cache that read our snapshot's age there would count the response as that much older.
+pub const X_RADAR_SNAPSHOT_AGE: HeaderName = HeaderName::from_static("x-radar-snapshot-age");
 /// The header ANEEL sends its key in.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 /// Requests per window of the rate limit, on every counted answer (the peer's name).
@@ -60,9 +65,11 @@ pub struct AneelState {
     keys: Arc<KeyStore>,
     guard: Arc<Guard>,
     metrics: Arc<Metrics>,
-    /// The bodies and `Last-Modified` of the current snapshot and of the stored ones that
+    /// The bodies and validators of the current snapshot and of the stored ones that
     /// answer past moments, built once per snapshot.
     prepared: Arc<PerAnswer<PreparedBodies>>,
+    /// Past it the current snapshot's body is ANEEL's error answer.
+    hard_limit: Duration,
 }
 
 /// What of an answer depends only on its snapshot (for a past answer, not on the moment
@@ -70,13 +77,14 @@ pub struct AneelState {
 struct PreparedBodies {
     /// ANEEL's answer with the snapshot's items.
     body: Bytes,
+    validators: Validators,
     /// ANEEL's error answer, for when the snapshot is older than the hard limit.
     body_expired: Bytes,
-    last_modified: HeaderValue,
+    validators_expired: Validators,
 }
 
 impl PreparedBodies {
-    fn new(answer: &Answer) -> Self {
+    fn new(answer: &Answer, hard_limit: Duration) -> Self {
         let as_expired = |expired: bool| Answer {
             view: SnapshotView {
                 expired,
@@ -84,10 +92,17 @@ impl PreparedBodies {
             },
             ..answer.clone()
         };
+        let snapshot = &answer.view.snapshot;
+        // When it expired: computed, not read from a clock, so every replica says the same.
+        let expired_at = chrono::Duration::from_std(hard_limit)
+            .ok()
+            .and_then(|limit| snapshot.collected_at.checked_add_signed(limit))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         Self {
             body: body(&as_expired(false)).into(),
+            validators: Validators::of_data(snapshot),
             body_expired: body(&as_expired(true)).into(),
-            last_modified: http_date(answer.view.snapshot.collected_at),
+            validators_expired: Validators::of_expired(snapshot, expired_at),
         }
     }
 }
@@ -113,6 +128,7 @@ impl AneelState {
     ) -> Self {
         Self {
             prepared: Arc::new(PerAnswer::new(&answers.history_limits())),
+            hard_limit: answers.hard_limit(),
             answers,
             keys,
             guard: Arc::new(Guard::from(guard)),
@@ -152,6 +168,8 @@ pub fn router(state: AneelState) -> Router {
 enum HttpError {
     Answer(AnswerError, String),
     BadQuery,
+    /// The query names `dthRecuperacao` in another case, or twice.
+    Parameter(QueryError),
     Denied(Denial),
     /// The client's address is not in the allow-list.
     NotAllowed(IpAddr),
@@ -170,9 +188,12 @@ impl HttpError {
             HttpError::Answer(AnswerError::NotReady(_) | AnswerError::StoreUnavailable(_), _) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), _) | HttpError::BadQuery => {
-                StatusCode::BAD_REQUEST
-            }
+            HttpError::Answer(
+                AnswerError::InvalidDthRecuperacao(_) | AnswerError::FutureDthRecuperacao { .. },
+                _,
+            )
+            | HttpError::BadQuery
+            | HttpError::Parameter(_) => StatusCode::BAD_REQUEST,
             HttpError::Answer(AnswerError::NotFound { .. }, _) | HttpError::NotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -194,18 +215,46 @@ impl HttpError {
                  em instantes."
                     .to_owned()
             }
-            HttpError::Answer(AnswerError::NotReady(NotReady::LoadFailed { .. }), _) => {
-                "Dados ainda não disponíveis: a carga dos dados falhou e está sendo repetida. \
-                 Tente novamente em instantes."
-                    .to_owned()
-            }
+            HttpError::Answer(
+                AnswerError::NotReady(NotReady::LoadFailed {
+                    transient: true, ..
+                }),
+                _,
+            ) => "Dados ainda não disponíveis: a carga dos dados falhou e está sendo repetida. \
+                  Tente novamente em instantes."
+                .to_owned(),
+            HttpError::Answer(
+                AnswerError::NotReady(NotReady::LoadFailed {
+                    transient: false, ..
+                }),
+                _,
+            ) => "Dados ainda não disponíveis: a carga dos dados falhou por um erro que novas \
+                  tentativas não resolvem, e só será feita de novo na próxima execução \
+                  agendada ou quando a operação a acionar."
+                .to_owned(),
             HttpError::Answer(AnswerError::InvalidDthRecuperacao(_), value) => {
                 format!(
                     "Parâmetro dthRecuperacao inválido: {}. {FORMATO}",
                     echo(value)
                 )
             }
+            HttpError::Answer(AnswerError::FutureDthRecuperacao { asked, now }, _) => format!(
+                "Parâmetro dthRecuperacao no futuro: {} é posterior ao momento atual, {now} \
+                 (horário de Brasília). Informe um momento passado, ou omita o parâmetro para \
+                 obter a resposta atual.",
+                echo(asked)
+            ),
             HttpError::BadQuery => format!("Parâmetros da consulta inválidos. {FORMATO}"),
+            HttpError::Parameter(QueryError::Misspelled(name)) => format!(
+                "Parâmetro {} desconhecido: o nome correto é {DTH_RECUPERACAO} (com essas \
+                 maiúsculas e minúsculas). {FORMATO}",
+                echo(name)
+            ),
+            HttpError::Parameter(QueryError::Repeated) => format!(
+                "Parâmetro {DTH_RECUPERACAO} informado mais de uma vez: informe-o uma única vez. \
+                 {FORMATO}"
+            ),
+
             HttpError::Answer(AnswerError::NotFound { oldest, .. }, value) => match oldest {
                 Some(oldest) => format!(
                     "Nenhum dado armazenado para dthRecuperacao {value:?}: o momento mais antigo \
@@ -278,71 +327,58 @@ impl HttpError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Params {
-    #[serde(rename = "dthRecuperacao")]
-    dth_recuperacao: Option<String>,
-}
-
 async fn quantitativo(
     State(state): State<AneelState>,
-    query: Result<Query<Params>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     let email = state.answers.email_indisponibilidade();
-    let Ok(Query(params)) = query else {
+    let Ok(Query(pairs)) = query else {
         return HttpError::BadQuery.into_response(email);
     };
+    let query = match params::read(pairs) {
+        Ok(query) => query,
+        Err(e) => return HttpError::Parameter(e).into_response(email),
+    };
+    state.metrics.record_ignored_parameters(query.ignored);
     let request = AnswerRequest {
-        dth_recuperacao: params.dth_recuperacao.unwrap_or_default(),
+        dth_recuperacao: query.dth_recuperacao.unwrap_or_default(),
     };
     match state.answers.answer(&request).await {
-        Ok(answer) => success(&answer, headers.get(IF_MODIFIED_SINCE), &state.prepared),
+        Ok(answer) => success(&answer, &headers, &state.prepared, state.hard_limit),
         Err(e) => HttpError::Answer(e, request.dth_recuperacao).into_response(email),
     }
 }
 
+/// The answer, or 304 when the request's validators name the body it would carry.
 fn success(
     answer: &Answer,
-    if_modified_since: Option<&HeaderValue>,
+    request: &HeaderMap,
     prepared: &PerAnswer<PreparedBodies>,
+    hard_limit: Duration,
 ) -> Response {
     let view = &answer.view;
-    let prepared = prepared.get_or_prepare(answer, PreparedBodies::new);
-    let collected_at = view.snapshot.collected_at;
+    let prepared =
+        prepared.get_or_prepare(answer, |answer| PreparedBodies::new(answer, hard_limit));
+    let (body, validators) = if view.expired {
+        (&prepared.body_expired, &prepared.validators_expired)
+    } else {
+        (&prepared.body, &prepared.validators)
+    };
     let mut headers = HeaderMap::new();
-    headers.insert(LAST_MODIFIED, prepared.last_modified.clone());
-    headers.insert(AGE, HeaderValue::from(view.age.as_secs()));
+    headers.insert(ETAG, validators.etag.clone());
+    headers.insert(LAST_MODIFIED, validators.last_modified.clone());
+    headers.insert(X_RADAR_SNAPSHOT_AGE, HeaderValue::from(view.age.as_secs()));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Some(reason) = &view.stale_reason {
         headers.insert(X_RADAR_STALE, HeaderValue::from_static("true"));
         headers.insert(X_RADAR_STALE_REASON, header_text(reason));
     }
-    if not_modified_since(collected_at, if_modified_since) {
+    if validators.not_modified(request) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    let body = if view.expired {
-        prepared.body_expired.clone()
-    } else {
-        prepared.body.clone()
-    };
-    (StatusCode::OK, headers, body).into_response()
-}
-
-/// An HTTP-date (RFC 9110, IMF-fixdate): `Sun, 29 Nov 2026 14:30:00 GMT`.
-fn http_date(at: DateTime<Utc>) -> HeaderValue {
-    HeaderValue::from_str(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-        .expect("a formatted date is a valid header value")
-}
-
-/// Whether the snapshot is no newer than `If-Modified-Since` (compared in whole seconds,
-/// as `Last-Modified` has no fractions). An unparsable date is ignored, as RFC 9110 says.
-fn not_modified_since(collected_at: DateTime<Utc>, header: Option<&HeaderValue>) -> bool {
-    header
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-        .is_some_and(|since| collected_at.timestamp() <= since.timestamp())
+    (StatusCode::OK, headers, body.clone()).into_response()
 }
 
 /// `text` as a header value: visible ASCII only (others become `?`), at most 200 bytes.
@@ -575,22 +611,6 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_imf_fixdate_and_if_modified_since_compares_whole_seconds() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 29, 14, 30, 0).unwrap()
-            + chrono::Duration::milliseconds(700);
-        let value = http_date(at);
-        assert_eq!(value, "Sun, 29 Nov 2026 14:30:00 GMT");
-        assert!(not_modified_since(at, Some(&value)));
-        let earlier = http_date(at - chrono::Duration::seconds(1));
-        assert!(!not_modified_since(at, Some(&earlier)));
-        assert!(!not_modified_since(
-            at,
-            Some(&HeaderValue::from_static("yesterday"))
-        ));
-        assert!(!not_modified_since(at, None));
-    }
-
-    #[test]
     fn the_bodies_prepared_from_a_fresh_answer_are_the_per_call_bodies_fresh_and_expired() {
         let collected_at = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
         let answer = |expired: bool| Answer {
@@ -604,11 +624,19 @@ mod tests {
             cache_key: crate::cache::CACHE_KEY.to_owned(),
             recovered: None,
         };
-        let prepared = PreparedBodies::new(&answer(false));
+        let prepared = PreparedBodies::new(&answer(false), Duration::from_secs(7200));
         assert_eq!(prepared.body, body(&answer(false)));
         assert_eq!(prepared.body_expired, body(&answer(true)));
         assert_ne!(prepared.body, prepared.body_expired);
-        assert_eq!(prepared.last_modified, http_date(collected_at));
+        assert_eq!(
+            prepared.validators.last_modified,
+            super::super::conditional::http_date(collected_at)
+        );
+        assert_eq!(
+            prepared.validators_expired.last_modified, "Sun, 29 Nov 2026 14:00:00 GMT",
+            "collected at 12:00 plus the 2 h limit"
+        );
+        assert_ne!(prepared.validators.etag, prepared.validators_expired.etag);
     }
 
     #[tokio::test]
@@ -646,19 +674,25 @@ mod tests {
             Some("at that moment the snapshot was older than the limit"),
         );
         for answer in [&first, &later, &first] {
-            let response = success(answer, None, &memo);
+            let response = success(answer, &HeaderMap::new(), &memo, Duration::from_secs(7200));
             assert_eq!(response.status(), StatusCode::OK);
             let headers = response.headers().clone();
             let sent = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .unwrap();
             assert_eq!(sent, body(answer), "the body built per call");
-            assert_eq!(headers[AGE], answer.view.age.as_secs().to_string());
+            assert_eq!(
+                headers[X_RADAR_SNAPSHOT_AGE],
+                answer.view.age.as_secs().to_string()
+            );
             assert_eq!(
                 headers.contains_key(X_RADAR_STALE),
                 answer.view.stale_reason.is_some()
             );
-            assert_eq!(headers[LAST_MODIFIED], http_date(collected_at));
+            assert_eq!(
+                headers[LAST_MODIFIED],
+                super::super::conditional::http_date(collected_at)
+            );
         }
         // Every moment of that stored snapshot shares the bodies prepared for the first.
         memo.get_or_prepare(&later, |_| panic!("prepared again"));

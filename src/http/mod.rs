@@ -6,10 +6,12 @@
 pub mod aneel;
 pub mod api_key;
 pub mod client_addr;
+pub mod conditional;
 pub mod guard;
 pub mod ip_range;
 mod log_query;
 pub mod ops;
+pub mod params;
 pub mod rate_limit;
 pub mod security_headers;
 mod v4;

@@ -146,6 +146,11 @@ impl Metrics {
         self.http.record(method, path, status, elapsed);
     }
 
+    /// Accounts for `n` query parameters of an ANEEL request that the endpoint ignored.
+    pub fn record_ignored_parameters(&self, n: u64) {
+        self.http.record_ignored(n);
+    }
+
     /// Reads the state metrics from `inputs`, then encodes everything in `format`.
     pub async fn scrape(&self, inputs: ScrapeInputs<'_>, format: Format) -> String {
         self.jobs.refresh(inputs.jobs);

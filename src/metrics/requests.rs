@@ -109,10 +109,13 @@ struct HttpRouteLabels {
     path: String,
 }
 
-/// `radar_http_requests` and `radar_http_request_duration_seconds`.
+/// `radar_http_requests`, `radar_http_request_duration_seconds` and
+/// `radar_http_ignored_parameters`.
 pub(super) struct HttpRequests {
     requests: Family<HttpLabels, Counter>,
     duration: Histograms<HttpRouteLabels>,
+    /// Not labelled by name: names are the client's to choose, a label set is not.
+    ignored_parameters: Counter,
 }
 
 impl HttpRequests {
@@ -121,6 +124,7 @@ impl HttpRequests {
         let m = Self {
             requests: Family::default(),
             duration: Family::new_with_constructor(request_histogram),
+            ignored_parameters: Counter::default(),
         };
         r.register(
             "radar_http_requests",
@@ -132,7 +136,20 @@ impl HttpRequests {
             "Latency of ANEEL endpoint HTTP requests",
             m.duration.clone(),
         );
+        r.register(
+            "radar_http_ignored_parameters",
+            "Query parameters of ANEEL endpoint requests that the endpoint does not read \
+             (ignored; dthRecuperacao in another case is refused, not counted)",
+            m.ignored_parameters.clone(),
+        );
         m
+    }
+
+    /// Accounts for `n` ignored query parameters.
+    pub(super) fn record_ignored(&self, n: u64) {
+        if n > 0 {
+            self.ignored_parameters.inc_by(n);
+        }
     }
 
     /// Accounts for an answered request.

@@ -167,7 +167,7 @@ impl TestApp {
 
     /// The server around `source`, with a SQLite store of its own in a temporary directory.
     pub async fn spawn_with(source: Arc<dyn InterrupcaoSource>, settings: ServiceSettings) -> Self {
-        Self::with_own_store(source, settings, None).await
+        Self::with_own_store(source, settings, None, Arc::new(SystemClock)).await
     }
 
     /// The server around the given source, store and clock.
@@ -189,12 +189,13 @@ impl TestApp {
         source: Arc<dyn InterrupcaoSource>,
         settings: ServiceSettings,
         http: Option<(ApiKeys, GuardSettings)>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let backends = Backends {
             source,
             store: Arc::new(SqliteStore::new(dir.path().join("store.sqlite"))),
-            clock: Arc::new(SystemClock),
+            clock,
         };
         let mut app = Self::spawn_full(backends, settings, http).await;
         app.store_dir = Some(dir);
@@ -222,7 +223,26 @@ impl TestApp {
         api_keys: ApiKeys,
         guard: GuardSettings,
     ) -> Self {
-        Self::with_own_store(source, settings, Some((api_keys, guard))).await
+        Self::with_own_store(
+            source,
+            settings,
+            Some((api_keys, guard)),
+            Arc::new(SystemClock),
+        )
+        .await
+    }
+
+    /// [`Self::spawn_http`] without keys, reading the time on `clock`.
+    pub async fn spawn_http_at(
+        source: Arc<dyn InterrupcaoSource>,
+        settings: ServiceSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let guard = GuardSettings {
+            rate_limit: None,
+            ..GuardSettings::default()
+        };
+        Self::with_own_store(source, settings, Some((ApiKeys::default(), guard)), clock).await
     }
 
     /// Like [`spawn_http`](Self::spawn_http), storing in `store`.
