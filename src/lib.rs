@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod descriptors;
 pub mod domain;
 pub mod grpc;
 pub mod health;

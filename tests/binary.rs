@@ -862,8 +862,19 @@ async fn try_health(url: &str, service: &str) -> Option<ServingStatus> {
         .flatten()
 }
 
+/// A channel to `url` from the loopback address `from`, or `None` when refused.
+async fn channel_from(from: std::net::IpAddr, url: &str) -> Option<tonic::transport::Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .ok()?
+        .local_address(Some(from));
+    tokio::time::timeout(Duration::from_secs(2), endpoint.connect())
+        .await
+        .ok()?
+        .ok()
+}
+
 #[tokio::test]
-async fn out_of_file_descriptors_the_accept_loop_logs_once_backs_off_and_recovers() {
+async fn with_few_file_descriptors_the_caps_keep_some_for_the_probes_and_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.sqlite");
     let out = command()
@@ -872,14 +883,15 @@ async fn out_of_file_descriptors_the_accept_loop_logs_once_backs_off_and_recover
         .output()
         .unwrap();
     assert!(out.status.success());
-    // A small descriptor limit for the service only.
+    // A small descriptor limit for the service only (soft and hard).
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", "ulimit -n 64 && exec \"$0\"", BIN]);
+    cmd.args(["-c", "ulimit -n 256 && exec \"$0\"", BIN]);
     let mut cmd = clean(cmd);
-    cmd.env("RADAR_SQLITE_PATH", &path);
-    let started = Instant::now();
+    cmd.env("RADAR_SQLITE_PATH", &path)
+        .env("RADAR_MANUAL_TRIGGER_MIN_INTERVAL_SECS", "0");
     let service = Service::start(cmd);
     let url = service.url();
+    let ops = service.addr_logged("operations HTTP server listening");
     let deadline = Instant::now() + Duration::from_secs(30);
     while try_health(&url, "").await != Some(ServingStatus::Serving) {
         assert!(
@@ -889,40 +901,84 @@ async fn out_of_file_descriptors_the_accept_loop_logs_once_backs_off_and_recover
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The caps chosen at start-up fit the limit, with the reserve kept.
+    let lowered = service
+        .lines_at("WARN")
+        .into_iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("connection caps lowered"))
+        })
+        .unwrap_or_else(|| panic!("no line about the caps: {}", service.logs()));
+    let grpc_cap = lowered["grpc_max_connections"].as_u64().unwrap();
+    let http_cap = lowered["http_max_connections"].as_u64().unwrap();
+    assert!(grpc_cap + 2 * http_cap + 64 <= 256, "{lowered}");
 
+    // One client opens 300 idle gRPC connections, and four others 75 each on the ANEEL
+    // port (which has no key here, so loopback clients are its clients).
+    let aneel = service.addr_logged("ANEEL HTTP server listening");
     let mut held = Vec::new();
-    for _ in 0..120 {
-        held.push(tokio::net::TcpStream::connect(&service.addr).await.unwrap());
+    for (peer, addr, count) in [
+        (1u8, &service.addr, 300),
+        (2, &aneel, 75),
+        (3, &aneel, 75),
+        (4, &aneel, 75),
+        (5, &aneel, 75),
+    ] {
+        for _ in 0..count {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket
+                .bind(std::net::SocketAddr::from(([127, 0, 0, peer], 0)))
+                .unwrap();
+            if let Ok(conn) = socket.connect(addr.parse().unwrap()).await {
+                held.push(conn);
+            }
+        }
     }
-    let exhausted = |logs: &str| {
-        logs.lines()
-            .filter(|l| l.contains("cannot accept connections"))
-            .count()
-    };
-    while exhausted(&service.logs()) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no accept error logged: {}",
-            service.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    drop(held);
-    while try_health(&url, "").await != Some(ServingStatus::Serving) {
-        assert!(
-            Instant::now() < deadline,
-            "never recovered: {}",
-            service.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // At most one line per 10 s interval, however many accepts failed.
-    let intervals = started.elapsed().as_secs() / 10 + 1;
-    let lines = exhausted(&service.logs());
-    assert!(
-        lines as u64 <= intervals,
-        "{lines} lines: {}",
-        service.logs()
+    // A probe and an operator from another address still get in, and a warm-up still
+    // opens the database.
+    let other = std::net::IpAddr::from([127, 0, 0, 9]);
+    let channel = channel_from(other, &url)
+        .await
+        .unwrap_or_else(|| panic!("the probe was kept out: {}", service.logs()));
+    let status = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        ServingStatus::try_from(status).unwrap(),
+        ServingStatus::Serving
     );
+    let run = SchedulerAdminClient::new(channel)
+        .trigger_now(
+            radar_interrupcoes::proto::scheduler::v1::TriggerNowRequest {
+                job_name: "interrupcao_cache_warmup".to_owned(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let outcome = run.run.as_ref().map(|r| r.outcome);
+    assert_eq!(
+        outcome,
+        Some(radar_interrupcoes::proto::scheduler::v1::RunOutcome::Succeeded as i32),
+        "the warm-up failed with the listener full: {run:?}"
+    );
+    let livez = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(other)
+        .build()
+        .unwrap()
+        .get(format!("http://{ops}/livez"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(livez.status().as_u16(), 200);
+    drop(held);
     assert_eq!(service.terminate(), Some(0));
 }

@@ -25,6 +25,7 @@ pub use backends::{
 use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;
 use crate::config::ServiceSettings;
+use crate::descriptors::{self, Caps};
 use crate::health::{self, HealthPublisher};
 use crate::http::HttpListeners;
 use crate::jobs::warm_up_until_loaded;
@@ -134,9 +135,12 @@ impl Application {
     /// updated, then the listener closed and in-flight RPCs drained within the grace
     /// period. Returns once the server is down.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let http_listeners =
+            u32::from(self.http.aneel.is_some()) + u32::from(self.http.ops.is_some());
+        keep_descriptors_in_reserve(&mut self.settings, http_listeners);
         let stopping = shutdown::on(shutdown);
         let drain = CancellationToken::new();
         let (health, health_task) = start_health(&self.scheduler, &self.cache, &stopping).await?;
@@ -189,6 +193,43 @@ impl Application {
         }
         .until_stopped()
         .await
+    }
+}
+
+/// Lowers the connection caps so that, with every listener full, descriptors stay for the
+/// database, the store and the probes (see [`descriptors::fit`]); logs what was chosen.
+fn keep_descriptors_in_reserve(settings: &mut ServiceSettings, http_listeners: u32) {
+    let limit = descriptors::raise_soft_limit();
+    let limits = &mut settings.limits;
+    let wanted = Caps {
+        grpc: limits.max_connections,
+        http: limits.http_max_connections,
+    };
+    let caps = descriptors::fit(limit, wanted, http_listeners);
+    limits.max_connections = caps.grpc;
+    limits.http_max_connections = caps.http;
+    limits.max_connections_per_peer = limits.max_connections_per_peer.min(caps.grpc);
+    limits.http_max_connections_per_peer = limits.http_max_connections_per_peer.min(caps.http);
+    let limit_shown = limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string());
+    if caps == wanted {
+        tracing::info!(
+            open_files_limit = limit_shown,
+            reserve = descriptors::RESERVE,
+            grpc_max_connections = caps.grpc,
+            http_max_connections = caps.http,
+            "connection caps fit the open files limit"
+        );
+    } else {
+        tracing::warn!(
+            open_files_limit = limit_shown,
+            reserve = descriptors::RESERVE,
+            grpc_max_connections = caps.grpc,
+            http_max_connections = caps.http,
+            wanted_grpc_max_connections = wanted.grpc,
+            wanted_http_max_connections = wanted.http,
+            "connection caps lowered to keep file descriptors for the database and the probes \
+             (raise the open files limit to keep the configured caps)"
+        );
     }
 }
 

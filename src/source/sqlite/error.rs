@@ -2,7 +2,9 @@
 //!
 //! The SQLite primary result code is kept as the error's `code` (`SQLITE_BUSY`,
 //! `SQLITE_ERROR`, ...). Busy and locked are transient (another connection holds a lock that
-//! it will release); everything else needs an operator, so the message says what to fix.
+//! it will release), and so is a file that cannot be opened while the process is out of
+//! file descriptors ([`crate::descriptors::exhausted`]: SQLite says `SQLITE_CANTOPEN`
+//! either way); everything else needs an operator, so the message says what to fix.
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use rusqlite::ffi;
 
 use crate::db::SettingNames;
 use crate::db::sqlite::primary_code_name;
+use crate::descriptors;
 use crate::source::SourceError;
 
 /// Translates a rusqlite error raised while reading or writing the database at `path`; the
@@ -38,6 +41,16 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames
                         "query on SQLite database {path} was interrupted: its caller gave up \
                          (attempt timeout, {})",
                         names.job_timeout
+                    ),
+                ),
+                // SQLite says CANTOPEN for a missing file and for a process out of
+                // descriptors alike; only the second passes once connections close.
+                ffi::ErrorCode::CannotOpen if descriptors::exhausted() => SourceError::transient(
+                    code,
+                    format!(
+                        "cannot open SQLite database {path}: the process is out of file \
+                         descriptors (too many open connections or files); the next attempt \
+                         will retry"
                     ),
                 ),
                 ffi::ErrorCode::CannotOpen | ffi::ErrorCode::PermissionDenied => {
