@@ -8,6 +8,7 @@
 pub mod answer;
 pub mod cache;
 pub mod clock;
+pub mod completions;
 pub mod config;
 pub mod db;
 pub mod descriptors;

@@ -12,7 +12,7 @@ use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
-use radar_interrupcoes::{telemetry, version};
+use radar_interrupcoes::{completions, telemetry, version};
 
 /// Exit code of a usage error: an invalid setting, or a listen address that cannot be
 /// bound (as clap's own usage errors and sysexits' EX_USAGE family: not 1, which is a
@@ -28,13 +28,14 @@ fn main() -> ExitCode {
         }
     };
     if let Invocation::Completions(shell) = invocation {
-        clap_complete::generate(
-            shell,
-            &mut Cli::command(),
-            "radar-interrupcoes",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
+        let script = completions::script(shell, &mut Cli::command());
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("radar-interrupcoes: cannot write the completion script: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Some(log) = invocation.log() {
         telemetry::init(log.format, log.filter.clone());

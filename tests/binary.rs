@@ -494,6 +494,14 @@ fn each_subcommand_shows_only_its_own_options() {
     for subcommand in ["serve", "generate-demo", "check-oracle", "completions"] {
         assert!(top.contains(subcommand), "{top}");
     }
+    // `help` answers its own --help, and `help SUBCOMMAND` is the subcommand's --help.
+    assert_eq!(help(&["help"]), top);
+    let out = command().args(["help", "generate-demo"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        help(&["generate-demo"])
+    );
 
     let serve = help(&["serve"]);
     for flag in [
@@ -582,6 +590,71 @@ fn completions_print_a_script_for_the_shell() {
 
     let out = command().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tcsh") && stderr.contains("bash, elvish, fish, powershell, zsh"),
+        "the message names the shells there are: {stderr}"
+    );
+}
+
+/// Completion in bash itself, as a user's TAB runs it: a subcommand's flag completes
+/// (`serve --log-f` to `--log-format`, `generate-demo --sc` to `--scale`), and so do the
+/// subcommands and a flag's values.
+#[test]
+fn bash_completes_the_flags_of_a_subcommand() {
+    let out = command().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("radar-interrupcoes.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // What bash's programmable completion does on TAB: set COMP_WORDS and COMP_CWORD and
+    // call the function `complete -p` names with the command, the word and the one before.
+    let complete = |words: &[&str]| -> Vec<String> {
+        let line = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let program = format!(
+            r#"source "$1"
+COMP_WORDS=({line}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+function=$(complete -p radar-interrupcoes | sed -E 's/.*-F ([^ ]+) .*/\1/')
+"$function" radar-interrupcoes "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program, "bash"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        complete(&["radar-interrupcoes", "serve", "--log-f"]),
+        ["--log-format"]
+    );
+    assert_eq!(
+        complete(&["radar-interrupcoes", "generate-demo", "--sc"]),
+        ["--scale"]
+    );
+    assert_eq!(
+        complete(&["radar-interrupcoes", "check-oracle", "--oracle-us"]),
+        ["--oracle-user"]
+    );
+    assert_eq!(complete(&["radar-interrupcoes", "gen"]), ["generate-demo"]);
+    assert_eq!(
+        complete(&["radar-interrupcoes", "serve", "--log-format", ""]),
+        ["plain", "json"]
+    );
 }
 
 #[tokio::test]

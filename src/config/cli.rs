@@ -109,6 +109,16 @@ where
     T: Into<OsString>,
 {
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // clap's `help` subcommand takes no flags of its own, so `help --help` would be an
+    // unknown argument: it asks for the help, which is what `--help` prints.
+    if args.get(1).is_some_and(|a| a == "help")
+        && args.len() > 2
+        && args[2..].iter().all(|a| a == "--help" || a == "-h")
+    {
+        args.truncate(1);
+        args.push("--help".into());
+        return args;
+    }
     let runs_serve = match args.get(1).and_then(|a| a.to_str()) {
         None => args.len() <= 1,
         Some(first) => first.starts_with('-') && !TOP_LEVEL_FLAGS.contains(&first),

@@ -75,6 +75,11 @@ pub fn refused_value(error: &clap::Error) -> Option<ConfigError> {
         };
         let arg = text(ContextKind::InvalidArg)?;
         let (setting, flag) = find(|a| a.to_string() == arg)?;
+        // A positional argument (`completions SHELL`) is no setting: clap's own message
+        // names it and lists the values it takes.
+        if flag.is_empty() {
+            return None;
+        }
         Some(ConfigError {
             setting,
             flag,
