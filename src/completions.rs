@@ -32,16 +32,6 @@ pub fn script(shell: Shell, command: &mut clap::Command) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The shells `completions` knows, by the name it takes, for the message that names them.
-pub fn shell_names() -> Vec<String> {
-    use clap::ValueEnum;
-    Shell::value_variants()
-        .iter()
-        .filter_map(|shell| shell.to_possible_value())
-        .map(|value| value.get_name().to_owned())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,13 +55,5 @@ mod tests {
             "{script}"
         );
         assert!(!script.contains("radar__subcmd__interrupcoes"), "{script}");
-    }
-
-    #[test]
-    fn the_shells_are_named_as_the_argument_takes_them() {
-        assert_eq!(
-            shell_names(),
-            ["bash", "elvish", "fish", "powershell", "zsh"]
-        );
     }
 }
