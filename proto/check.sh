@@ -36,6 +36,11 @@ elif git rev-parse --verify -q main >/dev/null && ! git merge-base --is-ancestor
 else
     against="HEAD~1"
 fi
+# A shallow clone (CI's may be) lacks the revision before HEAD: fetch one more commit.
+if ! git rev-parse --verify -q "$against^{commit}" >/dev/null \
+    && [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+    git fetch -q --deepen=1 origin >/dev/null 2>&1 || true
+fi
 commit="$(git rev-parse --verify -q "$against^{commit}")" \
     || { echo "proto/check.sh: no git revision $against to compare the protos with (a shallow clone? fetch more history, or set RADAR_BUF_AGAINST)" >&2; exit 1; }
 "$buf" breaking --against ".git#ref=$commit,subdir=proto" \
