@@ -4,7 +4,10 @@
 //! substitutes there too), and any SQL error ends the run with a failure status. Their
 //! header lists the parameters, and every `sqlplus` command line, in a script's header or
 //! in the operator's documents, gives the password on stdin (never on the command line)
-//! and passes as many arguments as the script takes.
+//! and passes as many arguments as the script takes. The store script (03_store.sql) can be
+//! run again: its DDL runs in PL/SQL blocks that tolerate ORA-00955 only, each schema
+//! version is a step that runs once and records itself, and its tables and columns are
+//! SQLite's.
 
 use std::path::{Path, PathBuf};
 
@@ -371,4 +374,200 @@ fn every_documented_sqlplus_command_fits_its_script() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Problems that would stop a second run of the store script, or make it unfit for Oracle
+/// 12c to 23ai, and the schema versions its steps record, in order.
+fn rerun_problems(text: &str) -> (Vec<String>, Vec<u32>) {
+    let mut problems = Vec::new();
+    let mut blocks: Vec<(usize, String)> = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
+        if is_comment(line) {
+            continue;
+        }
+        let upper = line.to_uppercase();
+        if upper.contains("IF NOT EXISTS") {
+            problems.push(format!(
+                "line {n}: Oracle before 23ai has no IF NOT EXISTS: {line}"
+            ));
+        }
+        match &mut block {
+            None if matches!(upper.trim(), "DECLARE" | "BEGIN") => block = Some((n, upper)),
+            None => {
+                if matches!(
+                    first_word(line).as_str(),
+                    "CREATE" | "ALTER" | "DROP" | "INSERT" | "UPDATE" | "DELETE"
+                ) {
+                    problems.push(format!(
+                        "line {n}: outside a PL/SQL block, a second run stops at its first \
+                         existing object: {line}"
+                    ));
+                }
+            }
+            Some(_) if line.trim() == "/" => blocks.push(block.take().unwrap()),
+            Some((_, text)) => {
+                text.push('\n');
+                text.push_str(&upper);
+            }
+        }
+    }
+    if let Some((n, _)) = block {
+        problems.push(format!("line {n}: a PL/SQL block not ended by a / line"));
+    }
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut versions = Vec::new();
+    for (i, (n, text)) in blocks.iter().enumerate() {
+        let text = squeeze(text);
+        if text.contains("WHEN OTHERS THEN NULL") {
+            problems.push(format!(
+                "block at line {n}: WHEN OTHERS THEN NULL hides every error, not only ORA-00955"
+            ));
+        }
+        if text.contains("EXECUTE IMMEDIATE")
+            && !(text.contains("PRAGMA EXCEPTION_INIT(NAME_IN_USE, -955)")
+                && text.contains("WHEN NAME_IN_USE THEN NULL"))
+        {
+            problems.push(format!(
+                "block at line {n}: its DDL does not tolerate ORA-00955 (name_in_use)"
+            ));
+        }
+        if i == 0 {
+            if !text.contains("CREATE TABLE RADAR_SCHEMA_VERSION (") {
+                problems.push(format!(
+                    "block at line {n}: the first block creates radar_schema_version"
+                ));
+            }
+            continue;
+        }
+        let Some(version) = text
+            .split("INSERT INTO RADAR_SCHEMA_VERSION")
+            .nth(1)
+            .and_then(|rest| rest.split("VALUES (").nth(1))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            problems.push(format!(
+                "block at line {n}: a step records its version in radar_schema_version"
+            ));
+            continue;
+        };
+        if !text.contains(&format!("WHERE VERSION = {version}")) || !text.contains("IF APPLIED = 0")
+        {
+            problems.push(format!(
+                "block at line {n}: step {version} runs again when already applied"
+            ));
+        }
+        if !text.contains("COMMIT") {
+            problems.push(format!(
+                "block at line {n}: step {version} is not committed"
+            ));
+        }
+        versions.push(version);
+    }
+    if versions != (1..=u32::try_from(versions.len()).unwrap()).collect::<Vec<_>>() {
+        problems.push(format!(
+            "the steps record versions {versions:?}, not 1, 2, ... in order"
+        ));
+    }
+    (problems, versions)
+}
+
+/// Each table's column names, in order, from `CREATE TABLE [IF NOT EXISTS] name (` to the
+/// line that closes it (one column per line, as both store scripts are written).
+fn tables_and_columns(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut tables = std::collections::BTreeMap::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in text.lines() {
+        let words: Vec<String> = line
+            .split_whitespace()
+            .map(|w| w.trim_start_matches("ddl('").to_lowercase())
+            .collect();
+        if let Some(at) = words.iter().position(|w| w == "table")
+            && words
+                .get(at.wrapping_sub(1))
+                .is_some_and(|w| w.ends_with("create"))
+        {
+            let name = words[at + 1..]
+                .iter()
+                .find(|w| !matches!(w.as_str(), "if" | "not" | "exists"))
+                .unwrap();
+            current = Some((name.clone(), Vec::new()));
+            continue;
+        }
+        if let Some((name, columns)) = &mut current {
+            let first = words.first().map_or("", String::as_str);
+            if first.starts_with(')') {
+                tables.insert(name.clone(), columns.clone());
+                current = None;
+            } else if !first.is_empty()
+                && !first.starts_with("--")
+                && !matches!(first, "constraint" | "primary")
+            {
+                columns.push(first.to_owned());
+            }
+        }
+    }
+    tables
+}
+
+#[test]
+fn the_store_script_can_be_run_again_and_records_each_schema_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let oracle = std::fs::read_to_string(root.join("sql/oracle/03_store.sql")).unwrap();
+    let (problems, versions) = rerun_problems(&oracle);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        versions.last().copied(),
+        Some(radar_interrupcoes::store::schema::LATEST),
+        "the script's last step is the version the service needs"
+    );
+    // Same tables and columns as SQLite's store (plus the version table both keep).
+    let sqlite = std::fs::read_to_string(root.join("sql/sqlite/store.sql")).unwrap();
+    let mut oracle_tables = tables_and_columns(&oracle);
+    let version_table = oracle_tables.remove("radar_schema_version");
+    assert_eq!(
+        version_table,
+        Some(vec![
+            "version".into(),
+            "description".into(),
+            "applied_at_ms".into()
+        ])
+    );
+    let sqlite_tables = tables_and_columns(&sqlite);
+    assert_eq!(sqlite_tables.len(), 4, "{sqlite_tables:?}");
+    assert_eq!(oracle_tables, sqlite_tables);
+}
+
+#[test]
+fn the_rerun_checks_catch_what_a_second_run_or_an_old_oracle_would_fail_on() {
+    let once_only = "WHENEVER SQLERROR EXIT FAILURE\n\
+                     CREATE TABLE radar_snapshot (a NUMBER);\n\
+                     CREATE TABLE IF NOT EXISTS radar_job_claim (a NUMBER);\n";
+    let found = rerun_problems(once_only).0.join("\n");
+    for expected in [
+        "line 2: outside a PL/SQL block",
+        "line 3: Oracle before 23ai has no IF NOT EXISTS",
+    ] {
+        assert!(found.contains(expected), "{expected} not in:\n{found}");
+    }
+    let careless = "DECLARE\n  x NUMBER;\nBEGIN\n  EXECUTE IMMEDIATE 'CREATE TABLE radar_schema_version (a NUMBER)';\n\
+                    EXCEPTION WHEN OTHERS THEN NULL;\nEND;\n/\n\
+                    BEGIN\n  EXECUTE IMMEDIATE 'CREATE TABLE t (a NUMBER)';\n\
+                    INSERT INTO radar_schema_version (version) VALUES (2, 'x');\nEND;\n/\n\
+                    BEGIN\n  INSERT INTO radar_schema_version (version) VALUES (1, 'x');\nEND;\n/\n";
+    let (problems, versions) = rerun_problems(careless);
+    let found = problems.join("\n");
+    for expected in [
+        "block at line 1: WHEN OTHERS THEN NULL hides every error",
+        "block at line 1: its DDL does not tolerate ORA-00955",
+        "block at line 8: its DDL does not tolerate ORA-00955",
+        "block at line 8: step 2 runs again when already applied",
+        "block at line 8: step 2 is not committed",
+        "the steps record versions [2, 1]",
+    ] {
+        assert!(found.contains(expected), "{expected} not in:\n{found}");
+    }
+    assert_eq!(versions, vec![2, 1]);
 }

@@ -1,8 +1,11 @@
 -- The snapshot store in the service's own SQLite file (RADAR_STORE_SQLITE_PATH): the history
 -- that answers dthRecuperacao, and the per-tick claims through which replicas sharing the
--- file agree on which one queries the source. The service runs this on first use; every
--- statement is idempotent. Same tables and columns as sql/oracle/03_store.sql. Instants are
--- milliseconds since the Unix epoch (UTC).
+-- file agree on which one queries the source. Schema version 1: the service runs it as the
+-- first migration step (src/store/sqlite/schema.rs), at start-up and whenever it finds the
+-- schema missing, and records it in radar_schema_version. Every statement is idempotent, so
+-- a file created before versions were kept is brought to version 1 with its rows. Same
+-- tables and columns as sql/oracle/03_store.sql. Instants are milliseconds since the Unix
+-- epoch (UTC).
 
 -- One row per stored snapshot.
 CREATE TABLE IF NOT EXISTS radar_snapshot (

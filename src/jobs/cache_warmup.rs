@@ -546,6 +546,9 @@ mod tests {
         fn name(&self) -> &'static str {
             "hung"
         }
+        async fn prepare(&self) -> Result<crate::store::schema::SchemaState, StoreError> {
+            std::future::pending().await
+        }
         async fn save(&self, _: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
             std::future::pending().await
         }

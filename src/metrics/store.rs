@@ -14,6 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use crate::store::schema::SchemaState;
 use crate::store::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
 };
@@ -190,6 +191,10 @@ impl SnapshotStore for MeteredStore {
         self.inner.name()
     }
 
+    async fn prepare(&self) -> Result<SchemaState, StoreError> {
+        self.inner.prepare().await
+    }
+
     async fn save(&self, snapshot: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
         self.counted(Operation::Write, self.inner.save(snapshot), |o| match o {
             SaveOutcome::Stored => STORED,
@@ -275,6 +280,9 @@ mod tests {
     impl SnapshotStore for Broken {
         fn name(&self) -> &'static str {
             "broken"
+        }
+        async fn prepare(&self) -> Result<SchemaState, StoreError> {
+            Err(StoreError::new("broken", None, "down"))
         }
         async fn save(&self, _: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
             if self.hangs {

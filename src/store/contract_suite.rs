@@ -1,11 +1,15 @@
 //! The contract of [`SnapshotStore`], as one suite that every adapter runs against a fresh,
-//! empty store: SQLite always, Oracle when its test variables are set.
+//! empty store: SQLite always, Oracle when its test variables are set. The schema cases
+//! ([`run_schema_suite`]) also lose the schema under a running store, through the adapter's
+//! [`SchemaHarness`].
 
 use std::future::Future;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::schema::{LATEST, SchemaState};
 use super::{Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoredSnapshot};
 use crate::domain::{InterrupcaoAtiva, RowRejection, Snapshot};
 
@@ -56,6 +60,67 @@ where
     a_tick_has_at_most_one_snapshot(fresh().await).await;
     the_first_claim_of_a_tick_wins(fresh().await).await;
     purge_deletes_exactly_what_the_retention_no_longer_needs(fresh().await).await;
+}
+
+/// What the schema cases need of an adapter's test besides a fresh store.
+#[async_trait]
+pub trait SchemaHarness: Send + Sync {
+    /// A fresh, empty store with its schema in place (as [`run_contract_suite`]'s).
+    async fn fresh(&self) -> Arc<dyn SnapshotStore>;
+    /// Loses the last fresh store's schema under it, as an accident would: SQLite's file
+    /// deleted, Oracle's tables dropped.
+    async fn lose_schema(&self);
+    /// What the operator then does: nothing for SQLite (the store recreates its schema),
+    /// `sql/oracle/03_store.sql` run again for Oracle.
+    async fn restore_schema(&self);
+}
+
+/// Runs the schema cases: versions, and a schema lost under a running store.
+pub async fn run_schema_suite(harness: &dyn SchemaHarness) {
+    preparing_is_idempotent_and_keeps_the_rows(harness.fresh().await).await;
+    a_lost_schema_comes_back_under_the_same_store(harness).await;
+}
+
+async fn preparing_is_idempotent_and_keeps_the_rows(store: Arc<dyn SnapshotStore>) {
+    let first = store.prepare().await.unwrap();
+    assert_eq!(first.version, LATEST, "{}: {first:?}", store.name());
+    let written = snapshot(30, true, 2);
+    store.save(&written).await.unwrap();
+    assert_eq!(
+        store.prepare().await.unwrap(),
+        SchemaState {
+            found: LATEST,
+            version: LATEST
+        },
+        "{}: nothing left to apply",
+        store.name()
+    );
+    assert_eq!(store.for_tick(at(30)).await.unwrap(), Some(written));
+}
+
+async fn a_lost_schema_comes_back_under_the_same_store(harness: &dyn SchemaHarness) {
+    let store = harness.fresh().await;
+    store.save(&snapshot(0, true, 2)).await.unwrap();
+    harness.lose_schema().await;
+    harness.restore_schema().await;
+    // The same store, no restart: writes, reads and claims work again.
+    let written = snapshot(30, true, 3);
+    assert_eq!(
+        store.save(&written).await.unwrap(),
+        SaveOutcome::Stored,
+        "{}",
+        store.name()
+    );
+    assert_eq!(store.for_tick(at(30)).await.unwrap(), Some(written));
+    assert_eq!(store.for_tick(at(0)).await.unwrap(), None, "what was lost");
+    let claim = Claim {
+        job: "warmup".into(),
+        fire_at: at(30),
+        instance: "a".into(),
+        claimed_at: at(30),
+    };
+    assert_eq!(store.claim(&claim).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.prepare().await.unwrap().version, LATEST);
 }
 
 async fn round_trip_keeps_every_field_and_the_item_order(store: Arc<dyn SnapshotStore>) {

@@ -16,6 +16,7 @@ mod error;
 pub mod oracle;
 mod purge;
 pub mod rows;
+pub mod schema;
 pub mod sql;
 pub mod sqlite;
 
@@ -91,6 +92,12 @@ pub struct PurgeReport {
 pub trait SnapshotStore: Send + Sync + 'static {
     /// Short name of the technology (`sqlite`, `oracle`).
     fn name(&self) -> &'static str;
+
+    /// Brings the schema to [`schema::LATEST`] where the service runs the steps itself
+    /// (SQLite), or checks that the operator has (Oracle: an error names the script when
+    /// the version is behind). Run at start-up; SQLite's operations also recreate a schema
+    /// they find missing.
+    async fn prepare(&self) -> Result<schema::SchemaState, StoreError>;
 
     /// Writes the header and every item in one transaction. A second snapshot for the
     /// same tick is [`SaveOutcome::AlreadyStored`], not an error.

@@ -18,6 +18,7 @@ use oracle::{Connection, Row};
 use self::error::{advise, translate};
 use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
+use super::schema::{LATEST, SchemaState};
 use super::sql;
 use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
@@ -168,10 +169,41 @@ fn load(
     Ok(Some(assemble(header, &items, rejected)?))
 }
 
+/// Reads the schema version the operator's script recorded.
+const SELECT_VERSION: &str = "SELECT MAX(version) FROM radar_schema_version";
+
+/// What an Oracle store whose schema is behind this build says: the operator's script
+/// brings it up (the service never runs DDL on Oracle).
+const BEHIND: &str = "the store's schema is at version {found}, this build needs {latest}: \
+                      run sql/oracle/03_store.sql (re-runnable: it applies only the missing \
+                      steps) as {oracle_user}";
+
 #[async_trait]
 impl SnapshotStore for OracleStore {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    async fn prepare(&self) -> Result<SchemaState, StoreError> {
+        let names = self.inner.settings.names.clone();
+        self.with_connection(move |conn| {
+            // No version table: ORA-00942, whose advice names the script.
+            let found = conn
+                .query_row_as::<Option<i64>>(SELECT_VERSION, &[])?
+                .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+            if found < LATEST {
+                let advice = names
+                    .fill(BEHIND)
+                    .replace("{found}", &found.to_string())
+                    .replace("{latest}", &LATEST.to_string());
+                return Err(StoreError::new(NAME, None, advice).into());
+            }
+            Ok(SchemaState {
+                found,
+                version: found,
+            })
+        })
+        .await
     }
 
     async fn save(&self, stored: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
@@ -345,45 +377,54 @@ mod tests {
     use crate::db::oracle::test_db::{drop_table_sql, settings_from_env};
     use crate::store::contract_suite;
 
-    /// The store's DDL as the DBA runs it.
+    /// The store's DDL as the operator runs it.
     const STORE_DDL: &str = include_str!("../../../sql/oracle/03_store.sql");
 
-    const TABLES: [&str; 4] = [
+    const TABLES: [&str; 5] = [
         "radar_snapshot_item",
         "radar_snapshot_rejection",
         "radar_snapshot",
         "radar_job_claim",
+        "radar_schema_version",
     ];
 
-    /// The `CREATE` statements of the DDL file, without SQL*Plus commands and comments.
-    fn create_statements() -> Vec<String> {
-        let without_comments = STORE_DDL
-            .lines()
-            .map(|l| l.split("--").next().unwrap_or_default())
-            .filter(|l| !l.trim_start().starts_with("WHENEVER"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        without_comments
-            .split(';')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| s.starts_with("CREATE"))
-            .collect()
+    /// The PL/SQL blocks of the DDL file, in order, as SQL*Plus sends them (each ends at a
+    /// line holding only `/`), without the SQL*Plus commands around them.
+    fn script_blocks() -> Vec<String> {
+        let mut blocks = Vec::new();
+        let mut block: Option<Vec<&str>> = None;
+        for line in STORE_DDL.lines() {
+            match &mut block {
+                None if matches!(line.trim(), "DECLARE" | "BEGIN") => block = Some(vec![line]),
+                None => {}
+                Some(lines) if line.trim() == "/" => {
+                    blocks.push(lines.join("\n"));
+                    block = None;
+                }
+                Some(lines) => lines.push(line),
+            }
+        }
+        assert!(block.is_none(), "a block is not ended by /");
+        blocks
     }
 
     #[test]
-    fn the_ddl_creates_the_store_tables_and_the_unique_tick_index() {
-        let ddl = create_statements();
-        assert_eq!(ddl.len(), 6, "{ddl:#?}");
+    fn the_ddl_creates_the_version_table_then_each_step_in_blocks() {
+        let blocks = script_blocks();
+        assert_eq!(blocks.len(), 1 + LATEST as usize, "{blocks:#?}");
+        assert!(blocks[0].contains("CREATE TABLE radar_schema_version ("));
         for table in TABLES {
             assert!(
-                ddl.iter()
-                    .any(|s| s.starts_with(&format!("CREATE TABLE {table} ("))),
+                blocks
+                    .iter()
+                    .any(|b| b.contains(&format!("CREATE TABLE {table} ("))),
                 "{table}"
             );
         }
         assert!(
-            ddl.iter()
-                .any(|s| s.starts_with("CREATE UNIQUE INDEX radar_snapshot_tick_uk"))
+            blocks
+                .iter()
+                .any(|b| b.contains("CREATE UNIQUE INDEX radar_snapshot_tick_uk"))
         );
     }
 
@@ -416,6 +457,49 @@ mod tests {
         .unwrap();
     }
 
+    /// Drops every table of the store.
+    fn drop_all(conn: &Connection) -> oracle::Result<()> {
+        for table in TABLES {
+            conn.execute(&drop_table_sql(table), &[])?;
+        }
+        Ok(())
+    }
+
+    /// Runs 03_store.sql as SQL*Plus would: its blocks in order.
+    fn run_script(conn: &Connection) -> oracle::Result<()> {
+        for block in script_blocks() {
+            conn.execute(&block, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Fresh stores (the rows deleted) on the test schema; the schema lost by dropping the
+    /// tables and restored by running the script again, as an operator would.
+    struct TestSchema {
+        settings: OracleSettings,
+        store: OracleStore,
+    }
+
+    #[async_trait]
+    impl contract_suite::SchemaHarness for TestSchema {
+        async fn fresh(&self) -> Arc<dyn SnapshotStore> {
+            with_conn(&self.settings, |conn| {
+                for table in &TABLES[..4] {
+                    conn.execute(&format!("DELETE FROM {table}"), &[])?;
+                }
+                Ok(())
+            })
+            .await;
+            Arc::new(self.store.clone())
+        }
+        async fn lose_schema(&self) {
+            with_conn(&self.settings, drop_all).await;
+        }
+        async fn restore_schema(&self) {
+            with_conn(&self.settings, run_script).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn oracle_store_contract_suite_when_configured() {
         let Some(settings) = settings_from_env() else {
@@ -427,36 +511,41 @@ mod tests {
             );
             return;
         };
-        let drop_all = |conn: &Connection| {
-            for table in TABLES {
-                conn.execute(&drop_table_sql(table), &[])?;
-            }
-            Ok(())
-        };
+        // The script twice: the second run finds every step applied and changes nothing.
         with_conn(&settings, move |conn| {
             drop_all(conn)?;
-            for ddl in create_statements() {
-                conn.execute(&ddl, &[])?;
-            }
-            Ok(())
+            run_script(conn)?;
+            run_script(conn)
         })
         .await;
-        let store = OracleStore::new(settings.clone());
+        let harness = TestSchema {
+            settings: settings.clone(),
+            store: OracleStore::new(settings.clone()),
+        };
         contract_suite::run_contract_suite(|| {
-            let settings = settings.clone();
-            let store = store.clone();
-            async move {
-                with_conn(&settings, |conn| {
-                    for table in TABLES {
-                        conn.execute(&format!("DELETE FROM {table}"), &[])?;
-                    }
-                    Ok(())
-                })
-                .await;
-                Arc::new(store) as Arc<dyn SnapshotStore>
-            }
+            use contract_suite::SchemaHarness as _;
+            harness.fresh()
         })
         .await;
+        contract_suite::run_schema_suite(&harness).await;
+        // A schema from before versions were kept (the tables, no version table) is
+        // reported as behind, naming the script; the script brings it to the latest.
+        with_conn(&settings, |conn| {
+            conn.execute(&drop_table_sql("radar_schema_version"), &[])
+                .map(|_| ())
+        })
+        .await;
+        let e = harness.store.prepare().await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("ORA-00942"), "{e}");
+        assert!(e.message.contains("03_store.sql"), "{e}");
+        with_conn(&settings, run_script).await;
+        assert_eq!(
+            harness.store.prepare().await.unwrap(),
+            SchemaState {
+                found: LATEST,
+                version: LATEST
+            }
+        );
         with_conn(&settings, drop_all).await;
     }
 }

@@ -5,6 +5,10 @@
 //! operations are a few per half hour plus the `dthRecuperacao` misses of the history cache.
 //! The file is in WAL mode, so readers never wait for the writer; writers take the lock at
 //! the start of their transaction (`BEGIN IMMEDIATE`) and wait up to the busy timeout.
+//! Every connection brings the schema to the latest version first ([`schema`]): at
+//! start-up, and whenever the file was deleted or replaced meanwhile.
+
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, na
 
 use super::purge::purge_expired;
 use super::rows::{HeaderRow, assemble};
+use super::schema::SchemaState;
 use super::sql;
 use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
@@ -25,9 +30,6 @@ use super::{
 use crate::db::blocking::{Lane, run_blocking};
 use crate::db::{cancel, sqlite};
 use crate::domain::RowRejection;
-
-/// DDL of the store's tables (idempotent), run on first use.
-pub const STORE_SQL: &str = include_str!("../../sql/sqlite/store.sql");
 
 /// Default wait for another connection's write lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,8 +43,9 @@ pub struct SqliteStore {
     /// The setting that names the file, quoted in errors (set by `server`).
     setting: Option<String>,
     busy_timeout: Duration,
-    /// Set once the DDL has run through this handle.
-    schema_ready: Arc<AtomicBool>,
+    /// Set once this handle has seen the schema complete: finding it missing afterwards
+    /// means the file was deleted or replaced, which is worth a warning.
+    schema_seen: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -52,7 +55,7 @@ impl SqliteStore {
             path,
             setting: None,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
-            schema_ready: Arc::new(AtomicBool::new(false)),
+            schema_seen: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -78,14 +81,15 @@ impl SqliteStore {
     {
         let store = self.clone();
         run_blocking("SQLite store", Lane::Pool, move |slot| {
-            let mut conn = store.open()?;
+            let (mut conn, _) = store.open()?;
             cancel::register(slot, conn.get_interrupt_handle());
             f(&mut conn).map_err(|e| store.error(&e))
         })
         .await
     }
 
-    fn open(&self) -> Result<Connection, StoreError> {
+    /// A connection to the file, its schema brought to the latest version.
+    fn open(&self) -> Result<(Connection, SchemaState), StoreError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::new(
@@ -99,7 +103,7 @@ impl SqliteStore {
                 )
             })?;
         }
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -108,13 +112,18 @@ impl SqliteStore {
         .map_err(|e| self.error(&e))?;
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| self.error(&e))?;
-        if !self.schema_ready.load(Ordering::Acquire) {
-            conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-                .map_err(|e| self.error(&e))?;
-            conn.execute_batch(STORE_SQL).map_err(|e| self.error(&e))?;
-            self.schema_ready.store(true, Ordering::Release);
+        let state = schema::migrate(&mut conn, schema::STEPS, to_millis(Utc::now()))
+            .map_err(|e| self.error(&e))?;
+        let seen_before = self.schema_seen.swap(true, Ordering::AcqRel);
+        if seen_before && state.found == 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                version = state.version,
+                "the snapshot store's schema was missing (its file deleted or replaced while \
+                 the service ran): created again; what was stored before is gone"
+            );
         }
-        Ok(conn)
+        Ok((conn, state))
     }
 
     fn error(&self, e: &rusqlite::Error) -> StoreError {
@@ -142,6 +151,16 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 impl SnapshotStore for SqliteStore {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    async fn prepare(&self) -> Result<SchemaState, StoreError> {
+        let store = self.clone();
+        run_blocking("SQLite store", Lane::Pool, move |slot| {
+            let (conn, state) = store.open()?;
+            cancel::register(slot, conn.get_interrupt_handle());
+            Ok(state)
+        })
+        .await
     }
 
     async fn save(&self, stored: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
@@ -379,6 +398,65 @@ mod tests {
             async move { Arc::new(SqliteStore::new(path)) as Arc<dyn SnapshotStore> }
         })
         .await;
+    }
+
+    /// Fresh stores in one directory; the schema is lost by deleting the last one's file.
+    struct Files {
+        dir: tempfile::TempDir,
+        last: std::sync::Mutex<PathBuf>,
+        n: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl contract_suite::SchemaHarness for Files {
+        async fn fresh(&self) -> Arc<dyn SnapshotStore> {
+            let n = self.n.fetch_add(1, Ordering::SeqCst);
+            let path = self.dir.path().join(format!("schema-{n}.sqlite"));
+            *self.last.lock().unwrap() = path.clone();
+            Arc::new(SqliteStore::new(path))
+        }
+        async fn lose_schema(&self) {
+            // As the attack did: the main file only (the last connection closed has
+            // already folded the WAL back into it).
+            std::fs::remove_file(&*self.last.lock().unwrap()).unwrap();
+        }
+        async fn restore_schema(&self) {}
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_store_meets_the_schema_contract_and_heals_itself() {
+        contract_suite::run_schema_suite(&Files {
+            dir: tempfile::tempdir().unwrap(),
+            last: std::sync::Mutex::new(PathBuf::new()),
+            n: std::sync::atomic::AtomicUsize::new(0),
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_store_file_deleted_while_running_is_recreated_and_the_next_write_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        let store = SqliteStore::new(path.clone());
+        store.save(&snapshot(0, true, 2)).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // Without the schema check every write failed with "no such table" until a restart.
+        assert_eq!(
+            store.save(&snapshot(30, true, 2)).await.unwrap(),
+            SaveOutcome::Stored
+        );
+        assert!(store.for_tick(at(30)).await.unwrap().is_some());
+        // Dropped tables (the file kept) are recreated too.
+        store
+            .with_connection(|conn| {
+                conn.execute_batch("DROP TABLE radar_schema_version; DROP TABLE radar_snapshot;")
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.save(&snapshot(60, true, 1)).await.unwrap(),
+            SaveOutcome::Stored
+        );
     }
 
     #[tokio::test]
