@@ -13,7 +13,7 @@ use radar_interrupcoes::jobs::{PURGE_JOB_NAME, STORE_WRITE_STEP, WARMUP_JOB_NAME
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::scheduler::v1::{FailureKind, RunOutcome};
 use radar_interrupcoes::source::SourceError;
-use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
+use radar_interrupcoes::store::{SnapshotStore, SqliteStore, schema};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus::Serving;
 
@@ -289,4 +289,43 @@ async fn the_purge_job_is_listed_triggered_and_deletes_only_what_the_retention_l
     let answer = app.get_at("21/11/2026 12:00").await.unwrap();
     assert_eq!(items(&answer), vec![(1, 2)]);
     assert!(app.get_at("22/11/2026 10:00").await.is_ok());
+}
+
+#[tokio::test]
+async fn at_start_up_a_store_from_before_schema_versions_is_migrated_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    // The store as the first release left it: its tables and a claim, no version table.
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(include_str!("../sql/sqlite/store.sql"))
+        .unwrap();
+    old.execute(
+        "INSERT INTO radar_job_claim VALUES ('interrupcao_cache_warmup', 1, 'a', 1)",
+        [],
+    )
+    .unwrap();
+    drop(old);
+    // A source that fails: no warm-up writes, so only the start-up step migrates.
+    let down = FakeSource::new(Behaviour::Fail(SourceError::permanent(None, "source down")));
+    let store = Arc::new(SqliteStore::new(path.clone()));
+    let _app = spawn_at(down, store, &ManualClock::new(brasilia(0)), "replica-a").await;
+    let version = || -> Option<i64> {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("SELECT MAX(version) FROM radar_schema_version", [], |r| {
+            r.get(0)
+        })
+        .ok()
+    };
+    for _ in 0..400 {
+        if version().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(version(), Some(i64::from(schema::LATEST)));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let claims: i64 = conn
+        .query_row("SELECT COUNT(*) FROM radar_job_claim", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(claims, 1, "kept");
 }

@@ -12,7 +12,7 @@ use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
 use crate::source::{InterrupcaoSource, SettingNames};
 use crate::store::oracle::OracleStore;
-use crate::store::{SnapshotStore, SqliteStore};
+use crate::store::{SnapshotStore, SqliteStore, schema};
 
 /// What the service runs on, chosen by `main` (or a test).
 pub struct Backends {
@@ -80,6 +80,44 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
         names: setting_names(),
+    }
+}
+
+/// Brings the store's schema to this build's version (SQLite runs the missing steps), or
+/// checks it (Oracle: the operator's script runs them), and logs what it found. Never
+/// fatal, and bounded by `timeout`: the live answer does not need the store, and a store
+/// down at start-up is prepared by its first operation (SQLite) or named in every error.
+pub async fn prepare_store(store: Arc<dyn SnapshotStore>, timeout: std::time::Duration) {
+    let name = store.name();
+    match tokio::time::timeout(timeout, store.prepare()).await {
+        Ok(Ok(state)) if state.version > schema::LATEST => tracing::warn!(
+            store = name,
+            version = state.version,
+            this_build = schema::LATEST,
+            "the snapshot store's schema is newer than this build's (a newer replica \
+             migrated it); its steps only add, so this build works with it"
+        ),
+        Ok(Ok(state)) if state.migrated() => tracing::info!(
+            store = name,
+            from = state.found,
+            version = state.version,
+            "snapshot store schema migrated"
+        ),
+        Ok(Ok(state)) => tracing::info!(
+            store = name,
+            version = state.version,
+            "snapshot store schema up to date"
+        ),
+        Ok(Err(e)) => tracing::error!(
+            error = %e,
+            "the snapshot store's schema is not ready: snapshots are served but not stored \
+             until it is"
+        ),
+        Err(_) => tracing::warn!(
+            store = name,
+            timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            "the snapshot store did not answer at start-up within the store timeout"
+        ),
     }
 }
 

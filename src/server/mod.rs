@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backends::{
-    Backends, create_demo_if_missing, oracle_settings, setting_names, source_for, store_for,
+    Backends, create_demo_if_missing, oracle_settings, prepare_store, setting_names, source_for,
+    store_for,
 };
 
 use crate::answer::{AnswerService, History, HistoryLimits};
@@ -31,6 +32,7 @@ use crate::http::HttpListeners;
 use crate::jobs::warm_up_until_loaded;
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
+use crate::store::SnapshotStore;
 use crate::transport::http_listener::HttpListener;
 use crate::transport::{Incoming, PeerLimits};
 
@@ -48,6 +50,8 @@ pub struct Application {
     http: HttpListeners,
     before_warm_up: Option<StartupStep>,
     incoming: Arc<Incoming>,
+    /// The snapshot store (metered), prepared at start-up.
+    store: Arc<dyn SnapshotStore>,
 }
 
 impl Application {
@@ -87,6 +91,7 @@ impl Application {
             http: HttpListeners::default(),
             before_warm_up: None,
             incoming: Arc::new(Incoming::default()),
+            store: backends.store,
         })
     }
 
@@ -171,6 +176,12 @@ impl Application {
             connections: http_connections(&self.settings),
         };
         let http_servers = listeners::http_servers(self.http, &shared, &drain)?;
+        // Alongside the first warm-up, never before it: a store that is slow or down must
+        // not delay the live answer (its first write prepares or reports it anyway).
+        tokio::spawn(prepare_store(
+            self.store,
+            self.settings.history.store_timeout,
+        ));
         let scheduler = self.scheduler;
         scheduler.start().await.context("starting the scheduler")?;
         let warm_up = spawn_warm_up(
