@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         };
     }
     if let Some(log) = invocation.log() {
-        telemetry::init(log.format, log.filter.clone());
+        telemetry::init(log.format, log.filter.clone(), None);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -1,7 +1,8 @@
 //! JSON log lines with the fields of every enclosing span at the top level, next to the
 //! event's own: `{"timestamp":..,"level":"INFO","target":..,"span":"job_run:attempt:warmup",
 //! "job":..,"run_id":..,"cache_key":..,"items":..,"message":..}`. An event field wins over a
-//! span field of the same name, an inner span over an outer one.
+//! span field of the same name, an inner span over an outer one. Inside an exported span
+//! the line also carries `trace_id` and `span_id` (of the innermost exported span).
 
 use std::fmt;
 
@@ -48,6 +49,11 @@ where
                 line.extend(fields.into_iter().flatten());
             }
             line.insert("span".into(), names.join(":").into());
+            if let Some(ids) = super::trace_ids::innermost(ctx.event_scope().into_iter().flatten())
+            {
+                line.insert("trace_id".into(), ids.trace_id.into());
+                line.insert("span_id".into(), ids.span_id.into());
+            }
         }
         event.record(&mut FieldsVisitor(&mut line));
         let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;

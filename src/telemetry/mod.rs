@@ -4,18 +4,35 @@
 //! - Plain lines quote every field value that needs it ([`plain`]).
 //! - JSON lines carry the fields of the enclosing spans at the top level ([`json`]).
 //! - Dependencies log at `warn` unless the filter names them ([`LogFilter`]).
+//! - Spans go to an OpenTelemetry collector when the standard `OTEL_*` variables say so
+//!   ([`TraceSettings`], [`trace_export`]), and JSON lines written inside an exported span
+//!   carry its `trace_id` and `span_id` ([`trace_ids`]).
 
 #[cfg(test)]
 pub(crate) mod capture;
 mod json;
 mod plain;
+pub mod propagation;
+pub mod span_queue;
+pub mod trace_export;
+pub mod trace_ids;
+pub mod trace_settings;
+
+pub use propagation::{continue_caller_trace, link_caller_trace};
+pub use span_queue::SpanDrops;
+pub use trace_export::{ServiceIdentity, TraceExport, tracing_enabled};
+pub use trace_settings::{TraceSettings, TraceSettingsError};
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
 use std::str::FromStr;
 
+use opentelemetry_sdk::trace::SdkTracer;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{Directive, ParseError};
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -102,24 +119,30 @@ pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
     stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
-/// Installs the global subscriber, writing to standard error.
-pub fn init(format: LogFormat, filter: LogFilter) {
+/// Installs the global subscriber, writing to standard error; with `tracer`, this crate's
+/// spans are also exported ([`trace_export::start`] made it).
+pub fn init(format: LogFormat, filter: LogFilter, tracer: Option<SdkTracer>) {
     let colour = use_colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter.into_env_filter())
-        .with_writer(std::io::stderr);
+    let ids = tracer.as_ref().map(|_| trace_ids::TraceIdsLayer::default());
+    let otel = tracer.map(trace_export::layer);
+    let registry = tracing_subscriber::registry()
+        .with(filter.into_env_filter())
+        .with(otel)
+        .with(ids);
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Plain => builder
-            .with_ansi(colour)
-            .fmt_fields(plain::QuotedFields)
+        LogFormat::Plain => registry
+            .with(logs.with_ansi(colour).fmt_fields(plain::QuotedFields))
             .init(),
-        LogFormat::Json => builder
-            .with_ansi(false)
-            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .event_format(json::FlatJson)
+        LogFormat::Json => registry
+            .with(
+                logs.with_ansi(false)
+                    .fmt_fields(JsonFields::new())
+                    .event_format(json::FlatJson),
+            )
             .init(),
     }
 }
