@@ -299,14 +299,20 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
     let ok = client
         .get(&url)
         .header("x-api-key", secret)
+        .header("x-request-id", "aneel-poll-42")
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), reqwest::StatusCode::OK);
+    assert_eq!(ok.headers()["x-request-id"], "aneel-poll-42");
     let json: serde_json::Value = serde_json::from_slice(&ok.bytes().await.unwrap()).unwrap();
     assert!(json["interrupcaoFornecimento"].as_array().unwrap().len() >= 10);
     let denied = client.get(&url).send().await.unwrap();
     assert_eq!(denied.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let generated = denied.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     // The key in the query string instead of the header: refused, and not logged.
     let in_query = client
         .get(format!(
@@ -355,6 +361,9 @@ async fn the_aneel_endpoint_logs_each_request_once_without_the_key_and_stops_aft
         third["query"], "x-api-key=[redacted]&dthRecuperacao=28%2F11%2F2026+14%3A30&[redacted]",
         "only the endpoint's own parameter keeps its value: {third}"
     );
+    // The request's log line names the id its answer carried.
+    assert_eq!(first["request_id"], "aneel-poll-42");
+    assert_eq!(second["request_id"], generated.as_str());
     assert!(
         !service.logs().contains(secret),
         "the key leaked into the logs"

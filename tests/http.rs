@@ -1088,3 +1088,42 @@ async fn refused_grpc_connections_are_counted_in_the_metrics() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_the_callers_when_it_is_a_plain_token() {
+    let app = spawn(FakeSource::new(Behaviour::Rows(vec![row(101, 1, 2)]))).await;
+    app.wait_health(radar_interrupcoes::health::INTERRUPCOES_SERVICE, Serving)
+        .await;
+    let id_of = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let send = |url: String, id: Option<&'static str>| async move {
+        let mut request = client().get(url);
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send().await.unwrap()
+    };
+    // Answers, errors and the operations endpoint alike.
+    for url in [
+        aneel(&app, PATH),
+        aneel(&app, "/nowhere"),
+        aneel(&app, &format!("{PATH}?dthRecuperacao=nonsense")),
+        ops(&app, "/metrics"),
+        ops(&app, "/livez"),
+    ] {
+        let kept = send(url.clone(), Some("gateway.req-7_A")).await;
+        assert_eq!(id_of(&kept), "gateway.req-7_A", "{url}");
+        // Anything that is not a plain token is replaced (no tracing here: a UUID), and
+        // so is no id at all, with a new one per request.
+        let replaced = send(url.clone(), Some("two words")).await;
+        assert!(uuid::Uuid::parse_str(&id_of(&replaced)).is_ok(), "{url}");
+        let first = id_of(&send(url.clone(), None).await);
+        let second = id_of(&send(url.clone(), None).await);
+        assert!(uuid::Uuid::parse_str(&first).is_ok(), "{url}: {first}");
+        assert_ne!(first, second, "{url}");
+    }
+}

@@ -2,7 +2,8 @@
 //! [`AnswerService`], with ANEEL's error envelope, the snapshot metadata in headers,
 //! `HEAD` and conditional requests ([`super::conditional`]), the query read by
 //! [`super::params`], behind its guard ([`super::guard`]: client address,
-//! allow-list, `x-api-key`, rate limit), and one log line per request.
+//! allow-list, `x-api-key`, rate limit), one log line and one span per request, and
+//! `X-Request-ID`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use super::conditional::Validators;
 use super::guard::{Guard, GuardSettings};
 use super::params::{self, DTH_RECUPERACAO, QueryError};
 use super::rate_limit::{Decision, LimitedBy};
+use super::request_id::RequestId;
 use super::security_headers;
 use super::v4::Resposta;
 use crate::answer::{Answer, AnswerError, AnswerRequest, AnswerService, STATUS_SUCESSO};
@@ -154,11 +156,16 @@ pub fn router(state: AneelState) -> Router {
     }
     router
         .layer(middleware::from_fn_with_state(state.clone(), log_and_count))
+        .layer(middleware::from_fn(super::request_id::request_id))
         .layer(middleware::from_fn_with_state(
             state.guard.proxies.clone(),
             client_addr::resolve,
         ))
         .layer(middleware::map_response(security_headers::add))
+        .layer(middleware::from_fn(|request: Request, next: Next| {
+            let route = (request.uri().path() == PATH).then_some(PATH);
+            super::trace::trace_request(route, request, next)
+        }))
         .with_state(state)
 }
 
@@ -521,6 +528,11 @@ async fn log_and_count(
     } else {
         "other"
     };
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -561,6 +573,7 @@ async fn log_and_count(
         rate_limit,
         rate_remaining,
         rate_limited_by,
+        request_id,
         "aneel request"
     );
     state

@@ -13,7 +13,9 @@ mod log_query;
 pub mod ops;
 pub mod params;
 pub mod rate_limit;
+pub mod request_id;
 pub mod security_headers;
+pub mod trace;
 mod v4;
 
 use std::sync::Arc;

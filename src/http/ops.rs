@@ -66,6 +66,7 @@ pub fn router(state: OpsState) -> Router {
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .layer(axum::middleware::map_response(super::security_headers::add))
+        .layer(axum::middleware::from_fn(super::request_id::request_id))
         .with_state(state)
 }
 

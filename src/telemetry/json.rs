@@ -14,6 +14,9 @@ use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
+/// The prefix of the span fields meant for the exporter only (`otel.name`, `otel.kind`).
+pub(super) const OTEL_FIELD_PREFIX: &str = "otel.";
+
 /// The event formatter of JSON lines. Span fields must be recorded with [`JsonFields`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FlatJson;
@@ -46,7 +49,14 @@ where
                 let fields = extensions
                     .get::<FormattedFields<JsonFields>>()
                     .and_then(|f| serde_json::from_str::<Map<String, Value>>(&f.fields).ok());
-                line.extend(fields.into_iter().flatten());
+                // `otel.*` fields name and classify the exported span; they say nothing
+                // a reader of the line needs.
+                line.extend(
+                    fields
+                        .into_iter()
+                        .flatten()
+                        .filter(|(name, _)| !name.starts_with(OTEL_FIELD_PREFIX)),
+                );
             }
             line.insert("span".into(), names.join(":").into());
             if let Some(ids) = super::trace_ids::innermost(ctx.event_scope().into_iter().flatten())
@@ -145,5 +155,26 @@ mod tests {
             .await;
         let v: serde_json::Value = serde_json::from_str(out.text().trim()).unwrap();
         assert_eq!(v["method"], "/x.Y/Z");
+    }
+
+    #[test]
+    fn otel_fields_stay_out_of_the_line() {
+        let (subscriber, out) = json_lines();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "rpc",
+                method = "/x.Y/Z",
+                otel.name = "x.Y/Z",
+                otel.kind = "server"
+            );
+            let _span = span.enter();
+            tracing::info!("inside");
+        });
+        let v: serde_json::Value = serde_json::from_str(out.text().trim()).unwrap();
+        assert_eq!(v["method"], "/x.Y/Z");
+        assert!(
+            v.get("otel.name").is_none() && v.get("otel.kind").is_none(),
+            "{v}"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod json;
 mod plain;
 pub mod propagation;
 pub mod span_queue;
+pub mod spans;
 pub mod trace_export;
 pub mod trace_ids;
 pub mod trace_settings;

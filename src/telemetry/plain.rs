@@ -44,7 +44,7 @@ impl QuotedVisitor<'_> {
     /// Writes `name=value` (the message bare), quoting the value when `quote` is set or the
     /// value needs it.
     fn write(&mut self, field: &Field, value: &str, quote: bool) {
-        if self.result.is_err() {
+        if self.result.is_err() || field.name().starts_with(super::json::OTEL_FIELD_PREFIX) {
             return;
         }
         let separator = if self.empty { "" } else { " " };
@@ -153,5 +153,21 @@ mod tests {
         let text = plain_line(|| tracing::info!(reason = %"a \"b\"\nc", "x"));
         assert!(text.contains(r#"reason="a \"b\"\nc""#), "{text}");
         assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn otel_fields_stay_out_of_the_line() {
+        let text = plain_line(|| {
+            let span = tracing::info_span!(
+                "rpc",
+                method = "/x.Y/Z",
+                otel.name = "x.Y/Z",
+                otel.kind = "server"
+            );
+            let _span = span.enter();
+            tracing::info!("inside");
+        });
+        assert!(text.contains(r#"rpc{method="/x.Y/Z"}"#), "{text}");
+        assert!(!text.contains("otel"), "{text}");
     }
 }
