@@ -6,12 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::CommandFactory;
+use opentelemetry_sdk::trace::SdkTracer;
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{self, Cli, Config, ConfigError, Invocation, OracleArgs};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application, Backends};
 use radar_interrupcoes::source::{oracle, sqlite};
+use radar_interrupcoes::telemetry::{ServiceIdentity, TraceExport, TraceSettings};
 use radar_interrupcoes::{completions, telemetry, version};
 
 /// Exit code of a usage error: an invalid setting, or a listen address that cannot be
@@ -37,10 +39,31 @@ fn main() -> ExitCode {
             }
         };
     }
+    let runtime = tokio::runtime::Runtime::new();
+    // Trace export is the service's only: the subcommands are short and local.
+    let traces = match (&invocation, &runtime) {
+        (Invocation::Serve(config), Ok(runtime)) => {
+            // The exporter's channel and the export task run on the runtime.
+            let _runtime = runtime.enter();
+            start_trace_export(config)
+        }
+        _ => Ok(None),
+    };
+    let (traces, tracer) = match traces {
+        Ok(Some((traces, tracer))) => (Some(traces), Some(tracer)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            if let Some(log) = invocation.log() {
+                telemetry::init(log.format, log.filter.clone(), None);
+            }
+            tracing::error!(error = format!("{e:#}"), "radar-interrupcoes cannot start");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     if let Some(log) = invocation.log() {
-        telemetry::init(log.format, log.filter.clone(), None);
+        telemetry::init(log.format, log.filter.clone(), tracer);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -49,7 +72,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match invocation {
-            Invocation::Serve(config) => serve(*config).await,
+            Invocation::Serve(config) => serve(*config, traces).await,
             Invocation::GenerateDemo {
                 path, scale, seed, ..
             } => generate_demo(path, scale, seed).await,
@@ -71,7 +94,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// Starts trace export when the `OTEL_*` variables turn it on. A variable that cannot be
+/// used, or an endpoint the exporter refuses, stops start-up (exit code 2).
+fn start_trace_export(config: &Config) -> anyhow::Result<Option<(TraceExport, SdkTracer)>> {
+    let Some(settings) = TraceSettings::from_env()? else {
+        return Ok(None);
+    };
+    let identity = ServiceIdentity {
+        version: version::image_tag(),
+        instance_id: config.service.history.instance_id.clone(),
+    };
+    let (traces, tracer) = telemetry::trace_export::start(&settings, &identity)
+        .with_context(|| format!("invalid setting {}", settings.endpoint.variable))?;
+    Ok(Some((traces, tracer)))
+}
+
+async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
     let source = server::source_for(&config.source, &config.binds);
@@ -87,6 +125,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         time_zone = %config.service.time_zone,
         "starting radar-interrupcoes"
     );
+    if let Some(traces) = &traces {
+        // The endpoint cannot hold credentials (refused at start-up); headers are never read.
+        tracing::info!(
+            endpoint = traces.endpoint(),
+            protocol = traces.protocol(),
+            service_name = traces.service_name(),
+            sampler = %traces.sampler(),
+            "exporting traces"
+        );
+    }
     let listener = bind("listen_addr", Some(config.listen_addr))
         .await?
         .expect("the gRPC address is always set");
@@ -104,7 +152,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config.service, backends, listener)
         .await?
         .with_http(http)
-        .before_warm_up(server::create_demo_if_missing(config.source));
+        .before_warm_up(server::create_demo_if_missing(config.source))
+        .with_trace_export(traces);
     app.run(async move {
         let _ = signal.await;
     })

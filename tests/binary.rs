@@ -1,10 +1,13 @@
 //! End-to-end tests of the `radar-interrupcoes` binary: settings errors, the embedded demo
 //! database, the Oracle source without a client library, and SIGTERM.
 
+mod process;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use process::{BIN, Service, clean, command};
 
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
@@ -13,158 +16,6 @@ use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerA
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-const BIN: &str = env!("CARGO_BIN_EXE_radar-interrupcoes");
-
-/// The binary in a clean environment: no RADAR_* from the developer's shell.
-fn command() -> Command {
-    clean(Command::new(BIN))
-}
-
-/// `cmd` without the developer's RADAR_* variables, logging JSON.
-fn clean(mut cmd: Command) -> Command {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("RADAR_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RADAR_LOG_FORMAT", "json")
-        // Never the default ports: other services (and tests) may hold them.
-        .env("RADAR_ANEEL_LISTEN_ADDR", "127.0.0.1:0")
-        .env("RADAR_METRICS_LISTEN_ADDR", "127.0.0.1:0");
-    cmd
-}
-
-/// A running service whose log lines are collected.
-struct Service {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-    addr: String,
-}
-
-impl Service {
-    fn start(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .env("RADAR_LISTEN_ADDR", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let found = logs.lock().unwrap().iter().find_map(|line| {
-                let v: serde_json::Value = serde_json::from_str(line).ok()?;
-                (v["message"] == "gRPC server listening")
-                    .then(|| v["addr"].as_str().unwrap().to_owned())
-            });
-            if let Some(addr) = found {
-                break addr;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no listening line: {:?}",
-                logs.lock().unwrap()
-            );
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "exited: {:?}",
-                logs.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, logs, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn health(&self, service: &str) -> ServingStatus {
-        let channel = tonic::transport::Channel::from_shared(self.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = HealthClient::new(channel);
-        let status = client
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status;
-        ServingStatus::try_from(status).unwrap()
-    }
-
-    /// Sends SIGTERM and returns the exit code.
-    fn terminate(mut self) -> Option<i32> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    /// The JSON log lines.
-    fn json_logs(&self) -> Vec<serde_json::Value> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// The JSON log lines at `level` (`ERROR`, `WARN`, ...).
-    fn lines_at(&self, level: &str) -> Vec<serde_json::Value> {
-        self.json_logs()
-            .into_iter()
-            .filter(|v| v["level"] == level)
-            .collect()
-    }
-
-    /// The `addr` of the log line `message` (waits for it).
-    fn addr_logged(&self, message: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let found = self.json_logs().into_iter().find_map(|v| {
-                (v["message"] == message).then(|| v["addr"].as_str().unwrap().to_owned())
-            });
-            if let Some(addr) = found {
-                return addr;
-            }
-            assert!(Instant::now() < deadline, "no {message:?}: {}", self.logs());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
 
 #[test]
 fn invalid_settings_stop_start_up_naming_the_setting_and_value() {

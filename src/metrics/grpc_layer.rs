@@ -5,7 +5,9 @@
 //! its successors): `grpc_server_started_total`, `grpc_server_handled_total` and
 //! `grpc_server_handling_seconds`, with `grpc_service`, `grpc_method`, `grpc_type` and
 //! `grpc_code` (the code's name as gRPC-Go spells it, `Canceled` included), so existing
-//! gRPC dashboards and alerts work as they are.
+//! gRPC dashboards and alerts work as they are. The same code is recorded on the call's
+//! span (`rpc.response.status_code`), which the call keeps open until then, so an exported
+//! RPC span covers the whole answer.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +21,7 @@ use prost::Message;
 use tower::{Layer, Service};
 
 use super::{GrpcMethod, Metrics};
+use crate::telemetry;
 
 /// The `grpc_service` and `grpc_method` of paths that are not a known RPC (so label values
 /// stay bounded whatever clients send).
@@ -131,14 +134,17 @@ where
             metrics: Some(self.layer.metrics.clone()),
             method,
             started: Instant::now(),
+            span: tracing::Span::none(),
         };
         let response = self.inner.call(request);
         Box::pin(async move {
+            // The call's span is entered when this future is polled, not around `call`.
+            call.span = tracing::Span::current();
             let response = match response.await {
                 Ok(response) => response,
                 // No status was sent: gRPC's Unknown, as gRPC-Go reports an error without one.
                 Err(e) => {
-                    call.finish("Unknown");
+                    call.finish(tonic::Code::Unknown);
                     return Err(e);
                 }
             };
@@ -158,30 +164,33 @@ struct Call {
     metrics: Option<Arc<Metrics>>,
     method: Arc<GrpcMethod>,
     started: Instant,
+    span: tracing::Span,
 }
 
 impl Call {
-    fn finish(&mut self, code: &str) {
+    fn finish(&mut self, code: tonic::Code) {
         if let Some(metrics) = self.metrics.take() {
-            metrics.grpc_handled(&self.method, code, self.started.elapsed());
+            metrics.grpc_handled(&self.method, code_name(code), self.started.elapsed());
+            telemetry::spans::record_grpc_status(&self.span, code);
         }
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.finish("Canceled");
+        self.finish(tonic::Code::Cancelled);
     }
 }
 
-fn code_of(headers: &http::HeaderMap) -> Option<&'static str> {
+fn code_of(headers: &http::HeaderMap) -> Option<tonic::Code> {
     let value = headers.get("grpc-status")?;
-    let code = value
-        .to_str()
-        .ok()
-        .and_then(|s| s.parse::<i32>().ok())
-        .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
-    Some(code_name(code))
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+            .map_or(tonic::Code::Unknown, tonic::Code::from_i32),
+    )
 }
 
 /// `grpc_code`: the code's name as gRPC-Go's `codes.Code.String()` writes it, which is what
@@ -235,13 +244,14 @@ impl<B: Body> Body for RecordedBody<B> {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    this.call.finish(code_of(trailers).unwrap_or("OK"));
+                    this.call
+                        .finish(code_of(trailers).unwrap_or(tonic::Code::Ok));
                 }
             }
-            Poll::Ready(Some(Err(_))) => this.call.finish("Unknown"),
+            Poll::Ready(Some(Err(_))) => this.call.finish(tonic::Code::Unknown),
             // The end without trailers: the gRPC library always sends them, so this is a
             // body whose code was in the headers (already recorded).
-            Poll::Ready(None) => this.call.finish("OK"),
+            Poll::Ready(None) => this.call.finish(tonic::Code::Ok),
             Poll::Pending => {}
         }
         polled
@@ -326,12 +336,12 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         assert_eq!(code_of(&headers), None);
         headers.insert("grpc-status", "14".parse().unwrap());
-        assert_eq!(code_of(&headers), Some("Unavailable"));
+        assert_eq!(code_of(&headers).map(code_name), Some("Unavailable"));
         headers.insert("grpc-status", "0".parse().unwrap());
-        assert_eq!(code_of(&headers), Some("OK"));
+        assert_eq!(code_of(&headers).map(code_name), Some("OK"));
         headers.insert("grpc-status", "1".parse().unwrap());
-        assert_eq!(code_of(&headers), Some("Canceled"));
+        assert_eq!(code_of(&headers).map(code_name), Some("Canceled"));
         headers.insert("grpc-status", "x".parse().unwrap());
-        assert_eq!(code_of(&headers), Some("Unknown"));
+        assert_eq!(code_of(&headers), Some(tonic::Code::Unknown));
     }
 }

@@ -4,9 +4,10 @@
 //! scheduler at scrape time, so a scrape never shows an age that was true minutes ago.
 //!
 //! One small struct per area registers its own metrics: [`jobs`], the gRPC [`listener`],
-//! the [`snapshot`], the snapshot [`store`]'s operations, [`health_status`] and the
-//! [`requests`] of both protocols; the [`process`] collector adds the standard
-//! `process_*` figures. Adding a family is a field and a `register` call in its area.
+//! the [`snapshot`], the snapshot [`store`]'s operations, [`health_status`], the
+//! [`requests`] of both protocols and the [`traces`] that never reached the collector; the
+//! [`process`] collector adds the standard `process_*` figures. Adding a family is a field
+//! and a `register` call in its area.
 
 mod exposition;
 mod grpc_layer;
@@ -17,6 +18,7 @@ mod process;
 mod requests;
 mod snapshot;
 mod store;
+mod traces;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -76,6 +78,7 @@ pub struct Metrics {
     health: health_status::HealthMetrics,
     grpc: requests::GrpcRequests,
     http: requests::HttpRequests,
+    traces: traces::TraceMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -108,6 +111,7 @@ impl Metrics {
             requests::GrpcRequests::register(r),
             requests::HttpRequests::register(r),
         );
+        let traces = traces::TraceMetrics::register(r);
         Self {
             registry,
             jobs,
@@ -117,6 +121,7 @@ impl Metrics {
             health,
             grpc,
             http,
+            traces,
         }
     }
 
@@ -157,6 +162,7 @@ impl Metrics {
         self.listener.refresh(inputs.listener);
         self.snapshot.refresh(inputs.cache).await;
         self.health.refresh(inputs.health);
+        self.traces.refresh(crate::telemetry::span_drops());
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

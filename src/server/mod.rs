@@ -33,6 +33,7 @@ use crate::jobs::warm_up_until_loaded;
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
 use crate::store::SnapshotStore;
+use crate::telemetry::TraceExport;
 use crate::transport::http_listener::HttpListener;
 use crate::transport::{Incoming, PeerLimits};
 
@@ -52,6 +53,7 @@ pub struct Application {
     incoming: Arc<Incoming>,
     /// The snapshot store (metered), prepared at start-up.
     store: Arc<dyn SnapshotStore>,
+    traces: Option<TraceExport>,
 }
 
 impl Application {
@@ -92,6 +94,7 @@ impl Application {
             before_warm_up: None,
             incoming: Arc::new(Incoming::default()),
             store: backends.store,
+            traces: None,
         })
     }
 
@@ -99,6 +102,13 @@ impl Application {
     #[must_use]
     pub fn with_http(mut self, http: HttpListeners) -> Self {
         self.http = http;
+        self
+    }
+
+    /// Flushes `traces` (trace export, when on) at shutdown, within the grace period.
+    #[must_use]
+    pub fn with_trace_export(mut self, traces: Option<TraceExport>) -> Self {
+        self.traces = traces;
         self
     }
 
@@ -201,6 +211,7 @@ impl Application {
             drain,
             drain_delay: self.settings.drain_delay,
             grace: self.settings.shutdown_grace,
+            traces: self.traces,
         }
         .until_stopped()
         .await

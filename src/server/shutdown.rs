@@ -1,6 +1,7 @@
 //! The shutdown sequence: health NOT_SERVING, the scheduler stopped, still answering for
 //! the drain delay so endpoints can be updated, then the listeners closed and the calls in
-//! flight drained within the grace period.
+//! flight drained within the grace period, and the spans still queued exported within
+//! what is left of it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::listeners::HttpServer;
 use crate::scheduler::SchedulerService;
+use crate::telemetry::TraceExport;
 
 /// The gRPC server's task (it ends once `drain` is cancelled and its connections closed).
 pub(super) type GrpcServer = JoinHandle<()>;
@@ -49,6 +51,8 @@ pub(super) struct Running {
     pub drain_delay: Duration,
     /// How long the calls in flight get once the listeners are closed.
     pub grace: Duration,
+    /// Trace export, flushed last (the drain's own spans included).
+    pub traces: Option<TraceExport>,
 }
 
 impl Running {
@@ -103,16 +107,41 @@ impl Running {
             }
         }
         let mut server = self.server;
-        if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
-            result.context("server task")?;
+        let served = if let Ok(result) = tokio::time::timeout_at(deadline, &mut server).await {
+            result.context("server task")
         } else {
             tracing::warn!(
                 grace_secs = self.grace.as_secs(),
                 "grace period over: closing the remaining connections"
             );
             server.abort();
+            Ok(())
+        };
+        if let Some(traces) = self.traces {
+            flush_traces(traces, deadline).await;
         }
+        served?;
         tracing::info!("stopped");
         Ok(())
     }
 }
+
+/// Exports the spans still queued, within what is left of the grace period (at least a
+/// moment, so that a drain that used it all still sends the calls' last spans).
+async fn flush_traces(traces: TraceExport, deadline: tokio::time::Instant) {
+    let within = deadline
+        .saturating_duration_since(tokio::time::Instant::now())
+        .max(FLUSH_AT_LEAST);
+    let dropped = traces.drops().total();
+    if traces.shutdown(within).await {
+        tracing::info!(spans_dropped = dropped, "trace export flushed");
+    } else {
+        tracing::warn!(
+            within_ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+            "trace export not flushed in time: the spans still queued are lost"
+        );
+    }
+}
+
+/// The shortest flush: enough for one export to a collector beside the service.
+const FLUSH_AT_LEAST: Duration = Duration::from_millis(500);

@@ -20,7 +20,7 @@ pub mod trace_ids;
 pub mod trace_settings;
 
 pub use propagation::{continue_caller_trace, link_caller_trace};
-pub use span_queue::SpanDrops;
+pub use span_queue::{SpanDrops, span_drops};
 pub use trace_export::{ServiceIdentity, TraceExport, tracing_enabled};
 pub use trace_settings::{TraceSettings, TraceSettingsError};
 
@@ -127,7 +127,7 @@ pub fn init(format: LogFormat, filter: LogFilter, tracer: Option<SdkTracer>) {
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    let ids = tracer.as_ref().map(|_| trace_ids::TraceIdsLayer::default());
+    let ids = trace_ids::TraceIdsLayer::new(tracer.is_some());
     let otel = tracer.map(trace_export::layer);
     let registry = tracing_subscriber::registry()
         .with(filter.into_env_filter())

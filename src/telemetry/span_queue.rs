@@ -6,14 +6,14 @@
 //! for. The SDK's own batch processor drops silently (one log line at shutdown), so drops
 //! are counted here, by reason, in counters that the metrics registry exposes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -43,18 +43,37 @@ impl Default for QueueSettings {
 
 /// Spans that never reached the collector, by reason. Clones share the counts.
 #[derive(Debug, Clone, Default)]
-pub struct SpanDrops {
-    /// The queue was full (the collector is slower than the service, or down).
-    pub queue_full: Counter,
-    /// The collector refused or did not answer an export in time.
-    pub export_failed: Counter,
+pub struct SpanDrops(Arc<DropCounts>);
+
+#[derive(Debug, Default)]
+struct DropCounts {
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
 }
 
 impl SpanDrops {
+    /// Spans dropped because the queue was full (the collector is slower than the
+    /// service, or down).
+    pub fn queue_full(&self) -> u64 {
+        self.0.queue_full.load(Ordering::Relaxed)
+    }
+
+    /// Spans dropped because the collector refused an export or did not answer in time.
+    pub fn export_failed(&self) -> u64 {
+        self.0.export_failed.load(Ordering::Relaxed)
+    }
+
     /// Every span dropped so far.
     pub fn total(&self) -> u64 {
-        self.queue_full.get() + self.export_failed.get()
+        self.queue_full() + self.export_failed()
     }
+}
+
+/// The process's drop counts: the trace pipeline is process-wide (one global subscriber),
+/// and the metrics registry reads them at scrape time.
+pub fn span_drops() -> &'static SpanDrops {
+    static DROPS: LazyLock<SpanDrops> = LazyLock::new(SpanDrops::default);
+    &DROPS
 }
 
 /// Requests to the export task that must not be lost when the span queue is full.
@@ -115,7 +134,7 @@ impl SpanProcessor for QueuedSpanProcessor {
             return;
         }
         if self.closed.load(Ordering::Relaxed) || self.spans.try_send(span).is_err() {
-            self.drops.queue_full.inc();
+            self.drops.0.queue_full.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -223,7 +242,7 @@ async fn export<E: SpanExporter>(
         }
         None => {}
         Some(error) => {
-            drops.export_failed.inc_by(count);
+            drops.0.export_failed.fetch_add(count, Ordering::Relaxed);
             if !*failing {
                 *failing = true;
                 tracing::warn!(
@@ -241,8 +260,8 @@ mod tests {
     use super::*;
     use opentelemetry::trace::{Tracer, TracerProvider};
     use opentelemetry_sdk::trace::SdkTracerProvider;
+    use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
-    use std::sync::{Arc, Mutex};
 
     type Exported = Arc<Mutex<Vec<SpanData>>>;
 
@@ -340,8 +359,8 @@ mod tests {
             tokio::task::yield_now().await;
         }
         end_spans(&provider, 20);
-        assert_eq!(drops.queue_full.get(), 15);
-        assert_eq!(drops.export_failed.get(), 0);
+        assert_eq!(drops.queue_full(), 15);
+        assert_eq!(drops.export_failed(), 0);
     }
 
     #[tokio::test]
@@ -351,7 +370,7 @@ mod tests {
         let (provider, task, drops) = provider(&recorder, QueueSettings::default());
         end_spans(&provider, 7);
         assert!(task.flush(Duration::from_secs(10)).await);
-        assert_eq!(drops.export_failed.get(), 7);
+        assert_eq!(drops.export_failed(), 7);
         recorder.fail.store(false, Ordering::SeqCst);
         end_spans(&provider, 2);
         assert!(task.flush(Duration::from_secs(10)).await);
@@ -366,7 +385,7 @@ mod tests {
         let (provider, task, drops) = provider(&recorder, QueueSettings::default());
         end_spans(&provider, 2);
         assert!(task.flush(Duration::from_secs(60)).await);
-        assert_eq!(drops.export_failed.get(), 2);
+        assert_eq!(drops.export_failed(), 2);
     }
 
     #[tokio::test]

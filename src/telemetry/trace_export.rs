@@ -46,6 +46,7 @@ pub struct TraceExport {
     provider: SdkTracerProvider,
     task: ExportTask,
     drops: SpanDrops,
+    settings: TraceSettings,
 }
 
 /// Who this process is, for the resource (besides `service.name` from the settings).
@@ -64,7 +65,6 @@ pub struct ServiceIdentity {
 pub fn start(
     settings: &TraceSettings,
     identity: &ServiceIdentity,
-    drops: SpanDrops,
 ) -> Result<(TraceExport, SdkTracer), opentelemetry_otlp::ExporterBuildError> {
     let exporter = match settings.endpoint.protocol {
         Protocol::Grpc => SpanExporter::builder()
@@ -78,6 +78,7 @@ pub fn start(
             .build()?,
     };
     let resource = resource(settings, identity);
+    let drops = span_queue::span_drops().clone();
     let (processor, task) =
         span_queue::spawn(exporter, &resource, QueueSettings::default(), drops.clone());
     let provider = SdkTracerProvider::builder()
@@ -96,6 +97,7 @@ pub fn start(
             provider,
             task,
             drops,
+            settings: settings.clone(),
         },
         tracer,
     ))
@@ -108,6 +110,9 @@ where
 {
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        // Every span is made in `spans.rs` or a job's module: the code location says
+        // nothing the span's name does not.
+        .with_location(false)
         .with_threads(false)
         .with_level(false)
         .with_target(false)
@@ -118,6 +123,26 @@ impl TraceExport {
     /// The drop counters (the metrics registry exposes them).
     pub fn drops(&self) -> &SpanDrops {
         &self.drops
+    }
+
+    /// The URL spans go to.
+    pub fn endpoint(&self) -> &str {
+        &self.settings.endpoint.url
+    }
+
+    /// The transport's name (`grpc`, `http/protobuf`).
+    pub fn protocol(&self) -> &'static str {
+        self.settings.endpoint.protocol.as_str()
+    }
+
+    /// The `service.name` of the spans.
+    pub fn service_name(&self) -> &str {
+        &self.settings.service_name
+    }
+
+    /// The sampler in force.
+    pub fn sampler(&self) -> Sampler {
+        self.settings.sampler
     }
 
     /// Exports what is queued within `within`, then stops. False when time ran out.

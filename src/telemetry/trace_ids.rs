@@ -24,9 +24,23 @@ pub struct TraceIds {
 }
 
 /// Records [`TraceIds`] in each span's extensions when it is first entered.
-#[derive(Debug, Default)]
+///
+/// Installed whether export is on or not, and told which: tracing-subscriber's
+/// `Option<Layer>` does not pass on the dispatch this layer needs.
+#[derive(Debug)]
 pub struct TraceIdsLayer {
+    enabled: bool,
     dispatch: OnceLock<WeakDispatch>,
+}
+
+impl TraceIdsLayer {
+    /// A layer that records ids when `enabled` (export is on), and does nothing otherwise.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            dispatch: OnceLock::new(),
+        }
+    }
 }
 
 impl<S> Layer<S> for TraceIdsLayer
@@ -38,6 +52,9 @@ where
     }
 
     fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        if !self.enabled {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         if span.extensions().get::<TraceIds>().is_some() {
             return;
@@ -91,7 +108,7 @@ mod tests {
         let out = Captured::default();
         let subscriber = tracing_subscriber::registry()
             .with(crate::telemetry::trace_export::layer(tracer))
-            .with(super::TraceIdsLayer::default())
+            .with(super::TraceIdsLayer::new(true))
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(out.clone())

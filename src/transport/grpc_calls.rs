@@ -89,7 +89,8 @@ where
     fn call(&mut self, request: http::Request<IncomingBody>) -> Self::Future {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.info.clone());
-        let span = tracing::info_span!("rpc", method = %request.uri().path());
+        // The RPC server span, child of the caller's `traceparent` (semantic conventions).
+        let span = crate::telemetry::spans::rpc_server(&request);
         let future = {
             let _entered = span.enter();
             self.inner.call(request)

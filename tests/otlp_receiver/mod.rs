@@ -245,7 +245,12 @@ fn hex(bytes: &[u8]) -> String {
 
 fn to_map(kvs: &[KeyValue]) -> BTreeMap<String, String> {
     kvs.iter()
-        .map(|kv| (kv.key.clone(), kv.value.as_ref().map(text).unwrap_or_default()))
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map(text).unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -255,12 +260,9 @@ fn text(value: &AnyValue) -> String {
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::ArrayValue(a)) => a
-            .values
-            .iter()
-            .map(text)
-            .collect::<Vec<_>>()
-            .join(","),
+        Some(any_value::Value::ArrayValue(a)) => {
+            a.values.iter().map(text).collect::<Vec<_>>().join(",")
+        }
         Some(other) => format!("{other:?}"),
         None => String::new(),
     }
