@@ -9,7 +9,7 @@ mod process;
 
 use std::time::{Duration, Instant};
 
-use otlp_receiver::{Received, Receiver};
+use otlp_receiver::{Received, Receiver, hex};
 use process::{Service, command};
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
@@ -108,12 +108,39 @@ async fn trigger_warm_up(service: &Service) {
     assert!(!run.reused_recent_run, "{run:?}");
 }
 
-fn find<'a>(spans: &'a [Received], what: impl Fn(&Received) -> bool) -> Option<&'a Received> {
+fn find(spans: &[Received], what: impl Fn(&Received) -> bool) -> Option<&Received> {
     spans.iter().find(|s| what(s))
 }
 
 fn is_data_rpc(s: &Received) -> bool {
     s.attr("rpc.method").as_deref() == Some(DATA_RPC)
+}
+
+/// The run of the warm-up that `TriggerNow` started.
+fn is_manual_warm_up(s: &Received) -> bool {
+    s.name() == "interrupcao_cache_warmup" && s.attr("trigger").as_deref() == Some("manual")
+}
+
+/// Whether `span` is `ancestor` or below it, by the parent ids the spans carry.
+fn descends_from(spans: &[Received], span: &Received, ancestor: &Received) -> bool {
+    let mut current = span;
+    loop {
+        if current.span_id() == ancestor.span_id() {
+            return current.trace_id() == ancestor.trace_id();
+        }
+        let parent = current.parent_span_id();
+        match spans.iter().find(|s| s.span_id() == parent) {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+}
+
+/// The span named `name` under `run`.
+fn step<'a>(spans: &'a [Received], run: &Received, name: &str) -> Option<&'a Received> {
+    spans
+        .iter()
+        .find(|s| s.name() == name && descends_from(spans, s, run))
 }
 
 // Multi-threaded: the receiver keeps answering while this thread waits for the exit.
@@ -143,10 +170,17 @@ async fn calls_and_warm_ups_arrive_as_traces_joined_to_their_callers() {
         .to_owned();
 
     let spans = receiver
-        .wait_for("the data RPC and ANEEL's request", |spans| {
-            find(spans, is_data_rpc).is_some()
-                && find(spans, |s| s.name().starts_with("GET ")).is_some()
-        })
+        .wait_for(
+            "the data RPC, ANEEL's request and the warm-up's steps",
+            |spans| {
+                find(spans, is_data_rpc).is_some()
+                    && find(spans, |s| s.name().starts_with("GET ")).is_some()
+                    && find(spans, is_manual_warm_up).is_some_and(|run| {
+                        step(spans, run, "SELECT interrupcoes_ativas").is_some()
+                            && step(spans, run, "INSERT snapshot").is_some()
+                    })
+            },
+        )
         .await;
 
     // The internal client's call continues its caller's trace, as a server span.
@@ -200,6 +234,42 @@ async fn calls_and_warm_ups_arrive_as_traces_joined_to_their_callers() {
     assert_eq!(line["trace_id"], http.trace_id().as_str(), "{line}");
     assert_eq!(line["span_id"], http.span_id().as_str(), "{line}");
     assert_eq!(line["request_id"], request_id.as_str(), "{line}");
+
+    // Each warm-up is a tree: the run, its attempt, the source query, the validation of
+    // its rows and the store write, the queries as database client spans.
+    let run = find(&spans, is_manual_warm_up).unwrap();
+    assert_eq!(run.attr("outcome").as_deref(), Some("succeeded"));
+    assert_eq!(run.attr("attempt").as_deref(), Some("1"));
+    assert_eq!(run.attr("job").as_deref(), Some("interrupcao_cache_warmup"));
+    assert!(
+        run.span.status.as_ref().is_none_or(|s| s.code != 2),
+        "{run:?}"
+    );
+    assert!(step(&spans, run, "attempt 1").is_some());
+    assert!(step(&spans, run, "row validation").is_some());
+    for (name, operation) in [
+        ("SELECT interrupcoes_ativas", "SELECT"),
+        ("INSERT snapshot", "INSERT"),
+    ] {
+        let query = step(&spans, run, name).unwrap();
+        assert_eq!(query.span.kind, 3, "SPAN_KIND_CLIENT: {name}");
+        assert_eq!(query.attr("db.system.name").as_deref(), Some("sqlite"));
+        assert_eq!(query.attr("db.operation.name").as_deref(), Some(operation));
+        assert_eq!(query.attr("db.query.summary").as_deref(), Some(name));
+    }
+    let select = step(&spans, run, "SELECT interrupcoes_ativas").unwrap();
+    assert!(
+        select
+            .attr("db.response.returned_rows")
+            .is_some_and(|n| n.parse::<u64>().unwrap() > 0),
+        "{select:?}"
+    );
+    // The start-up warm-up is traced too, as its own trace.
+    let startup = find(&spans, |s| {
+        s.name() == "interrupcao_cache_warmup" && s.attr("trigger").as_deref() == Some("startup")
+    })
+    .unwrap();
+    assert!(step(&spans, startup, "SELECT interrupcoes_ativas").is_some());
 
     // Nothing secret in any span.
     for span in &spans {
@@ -303,8 +373,4 @@ fn an_unusable_otel_variable_stops_start_up_naming_it() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -4,6 +4,7 @@
 //! adopts the snapshot the claimant stored ([`AdoptClaimant`]); claiming and waiting are
 //! the scheduler's (`scheduler::cluster`).
 
+use opentelemetry_semantic_conventions::attribute as semconv;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use crate::scheduler::{
 };
 use crate::source::{InterrupcaoSource, SourceError};
 use crate::store::{SaveOutcome, SnapshotStore, StoreError, StoredSnapshot};
+use crate::telemetry::spans;
 
 /// The job's name, as `ListJobs` and `TriggerNow` know it.
 pub const WARMUP_JOB_NAME: &str = "interrupcao_cache_warmup";
@@ -141,12 +143,31 @@ impl CacheWarmupJob {
         let collected_at = self.clock.now().trunc_subsecs(3);
         let started = std::time::Instant::now();
         // The error goes into the run's record and its one log line (scheduler::runner).
+        let query = spans::db_client(self.source.db_system(), "SELECT", "interrupcoes_ativas");
         let rows = self
             .source
             .fetch_interrupcoes()
+            .instrument(query.clone())
             .await
-            .map_err(|e| source_job_error(&e))?;
-        let validated = validate_rows(rows);
+            .map_err(|e| {
+                let error = source_job_error(&e);
+                spans::mark_failed(&query, error.kind.as_str());
+                error
+            })?;
+        spans::set_attribute(
+            &query,
+            semconv::DB_RESPONSE_RETURNED_ROWS,
+            i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        );
+        drop(query);
+        let validation = tracing::info_span!("row_validation", otel.name = "row validation");
+        let validated = validation.in_scope(|| validate_rows(rows));
+        spans::set_attribute(
+            &validation,
+            "rejected",
+            i64::try_from(validated.rejected.len()).unwrap_or(i64::MAX),
+        );
+        drop(validation);
         for rejection in &validated.rejected {
             tracing::warn!(
                 conjunto = rejection.conjunto,
@@ -200,7 +221,9 @@ impl CacheWarmupJob {
             trigger: run.trigger.as_str().to_owned(),
             snapshot,
         };
+        let write = spans::db_client(history.store.db_system(), "INSERT", "snapshot");
         let saved = tokio::time::timeout(history.store_timeout, history.store.save(&stored))
+            .instrument(write.clone())
             .await
             .unwrap_or_else(|_| {
                 Err(StoreError::new(
@@ -212,6 +235,10 @@ impl CacheWarmupJob {
                     ),
                 ))
             });
+        if let Err(e) = &saved {
+            spans::mark_failed(&write, store_job_error(e).kind.as_str());
+        }
+        drop(write);
         match saved {
             Ok(SaveOutcome::Stored) => report = report.with_fact("stored", &stored.id),
             Ok(SaveOutcome::AlreadyStored) => {

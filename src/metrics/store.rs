@@ -195,6 +195,10 @@ impl SnapshotStore for MeteredStore {
         self.inner.prepare().await
     }
 
+    fn db_system(&self) -> Option<crate::telemetry::spans::DbSystem> {
+        self.inner.db_system()
+    }
+
     async fn save(&self, snapshot: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
         self.counted(Operation::Write, self.inner.save(snapshot), |o| match o {
             SaveOutcome::Stored => STORED,

@@ -13,10 +13,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use tracing::Instrument;
+
 use super::failure::JobError;
 use super::job::{Job, RunContext};
 use super::report::JobReport;
 use crate::clock::Clock;
+use crate::telemetry::spans;
 
 /// A claim of one cron tick of one job by one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +159,21 @@ pub(super) async fn run_claimed_tick(
     run: RunContext,
     tick: DateTime<Utc>,
 ) -> Result<JobReport, JobError> {
-    let claim = match claim_tick(ticks, name, tick, clock.now()).await {
+    let claim_span = tracing::info_span!("tick_claim", otel.name = "tick claim");
+    let owner = claim_tick(ticks, name, tick, clock.now())
+        .instrument(claim_span.clone())
+        .await;
+    spans::set_attribute(
+        &claim_span,
+        "owner",
+        match &owner {
+            TickOwner::Us => "this replica".to_owned(),
+            TickOwner::Other(claimant) => claimant.clone(),
+            TickOwner::Unreachable(_) => "unknown: claims unreachable".to_owned(),
+        },
+    );
+    drop(claim_span);
+    let claim = match owner {
         TickOwner::Us => "claimed".to_owned(),
         TickOwner::Unreachable(e) => {
             tracing::warn!(
@@ -166,7 +183,14 @@ pub(super) async fn run_claimed_tick(
             format!("store unavailable, queried alone: {e}")
         }
         TickOwner::Other(claimant) => {
-            if let Some(report) = wait_for_claimant(ticks, &claimant, tick, clock).await {
+            let wait_span = tracing::info_span!("claimant_wait", otel.name = "wait for claimant");
+            let adopted = wait_for_claimant(ticks, &claimant, tick, clock)
+                .instrument(wait_span.clone())
+                .await;
+            spans::set_attribute(&wait_span, "claimant", claimant.clone());
+            spans::set_attribute(&wait_span, "adopted", adopted.is_some());
+            drop(wait_span);
+            if let Some(report) = adopted {
                 return Ok(report.with_fact("claim", &format!("claimed by {claimant}")));
             }
             tracing::warn!(

@@ -23,7 +23,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// Lower-case name used in logs and in the API.
+    /// Lower-case name used in logs, in the API and as a failed run's span `error.type`.
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Transient => "transient",
@@ -120,6 +120,16 @@ impl RunFailure {
         }
     }
 
+    /// The failure's class, the `error.type` of the run's span: the kind of the last
+    /// attempt's error, or the scheduler's verdict (`timed_out`, `panicked`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            RunFailure::Failed(error) => error.kind.as_str(),
+            RunFailure::TimedOut { .. } => "timed_out",
+            RunFailure::Panicked { .. } => "panicked",
+        }
+    }
+
     /// The run outcome this failure gives.
     pub fn outcome(&self) -> RunOutcome {
         match self {
@@ -160,12 +170,21 @@ mod tests {
         assert!(RunFailure::Failed(transient.clone()).is_transient());
         assert!(!RunFailure::Failed(JobError::permanent("login")).is_transient());
         assert!(!RunFailure::Failed(JobError::invalid_input("all rows")).is_transient());
+        assert_eq!(
+            RunFailure::Failed(transient.clone()).error_type(),
+            "transient"
+        );
+        assert_eq!(
+            RunFailure::Failed(JobError::invalid_input("all rows")).error_type(),
+            "invalid_input"
+        );
         let timed_out = RunFailure::TimedOut {
             attempt: 2,
             limit: Duration::from_secs(60),
         };
         assert!(timed_out.is_transient());
         assert_eq!(timed_out.outcome(), RunOutcome::TimedOut);
+        assert_eq!(timed_out.error_type(), "timed_out");
         assert_eq!(timed_out.to_string(), "attempt 2 timed out after 60000 ms");
         let panicked = RunFailure::Panicked {
             message: "boom".into(),

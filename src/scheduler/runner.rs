@@ -19,6 +19,7 @@ use super::report::JobReport;
 use super::spec::{Coordination, JobSpec};
 use super::status::{RunOutcome, RunRecord, Trigger};
 use crate::clock::Clock;
+use crate::telemetry::spans;
 
 /// How a run retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +45,8 @@ pub(super) async fn run_job(
         "job_run",
         job = spec.name.as_str(),
         run_id,
-        trigger = trigger.as_str()
+        trigger = trigger.as_str(),
+        otel.name = spec.name.as_str(),
     );
     async move {
         tracing::info!("job run started");
@@ -60,6 +62,7 @@ pub(super) async fn run_job(
             });
         }
         record.finish(clock.now());
+        trace_run(&tracing::Span::current(), &record);
         let duration_ms = millis(record.duration);
         let error = record
             .error
@@ -117,6 +120,16 @@ pub(super) async fn run_job(
     .await
 }
 
+/// The run's attempts and outcome on its exported span (the log line has them as fields);
+/// a failed run's span is an error, with its failure's class as `error.type`.
+fn trace_run(span: &tracing::Span, record: &RunRecord) {
+    spans::set_attribute(span, "attempt", i64::from(record.attempts));
+    spans::set_attribute(span, "outcome", record.outcome.as_str());
+    if let Some(failure) = &record.error {
+        spans::mark_failed(span, failure.error_type());
+    }
+}
+
 /// The report's facts as `name=value` pairs, for one log field.
 fn facts_text(report: &JobReport) -> String {
     report
@@ -157,7 +170,11 @@ async fn attempt_until_done(spec: &JobSpec, clock: &dyn Clock, record: &mut RunR
             scheduled_at: record.scheduled_at,
         };
         let result = tokio::time::timeout(policy.attempt_timeout, attempt(spec, clock, context))
-            .instrument(tracing::info_span!("attempt", attempt = attempt_no))
+            .instrument(tracing::info_span!(
+                "attempt",
+                attempt = attempt_no,
+                otel.name = format!("attempt {attempt_no}")
+            ))
             .await;
         let duration_ms = millis(started.elapsed());
         let failure = match result {
@@ -369,5 +386,31 @@ mod tests {
             Some("job panicked: index out of bounds")
         );
         assert!(!r.is_transient());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_runs_span_is_an_error_with_the_failures_kind() {
+        use crate::telemetry::testing::{attr, recording};
+        use opentelemetry::trace::Status;
+        let (subscriber, recorded) = recording();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let job = Scripted::new(vec![Some(Err(JobError::permanent("ORA-01017")))]);
+        run_once(job, 1, Trigger::Manual).await;
+        let good = Scripted::new(vec![ok(3)]);
+        run_once(good, 2, Trigger::Cron).await;
+
+        let runs = recorded.named("scripted");
+        let (failed, succeeded) = (&runs[0], &runs[1]);
+        assert_eq!(failed.status, Status::error("permanent"));
+        assert_eq!(attr(failed, "error.type").as_deref(), Some("permanent"));
+        assert_eq!(attr(failed, "outcome").as_deref(), Some("failed"));
+        assert_eq!(attr(failed, "trigger").as_deref(), Some("manual"));
+        assert_eq!(attr(failed, "attempt").as_deref(), Some("1"));
+        assert_eq!(succeeded.status, Status::Unset);
+        assert_eq!(attr(succeeded, "outcome").as_deref(), Some("succeeded"));
+        assert_eq!(attr(succeeded, "error.type"), None);
+        // Each attempt is a child of its run.
+        let attempt = recorded.named("attempt 1");
+        assert_eq!(attempt[0].parent_span_id, failed.span_context.span_id());
     }
 }

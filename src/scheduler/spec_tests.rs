@@ -301,3 +301,41 @@ async fn without_reachable_claims_a_replica_runs_its_tick_alone() {
     );
     assert_eq!((job.runs(), job.polls()), (1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_claim_and_the_wait_are_steps_of_the_runs_trace() {
+    use crate::telemetry::testing::{attr, recording};
+    let (subscriber, recorded) = recording();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let clock = ManualClock::new(at(12, 0, 0));
+    let claims: Arc<dyn TickClaims> = Arc::new(MemoryClaims::default());
+    let published = Arc::default();
+    let job_a = Counting::new(7, &published);
+    let job_b = Counting::new(9, &published);
+    let a = replica("a", &clock, &job_a, claims.clone()).await;
+    let b = replica("b", &clock, &job_b, claims.clone()).await;
+    let tick = at(12, 0, 0);
+    a.fire_tick("shared", tick).await.unwrap();
+    clock.set(at(12, 0, 2));
+    b.fire_tick("shared", tick).await.unwrap();
+
+    let claims = recorded.named("tick claim");
+    assert_eq!(claims.len(), 2, "{claims:#?}");
+    assert_eq!(attr(&claims[0], "owner").as_deref(), Some("this replica"));
+    assert_eq!(attr(&claims[1], "owner").as_deref(), Some("a"));
+    let wait = recorded.one("wait for claimant");
+    assert_eq!(attr(&wait, "claimant").as_deref(), Some("a"));
+    assert_eq!(attr(&wait, "adopted").as_deref(), Some("true"));
+    // Both steps of b's run hang under its attempt, under its run.
+    let runs = recorded.named("shared");
+    let b_run = &runs[1];
+    let b_attempt = recorded
+        .named("attempt 1")
+        .into_iter()
+        .find(|s| s.parent_span_id == b_run.span_context.span_id())
+        .unwrap();
+    for step in [&claims[1], &wait] {
+        assert_eq!(step.parent_span_id, b_attempt.span_context.span_id());
+        assert_eq!(step.span_context.trace_id(), b_run.span_context.trace_id());
+    }
+}

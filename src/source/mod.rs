@@ -11,6 +11,7 @@ pub mod error;
 pub mod oracle;
 pub mod sqlite;
 
+use crate::telemetry::spans::DbSystem;
 use async_trait::async_trait;
 
 pub use crate::db::SettingNames;
@@ -45,6 +46,12 @@ pub const AGGREGATION_COLUMNS: [&str; 5] = [
 pub trait InterrupcaoSource: Send + Sync + 'static {
     /// Short name of the technology, shown in snapshot metadata and logs (`sqlite`, `oracle`).
     fn name(&self) -> &'static str;
+
+    /// The database it queries, for the source-query span's `db.system.name` (`None`:
+    /// not a database the semantic conventions name, e.g. a test's fake).
+    fn db_system(&self) -> Option<DbSystem> {
+        None
+    }
 
     /// Runs the aggregation now, bypassing any cache, and returns its rows unvalidated,
     /// ordered by conjunto, then município.

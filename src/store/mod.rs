@@ -20,6 +20,7 @@ pub mod schema;
 pub mod sql;
 pub mod sqlite;
 
+use crate::telemetry::spans::DbSystem;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -98,6 +99,12 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// the version is behind). Run at start-up; SQLite's operations also recreate a schema
     /// they find missing.
     async fn prepare(&self) -> Result<schema::SchemaState, StoreError>;
+
+    /// The database it writes, for the store-write span's `db.system.name` (`None`: not
+    /// a database the semantic conventions name, e.g. a test's fake).
+    fn db_system(&self) -> Option<DbSystem> {
+        None
+    }
 
     /// Writes the header and every item in one transaction. A second snapshot for the
     /// same tick is [`SaveOutcome::AlreadyStored`], not an error.

@@ -15,6 +15,8 @@ mod plain;
 pub mod propagation;
 pub mod span_queue;
 pub mod spans;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod trace_export;
 pub mod trace_ids;
 pub mod trace_settings;

@@ -123,17 +123,18 @@ pub fn record_http_status(span: &tracing::Span, status: http::StatusCode) {
 
 /// A database client span: `operation` (`SELECT`, `INSERT`...) on `target` (a table, a
 /// view, a statement's name: never SQL text with values), as
-/// `db.query.summary = "{operation} {target}"`.
-pub fn db_client(system: DbSystem, operation: &'static str, target: &'static str) -> tracing::Span {
+/// `db.query.summary = "{operation} {target}"`, on `system` (`None`: a database the
+/// conventions do not name, `other_sql`).
+pub fn db_client(
+    system: Option<DbSystem>,
+    operation: &'static str,
+    target: &'static str,
+) -> tracing::Span {
+    let system = system.map_or("other_sql", DbSystem::as_str);
     let summary = format!("{operation} {target}");
-    let span = tracing::info_span!(
-        "db",
-        db = system.as_str(),
-        otel.name = summary,
-        otel.kind = "client",
-    );
+    let span = tracing::info_span!("db", otel.name = summary, otel.kind = "client",);
     if tracing_enabled() {
-        span.set_attribute(semconv::DB_SYSTEM_NAME, system.as_str());
+        span.set_attribute(semconv::DB_SYSTEM_NAME, system);
         span.set_attribute(semconv::DB_OPERATION_NAME, operation);
         span.set_attribute(semconv::DB_QUERY_SUMMARY, summary);
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -70,7 +71,7 @@ impl Received {
         let mut text = format!("{} ", self.span.name);
         let mut add = |kvs: &[KeyValue]| {
             for (k, v) in to_map(kvs) {
-                text.push_str(&format!("{k}={v} "));
+                let _ = write!(text, "{k}={v} ");
             }
         };
         add(&self.span.attributes);
@@ -239,8 +240,12 @@ impl Receiver {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex, as W3C trace context writes ids.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut text, b| {
+        let _ = write!(text, "{b:02x}");
+        text
+    })
 }
 
 fn to_map(kvs: &[KeyValue]) -> BTreeMap<String, String> {

@@ -123,6 +123,10 @@ impl InterrupcaoSource for OracleSource {
         "oracle"
     }
 
+    fn db_system(&self) -> Option<crate::telemetry::spans::DbSystem> {
+        Some(crate::telemetry::spans::DbSystem::Oracle)
+    }
+
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let inner = Arc::clone(&self.inner);
         // The driver's own timeouts normally fire first; this one frees the job even if they

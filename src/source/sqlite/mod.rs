@@ -87,6 +87,10 @@ impl InterrupcaoSource for SqliteSource {
         "sqlite"
     }
 
+    fn db_system(&self) -> Option<crate::telemetry::spans::DbSystem> {
+        Some(crate::telemetry::spans::DbSystem::Sqlite)
+    }
+
     async fn fetch_interrupcoes(&self) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
         let settings = self.settings.clone();
         run_blocking("SQLite fetch", Lane::Background, move |slot| {

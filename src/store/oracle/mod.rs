@@ -206,6 +206,10 @@ impl SnapshotStore for OracleStore {
         .await
     }
 
+    fn db_system(&self) -> Option<crate::telemetry::spans::DbSystem> {
+        Some(crate::telemetry::spans::DbSystem::Oracle)
+    }
+
     async fn save(&self, stored: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
         let stored = stored.clone();
         self.with_connection(move |conn| {

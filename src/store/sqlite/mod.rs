@@ -163,6 +163,10 @@ impl SnapshotStore for SqliteStore {
         .await
     }
 
+    fn db_system(&self) -> Option<crate::telemetry::spans::DbSystem> {
+        Some(crate::telemetry::spans::DbSystem::Sqlite)
+    }
+
     async fn save(&self, stored: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
         let stored = stored.clone();
         self.with_connection(move |conn| {
