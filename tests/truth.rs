@@ -321,3 +321,81 @@ async fn the_503_message_says_whether_the_failed_load_is_being_retried() {
     .await;
     assert!(transient.contains("está sendo repetida"), "{transient}");
 }
+
+/// A replica of `name` serving `source`, sharing `store`.
+async fn replica(
+    source: Arc<FakeSource>,
+    store: Arc<radar_interrupcoes::store::SqliteStore>,
+    name: &str,
+) -> TestApp {
+    let mut settings = test_settings();
+    settings.history.instance_id = name.to_owned();
+    let app = TestApp::spawn_backends(
+        source,
+        store,
+        Arc::new(radar_interrupcoes::clock::SystemClock),
+        settings,
+    )
+    .await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    app
+}
+
+/// The `qtdOcorrenciaProgramada` of each item of the gRPC answer.
+async fn grpc_programadas(app: &TestApp) -> Vec<i32> {
+    app.get()
+        .await
+        .unwrap()
+        .resposta
+        .unwrap()
+        .interrupcao_fornecimento
+        .iter()
+        .map(|i| i.qtd_ocorrencia_programada)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replica_resuming_after_a_pause_loads_the_newest_stored_snapshot_not_its_old_tick_s() {
+    use chrono::SubsecRound;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(radar_interrupcoes::store::SqliteStore::new(
+        dir.path().join("shared.sqlite"),
+    ));
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let a = replica(source.clone(), store.clone(), "replica-a").await;
+    let b = replica(source.clone(), store.clone(), "replica-b").await;
+
+    // While B is paused, A runs two ticks: the second's snapshot replaces the first's.
+    let first_tick = Utc::now().trunc_subsecs(0) - chrono::Duration::minutes(2);
+    let second_tick = first_tick + chrono::Duration::minutes(1);
+    source.set(Behaviour::Rows(vec![row(1, 2, 0)]));
+    a.scheduler
+        .fire_tick(WARMUP_JOB_NAME, first_tick)
+        .await
+        .unwrap();
+    source.set(Behaviour::Rows(vec![row(1, 3, 0)]));
+    a.scheduler
+        .fire_tick(WARMUP_JOB_NAME, second_tick)
+        .await
+        .unwrap();
+    assert_eq!(grpc_programadas(&a).await, [3]);
+
+    // B resumes and runs the tick it was paused in: A claimed it; B must not go back to
+    // its snapshot, but serve the newest one, as A does.
+    let calls = source.calls();
+    let run = b
+        .scheduler
+        .fire_tick(WARMUP_JOB_NAME, first_tick)
+        .await
+        .unwrap()
+        .run;
+    assert!(run.error.is_none(), "{:?}", run.error);
+    assert_eq!(source.calls(), calls, "adopted, not queried");
+    assert_eq!(grpc_programadas(&b).await, [3]);
+    let (a_meta, b_meta) = (
+        a.get().await.unwrap().snapshot.unwrap(),
+        b.get().await.unwrap().snapshot.unwrap(),
+    );
+    assert_eq!(b_meta.collected_at, a_meta.collected_at);
+    assert_eq!(b_meta.instance, "replica-a");
+}

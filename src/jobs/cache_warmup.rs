@@ -73,7 +73,9 @@ impl Job for CacheWarmupJob {
 
 #[async_trait]
 impl AdoptClaimant for CacheWarmupJob {
-    /// The snapshot the claimant stored for `tick`, served here as it is.
+    /// Once the claimant stored its snapshot for `tick`: that snapshot, served here as it
+    /// is, or a newer stored one. A replica that resumes after a pause runs its old tick,
+    /// whose snapshot newer ones have replaced: serving it would go back in time.
     async fn adopt(&self, tick: DateTime<Utc>) -> Result<Option<JobReport>, JobError> {
         let Some(history) = &self.history else {
             return Ok(None);
@@ -83,10 +85,28 @@ impl AdoptClaimant for CacheWarmupJob {
             .for_tick(tick)
             .await
             .map_err(|e| store_job_error(&e))?;
-        Ok(match stored {
-            Some(stored) => Some(self.serve_stored(stored, "adopted").await),
-            None => None,
-        })
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let newest = match history.store.latest_at_or_before(self.clock.now()).await {
+            Ok(newest) => newest,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for a snapshot newer than the tick's");
+                None
+            }
+        };
+        Ok(Some(match newest {
+            Some(newest) if newest.snapshot.collected_at > stored.snapshot.collected_at => {
+                tracing::info!(
+                    tick = %tick,
+                    tick_collected_at = %stored.snapshot.collected_at,
+                    "the tick's snapshot was superseded (a late tick): adopting the newest"
+                );
+                self.serve_stored(newest, "adopted the newest stored (the tick's is older)")
+                    .await
+            }
+            _ => self.serve_stored(stored, "adopted").await,
+        }))
     }
 }
 
