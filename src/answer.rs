@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
@@ -271,14 +270,43 @@ impl AnswerService {
         Ok(self.live_answer(self.live.current().await?))
     }
 
-    /// The live answer for `snapshot`, one the cache has published (for streams).
-    pub fn live_from(&self, snapshot: Arc<Snapshot>) -> Answer {
-        self.live_answer(self.live.view(snapshot))
-    }
-
-    /// A snapshots receiver for [`watch`]: every snapshot the cache publishes.
-    pub fn subscribe_snapshots(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
-        self.live.subscribe_snapshots()
+    /// The live answer now (once a snapshot has loaded), then again at each change of its
+    /// state: a new snapshot, fresh to stale (a failed load, or the staleness limit), stale
+    /// to expired (the hard limit: ANEEL's error answer from then on), and back to fresh.
+    /// A slow reader gets the state of when it reads, never a backlog. Ends when `stop` is
+    /// cancelled.
+    pub fn watch_live(
+        &self,
+        stop: CancellationToken,
+    ) -> impl Stream<Item = Answer> + Send + 'static {
+        let changes = self.live.subscribe_changes();
+        futures::stream::unfold(
+            (self.clone(), changes, stop, None::<LiveState>),
+            |(service, mut changes, stop, sent)| async move {
+                loop {
+                    if stop.is_cancelled() {
+                        return None;
+                    }
+                    // Marked seen before reading, so that a change after the read wakes us.
+                    changes.borrow_and_update();
+                    let mut wait = MAX_QUIET;
+                    if let Ok(view) = service.live.current().await {
+                        let state = LiveState::of(&view);
+                        if sent.as_ref() != Some(&state) {
+                            let answer = service.live_answer(view);
+                            return Some((answer, (service, changes, stop, Some(state))));
+                        }
+                        wait = service.live.until_aged(&view).map_or(wait, |w| w.min(wait));
+                    }
+                    tokio::select! {
+                        biased;
+                        () = stop.cancelled() => return None,
+                        changed = changes.changed() => changed.ok()?,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            },
+        )
     }
 
     fn live_answer(&self, view: SnapshotView) -> Answer {
@@ -387,84 +415,148 @@ impl AnswerService {
     }
 }
 
-/// Every snapshot `snapshots` publishes, starting with the current one (once one has
-/// loaded), until `stop` is cancelled. A slow reader skips to the newest: the channel keeps
-/// one value, so there is never a backlog.
-pub fn watch(
-    snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    stop: CancellationToken,
-) -> impl Stream<Item = Arc<Snapshot>> + Send + 'static {
-    futures::stream::unfold(
-        (snapshots, stop, true),
-        |(mut rx, stop, first)| async move {
-            if first {
-                let current = rx.borrow_and_update().clone();
-                if let Some(current) = current {
-                    return Some((current, (rx, stop, false)));
-                }
-            }
-            loop {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return None,
-                    changed = rx.changed() => changed.ok()?,
-                }
-                let next = rx.borrow_and_update().clone();
-                if let Some(next) = next {
-                    return Some((next, (rx, stop, false)));
-                }
-            }
-        },
-    )
+/// Longest a live stream waits without looking at its answer again, whatever it expects:
+/// a wall-clock step (the time of record corrected, NTP) can move a change of state.
+const MAX_QUIET: Duration = Duration::from_secs(60);
+
+/// What a live stream reports a change of: which snapshot, and whether it is stale or
+/// expired (a new reason for the same state is not a change).
+struct LiveState {
+    /// Held, so that a new snapshot can never reuse its allocation and pass for it.
+    snapshot: Arc<Snapshot>,
+    stale: bool,
+    expired: bool,
+}
+
+impl LiveState {
+    fn of(view: &SnapshotView) -> Self {
+        Self {
+            snapshot: view.snapshot.clone(),
+            stale: view.stale_reason.is_some(),
+            expired: view.expired,
+        }
+    }
+}
+
+impl PartialEq for LiveState {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.snapshot, &other.snapshot)
+            && (self.stale, self.expired) == (other.stale, other.expired)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::{JobError, RunFailure};
     use futures::StreamExt;
 
-    fn snapshot(n: i64) -> Arc<Snapshot> {
-        Arc::new(Snapshot {
-            collected_at: DateTime::from_timestamp(n, 0).unwrap(),
-            source: "test".into(),
-            instance: "a".into(),
-            items: Vec::new(),
-            rejected: Vec::new(),
-        })
+    /// A clock that follows tokio's (paused in these tests: waiting advances it at once).
+    struct TokioClock {
+        wall: DateTime<Utc>,
+        start: tokio::time::Instant,
     }
 
-    fn seconds(s: &Arc<Snapshot>) -> i64 {
-        s.collected_at.timestamp()
-    }
-
-    #[tokio::test]
-    async fn a_slow_reader_gets_the_newest_snapshot_not_a_backlog() {
-        let (tx, rx) = watch::channel(Some(snapshot(1)));
-        let stop = CancellationToken::new();
-        let mut stream = Box::pin(super::watch(rx, stop.clone()));
-        assert_eq!(seconds(&stream.next().await.unwrap()), 1, "current at once");
-        for n in 2..=5 {
-            tx.send_replace(Some(snapshot(n)));
+    impl Clock for TokioClock {
+        fn now(&self) -> DateTime<Utc> {
+            self.wall + chrono::Duration::from_std(self.start.elapsed()).unwrap()
         }
-        assert_eq!(seconds(&stream.next().await.unwrap()), 5, "only the newest");
-        tx.send_replace(Some(snapshot(6)));
-        assert_eq!(seconds(&stream.next().await.unwrap()), 6);
+    }
+
+    /// The live answers of a cache stale after 60 s and expired after 120 s, on tokio's
+    /// clock; the store is never read.
+    fn live_service() -> (
+        AnswerService,
+        Arc<SnapshotCache>,
+        Arc<dyn Clock>,
+        tempfile::TempDir,
+    ) {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock {
+            wall: DateTime::from_timestamp(1_780_000_000, 0).unwrap(),
+            start: tokio::time::Instant::now(),
+        });
+        let cache = Arc::new(
+            SnapshotCache::new(Duration::from_secs(60))
+                .with_hard_limit(Duration::from_secs(120))
+                .with_clock(clock.clone()),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let history = History {
+            store: Arc::new(crate::store::SqliteStore::new(dir.path().join("s.sqlite"))),
+            clock: clock.clone(),
+            limits: HistoryLimits {
+                retention: chrono::Duration::days(7),
+                cache_capacity: 10,
+                cache_ttl: Duration::from_secs(60),
+                stale_after: Duration::from_secs(60),
+            },
+        };
+        let service = AnswerService::new(cache.clone(), "a@b.c".into(), history);
+        (service, cache, clock, dir)
+    }
+
+    /// (items, stale, expired) of an answer.
+    fn state(answer: &Answer) -> (usize, bool, bool) {
+        (
+            answer.items().len(),
+            answer.view.stale_reason.is_some(),
+            answer.view.expired,
+        )
+    }
+
+    fn snapshot_of(collected_at: DateTime<Utc>, items: usize) -> Snapshot {
+        let mut snapshot = one_item_snapshot(collected_at);
+        snapshot.items = vec![snapshot.items[0]; items];
+        snapshot
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_live_stream_reports_each_change_of_state_and_only_those() {
+        let (service, cache, clock, _dir) = live_service();
+        let stop = CancellationToken::new();
+        let mut stream = Box::pin(service.watch_live(stop.clone()));
+
+        // Nothing before the first load; then the current answer at once.
+        cache.replace(snapshot_of(clock.now(), 1)).await;
+        assert_eq!(state(&stream.next().await.unwrap()), (1, false, false));
+
+        // With no new snapshot, age alone: stale past 60 s, then ANEEL's error answer past
+        // the 120 s hard limit (no items), each once.
+        let stale = stream.next().await.unwrap();
+        assert_eq!(state(&stale), (1, true, false));
+        assert!(
+            stale.view.age > Duration::from_secs(60),
+            "{:?}",
+            stale.view.age
+        );
+        let expired = stream.next().await.unwrap();
+        assert_eq!(state(&expired), (0, true, true));
+        assert_eq!(expired.idc_status_requisicao(), STATUS_ERRO);
+        assert!(expired.view.age > Duration::from_secs(120));
+
+        // A new snapshot is fresh again; a failed load makes it stale at once; a new reason
+        // for the same state is no message: the next one is the expiry.
+        cache.replace(snapshot_of(clock.now(), 2)).await;
+        assert_eq!(state(&stream.next().await.unwrap()), (2, false, false));
+        cache.record_failure(&RunFailure::Failed(JobError::transient("ORA-12541")));
+        let failed = stream.next().await.unwrap();
+        assert_eq!(state(&failed), (2, true, false));
+        assert!(failed.view.age < Duration::from_secs(60));
+        let expired = stream.next().await.unwrap();
+        assert_eq!(state(&expired), (0, true, true));
+
+        // A slow reader gets the newest snapshot, not a backlog.
+        for items in 3..=5 {
+            cache.replace(snapshot_of(clock.now(), items)).await;
+        }
+        assert_eq!(state(&stream.next().await.unwrap()), (5, false, false));
+
         stop.cancel();
-        tx.send_replace(Some(snapshot(7)));
+        cache.replace(snapshot_of(clock.now(), 6)).await;
         assert!(
             stream.next().await.is_none(),
             "ends once stopping, even with news"
         );
-    }
-
-    #[tokio::test]
-    async fn before_the_first_load_the_stream_waits_for_it() {
-        let (tx, rx) = watch::channel(None);
-        let mut stream = Box::pin(super::watch(rx, CancellationToken::new()));
-        tx.send_replace(Some(snapshot(3)));
-        assert_eq!(seconds(&stream.next().await.unwrap()), 3);
-        drop(tx);
-        assert!(stream.next().await.is_none(), "ends with its source");
     }
 }
 

@@ -77,7 +77,9 @@ pub struct SnapshotCache {
     max_age: Duration,
     hard_limit: Duration,
     loaded: watch::Sender<bool>,
-    latest: watch::Sender<Option<Arc<Snapshot>>>,
+    /// Notified at each event that may change the answer's state (see
+    /// [`SnapshotCache::subscribe_changes`]).
+    changes: watch::Sender<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -91,7 +93,7 @@ impl SnapshotCache {
             max_age,
             hard_limit: Duration::MAX,
             loaded: watch::channel(false).0,
-            latest: watch::channel(None).0,
+            changes: watch::channel(()).0,
             clock: Arc::new(SystemClock),
         }
     }
@@ -118,11 +120,11 @@ impl SnapshotCache {
     /// Replaces the snapshot and clears the last failure.
     pub async fn replace(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot);
-        self.cache.insert(CACHE_KEY, snapshot.clone()).await;
-        self.latest.send_replace(Some(snapshot));
+        self.cache.insert(CACHE_KEY, snapshot).await;
         *write(&self.last_failure) = None;
         self.loaded
             .send_if_modified(|loaded| !std::mem::replace(loaded, true));
+        self.changes.send_replace(());
     }
 
     /// Records that a load failed. The snapshot, if any, stays and is reported stale.
@@ -134,6 +136,7 @@ impl SnapshotCache {
             error: public_failure(failure),
             transient: failure.is_transient(),
         });
+        self.changes.send_replace(());
     }
 
     /// Whether a snapshot has ever loaded.
@@ -146,10 +149,29 @@ impl SnapshotCache {
         self.loaded.subscribe()
     }
 
-    /// A receiver of every snapshot put in the cache: a slow reader sees only the newest
-    /// (a watch channel keeps one value), never a backlog.
-    pub fn subscribe_snapshots(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
-        self.latest.subscribe()
+    /// A receiver notified after each event that may change the answer's state: a
+    /// snapshot replaced, or a load failed. What changes with time alone (stale, then
+    /// expired, by age) is not notified: see [`Self::until_aged`].
+    pub fn subscribe_changes(&self) -> watch::Receiver<()> {
+        self.changes.subscribe()
+    }
+
+    /// How long until `view` changes state by age alone: it turns stale (older than the
+    /// staleness limit) or expired (older than the hard limit). `None` when age can change
+    /// nothing more.
+    pub fn until_aged(&self, view: &SnapshotView) -> Option<Duration> {
+        let stale = view.stale_reason.is_none().then_some(self.max_age);
+        let expired = (!view.expired).then_some(self.hard_limit);
+        // The limits are exceeded, not reached: a moment past them.
+        [stale, expired]
+            .into_iter()
+            .flatten()
+            .map(|limit| {
+                limit
+                    .saturating_sub(view.age)
+                    .saturating_add(Duration::from_millis(1))
+            })
+            .min()
     }
 
     /// Staleness and age of `snapshot` (one that was loaded here) at this moment.

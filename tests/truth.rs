@@ -399,3 +399,80 @@ async fn a_replica_resuming_after_a_pause_loads_the_newest_stored_snapshot_not_i
     assert_eq!(b_meta.collected_at, a_meta.collected_at);
     assert_eq!(b_meta.instance, "replica-a");
 }
+
+/// (idcStatusRequisicao, stale, qtdOcorrenciaProgramada of each item) of a Watch message,
+/// or `None` once the stream ended.
+async fn next_watched(
+    stream: &mut tonic::Streaming<
+        radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasResponse,
+    >,
+) -> (i32, bool, Vec<i32>) {
+    let message = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_stream::StreamExt::next(stream),
+    )
+    .await
+    .expect("a Watch message within 10 s")
+    .expect("the stream is open")
+    .unwrap();
+    let resposta = message.resposta.unwrap();
+    let stale = message.snapshot.unwrap().stale;
+    let items = resposta
+        .interrupcao_fornecimento
+        .iter()
+        .map(|i| i.qtd_ocorrencia_programada)
+        .collect();
+    (resposta.idc_status_requisicao, stale, items)
+}
+
+#[tokio::test]
+async fn a_watch_stream_sends_each_change_of_state_fresh_stale_expired_and_fresh_again() {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 4, 0)]));
+    let mut settings = test_settings();
+    // Short limits: the stream sees the snapshot go stale and expire by age alone.
+    settings.stale_after = Duration::from_secs(2);
+    settings.stale_hard_limit = Duration::from_secs(4);
+    let app = TestApp::spawn_with(source.clone(), settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let mut stream = app
+        .data
+        .clone()
+        .watch_quantitativo_interrupcoes_ativas(
+            radar_interrupcoes::proto::interrupcoes::v1::WatchQuantitativoInterrupcoesAtivasRequest {},
+        )
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The current answer (fresh, unless this machine is slow enough that it went stale
+    // already), then each later state once, in order, up to ANEEL's error answer.
+    let mut seen = vec![next_watched(&mut stream).await];
+    while seen.last().unwrap().0 != 2 {
+        let next = next_watched(&mut stream).await;
+        assert_ne!(
+            Some(&next),
+            seen.last(),
+            "a message without a change: {seen:?}"
+        );
+        seen.push(next);
+    }
+    let expected = [(1, false, vec![4]), (1, true, vec![4]), (2, true, vec![])];
+    assert!(
+        expected.ends_with(&seen) && seen.len() >= 2,
+        "fresh -> stale -> expired, each once: {seen:?}"
+    );
+
+    // A new snapshot: fresh again. A failed load: stale at once, before any limit.
+    source.set(Behaviour::Rows(vec![row(1, 5, 0)]));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let fresh = next_watched(&mut stream).await;
+    source.set(Behaviour::Fail(SourceError::transient(
+        Some("ORA-12541".into()),
+        "no listener",
+    )));
+    app.trigger(WARMUP_JOB_NAME).await.unwrap();
+    let failed = next_watched(&mut stream).await;
+    assert_eq!(fresh, (1, false, vec![5]));
+    assert_eq!(failed, (1, true, vec![5]));
+    assert_eq!(next_watched(&mut stream).await, (2, true, vec![]));
+}

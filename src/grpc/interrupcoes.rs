@@ -66,13 +66,9 @@ impl InterrupcoesService for InterrupcoesGrpc {
         &self,
         _request: Request<pb::WatchQuantitativoInterrupcoesAtivasRequest>,
     ) -> Result<Response<Self::WatchQuantitativoInterrupcoesAtivasStream>, Status> {
-        let answers = self.answers.clone();
         let encoder = self.encoder.clone();
-        let stream =
-            crate::answer::watch(self.answers.subscribe_snapshots(), self.stopping.clone());
-        let stream = futures::StreamExt::map(stream, move |snapshot| {
-            Ok(encoder.encode(&answers.live_from(snapshot)))
-        });
+        let stream = self.answers.watch_live(self.stopping.clone());
+        let stream = futures::StreamExt::map(stream, move |answer| Ok(encoder.encode(&answer)));
         Ok(Response::new(Box::pin(stream)))
     }
 }
