@@ -140,8 +140,8 @@ async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()
         .expect("the gRPC address is always set");
     let http = HttpListeners {
         aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
+        guard: server::aneel_guard(&config.http),
         api_keys: config.http.api_keys,
-        guard: radar_interrupcoes::http::GuardSettings::default(),
         ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
     };
     let backends = Backends {

@@ -40,6 +40,16 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
         ),
         ("RADAR_JOB_TIMEOUT_SECS", "86400", "RADAR_JOB_TIMEOUT_SECS"),
         ("RADAR_MAX_CONNECTIONS", "0", "RADAR_MAX_CONNECTIONS"),
+        (
+            "RADAR_ANEEL_SOURCE_RANGES",
+            "203.0.113.0/24,anywhere",
+            "RADAR_ANEEL_SOURCE_RANGES",
+        ),
+        (
+            "RADAR_ANEEL_TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "RADAR_ANEEL_TRUSTED_PROXIES",
+        ),
     ];
     for (var, value, named) in cases {
         let out = command().env(var, value).output().unwrap();

@@ -1,17 +1,28 @@
-//! The settings of the two HTTP listeners: the ANEEL endpoint and the operations endpoint
-//! (metrics and probes). clap parses each address; `HttpArgs::validate` (in `validate.rs`)
+//! The settings of the two HTTP listeners: the ANEEL endpoint and its guard (trusted
+//! proxies, allow-list, rate limit), and the operations endpoint (metrics and probes). clap
+//! parses each address, range list and limit; `HttpArgs::validate` (in `validate.rs`)
 //! checks the keys and reads the key file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use secrecy::SecretString;
+
+use super::parse;
+use crate::domain::{ForwardedHeader, IpRanges};
 
 /// Default of `RADAR_ANEEL_LISTEN_ADDR`.
 pub const DEFAULT_ANEEL_LISTEN_ADDR: &str = "127.0.0.1:8080";
 /// Default of `RADAR_METRICS_LISTEN_ADDR`.
 pub const DEFAULT_METRICS_LISTEN_ADDR: &str = "127.0.0.1:9464";
+/// Default of `RADAR_ANEEL_RATE_LIMIT`: the peer implementation's 10 requests...
+pub const DEFAULT_ANEEL_RATE_LIMIT: &str = "10";
+/// ...per 60 s (`RADAR_ANEEL_RATE_LIMIT_WINDOW_SECS`).
+pub const DEFAULT_ANEEL_RATE_LIMIT_WINDOW_SECS: &str = "60";
+/// Largest `RADAR_ANEEL_RATE_LIMIT`: more is no limit for an endpoint polled every 30 min.
+pub const MAX_ANEEL_RATE_LIMIT: u32 = 100_000;
 
 /// An address to listen on, or none: the listener is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +65,49 @@ pub struct HttpArgs {
     /// per line, `#` comments. Adds to RADAR_ANEEL_API_KEYS; read again every 10 s.
     #[arg(long, env = "RADAR_ANEEL_API_KEYS_FILE")]
     pub aneel_api_keys_file: Option<PathBuf>,
+    /// CIDR ranges (or addresses), comma-separated, of the proxies whose forwarding header
+    /// names the client (the ingress's pods); empty: the connection's address is the client.
+    #[arg(
+        long,
+        env = "RADAR_ANEEL_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        default_value = ""
+    )]
+    pub aneel_trusted_proxies: IpRanges,
+    /// The header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239). The
+    /// other one is never read.
+    #[arg(
+        long,
+        env = "RADAR_ANEEL_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub aneel_forwarded_header: ForwardedHeader,
+    /// CIDR ranges (or addresses), comma-separated, of the clients let in (ANEEL's); others
+    /// get 403. Empty: every address (the key still applies).
+    #[arg(
+        long,
+        env = "RADAR_ANEEL_SOURCE_RANGES",
+        value_name = "CIDRS",
+        default_value = ""
+    )]
+    pub aneel_source_ranges: IpRanges,
+    /// Requests per window for each key and for each client address, per replica; beyond
+    /// it, 429. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "RADAR_ANEEL_RATE_LIMIT",
+        default_value = DEFAULT_ANEEL_RATE_LIMIT,
+        value_parser = parse::whole_number::<0, MAX_ANEEL_RATE_LIMIT>
+    )]
+    pub aneel_rate_limit: u32,
+    /// The rate limit's window, in seconds.
+    #[arg(
+        long,
+        env = "RADAR_ANEEL_RATE_LIMIT_WINDOW_SECS",
+        default_value = DEFAULT_ANEEL_RATE_LIMIT_WINDOW_SECS,
+        value_parser = parse::secs_between::<1, 86_400>
+    )]
+    pub aneel_rate_limit_window_secs: Duration,
     /// Address of /metrics, /livez and /readyz; empty turns it off.
     #[arg(
         long,

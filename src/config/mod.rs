@@ -135,6 +135,31 @@ mod tests {
                 "RADAR_SHUTDOWN_GRACE_SECS",
                 "x",
             ),
+            (
+                &["--aneel-trusted-proxies", "10.0.0.0/8,10.1.0.0/33"],
+                "RADAR_ANEEL_TRUSTED_PROXIES",
+                "10.1.0.0/33",
+            ),
+            (
+                &["--aneel-source-ranges", "203.0.113.1/24"],
+                "RADAR_ANEEL_SOURCE_RANGES",
+                "203.0.113.0/24",
+            ),
+            (
+                &["--aneel-forwarded-header", "x-real-ip"],
+                "RADAR_ANEEL_FORWARDED_HEADER",
+                "x-real-ip",
+            ),
+            (
+                &["--aneel-rate-limit", "100001"],
+                "RADAR_ANEEL_RATE_LIMIT",
+                "100001",
+            ),
+            (
+                &["--aneel-rate-limit-window-secs", "0"],
+                "RADAR_ANEEL_RATE_LIMIT_WINDOW_SECS",
+                "0",
+            ),
         ];
         for (argv, setting, value) in cases {
             let e = error_of(argv);

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -17,7 +18,7 @@ use super::oracle::{OracleArgs, REDACTED};
 use super::settings::{
     CreateDemo, DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings, SourceKind,
 };
-use crate::domain::QueryBinds;
+use crate::domain::{ForwardedHeader, IpRanges, QueryBinds};
 use crate::http::{ApiKeys, KeyStore};
 
 /// Which data source the service reads, validated.
@@ -133,6 +134,16 @@ pub struct HttpSettings {
     pub aneel_listen_addr: Option<SocketAddr>,
     /// Accepted keys of the ANEEL endpoint (the key file is read again while running).
     pub api_keys: Arc<KeyStore>,
+    /// Proxies whose forwarding header names the ANEEL endpoint's client.
+    pub trusted_proxies: IpRanges,
+    /// The header they write.
+    pub forwarded_header: ForwardedHeader,
+    /// Client addresses let in; empty: every address.
+    pub source_ranges: IpRanges,
+    /// Requests per window for each key and each client address; `None`: no limit.
+    pub rate_limit: Option<u32>,
+    /// The rate limit's window.
+    pub rate_limit_window: Duration,
     /// Address of the operations endpoint; `None` when turned off.
     pub metrics_listen_addr: Option<SocketAddr>,
 }
@@ -223,6 +234,11 @@ impl HttpArgs {
         Ok(HttpSettings {
             aneel_listen_addr: self.aneel_listen_addr.0,
             api_keys: Arc::new(api_keys),
+            trusted_proxies: self.aneel_trusted_proxies,
+            forwarded_header: self.aneel_forwarded_header,
+            source_ranges: self.aneel_source_ranges,
+            rate_limit: (self.aneel_rate_limit > 0).then_some(self.aneel_rate_limit),
+            rate_limit_window: self.aneel_rate_limit_window_secs,
             metrics_listen_addr: self.metrics_listen_addr.0,
         })
     }

@@ -14,8 +14,8 @@
 use std::sync::Arc;
 
 use super::client_addr::ProxyTrust;
-use super::ip_range::IpRanges;
 use super::rate_limit::{RateLimit, RateLimiter};
+use crate::domain::IpRanges;
 
 /// The guard's settings, as validated at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,6 @@ pub mod api_key;
 pub mod client_addr;
 pub mod conditional;
 pub mod guard;
-pub mod ip_range;
 mod log_query;
 pub mod ops;
 pub mod params;
@@ -27,10 +26,10 @@ use tokio_util::sync::CancellationToken;
 use crate::transport::Incoming;
 use crate::transport::http_listener::{self, HttpListener};
 
+pub use crate::domain::{ForwardedHeader, IpRange, IpRanges};
 pub use api_key::{ApiKeys, KeyStore};
-pub use client_addr::{ClientAddr, ForwardedHeader, ProxyTrust};
+pub use client_addr::{ClientAddr, ProxyTrust};
 pub use guard::GuardSettings;
-pub use ip_range::{IpRange, IpRanges};
 pub use rate_limit::RateLimit;
 
 /// The HTTP listeners, bound by the caller before start-up (so that a port in use stops

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::answer::AnswerService;
 use crate::cache::SnapshotCache;
-use crate::http::{self, GuardSettings, HttpListeners, aneel, ops};
+use crate::config::HttpSettings;
+use crate::http::{self, GuardSettings, HttpListeners, ProxyTrust, RateLimit, aneel, ops};
 use crate::metrics::Metrics;
 use crate::scheduler::SchedulerService;
 use crate::transport::Incoming;
@@ -86,6 +87,21 @@ pub(super) fn http_servers(
     Ok(servers)
 }
 
+/// The ANEEL endpoint's guard as the settings configure it.
+pub fn aneel_guard(http: &HttpSettings) -> GuardSettings {
+    GuardSettings {
+        proxies: ProxyTrust {
+            trusted: http.trusted_proxies.clone(),
+            header: http.forwarded_header,
+        },
+        allowed_clients: http.source_ranges.clone(),
+        rate_limit: http.rate_limit.map(|requests| RateLimit {
+            requests,
+            window: http.rate_limit_window,
+        }),
+    }
+}
+
 /// The ANEEL endpoint behind `guard`, its keys reloaded from their file until shutdown.
 fn aneel_router(shared: &Shared, keys: Arc<http::KeyStore>, guard: GuardSettings) -> Router {
     tracing::info!(
@@ -119,4 +135,50 @@ fn ops_router(shared: &Shared) -> Router {
         shared.stopping.clone(),
         shared.incoming.clone(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{Cli, Invocation};
+
+    fn http_settings(extra: &[&str]) -> HttpSettings {
+        let mut argv = vec!["radar-interrupcoes"];
+        argv.extend_from_slice(extra);
+        match Cli::load_from(argv).unwrap() {
+            Invocation::Serve(config) => config.http,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_guard_s_defaults_are_the_settings_defaults_and_each_setting_reaches_it() {
+        assert_eq!(aneel_guard(&http_settings(&[])), GuardSettings::default());
+        let guard = aneel_guard(&http_settings(&[
+            "--aneel-trusted-proxies",
+            "10.0.0.0/8, 192.0.2.7",
+            "--aneel-forwarded-header",
+            "forwarded",
+            "--aneel-source-ranges",
+            "203.0.113.0/24",
+            "--aneel-rate-limit",
+            "3",
+            "--aneel-rate-limit-window-secs",
+            "5",
+        ]));
+        assert_eq!(guard.proxies.trusted.to_string(), "10.0.0.0/8,192.0.2.7/32");
+        assert_eq!(guard.proxies.header, http::ForwardedHeader::Forwarded);
+        assert_eq!(guard.allowed_clients.to_string(), "203.0.113.0/24");
+        assert_eq!(
+            guard.rate_limit,
+            Some(RateLimit {
+                requests: 3,
+                window: Duration::from_secs(5)
+            })
+        );
+        let off = aneel_guard(&http_settings(&["--aneel-rate-limit", "0"]));
+        assert_eq!(off.rate_limit, None);
+    }
 }

@@ -22,6 +22,7 @@ pub use backends::{
     Backends, create_demo_if_missing, oracle_settings, prepare_store, setting_names, source_for,
     store_for,
 };
+pub use listeners::aneel_guard;
 
 use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;

@@ -1,5 +1,6 @@
 //! Address ranges in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, or one address), as the
-//! trusted-proxy and allow-list settings write them. Small enough not to need a crate.
+//! ANEEL endpoint's trusted-proxy and allow-list settings write them (a value type the
+//! settings hand over to the HTTP guard). Small enough not to need a crate.
 
 use std::fmt;
 use std::net::IpAddr;
