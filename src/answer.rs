@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
 use crate::clock::Clock;
 use crate::domain::{InterrupcaoAtiva, dth_recuperacao};
+use crate::hygiene::public_store_failure;
 use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
 
 /// ANEEL's `idcStatusRequisicao` for success.
@@ -143,10 +144,13 @@ pub enum AnswerError {
         /// The oldest answerable moment, for adapters that word the error themselves.
         oldest: Option<String>,
     },
-    /// The store could not be read.
+    /// The store could not be read. Shown as the store and its native code only
+    /// ([`public_store_failure`]): the error's text names files and settings, and is logged
+    /// where it happens instead.
     #[error(
-        "the history is unavailable ({0}); the current answer (without dthRecuperacao) is \
-         unaffected"
+        "the history is unavailable ({}); the current answer (without dthRecuperacao) is \
+         unaffected",
+        public_store_failure(.0)
     )]
     StoreUnavailable(StoreError),
 }
@@ -345,7 +349,7 @@ impl AnswerService {
                     past
                 }
                 Ok(None) => return Err(self.not_found(dth_recuperacao, window_start).await),
-                Err(e) => return Err(AnswerError::StoreUnavailable(e)),
+                Err(e) => return Err(history_unavailable(e)),
             },
         };
         let age = (asked_at - past.snapshot.collected_at)
@@ -397,7 +401,7 @@ impl AnswerService {
         let oldest = match self.store.oldest().await {
             Ok(Some(oldest)) => Some(oldest.max(window_start)),
             Ok(None) => None,
-            Err(e) => return AnswerError::StoreUnavailable(e),
+            Err(e) => return history_unavailable(e),
         };
         let retention_days = self.limits.retention.num_days();
         let oldest = oldest.map(dth_recuperacao::format_at_or_after);
@@ -413,6 +417,13 @@ impl AnswerService {
         };
         AnswerError::NotFound { message, oldest }
     }
+}
+
+/// A failed history read: logged with the store's whole error (file, connection, advice),
+/// answered with its store and code only.
+fn history_unavailable(e: StoreError) -> AnswerError {
+    tracing::warn!(error = %e, "reading the history from the snapshot store failed");
+    AnswerError::StoreUnavailable(e)
 }
 
 /// Longest a live stream waits without looking at its answer again, whatever it expects:

@@ -3,6 +3,7 @@
 //! a value they sent. `ListJobs` (admin only) and the logs keep the full detail.
 
 use crate::scheduler::{FailureKind, RunFailure};
+use crate::store::StoreError;
 
 /// Longest prefix of a client's value echoed back in an error.
 pub const ECHO_MAX_CHARS: usize = 32;
@@ -37,6 +38,16 @@ pub fn public_failure(failure: &RunFailure) -> String {
         kind.to_owned()
     } else {
         format!("{kind} ({})", codes.join(", "))
+    }
+}
+
+/// The client-facing summary of a store failure: which store and its native code, e.g.
+/// `snapshot store sqlite, SQLITE_BUSY`. Never its text, which names the store's file, its
+/// connection and the settings to fix (for operators: logs and `ListJobs`).
+pub fn public_store_failure(error: &StoreError) -> String {
+    match &error.code {
+        Some(code) => format!("snapshot store {}, {code}", error.store),
+        None => format!("snapshot store {}", error.store),
     }
 }
 
@@ -139,6 +150,26 @@ mod tests {
         );
         assert!(native_codes("something else /etc/passwd").is_empty());
         assert!(native_codes("xORA-1 ORA- DPI-x").is_empty());
+    }
+
+    #[test]
+    fn store_failures_keep_the_store_and_code_but_not_the_file_or_the_advice() {
+        let e = StoreError::new(
+            "sqlite",
+            Some("SQLITE_CANTOPEN".into()),
+            "unable to open database file (file /srv/radar/store.sqlite): check \
+             RADAR_STORE_SQLITE_PATH",
+        );
+        assert_eq!(
+            public_store_failure(&e),
+            "snapshot store sqlite, SQLITE_CANTOPEN"
+        );
+        let e = StoreError::new(
+            "oracle",
+            None,
+            "no answer within 5000 ms (the store timeout)",
+        );
+        assert_eq!(public_store_failure(&e), "snapshot store oracle");
     }
 
     /// `error` with the codes its driver `text` names, as an adapter's boundary collects them.

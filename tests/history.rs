@@ -209,7 +209,8 @@ async fn a_failing_store_leaves_the_live_answer_refreshing_and_says_so() {
     // A directory where the file should be: every store call fails.
     let path = dir.path().join("store.sqlite");
     std::fs::create_dir(&path).unwrap();
-    let store = Arc::new(SqliteStore::new(path));
+    let store =
+        Arc::new(SqliteStore::new(path.clone()).naming_setting("RADAR_STORE_SQLITE_PATH".into()));
     let clock = ManualClock::new(brasilia(0));
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 10, 0)]));
     let app = spawn_at(source.clone(), store, &clock, "replica-a").await;
@@ -249,14 +250,24 @@ async fn a_failing_store_leaves_the_live_answer_refreshing_and_says_so() {
         "live answer refreshed"
     );
 
+    // Clients get the kind and the code; the file and the setting stay in ListJobs (above)
+    // and the logs.
+    assert!(
+        failed.error.contains("RADAR_STORE_SQLITE_PATH"),
+        "{}",
+        failed.error
+    );
     let e = app.get_at("20/11/2026 10:15").await.unwrap_err();
     assert_eq!(e.code(), Code::Unavailable);
-    assert!(
-        e.message().contains("snapshot store (sqlite)"),
-        "{}",
-        e.message()
+    assert_eq!(
+        e.message(),
+        "the history is unavailable (snapshot store sqlite, SQLITE_CANTOPEN); the current \
+         answer (without dthRecuperacao) is unaffected"
     );
-    assert!(e.message().contains("current answer"), "{}", e.message());
+    let dir_text = dir.path().display().to_string();
+    for hidden in [dir_text.as_str(), "RADAR_STORE_SQLITE_PATH", "check"] {
+        assert!(!e.message().contains(hidden), "{hidden}: {}", e.message());
+    }
 }
 
 #[tokio::test]

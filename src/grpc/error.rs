@@ -98,13 +98,18 @@ mod tests {
         assert_eq!(s.message(), "no job named \"x\"");
 
         let s = Status::from(ServiceError::from(AnswerError::StoreUnavailable(
-            crate::store::StoreError::new("sqlite", Some("SQLITE_BUSY".into()), "locked"),
+            crate::store::StoreError::new(
+                "sqlite",
+                Some("SQLITE_BUSY".into()),
+                "database is locked (file /srv/store.sqlite): check RADAR_STORE_SQLITE_PATH",
+            ),
         )));
         assert_eq!(s.code(), Code::Unavailable);
-        assert!(
-            s.message().contains("SQLITE_BUSY: locked"),
-            "{}",
-            s.message()
+        assert_eq!(
+            s.message(),
+            "the history is unavailable (snapshot store sqlite, SQLITE_BUSY); the current \
+             answer (without dthRecuperacao) is unaffected",
+            "the kind and the code, not the file or the setting"
         );
         let s = Status::from(ServiceError::from(AnswerError::NotFound {
             message: "none".into(),
