@@ -17,7 +17,7 @@ use futures::Stream;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CACHE_KEY, NotReady, Snapshot, SnapshotCache, SnapshotView};
-use crate::clock::Clock;
+use crate::clock::{Clock, saturating_add, saturating_sub};
 use crate::domain::{InterrupcaoAtiva, dth_recuperacao};
 use crate::hygiene::public_store_failure;
 use crate::store::{SnapshotStore, StoreError, StoredSnapshot};
@@ -333,7 +333,7 @@ impl AnswerService {
                 now: dth_recuperacao::format(now),
             });
         }
-        let window_start = now - self.limits.retention;
+        let window_start = saturating_sub(now, self.limits.retention);
         if asked_at < window_start {
             return Err(self.not_found(dth_recuperacao, window_start).await);
         }
@@ -343,7 +343,7 @@ impl AnswerService {
             None => match self.store.latest_at_or_before(asked_at).await {
                 Ok(Some(stored)) => {
                     let past = self.shared(stored).await;
-                    if asked_at + HISTORY_SETTLED_AFTER <= now {
+                    if saturating_add(asked_at, HISTORY_SETTLED_AFTER) <= now {
                         self.history.insert(key, past.clone()).await;
                     }
                     past
@@ -628,6 +628,39 @@ mod hard_limit_tests {
             "{}",
             answer.mensagem()
         );
+    }
+}
+
+#[cfg(test)]
+mod retention_bound_tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use chrono::TimeZone;
+
+    /// A retention no setting allows any more (the old 100000000 days): the window starts
+    /// before any date there is, and a lookup answers instead of panicking.
+    #[tokio::test]
+    async fn a_retention_beyond_the_calendar_answers_instead_of_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+        let history = History {
+            store: Arc::new(crate::store::SqliteStore::new(dir.path().join("s.sqlite"))),
+            clock: Arc::new(ManualClock::new(now)),
+            limits: HistoryLimits {
+                retention: chrono::Duration::days(100_000_000),
+                cache_capacity: 10,
+                cache_ttl: Duration::from_secs(60),
+                stale_after: Duration::from_secs(60),
+            },
+        };
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(60)));
+        let answers = AnswerService::new(cache, "a@b.c".into(), history);
+        for moment in ["29/11/2026 08:00", "01/01/0001 00:00", "01/01/2026 00:00"] {
+            match answers.at(moment).await {
+                Err(AnswerError::NotFound { .. }) => {}
+                other => panic!("{moment}: {other:?}"),
+            }
+        }
     }
 }
 

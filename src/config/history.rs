@@ -15,6 +15,10 @@ pub const DEFAULT_STORE_SQLITE_PATH: &str = "data/radar-interrupcoes-store.sqlit
 /// Shortest retention accepted: ANEEL may ask for any moment of the last 7 days.
 pub const MIN_RETENTION_DAYS: u32 = 7;
 
+/// Longest retention accepted: ten years, far beyond any audit of ANEEL's answers, and
+/// far from the limits of date arithmetic.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
 /// Where the history is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
@@ -59,7 +63,7 @@ pub struct HistorySettings {
         value_parser = instance_id
     )]
     pub instance_id: String,
-    /// Days of history kept and answerable (dthRecuperacao); at least 7.
+    /// Days of history kept and answerable (dthRecuperacao); 7 to 3650.
     #[arg(
         long = "history-retention-days",
         value_name = "HISTORY_RETENTION_DAYS",
@@ -74,7 +78,7 @@ pub struct HistorySettings {
         long,
         env = "RADAR_HISTORY_CACHE_CAPACITY",
         default_value = "1000",
-        value_parser = parse::positive::<u64>
+        value_parser = history_cache_capacity
     )]
     pub history_cache_capacity: u64,
     /// How long a past answer (and a stored snapshot read) stays in the history cache.
@@ -119,12 +123,12 @@ pub struct HistorySettings {
         long,
         env = "RADAR_PURGE_BATCH_SIZE",
         default_value = "100",
-        value_parser = parse::positive::<u32>
+        value_parser = parse::whole_number::<1, 10_000>
     )]
     pub purge_batch_size: u32,
 }
 
-/// At least [`MIN_RETENTION_DAYS`] whole days.
+/// [`MIN_RETENTION_DAYS`] to [`MAX_RETENTION_DAYS`] whole days.
 fn retention_days(value: &str) -> Result<chrono::Duration, String> {
     let days: u32 = parse::positive(value)?;
     if days < MIN_RETENTION_DAYS {
@@ -133,7 +137,19 @@ fn retention_days(value: &str) -> Result<chrono::Duration, String> {
              7 days"
         ));
     }
+    if days > MAX_RETENTION_DAYS {
+        return Err(format!("must be at most {MAX_RETENTION_DAYS} (ten years)"));
+    }
     Ok(chrono::Duration::days(i64::from(days)))
+}
+
+/// Most past answers kept in memory: each holds its moment, and at most as many stored
+/// snapshots are kept (each the size of a live one).
+pub const MAX_HISTORY_CACHE_CAPACITY: u32 = 100_000;
+
+/// 1 to [`MAX_HISTORY_CACHE_CAPACITY`] entries.
+fn history_cache_capacity(value: &str) -> Result<u64, String> {
+    parse::whole_number::<1, MAX_HISTORY_CACHE_CAPACITY>(value).map(u64::from)
 }
 
 /// A name without spaces of at most 128 characters; empty gives [`default_instance_id`].
@@ -243,6 +259,60 @@ mod tests {
             assert!(e.to_string().contains(word), "{e}");
         }
         assert!(load(&["--history-retention-days", "30"]).is_ok());
+    }
+
+    /// Every number has an upper bound: the values that were accepted and then made every
+    /// dthRecuperacao and the purge panic (or held u64::MAX entries) stop start-up instead.
+    #[test]
+    fn every_history_number_has_an_upper_bound() {
+        let u64_max = u64::MAX.to_string();
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["--history-retention-days", "100000000"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "at most 3650",
+            ),
+            (
+                &["--history-retention-days", "3651"],
+                "RADAR_HISTORY_RETENTION_DAYS",
+                "at most 3650",
+            ),
+            (
+                &["--history-cache-capacity", &u64_max],
+                "RADAR_HISTORY_CACHE_CAPACITY",
+                &u64_max,
+            ),
+            (
+                &["--history-cache-capacity", "100001"],
+                "RADAR_HISTORY_CACHE_CAPACITY",
+                "100000",
+            ),
+            (
+                &["--purge-batch-size", "10001"],
+                "RADAR_PURGE_BATCH_SIZE",
+                "10000",
+            ),
+        ];
+        for (argv, setting, word) in cases {
+            let e = load(argv).unwrap_err();
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.to_string().contains(word), "{word}: {e}");
+        }
+        let ok = load(&[
+            "--history-retention-days",
+            "3650",
+            "--history-cache-capacity",
+            "100000",
+            "--purge-batch-size",
+            "10000",
+        ])
+        .unwrap();
+        let h = &ok.service.history;
+        assert_eq!(h.retention, chrono::Duration::days(3650));
+        assert_eq!(
+            (h.history_cache_capacity, h.purge_batch_size),
+            (100_000, 10_000)
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ pub fn format_at_or_after(at: DateTime<Utc>) -> String {
     if whole_minute {
         format(at)
     } else {
-        format(at + chrono::Duration::minutes(1))
+        // The last minute there is stays itself: no panic at the end of the calendar.
+        format(
+            at.checked_add_signed(chrono::Duration::minutes(1))
+                .unwrap_or(at),
+        )
     }
 }
 

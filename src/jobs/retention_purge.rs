@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, saturating_sub};
 use crate::scheduler::{Backoff, Job, JobError, JobReport, RetryPolicy, RunContext};
 use crate::store::SnapshotStore;
 
@@ -56,7 +56,8 @@ impl RetentionPurgeJob {
 #[async_trait]
 impl Job for RetentionPurgeJob {
     async fn run(&self, _run: RunContext) -> Result<JobReport, JobError> {
-        let cutoff = self.clock.now() - self.retention;
+        // Saturating: a retention reaching before the calendar purges nothing, not panics.
+        let cutoff = saturating_sub(self.clock.now(), self.retention);
         let purged = self
             .store
             .purge(cutoff, self.batch_size)
@@ -74,5 +75,43 @@ impl Job for RetentionPurgeJob {
             .with_fact("snapshots_deleted", &purged.snapshots)
             .with_fact("claims_deleted", &purged.claims)
             .with_fact("batches", &purged.batches))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::scheduler::Trigger;
+    use crate::store::SqliteStore;
+    use crate::store::contract_suite::snapshot;
+
+    /// A retention reaching before the calendar (no setting allows it any more) purges
+    /// nothing instead of panicking.
+    #[tokio::test]
+    async fn a_retention_beyond_the_calendar_purges_nothing_and_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::new(dir.path().join("s.sqlite")));
+        store.save(&snapshot(0, true, 1)).await.unwrap();
+        store.save(&snapshot(30, true, 1)).await.unwrap();
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let job = RetentionPurgeJob::new(
+            store.clone(),
+            Arc::new(ManualClock::new(now)),
+            chrono::Duration::days(100_000_000),
+            10,
+        );
+        let report = job
+            .run(RunContext {
+                attempt: 1,
+                trigger: Trigger::Manual,
+                scheduled_at: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(report.fact("snapshots_deleted"), Some("0"));
+        assert!(store.oldest().await.unwrap().is_some());
     }
 }

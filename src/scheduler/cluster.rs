@@ -18,7 +18,7 @@ use tracing::Instrument;
 use super::failure::JobError;
 use super::job::{Job, RunContext};
 use super::report::JobReport;
-use crate::clock::Clock;
+use crate::clock::{Clock, saturating_add};
 use crate::telemetry::spans;
 
 /// A claim of one cron tick of one job by one instance.
@@ -125,9 +125,11 @@ pub async fn wait_for_claimant(
     tick: DateTime<Utc>,
     clock: &dyn Clock,
 ) -> Option<JobReport> {
-    let wait = (tick + chrono::Duration::from_std(ticks.wait).unwrap_or_default() - clock.now())
-        .to_std()
-        .unwrap_or_default();
+    let deadline = saturating_add(
+        tick,
+        chrono::Duration::from_std(ticks.wait).unwrap_or(chrono::Duration::MAX),
+    );
+    let wait = (deadline - clock.now()).to_std().unwrap_or_default();
     let give_up = tokio::time::Instant::now() + wait;
     tracing::info!(
         claimant,

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 
 use super::cron::CronSchedule;
 use super::runner::RetryPolicy;
+use crate::clock::saturating_add;
 
 /// A tick this much late is not yet missing: the engine polls its schedule, it does not
 /// fire to the millisecond.
@@ -67,7 +68,7 @@ pub(super) fn ticks_overdue(
     let first = schedule.next_after(since, time_zone)?;
     let second = schedule.next_after(first, time_zone)?;
     let slack = chrono::Duration::from_std(TICK_SLACK).unwrap_or_default();
-    (now > second + slack).then(|| {
+    (now > saturating_add(second, slack)).then(|| {
         format!(
             "no cron tick of {job} since {}: ticks were due at {} and {}",
             since.to_rfc3339(),
