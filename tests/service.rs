@@ -584,13 +584,15 @@ fn every_field_of_the_aneel_answer_has_its_exact_json_name() {
 #[tokio::test]
 async fn a_stacked_oracle_failure_reaches_list_jobs_whole_and_clients_as_its_kind_and_codes() {
     // What the Oracle adapter makes of an error raised through a database link: the cause's
-    // code, and the wrapper lines kept in the message.
+    // code, the wrapper lines kept in the message, and their codes read once by the adapter
+    // (src/source/oracle/stacked_tests.rs checks that it does).
     let failure = SourceError::transient(
         Some("ORA-12541".into()),
         "ORA-04052: error occurred when looking up remote object OMS.EVENT@LINK_OMS | \
          ORA-00604: error occurred at recursive SQL level 1 | TNS:no listener at /opt/tns. \
          The OMS database did not answer; the job retries",
-    );
+    )
+    .with_stacked_codes(["ORA-04052".to_owned(), "ORA-00604".to_owned()]);
     let source = FakeSource::new(Behaviour::Fail(failure.clone()));
     let app = TestApp::spawn(source.clone()).await;
     wait_failures(&app, 1).await;

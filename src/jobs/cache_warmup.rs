@@ -16,7 +16,6 @@ use tracing::Instrument;
 use crate::cache::{CACHE_KEY, Snapshot, SnapshotCache};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::validate_rows;
-use crate::hygiene::native_codes;
 use crate::scheduler::{
     AdoptClaimant, Backoff, Job, JobError, JobReport, RunContext, RunRecord, SchedulerService,
     Trigger,
@@ -116,11 +115,11 @@ impl AdoptClaimant for CacheWarmupJob {
 fn source_job_error(e: &SourceError) -> JobError {
     let text = e.to_string();
     let error = if e.is_transient() {
-        JobError::transient(text.clone())
+        JobError::transient(text)
     } else {
-        JobError::permanent(text.clone())
+        JobError::permanent(text)
     };
-    error.with_codes(native_codes(&text))
+    error.with_codes(e.codes.clone())
 }
 
 /// A store's failure as the job reports it: worth retrying (the store is shared and may be

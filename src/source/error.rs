@@ -22,6 +22,10 @@ pub struct SourceError {
     pub kind: SourceErrorKind,
     /// The driver's native error code, when it has one.
     pub code: Option<String>,
+    /// Every native code the driver reported, `code` first, then the codes stacked under it
+    /// (`ORA-04052`, `ORA-00604` under an `ORA-12541` through a database link), each once.
+    /// Read from the driver's error where it is translated, so no later layer parses text.
+    pub codes: Vec<String>,
     /// What happened and, when known, what to do about it. Never contains secrets.
     pub message: String,
 }
@@ -31,6 +35,7 @@ impl SourceError {
     pub fn transient(code: Option<String>, message: impl Into<String>) -> Self {
         Self {
             kind: SourceErrorKind::Transient,
+            codes: code.iter().cloned().collect(),
             code,
             message: message.into(),
         }
@@ -40,9 +45,22 @@ impl SourceError {
     pub fn permanent(code: Option<String>, message: impl Into<String>) -> Self {
         Self {
             kind: SourceErrorKind::Permanent,
+            codes: code.iter().cloned().collect(),
             code,
             message: message.into(),
         }
+    }
+
+    /// The same error with the codes stacked under its own, read from the driver's text by
+    /// the adapter that translated it (its own code stays first, each code once).
+    #[must_use]
+    pub fn with_stacked_codes(mut self, stacked: impl IntoIterator<Item = String>) -> Self {
+        for code in stacked {
+            if !self.codes.contains(&code) {
+                self.codes.push(code);
+            }
+        }
+        self
     }
 
     /// Whether the job should retry.

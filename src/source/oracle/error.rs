@@ -10,6 +10,7 @@ use super::link_advice::advice_through_link;
 use crate::db::SettingNames;
 use crate::db::oracle::Failure;
 use crate::db::oracle::codes::{CLIENT_LIBRARY, CLIENT_TOO_OLD, Condition};
+use crate::hygiene::native_codes;
 use crate::source::{SourceError, SourceErrorKind};
 
 const UNREACHABLE: &str = "the database or its listener is unreachable; the job retries";
@@ -132,11 +133,13 @@ pub fn advise(failure: &Failure, names: &SettingNames) -> SourceError {
         }),
         None => advice,
     };
-    SourceError {
-        kind,
-        code: Some(code.to_owned()),
-        message: failure.message_with(&advice),
-    }
+    let error = match kind {
+        SourceErrorKind::Transient => SourceError::transient,
+        SourceErrorKind::Permanent => SourceError::permanent,
+    };
+    // The stacked causes' codes are read here, once, from the driver's own text.
+    error(Some(code.to_owned()), failure.message_with(&advice))
+        .with_stacked_codes(native_codes(&failure.detail))
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ fn a_wrapped_missing_listener_is_transient() {
         "ORA-00604: error occurred at recursive SQL level 1\nORA-12541: TNS:no listener",
     );
     assert_eq!(e.code.as_deref(), Some("ORA-12541"), "{e}");
+    assert_eq!(
+        e.codes,
+        ["ORA-12541", "ORA-00604"],
+        "the cause first, each code once"
+    );
     assert!(e.is_transient(), "{e}");
     assert!(e.message.contains("listener is unreachable"), "{e}");
     assert!(
@@ -46,6 +51,7 @@ fn an_unresolvable_link_descriptor_names_the_link_not_the_service_setting() {
          ORA-12154: TNS:could not resolve the connect identifier specified",
     );
     assert_eq!(e.code.as_deref(), Some("ORA-12154"), "{e}");
+    assert_eq!(e.codes, ["ORA-12154", "ORA-04052", "ORA-00604"], "{e}");
     assert!(!e.is_transient(), "{e}");
     assert!(e.message.contains("database link DBLINK_INSERVICE"), "{e}");
     assert!(e.message.contains("USING clause"), "{e}");
