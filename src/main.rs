@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::CommandFactory;
 use opentelemetry_sdk::trace::SdkTracer;
 use radar_interrupcoes::clock::SystemClock;
-use radar_interrupcoes::config::{self, Cli, Config, ConfigError, Invocation, OracleArgs};
+use radar_interrupcoes::config::{
+    self, Cli, Config, ConfigError, Invocation, LogSettings, OracleConnection, Setting, names,
+};
 use radar_interrupcoes::domain::QueryBinds;
 use radar_interrupcoes::http::HttpListeners;
 use radar_interrupcoes::server::{self, Application, Backends};
@@ -22,7 +24,7 @@ use radar_interrupcoes::{completions, telemetry, version};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let invocation = match Cli::load() {
+    let invocation = match Cli::load(version::VERSION) {
         Ok(invocation) => invocation,
         Err(e) => {
             eprintln!("radar-interrupcoes: {e}");
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
         }
     };
     if let Invocation::Completions(shell) = invocation {
-        let script = completions::script(shell, &mut Cli::command());
+        let script = completions::script(shell, &mut Cli::command().version(version::VERSION));
         return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -54,14 +56,14 @@ fn main() -> ExitCode {
         Ok(None) => (None, None),
         Err(e) => {
             if let Some(log) = invocation.log() {
-                telemetry::init(log.format, log.filter.clone(), None);
+                start_logging(log, None);
             }
             tracing::error!(error = format!("{e:#}"), "radar-interrupcoes cannot start");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Some(log) = invocation.log() {
-        telemetry::init(log.format, log.filter.clone(), tracer);
+        start_logging(log, tracer);
     }
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -109,11 +111,25 @@ fn start_trace_export(config: &Config) -> anyhow::Result<Option<(TraceExport, Sd
     Ok(Some((traces, tracer)))
 }
 
+/// Logging as the settings say (the filter was checked by the settings).
+fn start_logging(log: &LogSettings, tracer: Option<SdkTracer>) {
+    let format = match log.format {
+        config::LogFormat::Plain => telemetry::LogFormat::Plain,
+        config::LogFormat::Json => telemetry::LogFormat::Json,
+    };
+    let filter = log
+        .filter
+        .parse()
+        .expect("the settings checked the log filter");
+    telemetry::init(format, filter, tracer);
+}
+
 async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
-    let source = server::source_for(&config.source, &config.binds);
-    let store = server::store_for(&config.store);
+    let source = server::source_for(&config.source, &config.binds)?;
+    let store = server::store_for(&config.store)?;
+    let api_keys = server::api_keys(&config.http)?;
     tracing::info!(
         version = version::CRATE_VERSION,
         revision = version::GIT_REVISION,
@@ -135,14 +151,14 @@ async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()
             "exporting traces"
         );
     }
-    let listener = bind("listen_addr", Some(config.listen_addr))
+    let listener = bind(names::LISTEN_ADDR, Some(config.listen_addr))
         .await?
         .expect("the gRPC address is always set");
     let http = HttpListeners {
-        aneel: bind("aneel_listen_addr", config.http.aneel_listen_addr).await?,
+        aneel: bind(names::ANEEL_LISTEN_ADDR, config.http.aneel_listen_addr).await?,
         guard: server::aneel_guard(&config.http),
-        api_keys: config.http.api_keys,
-        ops: bind("metrics_listen_addr", config.http.metrics_listen_addr).await?,
+        api_keys,
+        ops: bind(names::METRICS_LISTEN_ADDR, config.http.metrics_listen_addr).await?,
     };
     let backends = Backends {
         source,
@@ -160,10 +176,9 @@ async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()
     .await
 }
 
-/// Binds `addr` (if set); a failure is a settings error naming the setting whose argument
-/// id is `id` (exit code 2).
+/// Binds `addr` (if set); a failure is a settings error naming `setting` (exit code 2).
 async fn bind(
-    id: &str,
+    setting: Setting,
     addr: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     let Some(addr) = addr else {
@@ -171,16 +186,9 @@ async fn bind(
     };
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => Ok(Some(listener)),
-        Err(e) => {
-            let (setting, flag) = config::setting_of(id);
-            Err(ConfigError {
-                setting,
-                flag,
-                value: addr.to_string(),
-                reason: format!("cannot listen on it: {e}"),
-            }
-            .into())
-        }
+        Err(e) => Err(setting
+            .invalid(addr.to_string(), format!("cannot listen on it: {e}"))
+            .into()),
     }
 }
 
@@ -194,8 +202,8 @@ async fn generate_demo(path: PathBuf, scale: f64, seed: u64) -> anyhow::Result<(
     Ok(())
 }
 
-async fn check_oracle(settings: &OracleArgs, binds: &QueryBinds) -> anyhow::Result<()> {
-    let report = oracle::connectivity_check(&server::oracle_settings(settings), binds)
+async fn check_oracle(settings: &OracleConnection, binds: &QueryBinds) -> anyhow::Result<()> {
+    let report = oracle::connectivity_check(&server::oracle_settings(settings)?, binds)
         .await
         .context("Oracle connectivity check failed")?;
     println!("{report}");

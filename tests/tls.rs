@@ -14,7 +14,6 @@ use radar_interrupcoes::proto::scheduler::v1::ListJobsRequest;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::store::SqliteStore;
-use radar_interrupcoes::transport::TlsSettings;
 use tokio::sync::oneshot;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -29,11 +28,10 @@ fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
 /// Starts the service with TLS (and client certificates when `mutual`); returns its port
 /// and the sender that stops it.
 async fn spawn_tls(mutual: bool) -> (u16, oneshot::Sender<()>) {
-    let (cert_path, cert) = fixture("server.pem");
-    let (_, key) = fixture("server.key");
     let mut settings = test_settings();
-    settings.tls.loaded =
-        Some(TlsSettings::new(cert_path, &cert, &key, mutual.then(|| fixture("ca.pem"))).unwrap());
+    settings.tls.tls_cert_file = Some(fixture("server.pem").0);
+    settings.tls.tls_key_file = Some(fixture("server.key").0);
+    settings.tls.tls_client_ca_file = mutual.then(|| fixture("ca.pem").0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
     // The store outlives this function with the server: its directory is kept.

@@ -24,7 +24,6 @@ pub const ABOUT: &str = "gRPC service for ANEEL's count of consumer units withou
 #[derive(Debug, Parser)]
 #[command(
     name = "radar-interrupcoes",
-    version = crate::version::VERSION,
     about = ABOUT,
     long_about = None,
     override_usage = "radar-interrupcoes [serve] [OPTIONS]\n       radar-interrupcoes <COMMAND> [OPTIONS]",

@@ -1,20 +1,18 @@
 //! Settings that protect the service from abusive clients and a failing environment: the
 //! listener's limits, who may administer the scheduler, and TLS. Each group is one typed
-//! clap struct; the rules between settings (and reading the token and TLS files) are in
-//! [`check`].
+//! clap struct; the rules between settings are in [`check`] (the wiring reads the token
+//! and TLS files).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
-use super::names::{invalid, variable};
-use super::oracle::REDACTED;
+use super::names::{self, Setting};
+use super::oracle::{REDACTED, parse_secret};
 use super::parse::{secs_between, whole_number};
-use super::settings::ServiceSettings;
-use crate::transport::TlsSettings;
 
 /// Shortest admin token accepted: a guessable token is no protection.
 const MIN_TOKEN_LEN: usize = 16;
@@ -25,8 +23,8 @@ const MIN_TOKEN_LEN: usize = 16;
 pub struct LimitsSettings {
     /// Open connections at most; further ones are closed at once and counted.
     #[arg(
-        long,
-        env = "RADAR_MAX_CONNECTIONS",
+        long = names::MAX_CONNECTIONS.flag,
+        env = names::MAX_CONNECTIONS.var,
         default_value = "1024",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -34,8 +32,8 @@ pub struct LimitsSettings {
     /// Open connections at most from one client address; its further ones are closed at
     /// once, so one client can never keep another (or a health probe) out.
     #[arg(
-        long,
-        env = "RADAR_MAX_CONNECTIONS_PER_PEER",
+        long = names::MAX_CONNECTIONS_PER_PEER.flag,
+        env = names::MAX_CONNECTIONS_PER_PEER.var,
         default_value = "64",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -43,18 +41,18 @@ pub struct LimitsSettings {
     /// Seconds a connection may stay with no call in flight before it is closed with a
     /// graceful GOAWAY (clients reconnect when they next call).
     #[arg(
-        long = "idle-timeout-secs",
+        long = names::IDLE_TIMEOUT_SECS.flag,
         value_name = "IDLE_TIMEOUT_SECS",
-        env = "RADAR_IDLE_TIMEOUT_SECS",
+        env = names::IDLE_TIMEOUT_SECS.var,
         default_value = "60",
         value_parser = secs_between::<1, 3600>
     )]
     pub idle_timeout: Duration,
     /// Seconds a new connection has to send the HTTP/2 preface (or finish TLS).
     #[arg(
-        long = "handshake-timeout-secs",
+        long = names::HANDSHAKE_TIMEOUT_SECS.flag,
         value_name = "HANDSHAKE_TIMEOUT_SECS",
-        env = "RADAR_HANDSHAKE_TIMEOUT_SECS",
+        env = names::HANDSHAKE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = secs_between::<1, 60>
     )]
@@ -62,69 +60,69 @@ pub struct LimitsSettings {
     /// Seconds after which a connection, idle or not, is recycled with a graceful GOAWAY
     /// (calls in flight finish, clients reconnect for new ones).
     #[arg(
-        long = "max-connection-age-secs",
+        long = names::MAX_CONNECTION_AGE_SECS.flag,
         value_name = "MAX_CONNECTION_AGE_SECS",
-        env = "RADAR_MAX_CONNECTION_AGE_SECS",
+        env = names::MAX_CONNECTION_AGE_SECS.var,
         default_value = "300",
         value_parser = secs_between::<10, 86_400>
     )]
     pub max_connection_age: Duration,
     /// Seconds the calls in flight get after that GOAWAY before the connection is closed.
     #[arg(
-        long = "max-connection-age-grace-secs",
+        long = names::MAX_CONNECTION_AGE_GRACE_SECS.flag,
         value_name = "MAX_CONNECTION_AGE_GRACE_SECS",
-        env = "RADAR_MAX_CONNECTION_AGE_GRACE_SECS",
+        env = names::MAX_CONNECTION_AGE_GRACE_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 600>
     )]
     pub max_connection_age_grace: Duration,
     /// Seconds between HTTP/2 keep-alive pings.
     #[arg(
-        long = "keepalive-interval-secs",
+        long = names::KEEPALIVE_INTERVAL_SECS.flag,
         value_name = "KEEPALIVE_INTERVAL_SECS",
-        env = "RADAR_KEEPALIVE_INTERVAL_SECS",
+        env = names::KEEPALIVE_INTERVAL_SECS.var,
         default_value = "30",
         value_parser = secs_between::<1, 3600>
     )]
     pub keepalive_interval: Duration,
     /// Seconds a keep-alive ping may go unanswered before the connection is closed.
     #[arg(
-        long = "keepalive-timeout-secs",
+        long = names::KEEPALIVE_TIMEOUT_SECS.flag,
         value_name = "KEEPALIVE_TIMEOUT_SECS",
-        env = "RADAR_KEEPALIVE_TIMEOUT_SECS",
+        env = names::KEEPALIVE_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 600>
     )]
     pub keepalive_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (advertised; one more is refused).
     #[arg(
-        long,
-        env = "RADAR_MAX_CONCURRENT_STREAMS",
+        long = names::MAX_CONCURRENT_STREAMS.flag,
+        env = names::MAX_CONCURRENT_STREAMS.var,
         default_value = "64",
         value_parser = whole_number::<1, 10_000>
     )]
     pub max_concurrent_streams: u32,
     /// Calls served at once per connection; beyond it RESOURCE_EXHAUSTED at once.
     #[arg(
-        long,
-        env = "RADAR_MAX_CALLS_PER_CONNECTION",
+        long = names::MAX_CALLS_PER_CONNECTION.flag,
+        env = names::MAX_CALLS_PER_CONNECTION.var,
         default_value = "32",
         value_parser = whole_number::<1, 10_000>
     )]
     pub max_calls_per_connection: u32,
     /// Largest request message in bytes; beyond it RESOURCE_EXHAUSTED.
     #[arg(
-        long,
-        env = "RADAR_MAX_REQUEST_BYTES",
+        long = names::MAX_REQUEST_BYTES.flag,
+        env = names::MAX_REQUEST_BYTES.var,
         default_value = "16384",
         value_parser = whole_number::<1024, 4_194_304>
     )]
     pub max_request_bytes: u32,
     /// Seconds one call may take (a shorter client deadline wins).
     #[arg(
-        long = "rpc-timeout-secs",
+        long = names::RPC_TIMEOUT_SECS.flag,
         value_name = "RPC_TIMEOUT_SECS",
-        env = "RADAR_RPC_TIMEOUT_SECS",
+        env = names::RPC_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 300>
     )]
@@ -132,32 +130,32 @@ pub struct LimitsSettings {
     /// Streaming calls (Watch, reflection) open at most, all clients together; one more
     /// ends at once with RESOURCE_EXHAUSTED.
     #[arg(
-        long,
-        env = "RADAR_MAX_STREAMS",
+        long = names::MAX_STREAMS.flag,
+        env = names::MAX_STREAMS.var,
         default_value = "1024",
         value_parser = whole_number::<1, 65_536>
     )]
     pub max_streams: u32,
     /// Streaming calls open at most from one client address.
     #[arg(
-        long,
-        env = "RADAR_MAX_STREAMS_PER_PEER",
+        long = names::MAX_STREAMS_PER_PEER.flag,
+        env = names::MAX_STREAMS_PER_PEER.var,
         default_value = "64",
         value_parser = whole_number::<1, 65_536>
     )]
     pub max_streams_per_peer: u32,
     /// Open connections at most on each HTTP listener (ANEEL, operations).
     #[arg(
-        long,
-        env = "RADAR_HTTP_MAX_CONNECTIONS",
+        long = names::HTTP_MAX_CONNECTIONS.flag,
+        env = names::HTTP_MAX_CONNECTIONS.var,
         default_value = "256",
         value_parser = whole_number::<1, 65_536>
     )]
     pub http_max_connections: u32,
     /// Open connections at most from one client address on each HTTP listener.
     #[arg(
-        long,
-        env = "RADAR_HTTP_MAX_CONNECTIONS_PER_PEER",
+        long = names::HTTP_MAX_CONNECTIONS_PER_PEER.flag,
+        env = names::HTTP_MAX_CONNECTIONS_PER_PEER.var,
         default_value = "32",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -165,9 +163,9 @@ pub struct LimitsSettings {
     /// Seconds an HTTP client has to send a request's headers (on a new connection, or
     /// for the next request on a kept-alive one); slower clients are disconnected.
     #[arg(
-        long = "http-header-read-timeout-secs",
+        long = names::HTTP_HEADER_READ_TIMEOUT_SECS.flag,
         value_name = "HTTP_HEADER_READ_TIMEOUT_SECS",
-        env = "RADAR_HTTP_HEADER_READ_TIMEOUT_SECS",
+        env = names::HTTP_HEADER_READ_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 300>
     )]
@@ -175,9 +173,9 @@ pub struct LimitsSettings {
     /// Seconds a kept-alive HTTP connection may wait for its next request before it is
     /// closed; at most RADAR_HTTP_HEADER_READ_TIMEOUT_SECS.
     #[arg(
-        long = "http-keepalive-timeout-secs",
+        long = names::HTTP_KEEPALIVE_TIMEOUT_SECS.flag,
         value_name = "HTTP_KEEPALIVE_TIMEOUT_SECS",
-        env = "RADAR_HTTP_KEEPALIVE_TIMEOUT_SECS",
+        env = names::HTTP_KEEPALIVE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = secs_between::<1, 300>
     )]
@@ -191,157 +189,124 @@ pub struct AdminSettings {
     /// Bearer token SchedulerAdmin requires; unset, only loopback callers are answered.
     /// Prefer RADAR_ADMIN_TOKEN_FILE.
     #[arg(
-        long,
-        env = "RADAR_ADMIN_TOKEN",
+        long = names::ADMIN_TOKEN.flag,
+        env = names::ADMIN_TOKEN.var,
         hide_env_values = true,
         value_parser = parse_secret
     )]
     pub admin_token: Option<SecretString>,
     /// File holding the admin token (a mounted Secret); one trailing newline is ignored.
-    #[arg(long, env = "RADAR_ADMIN_TOKEN_FILE")]
+    #[arg(long = names::ADMIN_TOKEN_FILE.flag, env = names::ADMIN_TOKEN_FILE.var)]
     pub admin_token_file: Option<PathBuf>,
     /// Seconds after a run's start during which TriggerNow returns that run instead of
     /// querying the source again (0 turns this off).
     #[arg(
-        long = "manual-trigger-min-interval-secs",
+        long = names::MANUAL_TRIGGER_MIN_INTERVAL_SECS.flag,
         value_name = "MANUAL_TRIGGER_MIN_INTERVAL_SECS",
-        env = "RADAR_MANUAL_TRIGGER_MIN_INTERVAL_SECS",
+        env = names::MANUAL_TRIGGER_MIN_INTERVAL_SECS.var,
         default_value = "30",
         value_parser = secs_between::<0, 3600>
     )]
     pub manual_min_interval: Duration,
 }
 
-/// TLS of the gRPC listener: the files as configured, and their contents once read.
-#[derive(Debug, Clone, Args)]
+/// TLS of the gRPC listener: the files as configured (the wiring reads them).
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "TLS")]
-pub struct TlsArgs {
+pub struct TlsFiles {
     /// PEM certificate chain; with RADAR_TLS_KEY_FILE the listener is TLS-only.
-    #[arg(long, env = "RADAR_TLS_CERT_FILE")]
+    #[arg(long = names::TLS_CERT_FILE.flag, env = names::TLS_CERT_FILE.var)]
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the certificate.
-    #[arg(long, env = "RADAR_TLS_KEY_FILE")]
+    #[arg(long = names::TLS_KEY_FILE.flag, env = names::TLS_KEY_FILE.var)]
     pub tls_key_file: Option<PathBuf>,
     /// PEM CA; set, client certificates signed by it are required.
-    #[arg(long, env = "RADAR_TLS_CLIENT_CA_FILE")]
+    #[arg(long = names::TLS_CLIENT_CA_FILE.flag, env = names::TLS_CLIENT_CA_FILE.var)]
     pub tls_client_ca_file: Option<PathBuf>,
-    /// The certificate, key and CA read at start-up; `None` serves plaintext.
-    #[arg(skip)]
-    pub loaded: Option<TlsSettings>,
 }
 
-// Infallible: clap needs a parser that builds the secret without a copy in a plain String.
-#[allow(clippy::unnecessary_wraps)]
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value))
+/// Checks the rules between the hardening settings (the wiring reads the token and TLS
+/// files).
+pub(super) fn check(
+    limits: &LimitsSettings,
+    admin: &AdminSettings,
+    tls: &TlsFiles,
+) -> Result<(), ConfigError> {
+    check_limits(limits)?;
+    match (&admin.admin_token, &admin.admin_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(names::ADMIN_TOKEN.invalid(
+                REDACTED,
+                format!(
+                    "set either {} or {}, not both",
+                    names::ADMIN_TOKEN.var,
+                    names::ADMIN_TOKEN_FILE.var
+                ),
+            ));
+        }
+        (Some(token), None) => check_admin_token(names::ADMIN_TOKEN, REDACTED, token)?,
+        _ => {}
+    }
+    check_tls_files(tls)
 }
 
-/// Checks the rules between the hardening settings and reads the token and TLS files.
-pub(super) fn check(service: &mut ServiceSettings) -> Result<(), ConfigError> {
-    if service.stale_hard_limit < service.stale_after {
-        return Err(invalid(
-            "stale_hard_limit",
-            service.stale_hard_limit.as_secs().to_string(),
-            format!(
-                "must be at least {} ({} s)",
-                variable("stale_after"),
-                service.stale_after.as_secs()
-            ),
-        ));
-    }
-    let limits = &service.limits;
-    if limits.max_connections_per_peer > limits.max_connections {
-        return Err(invalid(
-            "max_connections_per_peer",
-            limits.max_connections_per_peer.to_string(),
-            format!(
-                "must be at most {} ({})",
-                variable("max_connections"),
-                limits.max_connections
-            ),
-        ));
-    }
-    if limits.max_streams_per_peer > limits.max_streams {
-        return Err(invalid(
-            "max_streams_per_peer",
-            limits.max_streams_per_peer.to_string(),
-            format!(
-                "must be at most {} ({})",
-                variable("max_streams"),
-                limits.max_streams
-            ),
-        ));
-    }
-    if limits.http_max_connections_per_peer > limits.http_max_connections {
-        return Err(invalid(
-            "http_max_connections_per_peer",
-            limits.http_max_connections_per_peer.to_string(),
-            format!(
-                "must be at most {} ({})",
-                variable("http_max_connections"),
-                limits.http_max_connections
-            ),
-        ));
-    }
+/// Per-peer caps within their listener's cap, and a keep-alive wait the header timeout
+/// does not cut short.
+fn check_limits(limits: &LimitsSettings) -> Result<(), ConfigError> {
+    let at_most = |setting: Setting, value: u32, cap: Setting, max: u32| {
+        if value > max {
+            return Err(setting.invalid(
+                value.to_string(),
+                format!("must be at most {} ({max})", cap.var),
+            ));
+        }
+        Ok(())
+    };
+    at_most(
+        names::MAX_CONNECTIONS_PER_PEER,
+        limits.max_connections_per_peer,
+        names::MAX_CONNECTIONS,
+        limits.max_connections,
+    )?;
+    at_most(
+        names::MAX_STREAMS_PER_PEER,
+        limits.max_streams_per_peer,
+        names::MAX_STREAMS,
+        limits.max_streams,
+    )?;
+    at_most(
+        names::HTTP_MAX_CONNECTIONS_PER_PEER,
+        limits.http_max_connections_per_peer,
+        names::HTTP_MAX_CONNECTIONS,
+        limits.http_max_connections,
+    )?;
     if limits.http_keepalive_timeout > limits.http_header_read_timeout {
-        return Err(invalid(
-            "http_keepalive_timeout",
+        return Err(names::HTTP_KEEPALIVE_TIMEOUT_SECS.invalid(
             limits.http_keepalive_timeout.as_secs().to_string(),
             format!(
                 "must be at most {} ({} s): waiting for the next request is reading its \
                  headers, so that timeout would close the connection first",
-                variable("http_header_read_timeout"),
+                names::HTTP_HEADER_READ_TIMEOUT_SECS.var,
                 limits.http_header_read_timeout.as_secs()
             ),
         ));
     }
-    let admin = &mut service.admin;
-    admin.admin_token = admin_token(admin.admin_token.take(), admin.admin_token_file.as_deref())?;
-    let tls = &mut service.tls;
-    tls.loaded = load_tls(tls)?;
     Ok(())
 }
 
-/// At most one of the token and the token file; a token worth the name.
-fn admin_token(
-    token: Option<SecretString>,
-    file: Option<&Path>,
-) -> Result<Option<SecretString>, ConfigError> {
-    let (id, shown, token) = match (token, file) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "admin_token",
-                REDACTED,
-                format!(
-                    "set either {} or {}, not both",
-                    variable("admin_token"),
-                    variable("admin_token_file")
-                ),
-            ));
-        }
-        (None, None) => return Ok(None),
-        (Some(token), None) => ("admin_token", REDACTED.to_owned(), token),
-        (None, Some(path)) => {
-            let shown = path.display().to_string();
-            let text = SecretString::from(std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    "admin_token_file",
-                    shown.clone(),
-                    format!("cannot read the token file: {e}"),
-                )
-            })?);
-            let trimmed = text.expose_secret();
-            let trimmed = trimmed.strip_suffix('\n').unwrap_or(trimmed);
-            let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
-            ("admin_token_file", shown, SecretString::from(trimmed))
-        }
-    };
+/// A token worth the name: at least [`MIN_TOKEN_LEN`] characters, no spaces. `setting` is
+/// where it came from (the token, or its file, read by the wiring), `shown` what errors
+/// show of it.
+pub fn check_admin_token(
+    setting: Setting,
+    shown: &str,
+    token: &SecretString,
+) -> Result<(), ConfigError> {
     let text = token.expose_secret();
     if text.chars().count() < MIN_TOKEN_LEN
         || text.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(invalid(
-            id,
+        return Err(setting.invalid(
             shown,
             format!(
                 "the token must be at least {MIN_TOKEN_LEN} characters with no spaces \
@@ -349,91 +314,39 @@ fn admin_token(
             ),
         ));
     }
-    Ok(Some(token))
+    Ok(())
 }
 
-/// TLS from the configured files, checked by rustls now so that a bad file stops
-/// start-up, not the first call.
-fn load_tls(args: &TlsArgs) -> Result<Option<TlsSettings>, ConfigError> {
-    let (cert_file, key_file) = match (&args.tls_cert_file, &args.tls_key_file) {
-        (None, None) => {
-            if let Some(ca) = &args.tls_client_ca_file {
-                return Err(invalid(
-                    "tls_client_ca_file",
-                    ca.display().to_string(),
-                    format!(
-                        "client certificates need TLS: set {} and {} too",
-                        variable("tls_cert_file"),
-                        variable("tls_key_file")
-                    ),
-                ));
-            }
-            return Ok(None);
-        }
-        (Some(cert), Some(key)) => (cert, key),
-        (None, Some(key)) => {
-            return Err(invalid(
-                "tls_cert_file",
-                "",
+/// A certificate and its key together, and a client CA only with them.
+fn check_tls_files(files: &TlsFiles) -> Result<(), ConfigError> {
+    match (&files.tls_cert_file, &files.tls_key_file) {
+        (None, None) => match &files.tls_client_ca_file {
+            Some(ca) => Err(names::TLS_CLIENT_CA_FILE.invalid(
+                ca.display().to_string(),
                 format!(
-                    "required with {}={}",
-                    variable("tls_key_file"),
-                    key.display()
+                    "client certificates need TLS: set {} and {} too",
+                    names::TLS_CERT_FILE.var,
+                    names::TLS_KEY_FILE.var
                 ),
-            ));
-        }
-        (Some(cert), None) => {
-            return Err(invalid(
-                "tls_key_file",
-                "",
-                format!(
-                    "required with {}={}",
-                    variable("tls_cert_file"),
-                    cert.display()
-                ),
-            ));
-        }
-    };
-    let cert = read_pem("tls_cert_file", cert_file, "CERTIFICATE")?;
-    let key = read_pem("tls_key_file", key_file, "PRIVATE KEY")?;
-    let client_ca = match &args.tls_client_ca_file {
-        Some(path) => Some((
-            path.clone(),
-            read_pem("tls_client_ca_file", path, "CERTIFICATE")?,
-        )),
-        None => None,
-    };
-    let tls = TlsSettings::new(cert_file.clone(), &cert, &key, client_ca).map_err(|e| {
-        invalid(
-            "tls_cert_file",
-            cert_file.display().to_string(),
+            )),
+            None => Ok(()),
+        },
+        (Some(_), Some(_)) => Ok(()),
+        (None, Some(key)) => Err(names::TLS_CERT_FILE.invalid(
+            "",
             format!(
-                "with {} (and {}, if set) it is not a usable TLS configuration: {e}",
-                variable("tls_key_file"),
-                variable("tls_client_ca_file")
+                "required with {}={}",
+                names::TLS_KEY_FILE.var,
+                key.display()
             ),
-        )
-    })?;
-    Ok(Some(tls))
-}
-
-/// Reads a PEM file, checking it holds a block whose label ends with `label`.
-fn read_pem(id: &str, path: &Path, label: &str) -> Result<Vec<u8>, ConfigError> {
-    let shown = path.display().to_string();
-    let pem = std::fs::read(path)
-        .map_err(|e| invalid(id, shown.clone(), format!("cannot read the file: {e}")))?;
-    let text = String::from_utf8_lossy(&pem);
-    let has_block = text.lines().any(|line| {
-        line.strip_prefix("-----BEGIN ")
-            .and_then(|rest| rest.strip_suffix("-----"))
-            .is_some_and(|found| found.ends_with(label))
-    });
-    if !has_block {
-        return Err(invalid(
-            id,
-            shown,
-            format!("not a PEM file with a {label} block"),
-        ));
+        )),
+        (Some(cert), None) => Err(names::TLS_KEY_FILE.invalid(
+            "",
+            format!(
+                "required with {}={}",
+                names::TLS_CERT_FILE.var,
+                cert.display()
+            ),
+        )),
     }
-    Ok(pem)
 }

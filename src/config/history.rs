@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::parse;
-use crate::scheduler::CronSchedule;
+use super::{names, parse};
+use crate::domain::CronSchedule;
 
 /// Default of `RADAR_STORE_SQLITE_PATH`.
 pub const DEFAULT_STORE_SQLITE_PATH: &str = "data/radar-interrupcoes-store.sqlite";
@@ -34,22 +34,22 @@ pub struct HistorySettings {
     /// Where snapshots are stored and cron ticks claimed: `sqlite` (a file, default) or
     /// `oracle` (the service's own schema, with the RADAR_ORACLE_* connection).
     #[arg(
-        long,
-        env = "RADAR_STORE",
+        long = names::STORE.flag,
+        env = names::STORE.var,
         value_enum,
         default_value = "sqlite",
         hide_possible_values = true
     )]
     pub store: StoreKind,
     /// Path of the SQLite store (every replica sharing the history opens the same file).
-    #[arg(long, env = "RADAR_STORE_SQLITE_PATH", default_value = DEFAULT_STORE_SQLITE_PATH)]
+    #[arg(long = names::STORE_SQLITE_PATH.flag, env = names::STORE_SQLITE_PATH.var, default_value = DEFAULT_STORE_SQLITE_PATH)]
     pub store_sqlite_path: PathBuf,
     /// Limit of one snapshot write to the store; past it the snapshot is served without
     /// being stored (and the failure counted).
     #[arg(
-        long = "store-timeout-secs",
+        long = names::STORE_TIMEOUT_SECS.flag,
         value_name = "STORE_TIMEOUT_SECS",
-        env = "RADAR_STORE_TIMEOUT_SECS",
+        env = names::STORE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = parse::secs_between::<1, 600>
     )]
@@ -57,17 +57,17 @@ pub struct HistorySettings {
     /// Name of this replica in claims, stored snapshots, answers and logs; empty:
     /// `$HOSTNAME` (or `radar`) followed by a random suffix.
     #[arg(
-        long,
-        env = "RADAR_INSTANCE_ID",
+        long = names::INSTANCE_ID.flag,
+        env = names::INSTANCE_ID.var,
         default_value = "",
         value_parser = instance_id
     )]
     pub instance_id: String,
     /// Days of history kept and answerable (dthRecuperacao); 7 to 3650.
     #[arg(
-        long = "history-retention-days",
+        long = names::HISTORY_RETENTION_DAYS.flag,
         value_name = "HISTORY_RETENTION_DAYS",
-        env = "RADAR_HISTORY_RETENTION_DAYS",
+        env = names::HISTORY_RETENTION_DAYS.var,
         default_value = "7",
         value_parser = retention_days
     )]
@@ -75,17 +75,17 @@ pub struct HistorySettings {
     /// Past answers kept in memory (moments asked), and at most as many stored snapshots
     /// (moments answered by the same snapshot share one copy).
     #[arg(
-        long,
-        env = "RADAR_HISTORY_CACHE_CAPACITY",
+        long = names::HISTORY_CACHE_CAPACITY.flag,
+        env = names::HISTORY_CACHE_CAPACITY.var,
         default_value = "1000",
         value_parser = history_cache_capacity
     )]
     pub history_cache_capacity: u64,
     /// How long a past answer (and a stored snapshot read) stays in the history cache.
     #[arg(
-        long = "history-cache-ttl-secs",
+        long = names::HISTORY_CACHE_TTL_SECS.flag,
         value_name = "HISTORY_CACHE_TTL_SECS",
-        env = "RADAR_HISTORY_CACHE_TTL_SECS",
+        env = names::HISTORY_CACHE_TTL_SECS.var,
         default_value = "300",
         value_parser = parse::secs_between::<1, 86_400>
     )]
@@ -94,34 +94,34 @@ pub struct HistorySettings {
     /// claimant's snapshot before querying the source themselves. Must be below
     /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
-        long = "claim-wait-secs",
+        long = names::CLAIM_WAIT_SECS.flag,
         value_name = "CLAIM_WAIT_SECS",
-        env = "RADAR_CLAIM_WAIT_SECS",
+        env = names::CLAIM_WAIT_SECS.var,
         default_value = "20",
         value_parser = parse::secs_between::<1, 3600>
     )]
     pub claim_wait: Duration,
     /// How often a waiting replica looks for the claimant's snapshot.
     #[arg(
-        long = "claim-poll-ms",
+        long = names::CLAIM_POLL_MS.flag,
         value_name = "CLAIM_POLL_MS",
-        env = "RADAR_CLAIM_POLL_MS",
+        env = names::CLAIM_POLL_MS.var,
         default_value = "500",
         value_parser = parse::millis_between::<10, 60_000>
     )]
     pub claim_poll: Duration,
     /// Cron of the retention purge job (`snapshot_retention_purge`).
     #[arg(
-        long,
-        env = "RADAR_PURGE_CRON",
+        long = names::PURGE_CRON.flag,
+        env = names::PURGE_CRON.var,
         default_value = "0 3 * * *",
         value_parser = parse::cron
     )]
     pub purge_cron: CronSchedule,
     /// Snapshots (or claims) deleted per transaction by the purge.
     #[arg(
-        long,
-        env = "RADAR_PURGE_BATCH_SIZE",
+        long = names::PURGE_BATCH_SIZE.flag,
+        env = names::PURGE_BATCH_SIZE.var,
         default_value = "100",
         value_parser = parse::whole_number::<1, 10_000>
     )]

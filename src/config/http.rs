@@ -1,7 +1,7 @@
 //! The settings of the two HTTP listeners: the ANEEL endpoint and its guard (trusted
 //! proxies, allow-list, rate limit), and the operations endpoint (metrics and probes). clap
-//! parses each address, range list and limit; `HttpArgs::validate` (in `validate.rs`)
-//! checks the keys and reads the key file.
+//! parses each address, range list and limit; the wiring parses the keys and reads the key
+//! file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use secrecy::SecretString;
 
-use super::parse;
+use super::{names, parse};
 use crate::domain::{ForwardedHeader, IpRanges};
 
 /// Default of `RADAR_ANEEL_LISTEN_ADDR`.
@@ -46,8 +46,8 @@ fn listen_addr_or_off(value: &str) -> Result<ListenAddr, String> {
 pub struct HttpArgs {
     /// Address of the ANEEL endpoint (GET /quantitativointerrupcoesativas); empty turns it off.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_LISTEN_ADDR",
+        long = names::ANEEL_LISTEN_ADDR.flag,
+        env = names::ANEEL_LISTEN_ADDR.var,
         default_value = DEFAULT_ANEEL_LISTEN_ADDR,
         value_parser = listen_addr_or_off
     )]
@@ -55,21 +55,21 @@ pub struct HttpArgs {
     /// Accepted `x-api-key` values, comma-separated, each `id:secret` or `secret`. Without
     /// any key (here or in the file), only loopback clients are answered.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_API_KEYS",
+        long = names::ANEEL_API_KEYS.flag,
+        env = names::ANEEL_API_KEYS.var,
         hide_env_values = true,
         value_parser = super::oracle::parse_secret
     )]
     pub aneel_api_keys: Option<SecretString>,
     /// File of accepted `x-api-key` values (a mounted Secret): one `id:secret` or `secret`
     /// per line, `#` comments. Adds to RADAR_ANEEL_API_KEYS; read again every 10 s.
-    #[arg(long, env = "RADAR_ANEEL_API_KEYS_FILE")]
+    #[arg(long = names::ANEEL_API_KEYS_FILE.flag, env = names::ANEEL_API_KEYS_FILE.var)]
     pub aneel_api_keys_file: Option<PathBuf>,
     /// CIDR ranges (or addresses), comma-separated, of the proxies whose forwarding header
     /// names the client (the ingress's pods); empty: the connection's address is the client.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_TRUSTED_PROXIES",
+        long = names::ANEEL_TRUSTED_PROXIES.flag,
+        env = names::ANEEL_TRUSTED_PROXIES.var,
         value_name = "CIDRS",
         default_value = ""
     )]
@@ -77,16 +77,16 @@ pub struct HttpArgs {
     /// The header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239). The
     /// other one is never read.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_FORWARDED_HEADER",
+        long = names::ANEEL_FORWARDED_HEADER.flag,
+        env = names::ANEEL_FORWARDED_HEADER.var,
         default_value = "x-forwarded-for"
     )]
     pub aneel_forwarded_header: ForwardedHeader,
     /// CIDR ranges (or addresses), comma-separated, of the clients let in (ANEEL's); others
     /// get 403. Empty: every address (the key still applies).
     #[arg(
-        long,
-        env = "RADAR_ANEEL_SOURCE_RANGES",
+        long = names::ANEEL_SOURCE_RANGES.flag,
+        env = names::ANEEL_SOURCE_RANGES.var,
         value_name = "CIDRS",
         default_value = ""
     )]
@@ -94,24 +94,24 @@ pub struct HttpArgs {
     /// Requests per window for each key and for each client address, per replica; beyond
     /// it, 429. 0 turns the limit off.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_RATE_LIMIT",
+        long = names::ANEEL_RATE_LIMIT.flag,
+        env = names::ANEEL_RATE_LIMIT.var,
         default_value = DEFAULT_ANEEL_RATE_LIMIT,
         value_parser = parse::whole_number::<0, MAX_ANEEL_RATE_LIMIT>
     )]
     pub aneel_rate_limit: u32,
     /// The rate limit's window, in seconds.
     #[arg(
-        long,
-        env = "RADAR_ANEEL_RATE_LIMIT_WINDOW_SECS",
+        long = names::ANEEL_RATE_LIMIT_WINDOW_SECS.flag,
+        env = names::ANEEL_RATE_LIMIT_WINDOW_SECS.var,
         default_value = DEFAULT_ANEEL_RATE_LIMIT_WINDOW_SECS,
         value_parser = parse::secs_between::<1, 86_400>
     )]
     pub aneel_rate_limit_window_secs: Duration,
     /// Address of /metrics, /livez and /readyz; empty turns it off.
     #[arg(
-        long,
-        env = "RADAR_METRICS_LISTEN_ADDR",
+        long = names::METRICS_LISTEN_ADDR.flag,
+        env = names::METRICS_LISTEN_ADDR.var,
         default_value = DEFAULT_METRICS_LISTEN_ADDR,
         value_parser = listen_addr_or_off
     )]

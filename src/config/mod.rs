@@ -2,43 +2,47 @@
 //! parsed by clap into its type before any port is bound. A bad value stops start-up with
 //! exit code 2 and a message that names the variable and the value ([`ConfigError`]).
 //!
-//! Each setting is one typed field below: its flag, variable, default and help are written
-//! there and nowhere else. [`Settings::validate`] only checks rules between settings.
+//! Each setting is one typed field: its default and help are written there, its flag and
+//! variable are one constant of [`names`] that messages use too. [`Settings::validate`]
+//! only checks rules between settings, into plain settings structs; files (keys, TLS,
+//! secrets) are read by the wiring. This module uses no other module of the crate but
+//! `domain`.
 
 mod cli;
 mod error;
 mod hardening;
 mod history;
 pub mod http;
-mod names;
+pub mod names;
 pub mod oracle;
 mod parse;
 mod settings;
 mod validate;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
 pub use error::ConfigError;
-pub use hardening::{AdminSettings, LimitsSettings, TlsArgs};
+pub use hardening::{AdminSettings, LimitsSettings, TlsFiles, check_admin_token};
 pub use history::{
     DEFAULT_STORE_SQLITE_PATH, HistorySettings, MIN_RETENTION_DAYS, StoreKind, default_instance_id,
 };
 pub use http::HttpArgs;
-pub use names::{setting_of, variable};
-pub use oracle::OracleArgs;
+pub use names::Setting;
+pub use oracle::{OracleArgs, OracleConnection, REDACTED, Secret};
 pub use settings::{
-    CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogSettings,
+    CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogFormat, LogSettings,
     QueryBindArgs, ServiceSettings, Settings, SourceKind, SqlitePathArg,
 };
 pub use validate::{Config, HttpSettings, Invocation, SourceSettings, StoreSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings of the
-    /// subcommand (`serve` when none is named). Help, version and malformed command lines
-    /// are handled by clap, which prints them and exits (2 for a usage error).
-    pub fn load() -> Result<Invocation, ConfigError> {
-        Self::load_from(std::env::args_os())
+    /// subcommand (`serve` when none is named); `--version` prints `version`. Help,
+    /// version and malformed command lines are handled by clap, which prints them and exits
+    /// (2 for a usage error).
+    pub fn load(version: &'static str) -> Result<Invocation, ConfigError> {
+        Self::load_with(Self::command().version(version), std::env::args_os())
     }
 
     /// [`load`](Self::load) from the given arguments (the first is the program name).
@@ -47,8 +51,19 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Self::try_parse_from(cli::with_default_subcommand(args))
-            .map_err(|e| names::refused_value(&e).unwrap_or_else(|| e.exit()))?
+        Self::load_with(Self::command(), args)
+    }
+
+    fn load_with<I, T>(command: clap::Command, args: I) -> Result<Invocation, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = command
+            .try_get_matches_from(cli::with_default_subcommand(args))
+            .map_err(|e| names::refused_value(&e).unwrap_or_else(|| e.exit()))?;
+        Self::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.exit())
             .command
             .validate()
     }
@@ -183,16 +198,33 @@ mod tests {
             let var = arg.get_env().expect(id).to_string_lossy().into_owned();
             assert!(var.starts_with("RADAR_"), "{id}: {var}");
             assert!(seen.insert(var.clone()), "{var} is used twice");
-            assert_eq!(setting_of(id).0, var);
+            let flag = arg.get_long().expect(id);
+            let named = names::ALL.iter().find(|s| s.var == var).expect(&var);
+            assert_eq!(named.flag, flag, "{var}");
+            assert_eq!(
+                flag.replace('-', "_").to_uppercase(),
+                var["RADAR_".len()..],
+                "the variable is RADAR_ and the flag"
+            );
         }
+        assert_eq!(seen.len(), names::ALL.len(), "a constant no argument uses");
     }
 
     #[test]
     fn service_defaults_are_the_flags_defaults() {
         let parsed = load(&[]).unwrap().service;
         let defaults = ServiceSettings::default();
-        assert_eq!(defaults.retry(), parsed.retry());
-        assert_eq!(defaults.startup_backoff(), parsed.startup_backoff());
+        let retry = |s: &ServiceSettings| {
+            (
+                s.job_timeout,
+                s.job_max_attempts,
+                s.job_retry_backoff,
+                s.job_retry_backoff_max,
+            )
+        };
+        assert_eq!(retry(&defaults), retry(&parsed));
+        let startup = |s: &ServiceSettings| (s.startup_retry_initial, s.startup_retry_max);
+        assert_eq!(startup(&defaults), startup(&parsed));
         assert_eq!(
             (defaults.stale_after, defaults.shutdown_grace),
             (parsed.stale_after, parsed.shutdown_grace)
@@ -279,100 +311,59 @@ mod tests {
             assert!(e.to_string().contains(argv[1]), "{e}");
         }
         let c = load(&["--job-retry-backoff-ms", "30000"]).unwrap();
-        assert_eq!(c.service.retry().backoff.max, Duration::from_secs(30));
-        assert_eq!(c.service.retry().backoff.initial, Duration::from_secs(30));
+        assert_eq!(c.service.job_retry_backoff_max, Duration::from_secs(30));
+        assert_eq!(c.service.job_retry_backoff, Duration::from_secs(30));
         let c = load(&[]).unwrap();
-        assert_eq!(c.service.retry().backoff.max, Duration::from_secs(30));
+        assert_eq!(c.service.job_retry_backoff_max, Duration::from_secs(30));
         assert_eq!(c.service.stale_hard_limit, Duration::from_secs(7200));
         assert_eq!(c.service.drain_delay, Duration::from_secs(5));
         assert_eq!(c.service.admin.manual_min_interval, Duration::from_secs(30));
         assert!(c.service.admin.admin_token.is_none());
-        assert!(c.service.tls.loaded.is_none());
+        assert!(c.service.tls.tls_cert_file.is_none());
     }
 
     #[test]
-    fn the_admin_token_comes_from_the_value_or_the_file_and_is_never_shown() {
-        use secrecy::ExposeSecret;
-        let token = "s3cr3t-t0ken-0123456789";
-        let c = load(&["--admin-token", token]).unwrap();
-        assert!(c.service.admin.admin_token.is_some());
-        assert!(!format!("{c:?}").contains(token), "Debug redacts the token");
-
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        std::fs::write(&file, format!("{token}\n")).unwrap();
-        let path = file.to_str().unwrap();
-        let c = load(&["--admin-token-file", path]).unwrap();
-        assert_eq!(c.service.admin.admin_token.unwrap().expose_secret(), token);
-
-        let e = error_of(&["--admin-token", token, "--admin-token-file", path]);
-        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
-        let e = error_of(&["--admin-token", "short"]);
-        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
-        assert!(!e.to_string().contains("short"), "{e}");
-        let e = error_of(&["--admin-token-file", "/nonexistent/token"]);
-        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN_FILE");
-    }
-
-    #[test]
-    fn tls_needs_a_certificate_and_its_key_and_bad_files_name_their_setting() {
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/");
-        let f = |name: &str| format!("{fixtures}{name}");
-        let (cert, key, ca) = (f("server.pem"), f("server.key"), f("ca.pem"));
-        let c = load(&["--tls-cert-file", &cert, "--tls-key-file", &key]).unwrap();
-        let tls = c.service.tls.loaded.unwrap();
-        assert!(tls.client_ca_file.is_none());
-        assert!(
-            !format!("{tls:?}").contains("PRIVATE"),
-            "Debug never shows the key"
-        );
-        let c = load(&[
-            "--tls-cert-file",
-            &cert,
-            "--tls-key-file",
-            &key,
-            "--tls-client-ca-file",
-            &ca,
-        ])
-        .unwrap();
-        assert!(c.service.tls.loaded.unwrap().client_ca_file.is_some());
-
-        let cases: &[(&[&str], &str)] = &[
-            (&["--tls-cert-file", &cert], "RADAR_TLS_KEY_FILE"),
-            (&["--tls-key-file", &key], "RADAR_TLS_CERT_FILE"),
-            (&["--tls-client-ca-file", &ca], "RADAR_TLS_CLIENT_CA_FILE"),
-            (
-                &["--tls-cert-file", &key, "--tls-key-file", &key],
-                "RADAR_TLS_CERT_FILE",
-            ),
-            (
-                &["--tls-cert-file", &cert, "--tls-key-file", &cert],
-                "RADAR_TLS_KEY_FILE",
-            ),
+    fn per_peer_caps_stay_within_their_listener_and_keep_alive_within_the_header_timeout() {
+        let cases: &[(&[&str], &str, &str)] = &[
             (
                 &[
-                    "--tls-cert-file",
-                    "/nonexistent.pem",
-                    "--tls-key-file",
-                    &key,
+                    "--max-connections",
+                    "64",
+                    "--max-connections-per-peer",
+                    "65",
                 ],
-                "RADAR_TLS_CERT_FILE",
+                "RADAR_MAX_CONNECTIONS_PER_PEER",
+                "must be at most RADAR_MAX_CONNECTIONS (64)",
             ),
             (
-                &[
-                    "--tls-cert-file",
-                    &cert,
-                    "--tls-key-file",
-                    &key,
-                    "--tls-client-ca-file",
-                    &key,
-                ],
-                "RADAR_TLS_CLIENT_CA_FILE",
+                &["--max-streams-per-peer", "1025"],
+                "RADAR_MAX_STREAMS_PER_PEER",
+                "must be at most RADAR_MAX_STREAMS (1024)",
+            ),
+            (
+                &["--http-max-connections-per-peer", "257"],
+                "RADAR_HTTP_MAX_CONNECTIONS_PER_PEER",
+                "must be at most RADAR_HTTP_MAX_CONNECTIONS (256)",
+            ),
+            (
+                &["--http-keepalive-timeout-secs", "11"],
+                "RADAR_HTTP_KEEPALIVE_TIMEOUT_SECS",
+                "must be at most RADAR_HTTP_HEADER_READ_TIMEOUT_SECS (10 s)",
             ),
         ];
-        for (argv, setting) in cases {
-            assert_eq!(error_of(argv).setting, *setting, "{argv:?}");
+        for (argv, setting, reason) in cases {
+            let e = error_of(argv);
+            assert_eq!(e.setting, *setting, "{argv:?}");
+            assert!(e.reason.starts_with(reason), "{e}");
         }
+        let c = load(&[
+            "--max-connections",
+            "64",
+            "--max-connections-per-peer",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(c.service.limits.max_connections_per_peer, 64);
     }
 
     #[test]

@@ -1,90 +1,154 @@
-//! Finding a setting's variable and flag in clap's own argument list, so that each
-//! `RADAR_*` name is written once, in its `#[arg]`.
+//! The name of every setting: its `RADAR_*` environment variable and its command-line flag,
+//! one constant each, used both by clap's `#[arg]` and by every message naming the setting.
+//! Adding a setting is one line in the list below.
 
-use clap::CommandFactory;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use super::cli::Cli;
 use super::error::ConfigError;
 
-/// The variable and the flag of the argument `id` (a field name of the settings), from
-/// clap's argument list. Panics on an unknown id: that is a bug, caught by the tests.
-pub fn setting_of(id: &str) -> (String, String) {
-    find(|arg| arg.get_id().as_str() == id)
-        .unwrap_or_else(|| panic!("no setting with the id {id:?}"))
+/// A setting's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The environment variable, e.g. `RADAR_LISTEN_ADDR`.
+    pub var: &'static str,
+    /// The command-line flag without dashes, e.g. `listen-addr`.
+    pub flag: &'static str,
 }
 
-/// The environment variable of the argument `id`, for messages that name a setting.
-pub fn variable(id: &str) -> String {
-    setting_of(id).0
-}
-
-fn find(matches: impl Fn(&clap::Arg) -> bool) -> Option<(String, String)> {
-    let mut command = Cli::command();
-    // Arguments show their value names only once the command is built.
-    command.build();
-    // `serve` holds every setting; the other subcommands share some of them (same id, same
-    // variable and flag).
-    let found = command
-        .get_subcommands()
-        .flat_map(clap::Command::get_arguments)
-        .find(|arg| matches(arg));
-    found.map(|arg| {
-        (
-            arg.get_env()
-                .map(|e| e.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            arg.get_long().unwrap_or_default().to_owned(),
-        )
-    })
-}
-
-/// The error for the setting whose argument id is `id` (a field name of the settings).
-pub fn invalid(id: &str, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    let (setting, flag) = setting_of(id);
-    ConfigError {
-        setting,
-        flag,
-        value: value.into(),
-        reason: reason.into(),
+impl Setting {
+    /// The error for this setting: `value` is wrong because of `reason`.
+    pub fn invalid(self, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            setting: self.var.to_owned(),
+            flag: self.flag.to_owned(),
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
+}
+
+/// Declares each setting as `NAME = "flag"`; its variable is `RADAR_NAME`.
+macro_rules! settings {
+    ($($name:ident = $flag:literal;)*) => {
+        $(
+            #[doc = concat!("`RADAR_", stringify!($name), "` (`--", $flag, "`).")]
+            pub const $name: Setting = Setting {
+                var: concat!("RADAR_", stringify!($name)),
+                flag: $flag,
+            };
+        )*
+        /// Every setting with a variable.
+        pub const ALL: &[Setting] = &[$($name),*];
+    };
+}
+
+settings! {
+    LISTEN_ADDR = "listen-addr";
+    SOURCE = "source";
+    SQLITE_PATH = "sqlite-path";
+    SQLITE_CREATE_DEMO = "sqlite-create-demo";
+    AGENCY_ID = "agency-id";
+    DISTRIBUTOR_ID = "distributor-id";
+    WARMUP_CRON = "warmup-cron";
+    TIME_ZONE = "time-zone";
+    CONTACT_EMAIL = "contact-email";
+    STALE_AFTER_SECS = "stale-after-secs";
+    JOB_TIMEOUT_SECS = "job-timeout-secs";
+    JOB_MAX_ATTEMPTS = "job-max-attempts";
+    JOB_RETRY_BACKOFF_MS = "job-retry-backoff-ms";
+    STARTUP_RETRY_MAX_SECS = "startup-retry-max-secs";
+    SHUTDOWN_GRACE_SECS = "shutdown-grace-secs";
+    SHUTDOWN_DRAIN_DELAY_SECS = "shutdown-drain-delay-secs";
+    STALE_HARD_LIMIT_SECS = "stale-hard-limit-secs";
+    LOG_FORMAT = "log-format";
+    LOG_LEVEL = "log-level";
+    MAX_CONNECTIONS = "max-connections";
+    MAX_CONNECTIONS_PER_PEER = "max-connections-per-peer";
+    IDLE_TIMEOUT_SECS = "idle-timeout-secs";
+    HANDSHAKE_TIMEOUT_SECS = "handshake-timeout-secs";
+    MAX_CONNECTION_AGE_SECS = "max-connection-age-secs";
+    MAX_CONNECTION_AGE_GRACE_SECS = "max-connection-age-grace-secs";
+    KEEPALIVE_INTERVAL_SECS = "keepalive-interval-secs";
+    KEEPALIVE_TIMEOUT_SECS = "keepalive-timeout-secs";
+    MAX_CONCURRENT_STREAMS = "max-concurrent-streams";
+    MAX_CALLS_PER_CONNECTION = "max-calls-per-connection";
+    MAX_REQUEST_BYTES = "max-request-bytes";
+    RPC_TIMEOUT_SECS = "rpc-timeout-secs";
+    MAX_STREAMS = "max-streams";
+    MAX_STREAMS_PER_PEER = "max-streams-per-peer";
+    HTTP_MAX_CONNECTIONS = "http-max-connections";
+    HTTP_MAX_CONNECTIONS_PER_PEER = "http-max-connections-per-peer";
+    HTTP_HEADER_READ_TIMEOUT_SECS = "http-header-read-timeout-secs";
+    HTTP_KEEPALIVE_TIMEOUT_SECS = "http-keepalive-timeout-secs";
+    ADMIN_TOKEN = "admin-token";
+    ADMIN_TOKEN_FILE = "admin-token-file";
+    MANUAL_TRIGGER_MIN_INTERVAL_SECS = "manual-trigger-min-interval-secs";
+    TLS_CERT_FILE = "tls-cert-file";
+    TLS_KEY_FILE = "tls-key-file";
+    TLS_CLIENT_CA_FILE = "tls-client-ca-file";
+    STORE = "store";
+    STORE_SQLITE_PATH = "store-sqlite-path";
+    STORE_TIMEOUT_SECS = "store-timeout-secs";
+    INSTANCE_ID = "instance-id";
+    HISTORY_RETENTION_DAYS = "history-retention-days";
+    HISTORY_CACHE_CAPACITY = "history-cache-capacity";
+    HISTORY_CACHE_TTL_SECS = "history-cache-ttl-secs";
+    CLAIM_WAIT_SECS = "claim-wait-secs";
+    CLAIM_POLL_MS = "claim-poll-ms";
+    PURGE_CRON = "purge-cron";
+    PURGE_BATCH_SIZE = "purge-batch-size";
+    ANEEL_LISTEN_ADDR = "aneel-listen-addr";
+    ANEEL_API_KEYS = "aneel-api-keys";
+    ANEEL_API_KEYS_FILE = "aneel-api-keys-file";
+    ANEEL_TRUSTED_PROXIES = "aneel-trusted-proxies";
+    ANEEL_FORWARDED_HEADER = "aneel-forwarded-header";
+    ANEEL_SOURCE_RANGES = "aneel-source-ranges";
+    ANEEL_RATE_LIMIT = "aneel-rate-limit";
+    ANEEL_RATE_LIMIT_WINDOW_SECS = "aneel-rate-limit-window-secs";
+    METRICS_LISTEN_ADDR = "metrics-listen-addr";
+    ORACLE_CONNECT_STRING = "oracle-connect-string";
+    ORACLE_USER = "oracle-user";
+    ORACLE_PASSWORD = "oracle-password";
+    ORACLE_PASSWORD_FILE = "oracle-password-file";
+    ORACLE_CLIENT_LIB_DIR = "oracle-client-lib-dir";
+    ORACLE_POOL_MIN = "oracle-pool-min";
+    ORACLE_POOL_MAX = "oracle-pool-max";
+    ORACLE_PING_INTERVAL_SECS = "oracle-ping-interval-secs";
+    ORACLE_STMT_CACHE_SIZE = "oracle-stmt-cache-size";
+    ORACLE_CALL_TIMEOUT_SECS = "oracle-call-timeout-secs";
 }
 
 /// The setting, value and reason of a value clap refused; `None` for every other clap error
-/// (help, version, unknown flags), which clap reports itself.
-pub fn refused_value(error: &clap::Error) -> Option<ConfigError> {
-    {
-        let text = |kind| match error.get(kind) {
-            Some(ContextValue::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let reason = match error.kind() {
-            ErrorKind::ValueValidation => std::error::Error::source(error)?.to_string(),
-            ErrorKind::InvalidValue => match error.get(ContextKind::ValidValue) {
-                Some(ContextValue::Strings(valid)) => format!(
-                    "expected {}",
-                    valid
-                        .iter()
-                        .map(|v| format!("`{v}`"))
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ),
-                _ => "not one of the accepted values".to_owned(),
-            },
-            _ => return None,
-        };
-        let arg = text(ContextKind::InvalidArg)?;
-        let (setting, flag) = find(|a| a.to_string() == arg)?;
-        // A positional argument (`completions SHELL`) is no setting: clap's own message
-        // names it and lists the values it takes.
-        if flag.is_empty() {
-            return None;
-        }
-        Some(ConfigError {
-            setting,
-            flag,
-            value: text(ContextKind::InvalidValue).unwrap_or_default(),
-            reason,
-        })
-    }
+/// (help, version, unknown flags), which clap reports itself. A flag without a variable
+/// (`--scale`) is named by its flag alone.
+pub(super) fn refused_value(error: &clap::Error) -> Option<ConfigError> {
+    let text = |kind| match error.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let reason = match error.kind() {
+        ErrorKind::ValueValidation => std::error::Error::source(error)?.to_string(),
+        ErrorKind::InvalidValue => match error.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(valid)) => format!(
+                "expected {}",
+                valid
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            _ => "not one of the accepted values".to_owned(),
+        },
+        _ => return None,
+    };
+    // clap shows the argument as `--listen-addr <LISTEN_ADDR>`.
+    let arg = text(ContextKind::InvalidArg)?;
+    let flag = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let setting = ALL.iter().find(|s| s.flag == flag).map_or("", |s| s.var);
+    Some(ConfigError {
+        setting: setting.to_owned(),
+        flag: flag.to_owned(),
+        value: text(ContextKind::InvalidValue).unwrap_or_default(),
+        reason,
+    })
 }

@@ -1,7 +1,8 @@
 //! The `RADAR_ORACLE_*` settings: clap parses each into its type and checks its bounds;
 //! `OracleArgs::validate` (in `validate.rs`) checks the rules between them (credentials
 //! present, exactly one of password and password file, pool minimum at most the maximum)
-//! and reads the password file. `server` hands the result to the Oracle adapter.
+//! into an [`OracleConnection`]. The wiring reads the password file and hands the result
+//! to the Oracle adapter.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,10 +10,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::names;
 use super::parse::{secs_between, whole_number};
-
-/// All the Oracle settings' variables at once, as messages name them.
-pub const VARIABLES: &str = "RADAR_ORACLE_*";
 
 /// Shown instead of a password in errors and in `Debug`.
 pub const REDACTED: &str = "<redacted>";
@@ -20,44 +19,44 @@ pub const REDACTED: &str = "<redacted>";
 /// The Oracle settings. Flattened into the service's CLI; validated with
 /// [`OracleArgs::validate`] only when the source is `oracle`. The password is a
 /// [`SecretString`]: `Debug` shows it redacted and nothing in this crate logs it.
-#[derive(Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Oracle source (RADAR_SOURCE=oracle)")]
 pub struct OracleArgs {
     /// Connect string: Easy Connect (`host:1521/service`) or a tnsnames alias.
-    #[arg(long = "oracle-connect-string", env = "RADAR_ORACLE_CONNECT_STRING")]
+    #[arg(long = names::ORACLE_CONNECT_STRING.flag, env = names::ORACLE_CONNECT_STRING.var)]
     pub connect_string: Option<String>,
 
     /// Database user of the service's own schema.
-    #[arg(long = "oracle-user", env = "RADAR_ORACLE_USER")]
+    #[arg(long = names::ORACLE_USER.flag, env = names::ORACLE_USER.var)]
     pub user: Option<String>,
 
     /// Password of the user. Prefer RADAR_ORACLE_PASSWORD_FILE in Kubernetes.
     #[arg(
-        long = "oracle-password",
-        env = "RADAR_ORACLE_PASSWORD",
+        long = names::ORACLE_PASSWORD.flag,
+        env = names::ORACLE_PASSWORD.var,
         hide_env_values = true,
         value_parser = parse_secret
     )]
     pub password: Option<SecretString>,
 
     /// File holding the password (a mounted Secret); one trailing newline is ignored.
-    #[arg(long = "oracle-password-file", env = "RADAR_ORACLE_PASSWORD_FILE")]
+    #[arg(long = names::ORACLE_PASSWORD_FILE.flag, env = names::ORACLE_PASSWORD_FILE.var)]
     pub password_file: Option<PathBuf>,
 
     /// Directory of the Oracle Client library (Instant Client). Without it, the library is
     /// searched on LD_LIBRARY_PATH and the system paths. Not checked at start-up: a missing
     /// directory fails the runs (DPI-1047, naming it), not the service.
     #[arg(
-        long = "oracle-client-lib-dir",
-        env = "RADAR_ORACLE_CLIENT_LIB_DIR",
+        long = names::ORACLE_CLIENT_LIB_DIR.flag,
+        env = names::ORACLE_CLIENT_LIB_DIR.var,
         value_parser = client_lib_dir
     )]
     pub client_lib_dir: Option<PathBuf>,
 
     /// Sessions the pool keeps open (0 to 1000, at most the pool maximum).
     #[arg(
-        long = "oracle-pool-min",
-        env = "RADAR_ORACLE_POOL_MIN",
+        long = names::ORACLE_POOL_MIN.flag,
+        env = names::ORACLE_POOL_MIN.var,
         default_value = "1",
         value_parser = whole_number::<0, 1000>
     )]
@@ -65,8 +64,8 @@ pub struct OracleArgs {
 
     /// Most sessions the pool opens (1 to 1000).
     #[arg(
-        long = "oracle-pool-max",
-        env = "RADAR_ORACLE_POOL_MAX",
+        long = names::ORACLE_POOL_MAX.flag,
+        env = names::ORACLE_POOL_MAX.var,
         default_value = "4",
         value_parser = whole_number::<1, 1000>
     )]
@@ -74,9 +73,9 @@ pub struct OracleArgs {
 
     /// Idle seconds after which a pooled session is pinged before use (1 to 86400).
     #[arg(
-        long = "oracle-ping-interval-secs",
+        long = names::ORACLE_PING_INTERVAL_SECS.flag,
         value_name = "PING_INTERVAL_SECS",
-        env = "RADAR_ORACLE_PING_INTERVAL_SECS",
+        env = names::ORACLE_PING_INTERVAL_SECS.var,
         default_value = "60",
         value_parser = secs_between::<1, 86_400>
     )]
@@ -84,8 +83,8 @@ pub struct OracleArgs {
 
     /// Statements kept parsed per session (0 to 10000).
     #[arg(
-        long = "oracle-stmt-cache-size",
-        env = "RADAR_ORACLE_STMT_CACHE_SIZE",
+        long = names::ORACLE_STMT_CACHE_SIZE.flag,
+        env = names::ORACLE_STMT_CACHE_SIZE.var,
         default_value = "20",
         value_parser = whole_number::<0, 10_000>
     )]
@@ -95,9 +94,9 @@ pub struct OracleArgs {
     /// (1 to 3600). A whole fetch is abandoned after 3 x this + 5 s, which must stay below
     /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
-        long = "oracle-call-timeout-secs",
+        long = names::ORACLE_CALL_TIMEOUT_SECS.flag,
         value_name = "CALL_TIMEOUT_SECS",
-        env = "RADAR_ORACLE_CALL_TIMEOUT_SECS",
+        env = names::ORACLE_CALL_TIMEOUT_SECS.var,
         default_value = "15",
         value_parser = secs_between::<1, 3600>
     )]
@@ -123,48 +122,55 @@ fn client_lib_dir(value: &str) -> Result<PathBuf, String> {
     Ok(value.into())
 }
 
-impl fmt::Debug for OracleArgs {
+/// A secret as configured: the value itself, or a file (a mounted Secret) that the wiring
+/// reads. `Debug` never shows the value.
+#[derive(Clone)]
+pub enum Secret {
+    /// Given directly.
+    Value(SecretString),
+    /// To be read from this file (one trailing newline ignored).
+    File(PathBuf),
+}
+
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OracleArgs")
-            .field("connect_string", &self.connect_string)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| REDACTED))
-            .field("password_file", &self.password_file)
-            .field("client_lib_dir", &self.client_lib_dir)
-            .field("pool_min", &self.pool_min)
-            .field("pool_max", &self.pool_max)
-            .field("ping_interval", &self.ping_interval)
-            .field("stmt_cache_size", &self.stmt_cache_size)
-            .field("call_timeout", &self.call_timeout)
-            .finish()
+        match self {
+            Self::Value(_) => f.write_str(REDACTED),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
     }
 }
 
-impl OracleArgs {
+/// The Oracle settings once validated: every required value present.
+#[derive(Debug, Clone)]
+pub struct OracleConnection {
+    /// Connect string: Easy Connect or a tnsnames alias.
+    pub connect_string: String,
+    /// The service's own schema.
+    pub user: String,
+    /// The password, or the file that holds it.
+    pub password: Secret,
+    /// Directory of the Oracle Client library; `None` searches the system paths.
+    pub client_lib_dir: Option<PathBuf>,
+    /// Sessions the pool keeps open.
+    pub pool_min: u32,
+    /// Most sessions the pool opens.
+    pub pool_max: u32,
+    /// Idle time after which a pooled session is pinged before use.
+    pub ping_interval: Duration,
+    /// Statements kept parsed per session.
+    pub stmt_cache_size: u32,
+    /// Longest single database round trip.
+    pub call_timeout: Duration,
+}
+
+impl OracleConnection {
     /// How long one fetch may take in all before the adapter abandons it: pool creation or
     /// the wait for a session, then the query, each bounded by the call timeout, plus slack
     /// (3 x `call_timeout` + 5 s). The job's attempt timeout must be longer, or it would cut
     /// every slow fetch short before the adapter can say why.
     pub fn fetch_deadline(&self) -> Duration {
         self.call_timeout.saturating_mul(3) + Duration::from_secs(5)
-    }
-
-    /// The connect string, once [`validate`](Self::validate) has passed.
-    pub fn connect_string(&self) -> &str {
-        self.connect_string.as_deref().unwrap_or_default()
-    }
-
-    /// The user, once [`validate`](Self::validate) has passed.
-    pub fn user(&self) -> &str {
-        self.user.as_deref().unwrap_or_default()
-    }
-
-    /// The password (read from the file if that was given), once
-    /// [`validate`](Self::validate) has passed.
-    pub fn password(&self) -> SecretString {
-        self.password
-            .clone()
-            .unwrap_or_else(|| SecretString::from(""))
     }
 }
 
@@ -201,14 +207,14 @@ mod tests {
         }
     }
 
-    fn oracle(extra: &[&str]) -> OracleArgs {
+    fn oracle(extra: &[&str]) -> OracleConnection {
         match load(extra).unwrap().source {
             SourceSettings::Oracle(o) => o,
             other @ SourceSettings::Sqlite { .. } => panic!("{other:?}"),
         }
     }
 
-    fn good() -> OracleArgs {
+    fn good() -> OracleConnection {
         oracle(&[])
     }
 
@@ -233,9 +239,9 @@ mod tests {
     #[test]
     fn defaults_match_the_documentation() {
         let s = good();
-        assert_eq!(s.connect_string(), "db:1521/OMS");
-        assert_eq!(s.user(), "RADAR");
-        assert_eq!(s.password().expose_secret(), PASSWORD);
+        assert_eq!(s.connect_string, "db:1521/OMS");
+        assert_eq!(s.user, "RADAR");
+        assert!(matches!(&s.password, Secret::Value(p) if p.expose_secret() == PASSWORD));
         assert_eq!((s.pool_min, s.pool_max), (1, 4));
         assert_eq!(s.ping_interval, Duration::from_secs(60));
         assert_eq!(s.stmt_cache_size, 20);
@@ -312,43 +318,6 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(empty.value, "<redacted>");
-    }
-
-    #[test]
-    fn password_file_is_read_and_its_trailing_newline_trimmed() {
-        for content in ["from-file\n", "from-file\r\n", "from-file"] {
-            let file = password_file(content);
-            let s = OracleArgs {
-                password: None,
-                password_file: Some(file.path().to_path_buf()),
-                ..parsed()
-            }
-            .validate()
-            .unwrap();
-            assert_eq!(s.password().expose_secret(), "from-file");
-        }
-    }
-
-    #[test]
-    fn password_file_must_exist_and_not_be_empty() {
-        let empty = password_file("\n");
-        let missing = empty.path().with_extension("missing");
-        for (path, why) in [
-            (empty.path().to_path_buf(), "empty"),
-            (missing, "cannot read"),
-        ] {
-            let e = OracleArgs {
-                password: None,
-                password_file: Some(path.clone()),
-                ..parsed()
-            }
-            .validate()
-            .unwrap_err();
-            assert_eq!(e.setting, "RADAR_ORACLE_PASSWORD_FILE");
-            assert_eq!(e.flag, "oracle-password-file");
-            assert_eq!(e.value, path.display().to_string());
-            assert!(e.reason.contains(why), "{e}");
-        }
     }
 
     #[test]

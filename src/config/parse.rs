@@ -64,8 +64,19 @@ pub fn time_zone(value: &str) -> Result<chrono_tz::Tz, String> {
 }
 
 /// A cron expression, parsed once.
-pub fn cron(value: &str) -> Result<crate::scheduler::CronSchedule, String> {
-    crate::scheduler::CronSchedule::parse(value).map_err(|e| e.reason)
+pub fn cron(value: &str) -> Result<crate::domain::CronSchedule, String> {
+    crate::domain::CronSchedule::parse(value).map_err(|e| e.reason)
+}
+
+/// A log filter in `tracing`'s EnvFilter syntax: comma-separated directives, each checked
+/// here so that logging starts with exactly what was asked.
+pub fn log_filter(value: &str) -> Result<String, String> {
+    for directive in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        directive
+            .parse::<tracing_subscriber::filter::Directive>()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(value.to_owned())
 }
 
 /// An e-mail address of at most [`MAX_EMAIL_LEN`] characters, trimmed.
@@ -95,7 +106,7 @@ fn looks_like_email(s: &str) -> bool {
 /// The scale of the demo database: a number greater than 0 and at most the generator's
 /// largest, checked here so that a bad scale is a usage error (exit 2).
 pub fn demo_scale(value: &str) -> Result<f64, String> {
-    use crate::source::sqlite::MAX_DEMO_SCALE;
+    use crate::domain::MAX_DEMO_SCALE;
     match value.trim().parse::<f64>() {
         Ok(scale) if scale.is_finite() && scale > 0.0 && scale <= MAX_DEMO_SCALE => Ok(scale),
         _ => Err(format!(

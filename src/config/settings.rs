@@ -8,14 +8,12 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use clap::{Args, FromArgMatches, ValueEnum};
 
-use super::hardening::{AdminSettings, LimitsSettings, TlsArgs};
+use super::hardening::{AdminSettings, LimitsSettings, TlsFiles};
 use super::history::HistorySettings;
 use super::http::HttpArgs;
 use super::oracle::OracleArgs;
-use super::parse;
-use crate::domain::{AG_ID_RORAIMA, DIST_RORAIMA, QueryBinds};
-use crate::scheduler::{Backoff, CronSchedule, RetryPolicy};
-use crate::telemetry::{LogFilter, LogFormat};
+use super::{names, parse};
+use crate::domain::{AG_ID_RORAIMA, CronSchedule, DIST_RORAIMA, QueryBinds};
 
 /// Default of `RADAR_SQLITE_PATH`: the embedded demo database, relative to the working
 /// directory.
@@ -61,16 +59,16 @@ fn create_demo(value: &str) -> Result<CreateDemo, String> {
 pub struct Settings {
     /// Address the gRPC server listens on.
     #[arg(
-        long,
-        env = "RADAR_LISTEN_ADDR",
+        long = names::LISTEN_ADDR.flag,
+        env = names::LISTEN_ADDR.var,
         default_value = "127.0.0.1:50051",
         value_parser = parse::trimmed::<SocketAddr>
     )]
     pub listen_addr: SocketAddr,
     /// Data source: `sqlite` (embedded, default) or `oracle` (production).
     #[arg(
-        long,
-        env = "RADAR_SOURCE",
+        long = names::SOURCE.flag,
+        env = names::SOURCE.var,
         value_enum,
         default_value = "sqlite",
         hide_possible_values = true
@@ -83,8 +81,8 @@ pub struct Settings {
     /// default path, so a mistyped path fails instead of serving synthetic data), `true`,
     /// `false`.
     #[arg(
-        long,
-        env = "RADAR_SQLITE_CREATE_DEMO",
+        long = names::SQLITE_CREATE_DEMO.flag,
+        env = names::SQLITE_CREATE_DEMO.var,
         default_value = "auto",
         value_parser = create_demo
     )]
@@ -110,7 +108,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Args)]
 pub struct SqlitePathArg {
     /// Path of the SQLite database.
-    #[arg(long, env = "RADAR_SQLITE_PATH", default_value = DEFAULT_SQLITE_PATH)]
+    #[arg(long = names::SQLITE_PATH.flag, env = names::SQLITE_PATH.var, default_value = DEFAULT_SQLITE_PATH)]
     pub sqlite_path: PathBuf,
 }
 
@@ -119,16 +117,16 @@ pub struct SqlitePathArg {
 pub struct QueryBindArgs {
     /// `AGENCY_EVENT.AG_ID` of the distributor's events.
     #[arg(
-        long,
-        env = "RADAR_AGENCY_ID",
+        long = names::AGENCY_ID.flag,
+        env = names::AGENCY_ID.var,
         default_value_t = AG_ID_RORAIMA,
         value_parser = parse::positive::<i64>
     )]
     pub agency_id: i64,
     /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
     #[arg(
-        long,
-        env = "RADAR_DISTRIBUTOR_ID",
+        long = names::DISTRIBUTOR_ID.flag,
+        env = names::DISTRIBUTOR_ID.var,
         default_value = DIST_RORAIMA,
         value_parser = parse::not_blank
     )]
@@ -150,42 +148,42 @@ impl QueryBindArgs {
 pub struct ServiceSettings {
     /// Cron of the cache warm-up: 5 fields, or 6 with seconds first.
     #[arg(
-        long,
-        env = "RADAR_WARMUP_CRON",
+        long = names::WARMUP_CRON.flag,
+        env = names::WARMUP_CRON.var,
         default_value = "*/30 * * * *",
         value_parser = parse::cron
     )]
     pub warmup_cron: CronSchedule,
     /// IANA time zone the cron expressions are read in.
     #[arg(
-        long,
-        env = "RADAR_TIME_ZONE",
+        long = names::TIME_ZONE.flag,
+        env = names::TIME_ZONE.var,
         default_value = "America/Sao_Paulo",
         value_parser = parse::time_zone
     )]
     pub time_zone: Tz,
     /// `emailIndisponibilidade` of every answer (at most 50 characters).
     #[arg(
-        long,
-        env = "RADAR_CONTACT_EMAIL",
+        long = names::CONTACT_EMAIL.flag,
+        env = names::CONTACT_EMAIL.var,
         default_value = "cop@roraimaenergia.com.br",
         value_parser = parse::email
     )]
     pub contact_email: String,
     /// A snapshot older than this is reported stale.
     #[arg(
-        long = "stale-after-secs",
+        long = names::STALE_AFTER_SECS.flag,
         value_name = "STALE_AFTER_SECS",
-        env = "RADAR_STALE_AFTER_SECS",
+        env = names::STALE_AFTER_SECS.var,
         default_value = "3600",
         value_parser = parse::secs_between::<1, 604_800>
     )]
     pub stale_after: Duration,
     /// Limit of one warm-up attempt.
     #[arg(
-        long = "job-timeout-secs",
+        long = names::JOB_TIMEOUT_SECS.flag,
         value_name = "JOB_TIMEOUT_SECS",
-        env = "RADAR_JOB_TIMEOUT_SECS",
+        env = names::JOB_TIMEOUT_SECS.var,
         default_value = "60",
         // Room above the Oracle fetch deadline at the largest call timeout (3 x 3600 + 5 s).
         value_parser = parse::secs_between::<1, 21_600>
@@ -193,17 +191,17 @@ pub struct ServiceSettings {
     pub job_timeout: Duration,
     /// Attempts per run for transient failures.
     #[arg(
-        long,
-        env = "RADAR_JOB_MAX_ATTEMPTS",
+        long = names::JOB_MAX_ATTEMPTS.flag,
+        env = names::JOB_MAX_ATTEMPTS.var,
         default_value = "3",
         value_parser = parse::whole_number::<1, 10>
     )]
     pub job_max_attempts: u32,
     /// Pause after the first failed attempt of a run (doubled after each).
     #[arg(
-        long = "job-retry-backoff-ms",
+        long = names::JOB_RETRY_BACKOFF_MS.flag,
         value_name = "JOB_RETRY_BACKOFF_MS",
-        env = "RADAR_JOB_RETRY_BACKOFF_MS",
+        env = names::JOB_RETRY_BACKOFF_MS.var,
         default_value = "1000",
         value_parser = parse::millis_between::<1, 30_000>
     )]
@@ -214,9 +212,9 @@ pub struct ServiceSettings {
     pub job_retry_backoff_max: Duration,
     /// Cap of the pause between start-up warm-ups while no snapshot has loaded.
     #[arg(
-        long = "startup-retry-max-secs",
+        long = names::STARTUP_RETRY_MAX_SECS.flag,
         value_name = "STARTUP_RETRY_MAX_SECS",
-        env = "RADAR_STARTUP_RETRY_MAX_SECS",
+        env = names::STARTUP_RETRY_MAX_SECS.var,
         default_value = "60",
         value_parser = parse::secs_between::<1, 3600>
     )]
@@ -229,9 +227,9 @@ pub struct ServiceSettings {
     pub history: HistorySettings,
     /// Time given to in-flight RPCs to finish on shutdown.
     #[arg(
-        long = "shutdown-grace-secs",
+        long = names::SHUTDOWN_GRACE_SECS.flag,
         value_name = "SHUTDOWN_GRACE_SECS",
-        env = "RADAR_SHUTDOWN_GRACE_SECS",
+        env = names::SHUTDOWN_GRACE_SECS.var,
         default_value = "10",
         value_parser = parse::secs_between::<1, 600>
     )]
@@ -239,9 +237,9 @@ pub struct ServiceSettings {
     /// Time the service keeps accepting and answering after SIGTERM, NOT_SERVING, so the
     /// orchestrator can update its endpoints, before it closes the listener and drains.
     #[arg(
-        long = "shutdown-drain-delay-secs",
+        long = names::SHUTDOWN_DRAIN_DELAY_SECS.flag,
         value_name = "SHUTDOWN_DRAIN_DELAY_SECS",
-        env = "RADAR_SHUTDOWN_DRAIN_DELAY_SECS",
+        env = names::SHUTDOWN_DRAIN_DELAY_SECS.var,
         default_value = "5",
         value_parser = parse::secs_between::<0, 300>
     )]
@@ -249,9 +247,9 @@ pub struct ServiceSettings {
     /// Age beyond which the live answer is ANEEL's error answer instead of old numbers
     /// (at least RADAR_STALE_AFTER_SECS).
     #[arg(
-        long = "stale-hard-limit-secs",
+        long = names::STALE_HARD_LIMIT_SECS.flag,
         value_name = "STALE_HARD_LIMIT_SECS",
-        env = "RADAR_STALE_HARD_LIMIT_SECS",
+        env = names::STALE_HARD_LIMIT_SECS.var,
         default_value = "7200",
         value_parser = parse::secs_between::<1, 604_800>
     )]
@@ -264,7 +262,7 @@ pub struct ServiceSettings {
     pub admin: AdminSettings,
     /// TLS of the gRPC listener.
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub tls: TlsFiles,
 }
 
 impl Default for ServiceSettings {
@@ -278,36 +276,14 @@ impl Default for ServiceSettings {
     }
 }
 
-impl ServiceSettings {
-    /// Attempts, timeout and backoff of each job run.
-    pub fn retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            attempt_timeout: self.job_timeout,
-            max_attempts: self.job_max_attempts,
-            backoff: Backoff {
-                initial: self.job_retry_backoff,
-                max: self.job_retry_backoff_max,
-            },
-        }
-    }
-
-    /// Backoff of the start-up warm-up until a snapshot loads.
-    pub fn startup_backoff(&self) -> Backoff {
-        Backoff {
-            initial: self.startup_retry_initial.min(self.startup_retry_max),
-            max: self.startup_retry_max,
-        }
-    }
-}
-
 /// Logging settings.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {
     /// Log format: `plain` or `json`.
     #[arg(
-        long = "log-format",
+        long = names::LOG_FORMAT.flag,
         value_name = "LOG_FORMAT",
-        env = "RADAR_LOG_FORMAT",
+        env = names::LOG_FORMAT.var,
         value_enum,
         default_value = "plain",
         hide_possible_values = true
@@ -316,10 +292,20 @@ pub struct LogSettings {
     /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `radar_interrupcoes=debug`).
     /// Dependencies log at `warn` unless named (e.g. `info,tokio_cron_scheduler=info`).
     #[arg(
-        long = "log-level",
+        long = names::LOG_LEVEL.flag,
         value_name = "LOG_LEVEL",
-        env = "RADAR_LOG_LEVEL",
-        default_value = "info"
+        env = names::LOG_LEVEL.var,
+        default_value = "info",
+        value_parser = parse::log_filter
     )]
-    pub filter: LogFilter,
+    pub filter: String,
+}
+
+/// The log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
 }

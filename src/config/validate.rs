@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -13,13 +12,12 @@ use super::error::ConfigError;
 use super::hardening;
 use super::history::StoreKind;
 use super::http::HttpArgs;
-use super::names::{invalid, variable};
-use super::oracle::{OracleArgs, REDACTED};
+use super::names::{self, Setting};
+use super::oracle::{OracleArgs, OracleConnection, REDACTED, Secret};
 use super::settings::{
     CreateDemo, DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings, SourceKind,
 };
 use crate::domain::{ForwardedHeader, IpRanges, QueryBinds};
-use crate::http::{ApiKeys, KeyStore};
 
 /// Which data source the service reads, validated.
 #[derive(Debug, Clone)]
@@ -32,7 +30,7 @@ pub enum SourceSettings {
         create_demo: bool,
     },
     /// The production Oracle database.
-    Oracle(OracleArgs),
+    Oracle(OracleConnection),
 }
 
 /// What the command line asks for, with its settings validated.
@@ -53,8 +51,8 @@ pub enum Invocation {
     },
     /// Check the Oracle source.
     CheckOracle {
-        /// The validated Oracle settings (password read).
-        oracle: OracleArgs,
+        /// The validated Oracle settings.
+        oracle: OracleConnection,
         /// The binds of the query.
         binds: QueryBinds,
         /// Logging.
@@ -105,7 +103,7 @@ pub enum StoreSettings {
         path: PathBuf,
     },
     /// The service's own Oracle schema, with these connection settings.
-    Oracle(OracleArgs),
+    Oracle(OracleConnection),
 }
 
 /// The validated configuration.
@@ -132,8 +130,10 @@ pub struct Config {
 pub struct HttpSettings {
     /// Address of the ANEEL endpoint; `None` when turned off.
     pub aneel_listen_addr: Option<SocketAddr>,
-    /// Accepted keys of the ANEEL endpoint (the key file is read again while running).
-    pub api_keys: Arc<KeyStore>,
+    /// Accepted keys of the ANEEL endpoint as configured (the wiring parses them).
+    pub api_keys: Option<SecretString>,
+    /// File of further keys (the wiring reads it, and again while running).
+    pub api_keys_file: Option<PathBuf>,
     /// Proxies whose forwarding header names the ANEEL endpoint's client.
     pub trusted_proxies: IpRanges,
     /// The header they write.
@@ -149,19 +149,18 @@ pub struct HttpSettings {
 }
 
 impl Settings {
-    /// Checks the rules between settings (each value alone was checked by clap) and reads
-    /// the Oracle password file; the first broken rule is the error.
+    /// Checks the rules between settings (each value alone was checked by clap); the first
+    /// broken rule is the error.
     pub fn validate(self) -> Result<Config, ConfigError> {
         let history = &self.service.history;
         // The wait and a query of our own both happen within one attempt.
         if history.claim_wait >= self.service.job_timeout {
-            return Err(invalid(
-                "claim_wait",
+            return Err(names::CLAIM_WAIT_SECS.invalid(
                 history.claim_wait.as_secs().to_string(),
                 format!(
                     "must be below {} ({} s): the wait and a query of our own both happen \
                      within one attempt",
-                    variable("job_timeout"),
+                    names::JOB_TIMEOUT_SECS.var,
                     self.service.job_timeout.as_secs()
                 ),
             ));
@@ -189,12 +188,11 @@ impl Settings {
                 // error.
                 let deadline = oracle.fetch_deadline();
                 if self.service.job_timeout <= deadline {
-                    return Err(invalid(
-                        "job_timeout",
+                    return Err(names::JOB_TIMEOUT_SECS.invalid(
                         self.service.job_timeout.as_secs().to_string(),
                         format!(
                             "must exceed 3 x {} + 5 = {} s; raise it or lower {0}",
-                            variable("call_timeout"),
+                            names::ORACLE_CALL_TIMEOUT_SECS.var,
                             deadline.as_secs()
                         ),
                     ));
@@ -202,12 +200,22 @@ impl Settings {
                 SourceSettings::Oracle(oracle)
             }
         };
-        let mut service = self.service;
-        hardening::check(&mut service)?;
-        let http = self.http.validate()?;
+        let service = &self.service;
+        if service.stale_hard_limit < service.stale_after {
+            return Err(names::STALE_HARD_LIMIT_SECS.invalid(
+                service.stale_hard_limit.as_secs().to_string(),
+                format!(
+                    "must be at least {} ({} s)",
+                    names::STALE_AFTER_SECS.var,
+                    service.stale_after.as_secs()
+                ),
+            ));
+        }
+        hardening::check(&service.limits, &service.admin, &service.tls)?;
+        let http = self.http.validate();
         Ok(Config {
             listen_addr: self.listen_addr,
-            service,
+            service: self.service,
             source,
             store,
             binds: self.binds.binds(),
@@ -218,113 +226,86 @@ impl Settings {
 }
 
 impl HttpArgs {
-    /// Checks the keys and reads the key file. Errors never show a key.
-    pub fn validate(self) -> Result<HttpSettings, ConfigError> {
-        let from_setting = match &self.aneel_api_keys {
-            Some(keys) => ApiKeys::parse(keys.expose_secret())
-                .map_err(|reason| invalid("aneel_api_keys", REDACTED, reason))?,
-            None => ApiKeys::default(),
-        };
-        let api_keys = match self.aneel_api_keys_file {
-            Some(path) => KeyStore::with_file(from_setting, path.clone()).map_err(|reason| {
-                invalid("aneel_api_keys_file", path.display().to_string(), reason)
-            })?,
-            None => KeyStore::from(from_setting),
-        };
-        Ok(HttpSettings {
+    /// The HTTP settings (the wiring parses the keys and reads the key file).
+    pub fn validate(self) -> HttpSettings {
+        HttpSettings {
             aneel_listen_addr: self.aneel_listen_addr.0,
-            api_keys: Arc::new(api_keys),
+            api_keys: self.aneel_api_keys,
+            api_keys_file: self.aneel_api_keys_file,
             trusted_proxies: self.aneel_trusted_proxies,
             forwarded_header: self.aneel_forwarded_header,
             source_ranges: self.aneel_source_ranges,
             rate_limit: (self.aneel_rate_limit > 0).then_some(self.aneel_rate_limit),
             rate_limit_window: self.aneel_rate_limit_window_secs,
             metrics_listen_addr: self.metrics_listen_addr.0,
-        })
+        }
     }
 }
 
 impl OracleArgs {
-    /// Checks the rules between the settings and reads the password file into the
-    /// password. Call it only when Oracle is used (`RADAR_SOURCE=oracle`, `check-oracle`):
-    /// the other sources need none of this.
-    pub fn validate(mut self) -> Result<Self, ConfigError> {
-        required(
-            "connect_string",
-            self.connect_string.as_deref(),
+    /// Checks the rules between the settings: connect string and user present, exactly one
+    /// of password and password file, pool minimum at most the maximum. Call it only when
+    /// Oracle is used (`RADAR_SOURCE=oracle`, `check-oracle`): the other sources need none
+    /// of this.
+    pub fn validate(self) -> Result<OracleConnection, ConfigError> {
+        let connect_string = required(
+            names::ORACLE_CONNECT_STRING,
+            self.connect_string,
             "required for the Oracle source, e.g. db-host:1521/OMSPRD",
         )?;
-        required(
-            "user",
-            self.user.as_deref(),
+        let user = required(
+            names::ORACLE_USER,
+            self.user,
             "required for the Oracle source: the service's own schema",
         )?;
-        self.password = Some(password(
-            self.password.take(),
-            self.password_file.as_deref(),
-        )?);
+        let password = password(self.password, self.password_file)?;
         if self.pool_min > self.pool_max {
-            return Err(invalid(
-                "pool_min",
+            return Err(names::ORACLE_POOL_MIN.invalid(
                 self.pool_min.to_string(),
                 format!(
                     "must not exceed {} ({})",
-                    variable("pool_max"),
+                    names::ORACLE_POOL_MAX.var,
                     self.pool_max
                 ),
             ));
         }
-        Ok(self)
+        Ok(OracleConnection {
+            connect_string,
+            user,
+            password,
+            client_lib_dir: self.client_lib_dir,
+            pool_min: self.pool_min,
+            pool_max: self.pool_max,
+            ping_interval: self.ping_interval,
+            stmt_cache_size: self.stmt_cache_size,
+            call_timeout: self.call_timeout,
+        })
     }
 }
 
-fn required(id: &str, value: Option<&str>, reason: &str) -> Result<(), ConfigError> {
+fn required(setting: Setting, value: Option<String>, reason: &str) -> Result<String, ConfigError> {
     match value {
-        Some(v) if !v.trim().is_empty() => Ok(()),
-        other => Err(invalid(id, other.unwrap_or_default(), reason)),
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        other => Err(setting.invalid(other.unwrap_or_default(), reason)),
     }
 }
 
-/// Exactly one of the password and the password file.
-fn password(
-    password: Option<SecretString>,
-    file: Option<&std::path::Path>,
-) -> Result<SecretString, ConfigError> {
-    let (password_var, file_var) = (variable("password"), variable("password_file"));
+/// Exactly one of the password and the password file (which the wiring reads).
+fn password(password: Option<SecretString>, file: Option<PathBuf>) -> Result<Secret, ConfigError> {
+    let (password_var, file_var) = (names::ORACLE_PASSWORD.var, names::ORACLE_PASSWORD_FILE.var);
     match (password, file) {
-        (Some(_), Some(_)) => Err(invalid(
-            "password",
+        (Some(_), Some(_)) => Err(names::ORACLE_PASSWORD.invalid(
             REDACTED,
             format!("set either {password_var} or {file_var}, not both"),
         )),
-        (None, None) => Err(invalid(
-            "password",
+        (None, None) => Err(names::ORACLE_PASSWORD.invalid(
             "",
             format!("required for the Oracle source: set {password_var} or {file_var}"),
         )),
         (Some(p), None) if p.expose_secret().is_empty() => {
-            Err(invalid("password", REDACTED, "must not be empty"))
+            Err(names::ORACLE_PASSWORD.invalid(REDACTED, "must not be empty"))
         }
-        (Some(p), None) => Ok(p),
-        (None, Some(path)) => {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    "password_file",
-                    shown.clone(),
-                    format!("cannot read the password file: {e}"),
-                )
-            })?;
-            let trimmed = text.strip_suffix('\n').unwrap_or(&text);
-            let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
-            if trimmed.is_empty() {
-                return Err(invalid(
-                    "password_file",
-                    shown,
-                    "the password file is empty",
-                ));
-            }
-            Ok(SecretString::from(trimmed))
-        }
+        (Some(p), None) => Ok(Secret::Value(p)),
+        (None, Some(path)) => Ok(Secret::File(path)),
     }
 }

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use super::files;
 use crate::clock::Clock;
 use crate::config::{
-    self, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleArgs, SourceSettings, StoreSettings,
+    ConfigError, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, OracleConnection, SourceSettings,
+    StoreSettings, names,
 };
 use crate::domain::QueryBinds;
 use crate::source::oracle::{OracleSettings, OracleSource};
@@ -24,54 +26,59 @@ pub struct Backends {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The adapter the settings select.
-pub fn source_for(settings: &SourceSettings, binds: &QueryBinds) -> Arc<dyn InterrupcaoSource> {
-    match settings {
+/// The adapter the settings select. Fails when the Oracle password file cannot be read.
+pub fn source_for(
+    settings: &SourceSettings,
+    binds: &QueryBinds,
+) -> Result<Arc<dyn InterrupcaoSource>, ConfigError> {
+    Ok(match settings {
         SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
             path.clone(),
             binds.clone(),
             setting_names(),
         )),
         SourceSettings::Oracle(oracle) => {
-            Arc::new(OracleSource::new(oracle_settings(oracle), binds.clone()))
+            Arc::new(OracleSource::new(oracle_settings(oracle)?, binds.clone()))
         }
-    }
+    })
 }
 
-/// The snapshot store the settings select.
-pub fn store_for(settings: &StoreSettings) -> Arc<dyn SnapshotStore> {
-    match settings {
+/// The snapshot store the settings select. Fails when the Oracle password file cannot be
+/// read.
+pub fn store_for(settings: &StoreSettings) -> Result<Arc<dyn SnapshotStore>, ConfigError> {
+    Ok(match settings {
         StoreSettings::Sqlite { path } => Arc::new(
-            SqliteStore::new(path.clone()).naming_setting(config::variable("store_sqlite_path")),
+            SqliteStore::new(path.clone()).naming_setting(names::STORE_SQLITE_PATH.var.to_owned()),
         ),
-        StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle))),
-    }
+        StoreSettings::Oracle(oracle) => Arc::new(OracleStore::new(oracle_settings(oracle)?)),
+    })
 }
 
-/// The variables of the settings the adapters' errors advise about, from clap's own
-/// argument list.
+/// The variables of the settings the adapters' errors advise about.
 pub fn setting_names() -> SettingNames {
+    let var = |setting: crate::config::Setting| setting.var.to_owned();
     SettingNames {
-        job_timeout: config::variable("job_timeout"),
-        sqlite_path: config::variable("sqlite_path"),
-        sqlite_create_demo: config::variable("sqlite_create_demo"),
-        oracle_connect_string: config::variable("connect_string"),
-        oracle_user: config::variable("user"),
-        oracle_password: config::variable("password"),
-        oracle_password_file: config::variable("password_file"),
-        oracle_client_lib_dir: config::variable("client_lib_dir"),
-        oracle_pool_max: config::variable("pool_max"),
-        oracle_call_timeout: config::variable("call_timeout"),
-        store: config::variable("store"),
+        job_timeout: var(names::JOB_TIMEOUT_SECS),
+        sqlite_path: var(names::SQLITE_PATH),
+        sqlite_create_demo: var(names::SQLITE_CREATE_DEMO),
+        oracle_connect_string: var(names::ORACLE_CONNECT_STRING),
+        oracle_user: var(names::ORACLE_USER),
+        oracle_password: var(names::ORACLE_PASSWORD),
+        oracle_password_file: var(names::ORACLE_PASSWORD_FILE),
+        oracle_client_lib_dir: var(names::ORACLE_CLIENT_LIB_DIR),
+        oracle_pool_max: var(names::ORACLE_POOL_MAX),
+        oracle_call_timeout: var(names::ORACLE_CALL_TIMEOUT_SECS),
+        store: var(names::STORE),
     }
 }
 
-/// What the Oracle adapter needs, from the validated Oracle settings.
-pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
-    OracleSettings {
-        connect_string: oracle.connect_string().to_owned(),
-        user: oracle.user().to_owned(),
-        password: oracle.password(),
+/// What the Oracle adapter needs, from the validated Oracle settings, the password read
+/// from its file if that was given.
+pub fn oracle_settings(oracle: &OracleConnection) -> Result<OracleSettings, ConfigError> {
+    Ok(OracleSettings {
+        connect_string: oracle.connect_string.clone(),
+        user: oracle.user.clone(),
+        password: files::secret(&oracle.password, names::ORACLE_PASSWORD_FILE)?,
         client_lib_dir: oracle.client_lib_dir.clone(),
         pool_min: oracle.pool_min,
         pool_max: oracle.pool_max,
@@ -80,7 +87,7 @@ pub fn oracle_settings(oracle: &OracleArgs) -> OracleSettings {
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
         names: setting_names(),
-    }
+    })
 }
 
 /// Brings the store's schema to this build's version (SQLite runs the missing steps), or

@@ -16,14 +16,18 @@ use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 
 use crate::answer::AnswerService;
-use crate::config::{self, LimitsSettings, ServiceSettings};
+use secrecy::SecretString;
+
+use super::files::ServiceFiles;
+use crate::config::{LimitsSettings, ServiceSettings, names};
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, InterrupcoesServer, SchedulerAdminGrpc};
 use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
 use crate::scheduler::SchedulerService;
 use crate::transport::grpc_calls::{self, CallLimits, GrpcListener, Http2Limits};
 use crate::transport::{
-    ConnectionPolicy, Incoming, PeerLimits, StreamLimitLayer, message_size_status, streaming_paths,
+    ConnectionPolicy, Incoming, PeerLimits, StreamLimitLayer, TlsSettings, message_size_status,
+    streaming_paths,
 };
 
 /// The descriptor sets of every service served, for reflection and the metrics' method
@@ -50,12 +54,14 @@ pub(super) struct Services<H> {
 /// The gRPC server on `listener`, serving until `drain` is cancelled.
 pub(super) fn serve<H: Health>(
     settings: &ServiceSettings,
+    files: ServiceFiles,
     services: Services<H>,
     metrics: Arc<Metrics>,
     listener: TcpListener,
     incoming: Arc<Incoming>,
     drain: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = ()> + use<H>> {
+    let tls = files.tls.as_ref();
     let routes = ServiceBuilder::new()
         .layer(GrpcMetricsLayer::new(metrics, &DESCRIPTOR_SETS))
         .layer(MapResponseLayer::new(message_size_status))
@@ -66,10 +72,10 @@ pub(super) fn serve<H: Health>(
             ),
             streaming_paths(&DESCRIPTOR_SETS),
         ))
-        .service(routes(settings, services)?.prepare());
+        .service(routes(settings, files.admin_token, services)?.prepare());
     Ok(grpc_calls::serve(
         listener,
-        listener_setup(settings),
+        listener_setup(&settings.limits, tls),
         incoming,
         routes,
         drain,
@@ -77,9 +83,8 @@ pub(super) fn serve<H: Health>(
 }
 
 /// The listener's limits and TLS (when configured), from the settings.
-fn listener_setup(settings: &ServiceSettings) -> GrpcListener {
-    let limits: &LimitsSettings = &settings.limits;
-    let tls = settings.tls.loaded.as_ref().map(|tls| {
+fn listener_setup(limits: &LimitsSettings, tls: Option<&TlsSettings>) -> GrpcListener {
+    let tls = tls.map(|tls| {
         tracing::info!(
             cert_file = %tls.cert_file.display(),
             client_certificates_required = tls.client_ca_file.is_some(),
@@ -114,7 +119,11 @@ fn listener_setup(settings: &ServiceSettings) -> GrpcListener {
 }
 
 /// Every service, each refusing requests larger than the limit.
-fn routes<H: Health>(settings: &ServiceSettings, services: Services<H>) -> anyhow::Result<Routes> {
+fn routes<H: Health>(
+    settings: &ServiceSettings,
+    admin_token: Option<SecretString>,
+    services: Services<H>,
+) -> anyhow::Result<Routes> {
     let max_request_bytes =
         usize::try_from(settings.limits.max_request_bytes).unwrap_or(usize::MAX);
     let Services {
@@ -124,11 +133,11 @@ fn routes<H: Health>(settings: &ServiceSettings, services: Services<H>) -> anyho
         stopping,
     } = services;
     let admin_guard = AdminGuard::new(
-        settings.admin.admin_token.clone(),
+        admin_token,
         &format!(
             "{} or {}",
-            config::variable("admin_token"),
-            config::variable("admin_token_file")
+            names::ADMIN_TOKEN.var,
+            names::ADMIN_TOKEN_FILE.var
         ),
     );
     Ok(Routes::default()

@@ -12,7 +12,7 @@ use crate::jobs::{
     CacheWarmupJob, PURGE_JOB_NAME, PURGE_RETRY, RetentionPurgeJob, SnapshotHistory,
     WARMUP_JOB_NAME,
 };
-use crate::scheduler::{ClaimedTicks, JobSpec, SchedulerService};
+use crate::scheduler::{Backoff, ClaimedTicks, JobSpec, RetryPolicy, SchedulerService};
 use crate::store::StoreClaims;
 
 /// A job's spec, and what start-up failed at if it cannot be scheduled.
@@ -47,7 +47,7 @@ pub(super) fn jobs(
         WARMUP_JOB_NAME,
         warmup.clone(),
         settings.warmup_cron.clone(),
-        settings.retry(),
+        retry_policy(settings),
     )
     .claimed(ClaimedTicks {
         claims: Arc::new(StoreClaims(backends.store.clone())),
@@ -88,4 +88,26 @@ pub(super) async fn schedule_all(
         scheduler.add_job(spec).await.context(what)?;
     }
     Ok(())
+}
+
+/// The warm-up's attempts, timeout and backoff, from the settings' numbers.
+pub(super) fn retry_policy(settings: &ServiceSettings) -> RetryPolicy {
+    RetryPolicy {
+        attempt_timeout: settings.job_timeout,
+        max_attempts: settings.job_max_attempts,
+        backoff: Backoff {
+            initial: settings.job_retry_backoff,
+            max: settings.job_retry_backoff_max,
+        },
+    }
+}
+
+/// Backoff of the start-up warm-up until a snapshot loads.
+pub(super) fn startup_backoff(settings: &ServiceSettings) -> Backoff {
+    Backoff {
+        initial: settings
+            .startup_retry_initial
+            .min(settings.startup_retry_max),
+        max: settings.startup_retry_max,
+    }
 }

@@ -1,9 +1,11 @@
 //! Builds and runs the service: the gRPC server ([`grpc`]: data, scheduler admin, health,
 //! reflection v1 and v1alpha), the HTTP listeners ([`listeners`]: the ANEEL endpoint, and
 //! metrics and probes), the scheduler with the service's [`jobs`], and the health task, all
-//! stopped by one shutdown signal ([`shutdown`]), over the [`backends`] the settings select.
+//! stopped by one shutdown signal ([`shutdown`]), over the [`backends`] the settings select
+//! and the [`files`] they name (TLS, admin token, keys, passwords).
 
 mod backends;
+mod files;
 mod grpc;
 mod jobs;
 mod listeners;
@@ -22,6 +24,7 @@ pub use backends::{
     Backends, create_demo_if_missing, oracle_settings, prepare_store, setting_names, source_for,
     store_for,
 };
+pub use files::api_keys;
 pub use listeners::aneel_guard;
 
 use crate::answer::{AnswerService, History, HistoryLimits};
@@ -55,16 +58,19 @@ pub struct Application {
     /// The snapshot store (metered), prepared at start-up.
     store: Arc<dyn SnapshotStore>,
     traces: Option<TraceExport>,
+    files: files::ServiceFiles,
 }
 
 impl Application {
     /// Assembles the service around `backends`, listening on `listener` (tests pass
-    /// `127.0.0.1:0`). Fails when a cron expression is invalid.
+    /// `127.0.0.1:0`). Fails naming the setting when a file it names (TLS, admin token)
+    /// cannot be used.
     pub async fn build(
         settings: ServiceSettings,
         backends: Backends,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let files = files::ServiceFiles::read(&settings)?;
         let cache = Arc::new(
             SnapshotCache::new(settings.stale_after)
                 .with_hard_limit(settings.stale_hard_limit)
@@ -96,6 +102,7 @@ impl Application {
             incoming: Arc::new(Incoming::default()),
             store: backends.store,
             traces: None,
+            files,
         })
     }
 
@@ -169,6 +176,7 @@ impl Application {
         };
         let server = grpc::serve(
             &self.settings,
+            self.files,
             services,
             self.metrics.clone(),
             self.listener,
@@ -330,7 +338,7 @@ fn spawn_warm_up(
     let first_warm_up = warm_up_until_loaded(
         scheduler.clone(),
         cache,
-        settings.startup_backoff(),
+        jobs::startup_backoff(settings),
         stopping.clone(),
     );
     tokio::spawn(async move {

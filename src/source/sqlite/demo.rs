@@ -26,7 +26,7 @@ use crate::source::{SettingNames, SourceError};
 const PREMISES_AT_SCALE_1: f64 = 218_000.0;
 
 /// Largest accepted scale (about 11 million premises): beyond it, a typo, not a benchmark.
-pub const MAX_SCALE: f64 = 50.0;
+pub const MAX_SCALE: f64 = crate::domain::MAX_DEMO_SCALE;
 
 /// What [`generate`] wrote, for a one-line log.
 #[derive(Debug, Clone, PartialEq, Eq)]
