@@ -4,7 +4,6 @@
 //! Adding a service is one `add_service` in [`routes`].
 
 use std::future::Future;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -15,18 +14,17 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 
-use crate::answer::AnswerService;
 use secrecy::SecretString;
 
+use super::Shared;
 use super::files::ServiceFiles;
 use crate::config::{LimitsSettings, ServiceSettings, names};
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, InterrupcoesServer, SchedulerAdminGrpc};
-use crate::metrics::{GrpcMetricsLayer, Metrics};
+use crate::metrics::GrpcMetricsLayer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
-use crate::scheduler::SchedulerService;
 use crate::transport::grpc_calls::{self, CallLimits, GrpcListener, Http2Limits};
 use crate::transport::{
-    ConnectionPolicy, Incoming, PeerLimits, StreamLimitLayer, TlsSettings, message_size_status,
+    ConnectionPolicy, PeerLimits, StreamLimitLayer, TlsSettings, message_size_status,
     streaming_paths,
 };
 
@@ -39,31 +37,20 @@ const DESCRIPTOR_SETS: [&[u8]; 4] = [
     tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
 ];
 
-/// What the gRPC services answer from.
-pub(super) struct Services<H> {
-    /// The gRPC health service (its reporter is held by the health task).
-    pub health: HealthServer<H>,
-    /// The answers of the data service.
-    pub answers: AnswerService,
-    /// The scheduler, for the admin service.
-    pub scheduler: SchedulerService,
-    /// Cancelled at shutdown (ends the Watch streams).
-    pub stopping: CancellationToken,
-}
-
 /// The gRPC server on `listener`, serving until `drain` is cancelled.
 pub(super) fn serve<H: Health>(
     settings: &ServiceSettings,
     files: ServiceFiles,
-    services: Services<H>,
-    metrics: Arc<Metrics>,
+    health: HealthServer<H>,
+    shared: &Shared,
     listener: TcpListener,
-    incoming: Arc<Incoming>,
-    drain: CancellationToken,
+    drain: &CancellationToken,
 ) -> anyhow::Result<impl Future<Output = ()> + use<H>> {
-    let tls = files.tls.as_ref();
     let routes = ServiceBuilder::new()
-        .layer(GrpcMetricsLayer::new(metrics, &DESCRIPTOR_SETS))
+        .layer(GrpcMetricsLayer::new(
+            shared.metrics.clone(),
+            &DESCRIPTOR_SETS,
+        ))
         .layer(MapResponseLayer::new(message_size_status))
         .layer(StreamLimitLayer::new(
             PeerLimits::new(
@@ -72,13 +59,13 @@ pub(super) fn serve<H: Health>(
             ),
             streaming_paths(&DESCRIPTOR_SETS),
         ))
-        .service(routes(settings, files.admin_token, services)?.prepare());
+        .service(routes(settings, files.admin_token, health, shared)?.prepare());
     Ok(grpc_calls::serve(
         listener,
-        listener_setup(&settings.limits, tls),
-        incoming,
+        listener_setup(&settings.limits, files.tls.as_ref()),
+        shared.incoming.clone(),
         routes,
-        drain,
+        drain.clone(),
     ))
 }
 
@@ -122,16 +109,11 @@ fn listener_setup(limits: &LimitsSettings, tls: Option<&TlsSettings>) -> GrpcLis
 fn routes<H: Health>(
     settings: &ServiceSettings,
     admin_token: Option<SecretString>,
-    services: Services<H>,
+    health: HealthServer<H>,
+    shared: &Shared,
 ) -> anyhow::Result<Routes> {
     let max_request_bytes =
         usize::try_from(settings.limits.max_request_bytes).unwrap_or(usize::MAX);
-    let Services {
-        health,
-        answers,
-        scheduler,
-        stopping,
-    } = services;
     let admin_guard = AdminGuard::new(
         admin_token,
         &format!(
@@ -155,11 +137,14 @@ fn routes<H: Health>(
                 .max_decoding_message_size(max_request_bytes),
         )
         .add_service(
-            InterrupcoesServer::new(InterrupcoesGrpc::new(answers, stopping))
-                .max_decoding_message_size(max_request_bytes),
+            InterrupcoesServer::new(InterrupcoesGrpc::new(
+                shared.answers.clone(),
+                shared.stopping.clone(),
+            ))
+            .max_decoding_message_size(max_request_bytes),
         )
         .add_service(InterceptedService::new(
-            SchedulerAdminServer::new(SchedulerAdminGrpc::new(scheduler))
+            SchedulerAdminServer::new(SchedulerAdminGrpc::new(shared.scheduler.clone()))
                 .max_decoding_message_size(max_request_bytes),
             admin_guard,
         )))

@@ -8,32 +8,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::answer::AnswerService;
-use crate::cache::SnapshotCache;
+use super::Shared;
 use crate::config::HttpSettings;
 use crate::http::{self, GuardSettings, HttpListeners, ProxyTrust, RateLimit, aneel, ops};
-use crate::metrics::Metrics;
-use crate::scheduler::SchedulerService;
-use crate::transport::Incoming;
 use crate::transport::http_listener::HttpListener;
-
-/// What the HTTP endpoints answer from.
-pub(super) struct Shared {
-    /// The answers (ANEEL endpoint).
-    pub answers: AnswerService,
-    /// The metrics (both endpoints).
-    pub metrics: Arc<Metrics>,
-    /// The snapshot cache (probes).
-    pub cache: Arc<SnapshotCache>,
-    /// The scheduler (probes, job metrics).
-    pub scheduler: SchedulerService,
-    /// Cancelled at shutdown (readiness, key reloads).
-    pub stopping: CancellationToken,
-    /// The gRPC listener's counters (metrics).
-    pub incoming: Arc<Incoming>,
-    /// The connection limits and timeouts of every HTTP listener (its name aside).
-    pub connections: HttpListener,
-}
 
 /// A running HTTP server: its name in logs and its task.
 pub(super) type HttpServer = (&'static str, JoinHandle<std::io::Result<()>>);

@@ -167,33 +167,26 @@ impl Application {
         let stopping = shutdown::on(shutdown);
         let drain = CancellationToken::new();
         let (health, health_task) = start_health(&self.scheduler, &self.cache, &stopping).await?;
-        let addr = self.listener.local_addr()?;
-        let services = grpc::Services {
-            health,
-            answers: self.answers.clone(),
-            scheduler: self.scheduler.clone(),
-            stopping: stopping.clone(),
-        };
-        let server = grpc::serve(
-            &self.settings,
-            self.files,
-            services,
-            self.metrics.clone(),
-            self.listener,
-            self.incoming.clone(),
-            drain.clone(),
-        )?;
-        let server = tokio::spawn(server);
-        tracing::info!(%addr, "gRPC server listening");
-        let shared = listeners::Shared {
+        let shared = Shared {
             answers: self.answers,
             metrics: self.metrics,
-            cache: self.cache.clone(),
+            cache: self.cache,
             scheduler: self.scheduler.clone(),
             stopping: stopping.clone(),
             incoming: self.incoming,
             connections: http_connections(&self.settings),
         };
+        let addr = self.listener.local_addr()?;
+        let grpc = grpc::serve(
+            &self.settings,
+            self.files,
+            health,
+            &shared,
+            self.listener,
+            &drain,
+        )?;
+        let server = tokio::spawn(grpc);
+        tracing::info!(%addr, "gRPC server listening");
         let http_servers = listeners::http_servers(self.http, &shared, &drain)?;
         // Alongside the first warm-up, never before it: a store that is slow or down must
         // not delay the live answer (its first write prepares or reports it anyway).
@@ -206,7 +199,7 @@ impl Application {
         let warm_up = spawn_warm_up(
             &self.settings,
             &scheduler,
-            self.cache,
+            shared.cache.clone(),
             self.before_warm_up,
             &stopping,
         );
@@ -277,6 +270,24 @@ fn http_connections(settings: &ServiceSettings) -> HttpListener {
         keepalive_timeout: limits.http_keepalive_timeout,
         close_grace: settings.shutdown_grace,
     }
+}
+
+/// What the gRPC and HTTP endpoints answer from.
+struct Shared {
+    /// The answers (data service, ANEEL endpoint).
+    answers: AnswerService,
+    /// The metrics (gRPC layer, both HTTP endpoints).
+    metrics: Arc<Metrics>,
+    /// The snapshot cache (probes).
+    cache: Arc<SnapshotCache>,
+    /// The scheduler (admin service, probes, job metrics).
+    scheduler: SchedulerService,
+    /// Cancelled at shutdown (Watch streams, readiness, key reloads).
+    stopping: CancellationToken,
+    /// The gRPC listener's counters.
+    incoming: Arc<Incoming>,
+    /// The connection limits and timeouts of every HTTP listener (its name aside).
+    connections: HttpListener,
 }
 
 /// The answer service over the cache (live) and the store (past moments).
