@@ -70,13 +70,8 @@ fn main() {
         .unwrap_or(5.0);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.sqlite");
-    let summary = sqlite::generate(
-        &path,
-        scale,
-        radar_interrupcoes::config::DEFAULT_DEMO_SEED,
-        &radar_interrupcoes::server::setting_names(),
-    )
-    .unwrap();
+    let summary =
+        sqlite::generate(&path, scale, radar_interrupcoes::config::DEFAULT_DEMO_SEED).unwrap();
     println!("scale {scale}: {summary}");
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
 

@@ -48,7 +48,7 @@ use radar_interrupcoes::http::{ApiKeys, GuardSettings, HttpListeners, KeyStore, 
 use radar_interrupcoes::jobs::{CacheWarmupJob, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::scheduler::{Job, RunContext, SchedulerService, Trigger};
-use radar_interrupcoes::server::{self, Application, Backends};
+use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
 use tonic::Status;
@@ -428,7 +428,7 @@ fn demo_database(scale: f64) -> PathBuf {
             "generating the demo database at scale {scale} into {}",
             path.display()
         );
-        sqlite::generate(&path, scale, DEFAULT_DEMO_SEED, &server::setting_names()).unwrap();
+        sqlite::generate(&path, scale, DEFAULT_DEMO_SEED).unwrap();
     }
     path
 }
@@ -488,11 +488,7 @@ async fn start_server() -> Server {
     settings.admin.manual_min_interval = Duration::ZERO;
     // The benchmark is one address standing for many HTTP clients (50 at once).
     settings.limits.http_max_connections_per_peer = settings.limits.http_max_connections;
-    let source = Arc::new(SqliteSource::new(
-        path,
-        QueryBinds::default(),
-        server::setting_names(),
-    ));
+    let source = Arc::new(SqliteSource::new(path, QueryBinds::default()));
     let aneel = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let aneel_url = format!("http://{}{}", aneel.local_addr().unwrap(), aneel::PATH).into();
@@ -958,11 +954,7 @@ const SCALE_MIN_TOTAL: Duration = Duration::from_secs(2);
 /// prints the median duration and the peak resident memory.
 async fn scale_child(scale: f64, path: &Path) {
     let baseline = rss_kib();
-    let source = Arc::new(SqliteSource::new(
-        path.to_owned(),
-        QueryBinds::default(),
-        server::setting_names(),
-    ));
+    let source = Arc::new(SqliteSource::new(path.to_owned(), QueryBinds::default()));
     let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
     let job = CacheWarmupJob::new(source, cache);
     let mut durations = Vec::new();

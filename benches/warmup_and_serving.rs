@@ -16,7 +16,7 @@ use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtivasRequest;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::scheduler::Trigger;
-use radar_interrupcoes::server::{self, Application, Backends};
+use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::InterrupcaoSource;
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
@@ -125,15 +125,13 @@ async fn main() {
         let path = dir.path().join(format!("demo-{scale}.sqlite"));
         let summary = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || {
-                sqlite::generate(&path, scale, DEFAULT_DEMO_SEED, &server::setting_names())
-            })
-            .await
-            .unwrap()
-            .unwrap()
+            tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, DEFAULT_DEMO_SEED))
+                .await
+                .unwrap()
+                .unwrap()
         };
         println!("{name}: {summary}");
-        let source = SqliteSource::new(path, QueryBinds::default(), server::setting_names());
+        let source = SqliteSource::new(path, QueryBinds::default());
         let (time, rows) = query_time(&source).await;
         println!("  warm-up query: median {time:?} over {QUERY_REPEATS} runs, {rows} rows");
         sources.push((source, time));

@@ -194,8 +194,7 @@ async fn bind(
 
 async fn generate_demo(path: PathBuf, scale: f64, seed: u64) -> anyhow::Result<()> {
     let written = path.clone();
-    let names = server::setting_names();
-    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed, &names))
+    let summary = tokio::task::spawn_blocking(move || sqlite::generate(&path, scale, seed))
         .await
         .context("demo generation task")??;
     println!("wrote {}: {summary}", written.display());

@@ -17,7 +17,6 @@ use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
 use radar_interrupcoes::http::ApiKeys;
 use radar_interrupcoes::jobs::{STORE_WRITE_STEP, WARMUP_JOB_NAME};
 use radar_interrupcoes::proto::scheduler::v1::RunOutcome;
-use radar_interrupcoes::server::setting_names;
 use radar_interrupcoes::source::SourceError;
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
@@ -108,12 +107,8 @@ fn assert_envelope(status: StatusCode, headers: &HeaderMap, json: &Value) -> Str
 async fn the_json_is_the_grpc_answer_byte_for_byte_on_the_demo_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.sqlite");
-    sqlite::generate(&path, 0.05, DEFAULT_DEMO_SEED, &setting_names()).unwrap();
-    let source = Arc::new(SqliteSource::new(
-        path,
-        QueryBinds::default(),
-        setting_names(),
-    ));
+    sqlite::generate(&path, 0.05, DEFAULT_DEMO_SEED).unwrap();
+    let source = Arc::new(SqliteSource::new(path, QueryBinds::default()));
     let app = TestApp::spawn_http(source, test_settings(), ApiKeys::default()).await;
     app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
 

@@ -61,7 +61,7 @@ impl Cli {
     {
         let matches = command
             .try_get_matches_from(cli::with_default_subcommand(args))
-            .map_err(|e| names::refused_value(&e).unwrap_or_else(|| e.exit()))?;
+            .map_err(|e| error::refused_value(&e).unwrap_or_else(|| e.exit()))?;
         Self::from_arg_matches(&matches)
             .unwrap_or_else(|e| e.exit())
             .command

@@ -1,10 +1,7 @@
 //! The name of every setting: its `RADAR_*` environment variable and its command-line flag,
-//! one constant each, used both by clap's `#[arg]` and by every message naming the setting.
-//! Adding a setting is one line in the list below.
-
-use clap::error::{ContextKind, ContextValue, ErrorKind};
-
-use super::error::ConfigError;
+//! one constant each, used by clap's `#[arg]`, by every message of the settings and by the
+//! adapters' advice. Adding a setting is one line in the list below. This module imports
+//! nothing, so any module may name a setting without depending on the rest of `config`.
 
 /// A setting's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,18 +10,6 @@ pub struct Setting {
     pub var: &'static str,
     /// The command-line flag without dashes, e.g. `listen-addr`.
     pub flag: &'static str,
-}
-
-impl Setting {
-    /// The error for this setting: `value` is wrong because of `reason`.
-    pub fn invalid(self, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError {
-            setting: self.var.to_owned(),
-            flag: self.flag.to_owned(),
-            value: value.into(),
-            reason: reason.into(),
-        }
-    }
 }
 
 /// Declares each setting as `NAME = "flag"`; its variable is `RADAR_NAME`.
@@ -116,39 +101,4 @@ settings! {
     ORACLE_PING_INTERVAL_SECS = "oracle-ping-interval-secs";
     ORACLE_STMT_CACHE_SIZE = "oracle-stmt-cache-size";
     ORACLE_CALL_TIMEOUT_SECS = "oracle-call-timeout-secs";
-}
-
-/// The setting, value and reason of a value clap refused; `None` for every other clap error
-/// (help, version, unknown flags), which clap reports itself. A flag without a variable
-/// (`--scale`) is named by its flag alone.
-pub(super) fn refused_value(error: &clap::Error) -> Option<ConfigError> {
-    let text = |kind| match error.get(kind) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let reason = match error.kind() {
-        ErrorKind::ValueValidation => std::error::Error::source(error)?.to_string(),
-        ErrorKind::InvalidValue => match error.get(ContextKind::ValidValue) {
-            Some(ContextValue::Strings(valid)) => format!(
-                "expected {}",
-                valid
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-            _ => "not one of the accepted values".to_owned(),
-        },
-        _ => return None,
-    };
-    // clap shows the argument as `--listen-addr <LISTEN_ADDR>`.
-    let arg = text(ContextKind::InvalidArg)?;
-    let flag = arg.strip_prefix("--")?.split([' ', '=']).next()?;
-    let setting = ALL.iter().find(|s| s.flag == flag).map_or("", |s| s.var);
-    Some(ConfigError {
-        setting: setting.to_owned(),
-        flag: flag.to_owned(),
-        value: text(ContextKind::InvalidValue).unwrap_or_default(),
-        reason,
-    })
 }

@@ -4,7 +4,6 @@
 //!
 //! - [`blocking`]: running a blocking driver call from async code ([`blocking::run_blocking`]);
 //! - [`cancel`]: cancelling that call when its caller stops waiting;
-//! - [`names`]: the names the operator knows the settings by, for the ports' advice;
 //! - [`sqlite`]: SQLite's cancellation and native result codes;
 //! - [`oracle`]: the Oracle settings, lazy session pool and session, and what its native
 //!   codes mean.
@@ -20,8 +19,5 @@
 
 pub mod blocking;
 pub mod cancel;
-pub mod names;
 pub mod oracle;
 pub mod sqlite;
-
-pub use names::SettingNames;

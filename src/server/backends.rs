@@ -1,5 +1,5 @@
-//! The backends the settings select: the data source, the snapshot store, and the names
-//! of the settings their messages advise about. Adding a data source is one arm here.
+//! The backends the settings select: the data source and the snapshot store. Adding a data
+//! source is one arm here.
 
 use std::sync::Arc;
 
@@ -10,9 +10,9 @@ use crate::config::{
     StoreSettings, names,
 };
 use crate::domain::QueryBinds;
+use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
-use crate::source::{InterrupcaoSource, SettingNames};
 use crate::store::oracle::OracleStore;
 use crate::store::{SnapshotStore, SqliteStore, schema};
 
@@ -32,11 +32,9 @@ pub fn source_for(
     binds: &QueryBinds,
 ) -> Result<Arc<dyn InterrupcaoSource>, ConfigError> {
     Ok(match settings {
-        SourceSettings::Sqlite { path, .. } => Arc::new(SqliteSource::new(
-            path.clone(),
-            binds.clone(),
-            setting_names(),
-        )),
+        SourceSettings::Sqlite { path, .. } => {
+            Arc::new(SqliteSource::new(path.clone(), binds.clone()))
+        }
         SourceSettings::Oracle(oracle) => {
             Arc::new(OracleSource::new(oracle_settings(oracle)?, binds.clone()))
         }
@@ -54,24 +52,6 @@ pub fn store_for(settings: &StoreSettings) -> Result<Arc<dyn SnapshotStore>, Con
     })
 }
 
-/// The variables of the settings the adapters' errors advise about.
-pub fn setting_names() -> SettingNames {
-    let var = |setting: crate::config::Setting| setting.var.to_owned();
-    SettingNames {
-        job_timeout: var(names::JOB_TIMEOUT_SECS),
-        sqlite_path: var(names::SQLITE_PATH),
-        sqlite_create_demo: var(names::SQLITE_CREATE_DEMO),
-        oracle_connect_string: var(names::ORACLE_CONNECT_STRING),
-        oracle_user: var(names::ORACLE_USER),
-        oracle_password: var(names::ORACLE_PASSWORD),
-        oracle_password_file: var(names::ORACLE_PASSWORD_FILE),
-        oracle_client_lib_dir: var(names::ORACLE_CLIENT_LIB_DIR),
-        oracle_pool_max: var(names::ORACLE_POOL_MAX),
-        oracle_call_timeout: var(names::ORACLE_CALL_TIMEOUT_SECS),
-        store: var(names::STORE),
-    }
-}
-
 /// What the Oracle adapter needs, from the validated Oracle settings, the password read
 /// from its file if that was given.
 pub fn oracle_settings(oracle: &OracleConnection) -> Result<OracleSettings, ConfigError> {
@@ -86,7 +66,6 @@ pub fn oracle_settings(oracle: &OracleConnection) -> Result<OracleSettings, Conf
         stmt_cache_size: oracle.stmt_cache_size,
         call_timeout: oracle.call_timeout,
         fetch_deadline: oracle.fetch_deadline(),
-        names: setting_names(),
     })
 }
 
@@ -139,8 +118,7 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         return;
     };
     let created = tokio::task::spawn_blocking(move || {
-        let names = setting_names();
-        if sqlite::exists(&path, &names)? {
+        if sqlite::exists(&path)? {
             return Ok(None);
         }
         tracing::info!(
@@ -149,8 +127,7 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
             seed = DEFAULT_DEMO_SEED,
             "SQLite database missing: generating the demo database"
         );
-        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, &names)
-            .map(|s| Some((path, s)))
+        sqlite::generate(&path, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED).map(|s| Some((path, s)))
     })
     .await;
     match created {
@@ -163,17 +140,5 @@ pub async fn create_demo_if_missing(settings: SourceSettings) {
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the demo database could not be generated"),
         Err(e) => tracing::error!(error = %e, "the demo generation task failed"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The adapters' tests check their advice with these names: they must be the variables
-    /// the service really reads, or the advice would name settings nobody can set.
-    #[test]
-    fn the_adapters_are_told_the_variables_the_service_reads() {
-        assert_eq!(setting_names(), SettingNames::for_tests());
     }
 }

@@ -21,8 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backends::{
-    Backends, create_demo_if_missing, oracle_settings, prepare_store, setting_names, source_for,
-    store_for,
+    Backends, create_demo_if_missing, oracle_settings, prepare_store, source_for, store_for,
 };
 pub use files::api_keys;
 pub use listeners::aneel_guard;

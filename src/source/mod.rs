@@ -14,7 +14,6 @@ pub mod sqlite;
 use crate::telemetry::spans::DbSystem;
 use async_trait::async_trait;
 
-pub use crate::db::SettingNames;
 pub use error::{SourceError, SourceErrorKind};
 
 use crate::domain::RawInterrupcaoRow;

@@ -3,6 +3,8 @@
 //! each port's own (the source's and the store's `error` modules); an unknown code is none of
 //! these conditions, and the ports treat it as needing an operator.
 
+use crate::config::names;
+
 /// What a known native code reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
@@ -170,15 +172,23 @@ pub fn condition_of(code: &str) -> Option<Condition> {
 
 /// What to do about the client library, the same for every port: it is loaded once per
 /// process, whichever port connects first.
-pub const CLIENT_LIBRARY: &str = "the Oracle Client library could not be loaded: install Oracle \
-                                  Instant Client (Basic or Basic Light, 64-bit) and set \
-                                  {oracle_client_lib_dir} to its directory, or put that \
-                                  directory on LD_LIBRARY_PATH (or in ldconfig) before the \
-                                  service starts";
+pub fn client_library() -> String {
+    let dir = names::ORACLE_CLIENT_LIB_DIR.var;
+    format!(
+        "the Oracle Client library could not be loaded: install Oracle Instant Client (Basic \
+         or Basic Light, 64-bit) and set {dir} to its directory, or put that directory on \
+         LD_LIBRARY_PATH (or in ldconfig) before the service starts"
+    )
+}
 
-/// What to do about a client library that is too old (see [`CLIENT_LIBRARY`]).
-pub const CLIENT_TOO_OLD: &str = "the Oracle Client library is too old: install Oracle Instant \
-                                  Client 19 or later and point {oracle_client_lib_dir} at it";
+/// What to do about a client library that is too old (see [`client_library`]).
+pub fn client_too_old() -> String {
+    let dir = names::ORACLE_CLIENT_LIB_DIR.var;
+    format!(
+        "the Oracle Client library is too old: install Oracle Instant Client 19 or later and \
+         point {dir} at it"
+    )
+}
 
 #[cfg(test)]
 mod tests {

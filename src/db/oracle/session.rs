@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 
 use super::failure::Failure;
 use super::settings::OracleSettings;
-use crate::db::SettingNames;
+use crate::config::names;
 
 /// Shown in `V$SESSION_CONNECT_INFO.CLIENT_DRIVER`, so the DBA can tell the service's
 /// sessions apart.
@@ -42,7 +42,7 @@ fn init_client(settings: &OracleSettings) -> Result<(), Failure> {
 /// directory carries a [`Failure::note`] saying what is wrong with that directory.
 pub fn build_pool(settings: &OracleSettings) -> Result<Pool, Failure> {
     init_client(settings)
-        .map_err(|e| with_client_lib_dir(e, settings.client_lib_dir.as_deref(), &settings.names))?;
+        .map_err(|e| with_client_lib_dir(e, settings.client_lib_dir.as_deref()))?;
     let mut builder = PoolBuilder::new(
         settings.user.as_str(),
         settings.password.expose_secret(),
@@ -64,16 +64,16 @@ pub fn build_pool(settings: &OracleSettings) -> Result<Pool, Failure> {
 /// directory: say first what is wrong with that directory, since start-up no longer
 /// checks it (a missing directory must leave the service up, NOT_SERVING, explaining why).
 /// Other errors pass unchanged. Looks at the file system, so call it in blocking code.
-fn with_client_lib_dir(mut err: Failure, dir: Option<&Path>, names: &SettingNames) -> Failure {
+fn with_client_lib_dir(mut err: Failure, dir: Option<&Path>) -> Failure {
     if let (Some("DPI-1047"), Some(dir)) = (err.code.as_deref(), dir) {
-        err.note = Some(client_lib_dir_problem(dir, names));
+        err.note = Some(client_lib_dir_problem(dir));
     }
     err
 }
 
 /// What is wrong with the configured client-library directory, as the operator reads it:
 /// `<its setting>=/opt/x: directory does not exist`.
-fn client_lib_dir_problem(dir: &Path, names: &SettingNames) -> String {
+fn client_lib_dir_problem(dir: &Path) -> String {
     let problem = match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "directory does not exist".into(),
         Err(e) => format!("directory cannot be read ({e})"),
@@ -87,7 +87,7 @@ fn client_lib_dir_problem(dir: &Path, names: &SettingNames) -> String {
     };
     format!(
         "{}={}: {problem}",
-        names.oracle_client_lib_dir,
+        names::ORACLE_CLIENT_LIB_DIR.var,
         dir.display()
     )
 }
@@ -144,11 +144,11 @@ mod tests {
     use super::*;
 
     fn client_lib_dir_problem(dir: &Path) -> String {
-        super::client_lib_dir_problem(dir, &SettingNames::for_tests())
+        super::client_lib_dir_problem(dir)
     }
 
     fn with_client_lib_dir(err: Failure, dir: Option<&Path>) -> Failure {
-        super::with_client_lib_dir(err, dir, &SettingNames::for_tests())
+        super::with_client_lib_dir(err, dir)
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! What the Oracle adapters (the source and the store) need to connect: plain values, already
-//! validated by whoever builds them (the service's settings, in `main`). The adapters know no
-//! flag or variable.
+//! validated by whoever builds them (the service's settings, in `main`). Their errors name
+//! the settings by the constants of [`crate::config::names`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-
-use crate::db::SettingNames;
 
 /// The adapter's connection settings. The password is a [`SecretString`]: `Debug` shows it
 /// redacted and nothing in this crate logs or formats it.
@@ -33,8 +31,6 @@ pub struct OracleSettings {
     pub call_timeout: Duration,
     /// How long one whole fetch of the source may take before the source abandons it.
     pub fetch_deadline: Duration,
-    /// The names of the settings that errors advise about.
-    pub names: SettingNames,
 }
 
 #[cfg(test)]
@@ -57,7 +53,6 @@ impl OracleSettings {
             stmt_cache_size: 20,
             call_timeout: Duration::from_secs(15),
             fetch_deadline: Duration::from_secs(50),
-            names: SettingNames::for_tests(),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use super::OracleSettings;
+use crate::config::names;
 
 /// Drops a table if it exists, on every Oracle version (`DROP TABLE IF EXISTS` is 23ai only).
 pub(crate) fn drop_table_sql(table: &str) -> String {
@@ -54,7 +55,7 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Option<OracleSettings>
         ),
     }
     let mut settings = OracleSettings::new(connect_string?, user?, SecretString::from(password?));
-    settings.client_lib_dir = var(&settings.names.oracle_client_lib_dir).map(PathBuf::from);
+    settings.client_lib_dir = var(names::ORACLE_CLIENT_LIB_DIR.var).map(PathBuf::from);
     Some(settings)
 }
 

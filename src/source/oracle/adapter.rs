@@ -8,6 +8,7 @@ use oracle::Connection;
 use oracle::pool::Pool;
 
 use super::session;
+use crate::config::names;
 use crate::db::blocking::{Lane, run_blocking};
 use crate::db::cancel;
 use crate::db::oracle::{LazyPool, OracleSettings};
@@ -97,7 +98,7 @@ impl Inner {
         let conn = Arc::new(session::connection(&pool, &self.settings)?);
         cancel::register(cancel_slot, Arc::clone(&conn));
         let started = Instant::now();
-        let fetched = session::fetch(&conn, &self.binds, &self.settings.names);
+        let fetched = session::fetch(&conn, &self.binds);
         // Here, on the blocking thread: the guard's copy is taken back first, so that the
         // last reference (and, if the release fails, ODPI-C's implicit rollback and close
         // on drop) is this function's, not the async worker's that disarms the guard.
@@ -133,7 +134,6 @@ impl InterrupcaoSource for OracleSource {
         // do not. When it fires, or when the caller drops this future, the guard breaks the
         // running call (`break_execution`) instead of leaving it to end by itself.
         let deadline = inner.settings.fetch_deadline;
-        let names = inner.settings.names.clone();
         let task = run_blocking("Oracle fetch", Lane::Background, move |slot| {
             inner.fetch_blocking(slot)
         });
@@ -145,8 +145,8 @@ impl InterrupcaoSource for OracleSource {
                     "the Oracle fetch took longer than {} s (3 x {} + 5 s); set connect_timeout \
                      in {} if connecting hangs",
                     deadline.as_secs(),
-                    names.oracle_call_timeout,
-                    names.oracle_connect_string
+                    names::ORACLE_CALL_TIMEOUT_SECS.var,
+                    names::ORACLE_CONNECT_STRING.var
                 ),
             )),
         }

@@ -122,7 +122,6 @@ fn check_blocking(
     settings: &OracleSettings,
     binds: QueryBinds,
 ) -> Result<CheckReport, SourceError> {
-    let names = &settings.names;
     let started = Instant::now();
     let pool = session::build_pool(settings).map_err(|e| step("connecting", e))?;
     let conn = session::connection(&pool, settings).map_err(|e| step("taking a session", e))?;
@@ -130,32 +129,27 @@ fn check_blocking(
 
     let client_version = oracle::Version::client()
         .map(|v| v.to_string())
-        .map_err(|e| step("reading the client version", translate(&e, names)))?;
+        .map_err(|e| step("reading the client version", translate(&e)))?;
     let server_version = conn
         .server_version()
         .map(|(v, _banner)| v.to_string())
-        .map_err(|e| step("reading the server version", translate(&e, names)))?;
+        .map_err(|e| step("reading the server version", translate(&e)))?;
 
     let mut tables = Vec::with_capacity(OMS_TABLES.len());
     for table in OMS_TABLES {
         let started = Instant::now();
-        conn.query(&probe_sql(table), &[]).map_err(|e| {
-            step(
-                &format!("reading table or synonym {table}"),
-                translate(&e, names),
-            )
-        })?;
+        conn.query(&probe_sql(table), &[])
+            .map_err(|e| step(&format!("reading table or synonym {table}"), translate(&e)))?;
         tables.push((table.to_owned(), started.elapsed()));
     }
 
     let started = Instant::now();
-    let rows =
-        session::fetch(&conn, &binds, names).map_err(|e| step("running the aggregation", e))?;
+    let rows = session::fetch(&conn, &binds).map_err(|e| step("running the aggregation", e))?;
     let query_time = started.elapsed();
     let rows_len = rows.len();
     let validated = validate_rows(rows);
-    let synonyms = inspect::synonyms(&conn, names).map_err(|e| e.to_string());
-    let plan = inspect::explain(&conn, &binds, names)
+    let synonyms = inspect::synonyms(&conn).map_err(|e| e.to_string());
+    let plan = inspect::explain(&conn, &binds)
         .map(|plan| inspect::pushdown(&plan))
         .map_err(|e| e.to_string());
 

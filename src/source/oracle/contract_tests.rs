@@ -12,7 +12,6 @@ use oracle::pool::Pool;
 
 use super::adapter::OracleSource;
 use super::{inspect, session};
-use crate::db::SettingNames;
 use crate::db::oracle::OracleSettings;
 use crate::db::oracle::test_db::{drop_table_sql, settings_from_env};
 use crate::domain::QueryBinds;
@@ -208,8 +207,8 @@ async fn oracle_contract_suite_when_configured() {
         .expect("fixture tables for the inspection");
     let (synonyms, plan) = db
         .with_conn(|conn| {
-            let synonyms = inspect::synonyms(conn, &SettingNames::for_tests())?;
-            let plan = inspect::explain(conn, &QueryBinds::default(), &SettingNames::for_tests())?;
+            let synonyms = inspect::synonyms(conn)?;
+            let plan = inspect::explain(conn, &QueryBinds::default())?;
             Ok((synonyms, plan))
         })
         .await

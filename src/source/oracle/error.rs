@@ -7,115 +7,134 @@
 //! minutes hides it, failing the run shows it.
 
 use super::link_advice::advice_through_link;
-use crate::db::SettingNames;
+use crate::config::names;
 use crate::db::oracle::Failure;
-use crate::db::oracle::codes::{CLIENT_LIBRARY, CLIENT_TOO_OLD, Condition};
+use crate::db::oracle::codes::{Condition, client_library, client_too_old};
 use crate::hygiene::native_codes;
 use crate::source::{SourceError, SourceErrorKind};
 
 const UNREACHABLE: &str = "the database or its listener is unreachable; the job retries";
 const LOST: &str = "the connection to the database was lost; the job retries";
-const TIMED_OUT: &str = "the database did not answer within {oracle_call_timeout}; \
-                         the job retries";
-const POOL_BUSY: &str = "no pooled session was free in time ({oracle_pool_max}); the job \
-                         retries";
-const HOST_LOOKUP: &str = "the database host could not be resolved or reached; the job \
-                           retries (DNS in Kubernetes is often briefly unavailable), but if \
-                           this persists check the host in {oracle_connect_string}";
 const DOWN: &str = "the database is starting, stopping or not open; the job retries";
-const CREDENTIALS: &str = "fix {oracle_user} and {oracle_password} (or the file in \
-                           {oracle_password_file})";
-const CONNECT_STRING: &str = "fix {oracle_connect_string}: use Easy Connect \
-                              (host:port/service_name) or a tnsnames.ora alias found through \
-                              TNS_ADMIN";
-const OBJECTS: &str = "a table or synonym the query reads is missing or not visible to \
-                       {oracle_user}: run sql/oracle/ (synonyms and grants, see \
-                       docs/oracle.md) and `radar-interrupcoes check-oracle` to name it";
 const SQL_BUG: &str = "the aggregation SQL (sql/interrupcoes_ativas.sql) does not run on \
                        this database: a defect to report, not a setting";
 
-/// What the source's operator should know about `condition`, reported with `code`: names
-/// settings as `{field}` of [`SettingNames`], filled in when an error is translated.
-fn advice(code: &str, condition: Condition) -> &'static str {
+/// What the source's operator should know about `condition`, reported with `code`; the
+/// settings to fix are named by their variables ([`names`]).
+fn advice(code: &str, condition: Condition) -> String {
+    let oracle_call_timeout = names::ORACLE_CALL_TIMEOUT_SECS.var;
+    let oracle_connect_string = names::ORACLE_CONNECT_STRING.var;
+    let oracle_password = names::ORACLE_PASSWORD.var;
+    let oracle_password_file = names::ORACLE_PASSWORD_FILE.var;
+    let oracle_pool_max = names::ORACLE_POOL_MAX.var;
+    let oracle_user = names::ORACLE_USER.var;
     match condition {
-        Condition::Unreachable => UNREACHABLE,
-        Condition::HostLookup => HOST_LOOKUP,
-        Condition::Down => DOWN,
-        Condition::Lost => LOST,
+        Condition::Unreachable => UNREACHABLE.to_owned(),
+        Condition::HostLookup => format!(
+            "the database host could not be resolved or reached; the job \
+                           retries (DNS in Kubernetes is often briefly unavailable), but if \
+                           this persists check the host in {oracle_connect_string}"
+        ),
+        Condition::Down => DOWN.to_owned(),
+        Condition::Lost => LOST.to_owned(),
         Condition::LinkLost => {
             "the database link to the OMS database lost its connection (end-of-file on the \
              link); the job retries"
+                .to_owned()
         }
-        Condition::TimedOut => TIMED_OUT,
+        Condition::TimedOut => format!(
+            "the database did not answer within {oracle_call_timeout}; \
+                         the job retries"
+        ),
         Condition::SnapshotTooOld => {
-            "snapshot too old while reading the OMS tables; the job retries"
+            "snapshot too old while reading the OMS tables; the job retries".to_owned()
         }
-        Condition::PoolBusy => POOL_BUSY,
-        Condition::Credentials => CREDENTIALS,
+        Condition::PoolBusy => format!(
+            "no pooled session was free in time ({oracle_pool_max}); the job \
+                         retries"
+        ),
+        Condition::Credentials => format!(
+            "fix {oracle_user} and {oracle_password} (or the file in \
+                           {oracle_password_file})"
+        ),
         Condition::NoCreateSession => {
-            "grant CREATE SESSION to {oracle_user} (sql/oracle/00_service_user.sql)"
+            format!("grant CREATE SESSION to {oracle_user} (sql/oracle/00_service_user.sql)")
         }
         Condition::AccountLocked => {
-            "the account of {oracle_user} is locked: ask the DBA to unlock it \
+            format!(
+                "the account of {oracle_user} is locked: ask the DBA to unlock it \
              (ALTER USER ... ACCOUNT UNLOCK) and check the password, repeated failures lock it"
+            )
         }
         Condition::PasswordExpired => {
-            "the password of {oracle_user} has expired: ask the DBA for a new one and update \
+            format!(
+                "the password of {oracle_user} has expired: ask the DBA for a new one and update \
              the secret"
+            )
         }
-        Condition::ConnectString => CONNECT_STRING,
-        Condition::MissingObject => OBJECTS,
+        Condition::ConnectString => format!(
+            "fix {oracle_connect_string}: use Easy Connect \
+                              (host:port/service_name) or a tnsnames.ora alias found through \
+                              TNS_ADMIN"
+        ),
+        Condition::MissingObject => format!(
+            "a table or synonym the query reads is missing or not visible to \
+                       {oracle_user}: run sql/oracle/ (synonyms and grants, see \
+                       docs/oracle.md) and `radar-interrupcoes check-oracle` to name it"
+        ),
         Condition::BrokenSynonym => {
             "a synonym points at a missing object: re-run sql/oracle/02_synonyms.sql with the \
              right oms_schema and oms_dblink"
+                .to_owned()
         }
         Condition::MissingLink => {
             "the database link named by the synonyms does not exist in the service's schema: \
              create it or re-run sql/oracle/02_synonyms.sql with the right oms_dblink"
+                .to_owned()
         }
         Condition::Privilege if code == "ORA-01031" => {
-            "{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql (read-only READ on \
+            format!(
+                "{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql (read-only READ on \
              the OMS tables for the database link's user)"
+            )
         }
-        Condition::Privilege => "{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql",
+        Condition::Privilege => {
+            format!("{oracle_user} lacks a privilege: run sql/oracle/01_grants.sql")
+        }
         Condition::MissingColumn => {
             "a column the query reads does not exist: check that the synonyms point at the \
              InService OMS schema (sql/oracle/02_synonyms.sql)"
+                .to_owned()
         }
-        Condition::SqlRejected => SQL_BUG,
-        Condition::ClientLibraryMissing => CLIENT_LIBRARY,
-        Condition::ClientLibraryTooOld => CLIENT_TOO_OLD,
+        Condition::SqlRejected => SQL_BUG.to_owned(),
+        Condition::ClientLibraryMissing => client_library(),
+        Condition::ClientLibraryTooOld => client_too_old(),
     }
 }
 
-/// Translates an `oracle` crate error, keeping its native code; the advice names settings
-/// by `names`.
-pub fn translate(err: &oracle::Error, names: &SettingNames) -> SourceError {
-    advise(&Failure::of(err), names)
+/// Translates an `oracle` crate error, keeping its native code.
+pub fn translate(err: &oracle::Error) -> SourceError {
+    advise(&Failure::of(err))
 }
 
 /// Classifies a native code with the driver's message (see [`Failure::coded`]): a stacked
 /// message is classified by its cause and names the database link it came through; its
 /// lines are kept, joined by ` | `.
-pub fn classify(code: &str, detail: &str, names: &SettingNames) -> SourceError {
-    advise(&Failure::coded(code, detail), names)
+pub fn classify(code: &str, detail: &str) -> SourceError {
+    advise(&Failure::coded(code, detail))
 }
 
 /// The source's error for a classified driver error: the driver's text, then what it means
 /// for the job and what to do, after what is wrong with a setting if anything is.
-pub fn advise(failure: &Failure, names: &SettingNames) -> SourceError {
+pub fn advise(failure: &Failure) -> SourceError {
     let Some(code) = failure.code.as_deref() else {
         return SourceError::permanent(None, format!("{}; {SQL_BUG}", failure.detail));
     };
     let (kind, advice) = match failure.condition {
-        Some(condition) if condition.is_transient() => (
-            SourceErrorKind::Transient,
-            names.fill(advice(code, condition)),
-        ),
-        Some(condition) => (
-            SourceErrorKind::Permanent,
-            names.fill(advice(code, condition)),
-        ),
+        Some(condition) if condition.is_transient() => {
+            (SourceErrorKind::Transient, advice(code, condition))
+        }
+        Some(condition) => (SourceErrorKind::Permanent, advice(code, condition)),
         None => (
             SourceErrorKind::Permanent,
             format!(
@@ -125,7 +144,7 @@ pub fn advise(failure: &Failure, names: &SettingNames) -> SourceError {
         ),
     };
     let advice = match failure.link.as_deref() {
-        Some(link) => advice_through_link(code, link, names).unwrap_or_else(|| {
+        Some(link) => advice_through_link(code, link).unwrap_or_else(|| {
             format!(
                 "{advice}; reported through the database link {link}, between the service's \
                  database and the OMS database"
@@ -150,13 +169,13 @@ mod tests {
     use crate::db::oracle::codes::KNOWN;
     use crate::db::oracle::driver_errors::{dpi, oci};
 
-    /// Translation with the service's names, which the tests' advice checks look for.
+    /// Translation of a driver error, as the adapter does it.
     pub(super) fn translate(err: &Error) -> SourceError {
-        super::translate(err, &SettingNames::for_tests())
+        super::translate(err)
     }
 
     fn classify(code: &str, detail: &str) -> SourceError {
-        super::classify(code, detail, &SettingNames::for_tests())
+        super::classify(code, detail)
     }
 
     #[test]
@@ -270,7 +289,7 @@ mod tests {
     }
 
     /// The source's advice for every known code.
-    fn every_advice() -> impl Iterator<Item = (&'static str, &'static str)> {
+    fn every_advice() -> impl Iterator<Item = (&'static str, String)> {
         KNOWN
             .iter()
             .map(|(code, condition)| (*code, advice(code, *condition)))
@@ -294,10 +313,17 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_named_in_advice_is_filled_in() {
+    fn every_setting_named_in_advice_is_one_the_service_reads() {
         for (code, advice) in every_advice() {
-            let advice = SettingNames::for_tests().fill(advice);
             assert!(!advice.contains(['{', '}']), "{code}: {advice}");
+            for word in advice.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("RADAR_") {
+                    assert!(
+                        names::ALL.iter().any(|s| s.var == word),
+                        "{code}: {word} is no setting"
+                    );
+                }
+            }
         }
     }
 

@@ -8,7 +8,6 @@ use oracle::Connection;
 
 use super::binds::{text_binds, with_named};
 use super::error::translate;
-use crate::db::SettingNames;
 use crate::db::oracle::session::statement_text;
 use crate::domain::QueryBinds;
 use crate::source::{AGGREGATION_SQL, OMS_TABLES, SourceError};
@@ -50,17 +49,13 @@ const SYNONYMS_SQL: &str = "SELECT s.synonym_name, s.owner, s.table_owner, s.tab
 
 /// Each OMS table with the synonym it resolves through; `None` when the name is not a
 /// synonym (a table or view of the service's own schema, as in the test fixtures).
-pub fn synonyms(
-    conn: &Connection,
-    names: &SettingNames,
-) -> Result<Vec<(String, Option<SynonymTarget>)>, SourceError> {
+pub fn synonyms(conn: &Connection) -> Result<Vec<(String, Option<SynonymTarget>)>, SourceError> {
     let rows = conn
         .query_as::<(String, String, String, String, Option<String>)>(SYNONYMS_SQL, &[])
-        .map_err(|e| translate(&e, names))?;
+        .map_err(|e| translate(&e))?;
     let mut found: Vec<(String, SynonymTarget)> = Vec::new();
     for row in rows {
-        let (name, owner, table_owner, table_name, db_link) =
-            row.map_err(|e| translate(&e, names))?;
+        let (name, owner, table_owner, table_name, db_link) = row.map_err(|e| translate(&e))?;
         if !found.iter().any(|(n, _)| *n == name) {
             found.push((
                 name,
@@ -196,11 +191,7 @@ pub fn pushdown(plan: &[PlanLine]) -> Pushdown {
 
 /// `EXPLAIN PLAN` of the aggregation with its binds, read back and rolled back (the plan
 /// rows are the only thing written, in the session's own `PLAN_TABLE`).
-pub fn explain(
-    conn: &Connection,
-    binds: &QueryBinds,
-    names: &SettingNames,
-) -> Result<Vec<PlanLine>, SourceError> {
+pub fn explain(conn: &Connection, binds: &QueryBinds) -> Result<Vec<PlanLine>, SourceError> {
     let id = format!("radar-{}", std::process::id());
     let explain = format!(
         "EXPLAIN PLAN SET STATEMENT_ID = '{id}' FOR {}",
@@ -208,18 +199,14 @@ pub fn explain(
     );
     let text = text_binds(binds);
     let result = with_named(&text, |named| conn.execute_named(&explain, named))
-        .map_err(|e| translate(&e, names))
-        .and_then(|_| read_plan(conn, &id, names));
+        .map_err(|e| translate(&e))
+        .and_then(|_| read_plan(conn, &id));
     // Leave nothing behind, whatever happened.
     let _ = conn.rollback();
     result
 }
 
-fn read_plan(
-    conn: &Connection,
-    id: &str,
-    names: &SettingNames,
-) -> Result<Vec<PlanLine>, SourceError> {
+fn read_plan(conn: &Connection, id: &str) -> Result<Vec<PlanLine>, SourceError> {
     let rows = conn
         .query_as_named::<(
             String,
@@ -232,7 +219,7 @@ fn read_plan(
               WHERE statement_id = :id ORDER BY id",
             &[("id", &id)],
         )
-        .map_err(|e| translate(&e, names))?;
+        .map_err(|e| translate(&e))?;
     rows.map(|row| {
         row.map(
             |(operation, options, object_node, object_name, remote_sql)| PlanLine {
@@ -243,7 +230,7 @@ fn read_plan(
                 remote_sql,
             },
         )
-        .map_err(|e| translate(&e, names))
+        .map_err(|e| translate(&e))
     })
     .collect()
 }

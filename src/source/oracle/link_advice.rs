@@ -2,11 +2,11 @@
 //! about the link's own login, descriptor or grants, not about the service's own Oracle
 //! settings (see [`crate::db::oracle::stacked`] for how a stacked message names the link).
 
-use crate::db::SettingNames;
+use crate::config::names;
 
 /// What to do when `cause` came through the database link `link`, where that differs from
 /// the advice for the service's own connection (whose settings `names` names).
-pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Option<String> {
+pub fn advice_through_link(cause: &str, link: &str) -> Option<String> {
     const CREDENTIALS: [&str; 6] = [
         "ORA-01017",
         "ORA-01005",
@@ -32,7 +32,7 @@ pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Opt
              {link} (its host, listener or the network between the two databases); the job \
              retries, but if this persists ask the DBA to check the host and service in the \
              link's USING clause (DBA_DB_LINKS.HOST) and the OMS listener; {} is not involved",
-            names.oracle_connect_string
+            names::ORACLE_CONNECT_STRING.var
         ));
     }
     if CREDENTIALS.contains(&cause) {
@@ -40,14 +40,15 @@ pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Opt
             "the database link {link} cannot log in to the OMS database (its CONNECT TO user \
              or password is wrong, locked or expired): ask the DBA to recreate {link} with \
              valid credentials (see DBA_DB_LINKS); {} and {} are not involved",
-            names.oracle_user, names.oracle_password
+            names::ORACLE_USER.var,
+            names::ORACLE_PASSWORD.var
         ))
     } else if DESCRIPTOR.contains(&cause) {
         Some(format!(
             "the database server cannot resolve the connect descriptor of the database link \
              {link} (USING clause, DBA_DB_LINKS.HOST): fix the link or the tnsnames.ora of \
              the database server; {} is not involved",
-            names.oracle_connect_string
+            names::ORACLE_CONNECT_STRING.var
         ))
     } else if GRANTS.contains(&cause) {
         Some(format!(
@@ -63,7 +64,7 @@ pub fn advice_through_link(cause: &str, link: &str, names: &SettingNames) -> Opt
 #[cfg(test)]
 mod tests {
     fn advice_through_link(cause: &str, link: &str) -> Option<String> {
-        super::advice_through_link(cause, link, &crate::db::SettingNames::for_tests())
+        super::advice_through_link(cause, link)
     }
 
     #[test]

@@ -8,7 +8,6 @@ use oracle::pool::Pool;
 use super::binds::{text_binds, with_named};
 use super::error::{advise, translate};
 use super::rows::{COLUMNS, map_row};
-use crate::db::SettingNames;
 use crate::db::oracle::session::statement_text;
 use crate::db::oracle::{OracleSettings, session};
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
@@ -16,33 +15,29 @@ use crate::source::{AGGREGATION_SQL, SourceError};
 
 /// Creates the session pool (see [`session::build_pool`]).
 pub fn build_pool(settings: &OracleSettings) -> Result<Pool, SourceError> {
-    session::build_pool(settings).map_err(|f| advise(&f, &settings.names))
+    session::build_pool(settings).map_err(|f| advise(&f))
 }
 
 /// Takes a session from the pool, bounded by the call timeout (see [`session::connection`]).
 pub fn connection(pool: &Pool, settings: &OracleSettings) -> Result<Connection, SourceError> {
-    session::connection(pool, settings).map_err(|f| advise(&f, &settings.names))
+    session::connection(pool, settings).map_err(|f| advise(&f))
 }
 
 /// Runs the shared aggregation SQL with its binds bound by name, as VARCHAR2 text (see
 /// [`super::binds`]).
-pub fn fetch(
-    conn: &Connection,
-    binds: &QueryBinds,
-    names: &SettingNames,
-) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
+pub fn fetch(conn: &Connection, binds: &QueryBinds) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
     let text = text_binds(binds);
     let rows = with_named(&text, |named| {
         conn.query_named(statement_text(AGGREGATION_SQL), named)
     })
-    .map_err(|e| translate(&e, names))?;
+    .map_err(|e| translate(&e))?;
     let mut out = Vec::new();
     for row in rows {
-        let row = row.map_err(|e| translate(&e, names))?;
+        let row = row.map_err(|e| translate(&e))?;
         let mut values: [Option<String>; 5] = Default::default();
         for (i, value) in values.iter_mut().enumerate() {
             *value = row.get::<usize, Option<String>>(i).map_err(|e| {
-                let mut err = translate(&e, names);
+                let mut err = translate(&e);
                 err.message = format!("column {} ({}): {}", i + 1, COLUMNS[i], err.message);
                 err
             })?;

@@ -4,20 +4,17 @@
 use oracle::{DbError, Error};
 
 use super::error::translate;
-use crate::source::{SettingNames, SourceError};
+use crate::source::SourceError;
 
 #[allow(deprecated)] // the variants are the only public way to build a driver error in 0.6
 fn stacked(first_code: i32, message: &str) -> SourceError {
-    translate(
-        &Error::OciError(DbError::new(
-            first_code,
-            0,
-            message,
-            "dpiStmt_execute",
-            "execute",
-        )),
-        &SettingNames::for_tests(),
-    )
+    translate(&Error::OciError(DbError::new(
+        first_code,
+        0,
+        message,
+        "dpiStmt_execute",
+        "execute",
+    )))
 }
 
 #[test]

@@ -20,7 +20,8 @@ use super::demo_data::{
 };
 use super::error::translate;
 use super::schema::{INDEXES_SQL, SCHEMA_SQL};
-use crate::source::{SettingNames, SourceError};
+use crate::config::names;
+use crate::source::SourceError;
 
 /// Premises at scale 1.0 (Roraima Energia serves about 218 thousand UCs).
 const PREMISES_AT_SCALE_1: f64 = 218_000.0;
@@ -81,13 +82,8 @@ impl fmt::Display for DemoSummary {
 /// Generates the demo database at `path` (creating parent directories, replacing any file
 /// there atomically). `scale` 1.0 is Roraima (about 218 000 premises, ~30 unplanned and ~8
 /// planned open events); 5.0 gives more than a million premises. Same (scale, seed), same
-/// database. Errors name settings by `names`.
-pub fn generate(
-    path: &Path,
-    scale: f64,
-    seed: u64,
-    names: &SettingNames,
-) -> Result<DemoSummary, SourceError> {
+/// database.
+pub fn generate(path: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
     if !(scale.is_finite() && scale > 0.0 && scale <= MAX_SCALE) {
         return Err(SourceError::permanent(
             None,
@@ -99,10 +95,10 @@ pub fn generate(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&dir).map_err(|e| io_error("create the directory", &dir, &e, names))?;
+    fs::create_dir_all(&dir).map_err(|e| io_error("create the directory", &dir, &e))?;
     let tmp = temporary_path(&dir, path);
-    let result = write_database(&tmp, scale, seed, names).and_then(|summary| {
-        publish(&tmp, path, &dir, names)?;
+    let result = write_database(&tmp, scale, seed).and_then(|summary| {
+        publish(&tmp, path, &dir)?;
         Ok(summary)
     });
     match result {
@@ -129,12 +125,11 @@ fn temporary_path(dir: &Path, path: &Path) -> PathBuf {
 }
 
 /// Makes the finished temporary file durable, then renames it over `path`.
-fn publish(tmp: &Path, path: &Path, dir: &Path, names: &SettingNames) -> Result<(), SourceError> {
+fn publish(tmp: &Path, path: &Path, dir: &Path) -> Result<(), SourceError> {
     fs::File::open(tmp)
         .and_then(|f| f.sync_all())
-        .map_err(|e| io_error("flush", tmp, &e, names))?;
-    fs::rename(tmp, path)
-        .map_err(|e| io_error("rename the demo database into", path, &e, names))?;
+        .map_err(|e| io_error("flush", tmp, &e))?;
+    fs::rename(tmp, path).map_err(|e| io_error("rename the demo database into", path, &e))?;
     // Durability of the rename itself; not every platform can open a directory.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
@@ -142,26 +137,21 @@ fn publish(tmp: &Path, path: &Path, dir: &Path, names: &SettingNames) -> Result<
     Ok(())
 }
 
-fn io_error(action: &str, path: &Path, e: &std::io::Error, names: &SettingNames) -> SourceError {
+fn io_error(action: &str, path: &Path, e: &std::io::Error) -> SourceError {
     SourceError::permanent(
         None,
         format!(
             "cannot {action} {}: {e}; check {} and the directory permissions",
             path.display(),
-            names.sqlite_path
+            names::SQLITE_PATH.var
         ),
     )
 }
 
-fn write_database(
-    tmp: &Path,
-    scale: f64,
-    seed: u64,
-    names: &SettingNames,
-) -> Result<DemoSummary, SourceError> {
-    let sql = |e| translate(&e, tmp, names);
+fn write_database(tmp: &Path, scale: f64, seed: u64) -> Result<DemoSummary, SourceError> {
+    let sql = |e| translate(&e, tmp);
     if tmp.exists() {
-        fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e, names))?;
+        fs::remove_file(tmp).map_err(|e| io_error("remove the stale", tmp, &e))?;
     }
     let mut conn = Connection::open(tmp).map_err(sql)?;
     // A temporary file that is deleted on failure needs no journal and no fsync per commit;

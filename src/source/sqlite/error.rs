@@ -10,14 +10,14 @@ use std::path::Path;
 
 use rusqlite::ffi;
 
-use crate::db::SettingNames;
+use crate::config::names;
 use crate::db::sqlite::primary_code_name;
 use crate::descriptors;
 use crate::source::SourceError;
 
 /// Translates a rusqlite error raised while reading or writing the database at `path`; the
-/// advice names settings by `names`.
-pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames) -> SourceError {
+/// advice names settings by their variables.
+pub(crate) fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
     let path = path.display();
     match err {
         rusqlite::Error::SqliteFailure(failure, detail) => {
@@ -40,7 +40,7 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames
                     format!(
                         "query on SQLite database {path} was interrupted: its caller gave up \
                          (attempt timeout, {})",
-                        names.job_timeout
+                        names::JOB_TIMEOUT_SECS.var
                     ),
                 ),
                 // SQLite says CANTOPEN for a missing file and for a process out of
@@ -60,7 +60,7 @@ pub(crate) fn translate(err: &rusqlite::Error, path: &Path, names: &SettingNames
                             "cannot open SQLite database {path} ({detail}): check that the file \
                              and its directory exist and are readable by the service \
                              (setting {})",
-                            names.sqlite_path
+                            names::SQLITE_PATH.var
                         ),
                     )
                 }
@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     fn translate(err: &rusqlite::Error, path: &Path) -> SourceError {
-        super::translate(err, path, &SettingNames::for_tests())
+        super::translate(err, path)
     }
 
     fn failure(code: std::os::raw::c_int, detail: &str) -> rusqlite::Error {

@@ -28,9 +28,8 @@ pub use demo::{DemoSummary, MAX_SCALE as MAX_DEMO_SCALE, generate};
 pub(crate) use error::translate;
 pub use schema::{INDEXES_SQL, SCHEMA_SQL};
 
-use super::{
-    AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SettingNames, SourceError,
-};
+use super::{AGGREGATION_COLUMNS as COLUMNS, AGGREGATION_SQL, InterrupcaoSource, SourceError};
+use crate::config::names;
 use crate::db::blocking::{CancelSlot, Lane, run_blocking};
 use crate::db::cancel;
 use crate::domain::{QueryBinds, RawInterrupcaoRow};
@@ -51,19 +50,16 @@ struct Settings {
     path: PathBuf,
     binds: QueryBinds,
     busy_timeout: Duration,
-    names: SettingNames,
 }
 
 impl SqliteSource {
-    /// A source reading `path` with `binds`; its errors name settings by `names`. Does not
-    /// touch the disk.
-    pub fn new(path: PathBuf, binds: QueryBinds, names: SettingNames) -> Self {
+    /// A source reading `path` with `binds`. Does not touch the disk.
+    pub fn new(path: PathBuf, binds: QueryBinds) -> Self {
         Self {
             settings: Settings {
                 path,
                 binds,
                 busy_timeout: DEFAULT_BUSY_TIMEOUT,
-                names,
             },
         }
     }
@@ -104,8 +100,8 @@ fn fetch_blocking(
     settings: &Settings,
     interrupt: &CancelSlot<InterruptHandle>,
 ) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
-    let (path, names) = (&settings.path, &settings.names);
-    if !exists(path, names)? {
+    let path = &settings.path;
+    if !exists(path)? {
         return Err(SourceError::permanent(
             None,
             format!(
@@ -113,8 +109,8 @@ fn fetch_blocking(
                  {}=true to create the demo database there (or run `radar-interrupcoes \
                  generate-demo`)",
                 path.display(),
-                names.sqlite_path,
-                names.sqlite_create_demo
+                names::SQLITE_PATH.var,
+                names::SQLITE_CREATE_DEMO.var
             ),
         ));
     }
@@ -122,26 +118,26 @@ fn fetch_blocking(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| translate(&e, path, names))?;
+    .map_err(|e| translate(&e, path))?;
     conn.busy_timeout(settings.busy_timeout)
-        .map_err(|e| translate(&e, path, names))?;
+        .map_err(|e| translate(&e, path))?;
     cancel::register(interrupt, conn.get_interrupt_handle());
     query(&conn, &settings.binds).map_err(|e| match e {
-        QueryError::Sqlite(e) => translate(&e, path, names),
+        QueryError::Sqlite(e) => translate(&e, path),
         QueryError::Source(e) => e,
     })
 }
 
 /// Whether the database file exists (a permanent error naming the path and its setting if
 /// that cannot be told).
-pub fn exists(path: &Path, names: &SettingNames) -> Result<bool, SourceError> {
+pub fn exists(path: &Path) -> Result<bool, SourceError> {
     path.try_exists().map_err(|e| {
         SourceError::permanent(
             None,
             format!(
                 "cannot check SQLite database {}: {e}; check {} and the directory permissions",
                 path.display(),
-                names.sqlite_path
+                names::SQLITE_PATH.var
             ),
         )
     })

@@ -5,7 +5,6 @@
 use rusqlite::Connection;
 
 use super::generate;
-use crate::db::SettingNames;
 use crate::source::{AGGREGATION_SQL, OMS_TABLES};
 
 /// Any seed gives the same shape of data; this one is the service's default.
@@ -63,7 +62,7 @@ fn every_oms_table_is_read_through_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.db");
     // At Roraima's size: on a tiny demo, ANALYZE rightly prefers scanning a few rows.
-    generate(&path, 1.0, SEED, &SettingNames::for_tests()).unwrap();
+    generate(&path, 1.0, SEED).unwrap();
     let conn = Connection::open(&path).unwrap();
     let plan = plan(&conn, AGGREGATION_SQL);
     let aliases = table_aliases(AGGREGATION_SQL);

@@ -90,11 +90,7 @@ impl FixtureDatabase for SqliteFixtureDb {
     }
 
     fn source(&self) -> Box<dyn InterrupcaoSource> {
-        Box::new(SqliteSource::new(
-            self.path.clone(),
-            QueryBinds::default(),
-            SettingNames::for_tests(),
-        ))
+        Box::new(SqliteSource::new(self.path.clone(), QueryBinds::default()))
     }
 }
 
@@ -110,11 +106,7 @@ const SMALL_SCALE: f64 = 0.02;
 const SEED: u64 = 0x5252_4441_5237_3030;
 
 fn source(path: &Path) -> SqliteSource {
-    SqliteSource::new(
-        path.to_path_buf(),
-        QueryBinds::default(),
-        SettingNames::for_tests(),
-    )
+    SqliteSource::new(path.to_path_buf(), QueryBinds::default())
 }
 
 async fn fetch(path: &Path) -> Result<Vec<RawInterrupcaoRow>, SourceError> {
@@ -146,7 +138,7 @@ async fn missing_file_with_fail_is_permanent_and_names_the_setting() {
 async fn a_generated_demo_database_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/demo.db");
-    generate(&path, SMALL_SCALE, SEED, &SettingNames::for_tests()).unwrap();
+    generate(&path, SMALL_SCALE, SEED).unwrap();
     let rows = fetch(&path).await.unwrap();
     assert!(path.exists());
     assert!(!rows.is_empty());
@@ -170,9 +162,9 @@ async fn demo_is_deterministic_per_seed() {
         dir.path().join("b.db"),
         dir.path().join("c.db"),
     );
-    let sa = generate(&a, SMALL_SCALE, 7, &SettingNames::for_tests()).unwrap();
-    let sb = generate(&b, SMALL_SCALE, 7, &SettingNames::for_tests()).unwrap();
-    generate(&c, SMALL_SCALE, 8, &SettingNames::for_tests()).unwrap();
+    let sa = generate(&a, SMALL_SCALE, 7).unwrap();
+    let sb = generate(&b, SMALL_SCALE, 7).unwrap();
+    generate(&c, SMALL_SCALE, 8).unwrap();
     let untimed = |s: DemoSummary| DemoSummary {
         elapsed: Duration::ZERO,
         ..s
@@ -191,13 +183,7 @@ async fn demo_is_deterministic_per_seed() {
 #[test]
 fn demo_shape_follows_the_scale() {
     let dir = tempfile::tempdir().unwrap();
-    let s = generate(
-        &dir.path().join("d.db"),
-        SMALL_SCALE,
-        SEED,
-        &SettingNames::for_tests(),
-    )
-    .unwrap();
+    let s = generate(&dir.path().join("d.db"), SMALL_SCALE, SEED).unwrap();
     assert_eq!((s.municipalities, s.conjuntos), (15, 24));
     // 2 % of Roraima's 218 000, plus the border transformers and the 10-premise minimums.
     assert!((4_300..5_200).contains(&s.premises), "{s}");
@@ -213,7 +199,7 @@ fn demo_shape_follows_the_scale() {
 async fn demo_answer_shows_a_conjunto_in_two_municipios() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.db");
-    generate(&path, SMALL_SCALE, SEED, &SettingNames::for_tests()).unwrap();
+    generate(&path, SMALL_SCALE, SEED).unwrap();
     let rows = fetch(&path).await.unwrap();
     // The first unplanned events sit on border transformers of conjuntos 110 and 115.
     for conj in [110, 115] {
@@ -234,13 +220,7 @@ async fn demo_answer_shows_a_conjunto_in_two_municipios() {
 fn bad_scales_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     for scale in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
-        let err = generate(
-            &dir.path().join("x.db"),
-            scale,
-            1,
-            &SettingNames::for_tests(),
-        )
-        .unwrap_err();
+        let err = generate(&dir.path().join("x.db"), scale, 1).unwrap_err();
         assert_eq!(err.kind, SourceErrorKind::Permanent);
         assert!(err.message.contains("scale"), "{err}");
     }
@@ -255,15 +235,11 @@ async fn a_locked_database_is_transient_sqlite_busy() {
     let tx = holder
         .transaction_with_behavior(TransactionBehavior::Exclusive)
         .unwrap();
-    let err = SqliteSource::new(
-        db.path.clone(),
-        QueryBinds::default(),
-        SettingNames::for_tests(),
-    )
-    .with_busy_timeout(Duration::ZERO)
-    .fetch_interrupcoes()
-    .await
-    .unwrap_err();
+    let err = SqliteSource::new(db.path.clone(), QueryBinds::default())
+        .with_busy_timeout(Duration::ZERO)
+        .fetch_interrupcoes()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, SourceErrorKind::Transient, "{err}");
     assert_eq!(err.code.as_deref(), Some("SQLITE_BUSY"));
     tx.rollback().unwrap();
@@ -368,7 +344,7 @@ fn aggregation_sql_is_portable() {
 async fn demo_at_scale_1_timing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("roraima.db");
-    let summary = generate(&path, 1.0, SEED, &SettingNames::for_tests()).unwrap();
+    let summary = generate(&path, 1.0, SEED).unwrap();
     let started = std::time::Instant::now();
     let rows = fetch(&path).await.unwrap();
     println!(
@@ -385,7 +361,7 @@ async fn demo_at_scale_1_timing() {
 fn aggregation_query_plan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.db");
-    let summary = generate(&path, 0.02, SEED, &SettingNames::for_tests()).unwrap();
+    let summary = generate(&path, 0.02, SEED).unwrap();
     println!("scale 0.02: {summary}");
     let conn = Connection::open(&path).unwrap();
     let mut stmt = conn
@@ -431,7 +407,7 @@ fn an_abandoned_fetch_interrupts_its_query_and_frees_the_blocking_thread() {
         .unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
-            let source = SqliteSource::new(path, QueryBinds::default(), SettingNames::for_tests());
+            let source = SqliteSource::new(path, QueryBinds::default());
             let fetch =
                 tokio::time::timeout(Duration::from_millis(300), source.fetch_interrupcoes()).await;
             assert!(

@@ -9,89 +9,115 @@
 //! chosen by the store setting), so the advice names those, and the store's own objects
 //! (`sql/oracle/03_store.sql`), never the OMS tables or the aggregation SQL.
 
-use crate::db::SettingNames;
+use crate::config::names;
 use crate::db::oracle::Failure;
-use crate::db::oracle::codes::{CLIENT_LIBRARY, CLIENT_TOO_OLD, Condition};
+use crate::db::oracle::codes::{Condition, client_library, client_too_old};
 use crate::store::StoreError;
 
 /// The adapter's name in its errors.
 const NAME: &str = "oracle";
 
-const UNREACHABLE: &str = "the store's database cannot be reached ({oracle_connect_string}, \
-                           the connection {store}=oracle uses); this store call failed and \
-                           the next one connects again";
 const LOST: &str = "the store's connection to its database was lost; this store call failed \
                     and the next one takes a new session";
 const DOWN: &str = "the store's database is starting, stopping or not open; this store call \
                     failed and the next one connects again";
-const CREDENTIALS: &str = "the store logs in as {oracle_user}: fix {oracle_user} and \
-                           {oracle_password} (or the file in {oracle_password_file}), or set \
-                           {store}=sqlite";
-const OBJECTS: &str = "a table or column of the store is missing or not visible to \
-                       {oracle_user}: run sql/oracle/03_store.sql in the schema of \
-                       {oracle_user}, or set {store}=sqlite";
-const CONNECT_STRING: &str = "fix {oracle_connect_string} (the store's connection with \
-                              {store}=oracle): use Easy Connect (host:port/service_name) or a \
-                              tnsnames.ora alias found through TNS_ADMIN";
 
-/// What the store's operator should know about `condition`: names settings as `{field}` of
-/// [`SettingNames`], filled in when an error is translated.
-fn advice(condition: Condition) -> &'static str {
+/// What the store's operator should know about `condition`; the settings to fix are named by
+/// their variables ([`names`]).
+fn advice(condition: Condition) -> String {
+    let oracle_call_timeout = names::ORACLE_CALL_TIMEOUT_SECS.var;
+    let oracle_connect_string = names::ORACLE_CONNECT_STRING.var;
+    let oracle_password = names::ORACLE_PASSWORD.var;
+    let oracle_password_file = names::ORACLE_PASSWORD_FILE.var;
+    let oracle_pool_max = names::ORACLE_POOL_MAX.var;
+    let oracle_user = names::ORACLE_USER.var;
+    let store = names::STORE.var;
+
     match condition {
-        Condition::Unreachable | Condition::HostLookup => UNREACHABLE,
-        Condition::Down => DOWN,
-        Condition::Lost | Condition::LinkLost => LOST,
+        Condition::Unreachable | Condition::HostLookup => format!(
+            "the store's database cannot be reached ({oracle_connect_string}, \
+                           the connection {store}=oracle uses); this store call failed and \
+                           the next one connects again"
+        ),
+        Condition::Down => DOWN.to_owned(),
+        Condition::Lost | Condition::LinkLost => LOST.to_owned(),
         Condition::TimedOut => {
-            "the store's database did not answer within {oracle_call_timeout}; this store call \
+            format!(
+                "the store's database did not answer within {oracle_call_timeout}; this store call \
              failed and the next one tries again"
+            )
         }
         Condition::SnapshotTooOld => {
             "snapshot too old while reading the store's tables; the next read tries again"
+                .to_owned()
         }
         Condition::PoolBusy => {
-            "no pooled session of the store was free in time ({oracle_pool_max}); this store \
+            format!(
+                "no pooled session of the store was free in time ({oracle_pool_max}); this store \
              call failed and the next one waits again"
+            )
         }
-        Condition::Credentials => CREDENTIALS,
+        Condition::Credentials => format!(
+            "the store logs in as {oracle_user}: fix {oracle_user} and \
+                           {oracle_password} (or the file in {oracle_password_file}), or set \
+                           {store}=sqlite"
+        ),
         Condition::NoCreateSession => {
-            "grant CREATE SESSION to {oracle_user}, as which the store logs in \
+            format!(
+                "grant CREATE SESSION to {oracle_user}, as which the store logs in \
              (sql/oracle/00_service_user.sql)"
+            )
         }
         Condition::AccountLocked => {
-            "the account of {oracle_user}, as which the store logs in, is locked: ask the DBA \
+            format!(
+                "the account of {oracle_user}, as which the store logs in, is locked: ask the DBA \
              to unlock it (ALTER USER ... ACCOUNT UNLOCK) and check the password"
+            )
         }
         Condition::PasswordExpired => {
-            "the password of {oracle_user}, as which the store logs in, has expired: ask the \
+            format!(
+                "the password of {oracle_user}, as which the store logs in, has expired: ask the \
              DBA for a new one and update the secret"
+            )
         }
-        Condition::ConnectString => CONNECT_STRING,
+        Condition::ConnectString => format!(
+            "fix {oracle_connect_string} (the store's connection with \
+                              {store}=oracle): use Easy Connect (host:port/service_name) or a \
+                              tnsnames.ora alias found through TNS_ADMIN"
+        ),
         Condition::MissingObject
         | Condition::BrokenSynonym
         | Condition::MissingLink
-        | Condition::MissingColumn => OBJECTS,
+        | Condition::MissingColumn => format!(
+            "a table or column of the store is missing or not visible to \
+                       {oracle_user}: run sql/oracle/03_store.sql in the schema of \
+                       {oracle_user}, or set {store}=sqlite"
+        ),
         Condition::Privilege => {
-            "{oracle_user} lacks a privilege on the store's tables: create them in its own \
+            format!(
+                "{oracle_user} lacks a privilege on the store's tables: create them in its own \
              schema with sql/oracle/03_store.sql"
+            )
         }
         Condition::SqlRejected => {
             "the store's SQL does not run on this database: a defect to report, not a setting"
+                .to_owned()
         }
-        Condition::ClientLibraryMissing => CLIENT_LIBRARY,
-        Condition::ClientLibraryTooOld => CLIENT_TOO_OLD,
+        Condition::ClientLibraryMissing => client_library(),
+        Condition::ClientLibraryTooOld => client_too_old(),
     }
 }
 
 /// Translates an `oracle` crate error raised by a store call, keeping its native code.
-pub fn translate(err: &oracle::Error, names: &SettingNames) -> StoreError {
-    advise(&Failure::of(err), names)
+pub fn translate(err: &oracle::Error) -> StoreError {
+    advise(&Failure::of(err))
 }
 
 /// The store's error for a classified driver error: the driver's text, then what it means
 /// for the store and what to do, after what is wrong with a setting if anything is.
-pub fn advise(failure: &Failure, names: &SettingNames) -> StoreError {
+pub fn advise(failure: &Failure) -> StoreError {
     let advice = match (failure.code.as_deref(), failure.condition) {
-        (_, Some(condition)) => names.fill(advice(condition)),
+        (_, Some(condition)) => advice(condition),
         (Some(code), None) => {
             format!("not a known Oracle condition: see the Oracle error reference for {code}")
         }
@@ -109,14 +135,19 @@ mod tests {
     use crate::db::oracle::driver_errors::oci;
 
     fn translate(err: &Error) -> StoreError {
-        super::translate(err, &SettingNames::for_tests())
+        super::translate(err)
     }
 
     #[test]
     fn no_store_advice_speaks_of_the_job_or_the_source() {
         for (code, condition) in KNOWN {
-            let advice = SettingNames::for_tests().fill(advice(*condition));
+            let advice = advice(*condition);
             assert!(!advice.contains(['{', '}']), "{code}: {advice}");
+            for word in advice.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("RADAR_") {
+                    assert!(names::ALL.iter().any(|s| s.var == word), "{code}: {word}");
+                }
+            }
             for source_word in ["the job", "OMS", "aggregation", "check-oracle", "01_grants"] {
                 assert!(!advice.contains(source_word), "{code}: {advice}");
             }
@@ -195,7 +226,7 @@ mod tests {
             "DPI-1047: Cannot locate a 64-bit Oracle Client library",
         );
         failure.note = Some("RADAR_ORACLE_CLIENT_LIB_DIR=/x: directory does not exist".into());
-        let e = advise(&failure, &SettingNames::for_tests());
+        let e = advise(&failure);
         assert!(
             e.message.starts_with(
                 "RADAR_ORACLE_CLIENT_LIB_DIR=/x: directory does not exist. Cannot locate"

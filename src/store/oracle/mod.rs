@@ -24,6 +24,7 @@ use super::{
     Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, StoreError, StoredSnapshot,
     from_millis, to_millis,
 };
+use crate::config::names;
 use crate::db::blocking::{Lane, run_blocking};
 use crate::db::cancel;
 use crate::db::oracle::codes::UNIQUE_VIOLATED;
@@ -90,7 +91,6 @@ impl OracleStore {
     {
         let inner = Arc::clone(&self.inner);
         run_blocking("Oracle store", Lane::Pool, move |slot| {
-            let names = &inner.settings.names;
             let conn = Arc::new(inner.connection()?);
             cancel::register(slot, Arc::clone(&conn));
             let result = f(&conn);
@@ -99,7 +99,7 @@ impl OracleStore {
                 let _ = conn.rollback();
             }
             result.map_err(|failure| match failure {
-                Failure::Driver(e) => translate(&e, names),
+                Failure::Driver(e) => translate(&e),
                 Failure::Store(e) => e,
             })
         })
@@ -109,12 +109,11 @@ impl OracleStore {
 
 impl Inner {
     fn connection(&self) -> Result<Connection, StoreError> {
-        let names = &self.settings.names;
         let pool = self
             .pool
             .get_or_create(|| session::build_pool(&self.settings))
-            .map_err(|f| advise(&f, names))?;
-        session::connection(&pool, &self.settings).map_err(|f| advise(&f, names))
+            .map_err(|f| advise(&f))?;
+        session::connection(&pool, &self.settings).map_err(|f| advise(&f))
     }
 }
 
@@ -174,9 +173,14 @@ const SELECT_VERSION: &str = "SELECT MAX(version) FROM radar_schema_version";
 
 /// What an Oracle store whose schema is behind this build says: the operator's script
 /// brings it up (the service never runs DDL on Oracle).
-const BEHIND: &str = "the store's schema is at version {found}, this build needs {latest}: \
-                      run sql/oracle/03_store.sql (re-runnable: it applies only the missing \
-                      steps) as {oracle_user}";
+fn behind(found: u32) -> String {
+    let oracle_user = names::ORACLE_USER.var;
+    format!(
+        "the store's schema is at version {found}, this build needs {LATEST}: run \
+         sql/oracle/03_store.sql (re-runnable: it applies only the missing steps) as \
+         {oracle_user}"
+    )
+}
 
 #[async_trait]
 impl SnapshotStore for OracleStore {
@@ -185,18 +189,13 @@ impl SnapshotStore for OracleStore {
     }
 
     async fn prepare(&self) -> Result<SchemaState, StoreError> {
-        let names = self.inner.settings.names.clone();
         self.with_connection(move |conn| {
             // No version table: ORA-00942, whose advice names the script.
             let found = conn
                 .query_row_as::<Option<i64>>(SELECT_VERSION, &[])?
                 .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
             if found < LATEST {
-                let advice = names
-                    .fill(BEHIND)
-                    .replace("{found}", &found.to_string())
-                    .replace("{latest}", &LATEST.to_string());
-                return Err(StoreError::new(NAME, None, advice).into());
+                return Err(StoreError::new(NAME, None, behind(found)).into());
             }
             Ok(SchemaState {
                 found,
