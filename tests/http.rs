@@ -204,9 +204,10 @@ async fn nothing_out_is_an_empty_list_and_a_failed_refresh_is_200_with_stale_hea
     assert_eq!(json["interrupcaoFornecimento"], Value::Array(vec![]));
     assert_eq!(header(&headers, "x-radar-stale"), None);
 
+    // As the Oracle adapter reports it: the native code in its field, not only in the text.
     source.set(Behaviour::Fail(SourceError::permanent(
-        None,
-        "ORA-00942: table or view does not exist",
+        Some("ORA-00942".into()),
+        "table or view does not exist",
     )));
     app.trigger(WARMUP_JOB_NAME).await.unwrap();
     let (status, headers, json) = get_json(&aneel(&app, PATH), None).await;
