@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use http_body::{Body, Frame, SizeHint};
 use tokio::sync::watch;
 use tower::{Layer, Service};
+
+use super::guarded_body::GuardedBody;
 
 /// The requests in flight on one connection. Cheap to clone (shared).
 #[derive(Debug, Clone)]
@@ -138,43 +139,12 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let in_flight = this.in_flight.take();
-        Poll::Ready(result.map(|response| response.map(|inner| TrackedBody { inner, in_flight })))
+        Poll::Ready(result.map(|response| response.map(|inner| TrackedBody::new(inner, in_flight))))
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that counts as in flight until it ends or is dropped.
-    pub struct TrackedBody<B> {
-        #[pin]
-        inner: B,
-        in_flight: Option<InFlight>,
-    }
-}
-
-impl<B: Body> Body for TrackedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if frame.is_none() {
-            this.in_flight.take();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// A response body that counts as in flight until it ends or is dropped.
+pub type TrackedBody<B> = GuardedBody<B, InFlight>;
 
 #[cfg(test)]
 mod tests {

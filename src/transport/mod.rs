@@ -12,6 +12,7 @@ mod activity;
 mod content_type;
 mod deadline;
 pub mod grpc_calls;
+mod guarded_body;
 pub mod http_listener;
 mod incoming;
 pub mod peer;

@@ -11,13 +11,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Either, Empty};
 use prost::Message as _;
 use tonic::codegen::Bytes;
 use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
+use super::guarded_body::GuardedBody;
 use super::peer::{ConnectionGate, PeerKey, PeerLimits, Refusal, Ticket};
 
 /// The paths (`/package.Service/Method`) of the streaming methods in `descriptor_sets`
@@ -170,44 +170,13 @@ where
         let response = ready!(inner.poll(cx))?;
         let ticket = this.ticket.take();
         Poll::Ready(Ok(
-            response.map(|inner| Either::Left(HeldBody { inner, ticket }))
+            response.map(|inner| Either::Left(HeldBody::new(inner, ticket)))
         ))
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that holds its stream's place until it ends or is dropped.
-    pub struct HeldBody<B> {
-        #[pin]
-        inner: B,
-        ticket: Option<Ticket>,
-    }
-}
-
-impl<B: Body> Body for HeldBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if frame.is_none() {
-            this.ticket.take();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// A response body that holds its stream's place until it ends or is dropped.
+pub type HeldBody<B> = GuardedBody<B, Ticket>;
 
 #[cfg(test)]
 mod tests {
