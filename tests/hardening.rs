@@ -363,11 +363,16 @@ async fn a_run_stuck_beyond_its_worst_case_turns_the_scheduler_not_serving() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(seen, "the scheduler never turned NOT_SERVING");
-    assert_eq!(
-        probe(&app, INTERRUPCOES_SERVICE).await,
-        Some(Serving),
-        "readiness is not liveness"
-    );
+    // A probe that times out on a loaded machine says nothing about readiness: ask again
+    // (a few times) until one answers, and assert on that answer.
+    let mut readiness = None;
+    for _ in 0..5 {
+        readiness = probe(&app, INTERRUPCOES_SERVICE).await;
+        if readiness.is_some() {
+            break;
+        }
+    }
+    assert_eq!(readiness, Some(Serving), "readiness is not liveness");
     // Once the run ends the scheduler is live again.
     stuck_run.await.unwrap().unwrap();
     app.wait_health(SCHEDULER_SERVICE, Serving).await;
