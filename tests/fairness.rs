@@ -6,8 +6,8 @@
 
 mod common;
 
+use radar_interrupcoes::transport::{Close, Refusal};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::raw_h2::{
@@ -80,7 +80,7 @@ async fn preface_only_connections_of_one_client_keep_neither_another_client_nor_
     let mut flood = preface_only(FLOODER, app.addr, 40).await;
     // The server refuses this client's connections beyond its share...
     closed_by_server(flood.last_mut().unwrap()).await;
-    assert!(app.incoming.refused_peer_limit.load(Ordering::Relaxed) >= 1);
+    assert!(app.incoming.refused(Refusal::PeerCap) >= 1);
     // ...so another client and the probe still get in, while the flood is held open.
     assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
     let mut other = InterrupcoesServiceClient::new(channel_from(OTHER_PEER, app.addr).await);
@@ -130,7 +130,7 @@ async fn a_connection_with_no_call_is_closed_with_goaway_after_the_idle_timeout(
         "a graceful GOAWAY, not an error"
     );
     closed_by_server(&mut idle).await;
-    assert!(app.incoming.idle_closed.load(Ordering::Relaxed) >= 1);
+    assert!(app.incoming.closed(Close::IdleTimeout) >= 1);
     // The test's channel was idle too: a new connection is answered as before.
     assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use radar_interrupcoes::transport::Close;
 use std::time::Duration;
 
 use common::raw_h2::{
@@ -42,7 +42,7 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_handshake_timeout()
 
     let mut silent = TcpStream::connect(app.addr).await.unwrap();
     closed_by_server(&mut silent).await;
-    assert!(app.incoming.handshake_timeouts.load(Ordering::Relaxed) >= 1);
+    assert!(app.incoming.closed(Close::HandshakeTimeout) >= 1);
     answers_normally(&app).await;
 }
 
@@ -124,7 +124,7 @@ async fn a_connection_beyond_the_cap_is_refused_while_the_others_keep_working() 
     // Wait until the server has accepted it (it holds a permit from then on).
     let mut third = TcpStream::connect(app.addr).await.unwrap();
     closed_by_server(&mut third).await;
-    assert!(app.incoming.refused.load(Ordering::Relaxed) >= 1);
+    assert!(app.incoming.refused_total() >= 1);
     answers_normally(&app).await;
 }
 

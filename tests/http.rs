@@ -1080,7 +1080,8 @@ async fn refused_grpc_connections_are_counted_in_the_metrics() {
         .unwrap();
     assert!(
         text.lines()
-            .any(|l| l == "radar_grpc_connections_refused_total 1"),
+            .any(|l| l
+                == r#"radar_connections_refused_total{listener="grpc",reason="global_cap"} 1"#),
         "{text}"
     );
 }

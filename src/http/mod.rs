@@ -82,15 +82,16 @@ pub async fn reload_keys(keys: Arc<KeyStore>, stop: tokio_util::sync::Cancellati
 }
 
 /// Serves `router` on `listener`, with each client's address, under `setup`'s limits
-/// (header read and keep-alive timeouts, connections in all and per peer), until
-/// `shutdown` is cancelled; then stops accepting and waits for the requests in flight.
+/// (header read and keep-alive timeouts, connections in all and per peer), counting its
+/// refusals and closes in `counters`, until `shutdown` is cancelled; then stops accepting
+/// and waits for the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     setup: HttpListener,
+    counters: Arc<Incoming>,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let counters = Arc::new(Incoming::default());
     http_listener::serve(listener, setup, counters, router, shutdown).await;
     Ok(())
 }

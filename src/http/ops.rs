@@ -18,7 +18,7 @@ use crate::cache::SnapshotCache;
 use crate::health;
 use crate::metrics::{Format, Metrics, ScrapeInputs};
 use crate::scheduler::SchedulerService;
-use crate::transport::Incoming;
+use crate::transport::Listeners;
 
 /// What the operations handlers read.
 #[derive(Clone)]
@@ -27,25 +27,25 @@ pub struct OpsState {
     cache: Arc<SnapshotCache>,
     scheduler: SchedulerService,
     stopping: CancellationToken,
-    listener: Arc<Incoming>,
+    listeners: Arc<Listeners>,
 }
 
 impl OpsState {
-    /// Reads `cache`, `scheduler` and the gRPC `listener`'s counters; everything turns
-    /// not ready once `stopping` is cancelled, as gRPC health does.
+    /// Reads `cache`, `scheduler` and every listener's counters (`listeners`); everything
+    /// turns not ready once `stopping` is cancelled, as gRPC health does.
     pub fn new(
         metrics: Arc<Metrics>,
         cache: Arc<SnapshotCache>,
         scheduler: SchedulerService,
         stopping: CancellationToken,
-        listener: Arc<Incoming>,
+        listeners: Arc<Listeners>,
     ) -> Self {
         Self {
             metrics,
             cache,
             scheduler,
             stopping,
-            listener,
+            listeners,
         }
     }
 
@@ -77,7 +77,7 @@ async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response 
         cache: &state.cache,
         jobs: &jobs,
         health: state.health_inputs(),
-        listener: &state.listener,
+        listeners: &state.listeners,
     };
     let body = state.metrics.scrape(inputs, format).await;
     (

@@ -1,57 +1,100 @@
-//! The gRPC listener's counters (refused connections, failed accepts, handshake
-//! timeouts), copied from the listener at scrape time.
+//! The listeners' counters (gRPC, ANEEL, operations): connections refused at accept and
+//! closed by the server, by reason, and failed accepts, copied from each listener at scrape
+//! time. Every reason of a serving listener is shown from 0, so that `increase()` sees the
+//! first refusal; a listener that is off shows nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::transport::Incoming;
+use crate::transport::{Close, Incoming, Listeners, Refusal};
 
-/// The `radar_grpc_connections_refused`, `_accept_errors` and `_handshake_timeouts`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+/// The `radar_connections_refused`, `radar_connections_closed` and `radar_accept_errors`
 /// counters.
 pub(super) struct ListenerMetrics {
-    connections_refused: Counter,
-    accept_errors: Counter,
-    handshake_timeouts: Counter,
+    refused: Family<ReasonLabels, Counter>,
+    closed: Family<ReasonLabels, Counter>,
+    accept_errors: Family<ListenerLabels, Counter>,
 }
 
 impl ListenerMetrics {
     /// The listener metrics, registered in `r`.
     pub(super) fn register(r: &mut Registry) -> Self {
         let m = Self {
-            connections_refused: Counter::default(),
-            accept_errors: Counter::default(),
-            handshake_timeouts: Counter::default(),
+            refused: Family::default(),
+            closed: Family::default(),
+            accept_errors: Family::default(),
         };
         r.register(
-            "radar_grpc_connections_refused",
-            "gRPC connections closed at once because RADAR_MAX_CONNECTIONS were open",
-            m.connections_refused.clone(),
+            "radar_connections_refused",
+            "Connections closed at once by a listener, by reason: its cap (global_cap), the \
+             room kept for new clients (reserved_for_new_peers), the client's share \
+             (peer_cap), the cap lowered for the open files limit (descriptors_reserved)",
+            m.refused.clone(),
         );
         r.register(
-            "radar_grpc_accept_errors",
-            "Failed accepts of the gRPC listener (e.g. too many open files)",
+            "radar_connections_closed",
+            "Accepted connections a listener closed, by reason: handshake_timeout, \
+             header_timeout, headers_too_large, idle_timeout, max_age",
+            m.closed.clone(),
+        );
+        r.register(
+            "radar_accept_errors",
+            "Failed accepts of a listener (e.g. too many open files)",
             m.accept_errors.clone(),
-        );
-        r.register(
-            "radar_grpc_handshake_timeouts",
-            "gRPC connections closed for not sending the HTTP/2 preface in time",
-            m.handshake_timeouts.clone(),
         );
         m
     }
 
-    /// Brings each counter up to the listener's own total.
-    pub(super) fn refresh(&self, listener: &Incoming) {
-        let pairs: [(&Counter, &AtomicU64); 3] = [
-            (&self.connections_refused, &listener.refused),
-            (&self.accept_errors, &listener.accept_errors),
-            (&self.handshake_timeouts, &listener.handshake_timeouts),
-        ];
-        for (counter, total) in pairs {
-            let total = total.load(Ordering::Relaxed);
-            counter.inc_by(total.saturating_sub(counter.get()));
+    /// Brings each counter up to its listener's own total.
+    pub(super) fn refresh(&self, listeners: &Listeners) {
+        for (listener, counters) in listeners.each() {
+            if counters.is_serving() {
+                self.refresh_one(listener, counters);
+            }
         }
     }
+
+    fn refresh_one(&self, listener: &'static str, counters: &Incoming) {
+        for reason in Refusal::ALL {
+            let labels = ReasonLabels {
+                listener,
+                reason: reason.label(),
+            };
+            catch_up(
+                &self.refused.get_or_create(&labels),
+                counters.refused(reason),
+            );
+        }
+        for reason in Close::ALL {
+            let labels = ReasonLabels {
+                listener,
+                reason: reason.label(),
+            };
+            catch_up(&self.closed.get_or_create(&labels), counters.closed(reason));
+        }
+        catch_up(
+            &self
+                .accept_errors
+                .get_or_create(&ListenerLabels { listener }),
+            counters.accept_errors(),
+        );
+    }
+}
+
+/// Raises `counter` to `total` (the listener's counts only grow).
+fn catch_up(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }

@@ -3,7 +3,7 @@
 //! (snapshot age and staleness, job status, health) are read from the cache and the
 //! scheduler at scrape time, so a scrape never shows an age that was true minutes ago.
 //!
-//! One small struct per area registers its own metrics: [`jobs`], the gRPC [`listener`],
+//! One small struct per area registers its own metrics: [`jobs`], the [`listener`]s,
 //! the [`snapshot`], the snapshot [`store`]'s operations, [`health_status`], the
 //! [`requests`] of both protocols and the [`traces`] that never reached the collector; the
 //! [`process`] collector adds the standard `process_*` figures. Adding a family is a field
@@ -40,7 +40,7 @@ use crate::cache::SnapshotCache;
 use crate::health;
 use crate::scheduler::{JobStatus, RunRecord};
 use crate::store::SnapshotStore;
-use crate::transport::Incoming;
+use crate::transport::Listeners;
 
 /// Version of this build (Cargo's package version).
 pub const VERSION: &str = crate::version::CRATE_VERSION;
@@ -64,8 +64,8 @@ pub struct ScrapeInputs<'a> {
     pub jobs: &'a [JobStatus],
     /// The health inputs of this moment.
     pub health: health::Inputs,
-    /// The gRPC listener's counters.
-    pub listener: &'a Incoming,
+    /// Every listener's counters.
+    pub listeners: &'a Listeners,
 }
 
 /// Every metric of the service, in one registry.
@@ -159,7 +159,7 @@ impl Metrics {
     /// Reads the state metrics from `inputs`, then encodes everything in `format`.
     pub async fn scrape(&self, inputs: ScrapeInputs<'_>, format: Format) -> String {
         self.jobs.refresh(inputs.jobs);
-        self.listener.refresh(inputs.listener);
+        self.listener.refresh(inputs.listeners);
         self.snapshot.refresh(inputs.cache).await;
         self.health.refresh(inputs.health);
         self.traces.refresh(crate::telemetry::span_drops());

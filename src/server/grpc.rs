@@ -19,6 +19,7 @@ use secrecy::SecretString;
 use super::Shared;
 use super::files::ServiceFiles;
 use crate::config::{LimitsSettings, ServiceSettings, names};
+use crate::domain::IpRanges;
 use crate::grpc::{AdminGuard, InterrupcoesGrpc, InterrupcoesServer, SchedulerAdminGrpc};
 use crate::metrics::GrpcMetricsLayer;
 use crate::proto::scheduler::v1::scheduler_admin_server::SchedulerAdminServer;
@@ -62,15 +63,24 @@ pub(super) fn serve<H: Health>(
         .service(routes(settings, files.admin_token, health, shared)?.prepare());
     Ok(grpc_calls::serve(
         listener,
-        listener_setup(&settings.limits, files.tls.as_ref()),
-        shared.incoming.clone(),
+        listener_setup(
+            &settings.limits,
+            shared.configured_caps.grpc,
+            files.tls.as_ref(),
+        ),
+        shared.listeners.grpc.clone(),
         routes,
         drain.clone(),
     ))
 }
 
-/// The listener's limits and TLS (when configured), from the settings.
-fn listener_setup(limits: &LimitsSettings, tls: Option<&TlsSettings>) -> GrpcListener {
+/// The listener's limits (its cap lowered from `configured_cap` when descriptors are short)
+/// and TLS (when configured), from the settings.
+fn listener_setup(
+    limits: &LimitsSettings,
+    configured_cap: u32,
+    tls: Option<&TlsSettings>,
+) -> GrpcListener {
     let tls = tls.map(|tls| {
         tracing::info!(
             cert_file = %tls.cert_file.display(),
@@ -85,11 +95,14 @@ fn listener_setup(limits: &LimitsSettings, tls: Option<&TlsSettings>) -> GrpcLis
             limits: PeerLimits::new(
                 usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
                 usize::try_from(limits.max_connections_per_peer).unwrap_or(usize::MAX),
-            ),
+            )
+            .lowered_from(usize::try_from(configured_cap).unwrap_or(usize::MAX)),
+            uncapped_peers: IpRanges::default(),
             preface_timeout: Some(limits.handshake_timeout),
             idle_timeout: limits.idle_timeout,
             max_age: Some(limits.max_connection_age),
             close_grace: limits.max_connection_age_grace,
+            reads_are_activity: false,
         },
         calls: CallLimits {
             max_calls_per_connection: usize::try_from(limits.max_calls_per_connection)

@@ -10,17 +10,22 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::config::HttpSettings;
-use crate::http::{self, GuardSettings, HttpListeners, ProxyTrust, RateLimit, aneel, ops};
+use crate::http::{
+    self, GuardSettings, HttpListeners, IpRanges, ProxyTrust, RateLimit, aneel, ops,
+};
+use crate::transport::Incoming;
 use crate::transport::http_listener::HttpListener;
 
 /// A running HTTP server: its name in logs and its task.
 pub(super) type HttpServer = (&'static str, JoinHandle<std::io::Result<()>>);
 
-/// An HTTP listener: its name in logs, the bound socket (`None`: turned off) and how its
-/// routes are built.
+/// An HTTP listener: its name in logs, the bound socket (`None`: turned off), its
+/// counters, the peers let past the per-peer share, and how its routes are built.
 struct Entry {
     name: &'static str,
     listener: Option<TcpListener>,
+    counters: Arc<Incoming>,
+    uncapped_peers: IpRanges,
     router: Box<dyn FnOnce(&Shared) -> Router>,
 }
 
@@ -35,11 +40,17 @@ pub(super) fn http_servers(
         Entry {
             name: "ANEEL HTTP server",
             listener: http.aneel,
+            counters: shared.listeners.aneel.clone(),
+            // Behind an ingress every connection is the ingress's: its pods are not held
+            // to one client's share (each client is rate-limited by its own address).
+            uncapped_peers: guard.proxies.trusted.clone(),
             router: Box::new(move |shared| aneel_router(shared, keys, guard)),
         },
         Entry {
             name: "operations HTTP server",
             listener: http.ops,
+            counters: shared.listeners.ops.clone(),
+            uncapped_peers: IpRanges::default(),
             router: Box::new(ops_router),
         },
     ];
@@ -47,6 +58,8 @@ pub(super) fn http_servers(
     for Entry {
         name,
         listener,
+        counters,
+        uncapped_peers,
         router,
     } in entries
     {
@@ -54,12 +67,20 @@ pub(super) fn http_servers(
             continue;
         };
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "{name} listening");
         let setup = HttpListener {
             name,
-            ..shared.connections
+            uncapped_peers,
+            ..shared.connections.clone()
         };
-        let serving = http::serve(listener, setup, router(shared), drain.clone());
+        tracing::info!(
+            %addr,
+            max_connections = setup.limits.total,
+            max_connections_per_peer = setup.limits.per_peer,
+            reserved_for_new_peers = setup.limits.reserved_for_new_peers,
+            per_peer_cap_exempt = %setup.uncapped_peers,
+            "{name} listening"
+        );
+        let serving = http::serve(listener, setup, counters, router(shared), drain.clone());
         servers.push((name, tokio::spawn(serving)));
     }
     Ok(servers)
@@ -111,7 +132,7 @@ fn ops_router(shared: &Shared) -> Router {
         shared.cache.clone(),
         shared.scheduler.clone(),
         shared.stopping.clone(),
-        shared.incoming.clone(),
+        shared.listeners.clone(),
     ))
 }
 

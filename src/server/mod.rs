@@ -30,6 +30,7 @@ use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;
 use crate::config::ServiceSettings;
 use crate::descriptors::{self, Caps};
+use crate::domain::IpRanges;
 use crate::health::{self, HealthPublisher};
 use crate::http::HttpListeners;
 use crate::jobs::warm_up_until_loaded;
@@ -38,7 +39,7 @@ use crate::scheduler::SchedulerService;
 use crate::store::SnapshotStore;
 use crate::telemetry::TraceExport;
 use crate::transport::http_listener::HttpListener;
-use crate::transport::{Incoming, PeerLimits};
+use crate::transport::{Incoming, Listeners, PeerLimits};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
 type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -53,7 +54,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     http: HttpListeners,
     before_warm_up: Option<StartupStep>,
-    incoming: Arc<Incoming>,
+    listeners: Arc<Listeners>,
     /// The snapshot store (metered), prepared at start-up.
     store: Arc<dyn SnapshotStore>,
     traces: Option<TraceExport>,
@@ -98,7 +99,7 @@ impl Application {
             metrics,
             http: HttpListeners::default(),
             before_warm_up: None,
-            incoming: Arc::new(Incoming::default()),
+            listeners: Arc::default(),
             store: backends.store,
             traces: None,
             files,
@@ -147,9 +148,14 @@ impl Application {
         self.cache.clone()
     }
 
-    /// The listener's counters (refused connections, accept errors, handshake timeouts).
+    /// The gRPC listener's counters (refused and closed connections, accept errors).
     pub fn incoming(&self) -> Arc<Incoming> {
-        self.incoming.clone()
+        self.listeners.grpc.clone()
+    }
+
+    /// Every listener's counters.
+    pub fn listeners(&self) -> Arc<Listeners> {
+        self.listeners.clone()
     }
 
     /// Serves until `shutdown` resolves, then: health NOT_SERVING, scheduler stopped,
@@ -162,7 +168,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let http_listeners =
             u32::from(self.http.aneel.is_some()) + u32::from(self.http.ops.is_some());
-        keep_descriptors_in_reserve(&mut self.settings, http_listeners);
+        let configured_caps = keep_descriptors_in_reserve(&mut self.settings, http_listeners);
         let stopping = shutdown::on(shutdown);
         let drain = CancellationToken::new();
         let (health, health_task) = start_health(&self.scheduler, &self.cache, &stopping).await?;
@@ -172,8 +178,9 @@ impl Application {
             cache: self.cache,
             scheduler: self.scheduler.clone(),
             stopping: stopping.clone(),
-            incoming: self.incoming,
-            connections: http_connections(&self.settings),
+            listeners: self.listeners,
+            configured_caps,
+            connections: http_connections(&self.settings, configured_caps.http),
         };
         let addr = self.listener.local_addr()?;
         let grpc = grpc::serve(
@@ -220,8 +227,9 @@ impl Application {
 }
 
 /// Lowers the connection caps so that, with every listener full, descriptors stay for the
-/// database, the store and the probes (see [`descriptors::fit`]); logs what was chosen.
-fn keep_descriptors_in_reserve(settings: &mut ServiceSettings, http_listeners: u32) {
+/// database, the store and the probes (see [`descriptors::fit`]); logs what was chosen and
+/// returns the caps the settings asked for.
+fn keep_descriptors_in_reserve(settings: &mut ServiceSettings, http_listeners: u32) -> Caps {
     let limit = descriptors::raise_soft_limit();
     let limits = &mut settings.limits;
     let wanted = Caps {
@@ -254,17 +262,21 @@ fn keep_descriptors_in_reserve(settings: &mut ServiceSettings, http_listeners: u
              (raise the open files limit to keep the configured caps)"
         );
     }
+    wanted
 }
 
-/// The connection limits and timeouts of the HTTP listeners, from the settings.
-fn http_connections(settings: &ServiceSettings) -> HttpListener {
+/// The connection limits and timeouts of the HTTP listeners, from the settings (the cap
+/// in force, lowered from `configured_cap` when descriptors are short).
+fn http_connections(settings: &ServiceSettings, configured_cap: u32) -> HttpListener {
     let limits = &settings.limits;
     HttpListener {
         name: "HTTP",
         limits: PeerLimits::new(
             usize::try_from(limits.http_max_connections).unwrap_or(usize::MAX),
             usize::try_from(limits.http_max_connections_per_peer).unwrap_or(usize::MAX),
-        ),
+        )
+        .lowered_from(usize::try_from(configured_cap).unwrap_or(usize::MAX)),
+        uncapped_peers: IpRanges::default(),
         header_read_timeout: limits.http_header_read_timeout,
         keepalive_timeout: limits.http_keepalive_timeout,
         close_grace: settings.shutdown_grace,
@@ -283,9 +295,13 @@ struct Shared {
     scheduler: SchedulerService,
     /// Cancelled at shutdown (Watch streams, readiness, key reloads).
     stopping: CancellationToken,
-    /// The gRPC listener's counters.
-    incoming: Arc<Incoming>,
-    /// The connection limits and timeouts of every HTTP listener (its name aside).
+    /// Every listener's counters.
+    listeners: Arc<Listeners>,
+    /// The connection caps the settings asked for (the ones in force may be lower, see
+    /// [`keep_descriptors_in_reserve`]).
+    configured_caps: Caps,
+    /// The connection limits and timeouts of every HTTP listener (its name and the peers
+    /// let past the per-peer share aside).
     connections: HttpListener,
 }
 

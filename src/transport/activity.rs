@@ -1,7 +1,8 @@
 //! What a connection has in flight: [`Activity`] counts its requests from the call until
 //! the response body ends (or is dropped), so the serve loop knows when a connection has
 //! had nothing open for its idle timeout. A streaming call counts for as long as it
-//! streams. [`TrackLayer`] puts the count on a connection's service.
+//! streams. On HTTP/1, bytes arriving (a request's head) also restart the wait.
+//! [`TrackLayer`] puts the count on a connection's service.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tower::{Layer, Service};
 
 use super::guarded_body::GuardedBody;
@@ -18,12 +19,14 @@ use super::guarded_body::GuardedBody;
 #[derive(Debug, Clone)]
 pub struct Activity {
     open: Arc<watch::Sender<usize>>,
+    arrived: Arc<Notify>,
 }
 
 impl Default for Activity {
     fn default() -> Self {
         Self {
             open: Arc::new(watch::Sender::new(0)),
+            arrived: Arc::default(),
         }
     }
 }
@@ -37,13 +40,19 @@ impl Activity {
         }
     }
 
+    /// Bytes of a request arrived: the idle wait starts again.
+    pub fn bytes_arrived(&self) {
+        // A stored permit (nobody waiting yet) only restarts the next wait once more.
+        self.arrived.notify_one();
+    }
+
     /// How many requests are in flight now.
     pub fn open(&self) -> usize {
         *self.open.borrow()
     }
 
     /// Resolves once no request has been in flight for `timeout` (a request that starts
-    /// meanwhile restarts the wait when it ends).
+    /// meanwhile restarts the wait when it ends, and so do [`Self::bytes_arrived`]).
     pub async fn idle_for(&self, timeout: Duration) {
         let mut open = self.open.subscribe();
         loop {
@@ -52,6 +61,7 @@ impl Activity {
             tokio::select! {
                 () = tokio::time::sleep(timeout) => return,
                 _ = open.wait_for(|n| *n > 0) => {}
+                () = self.arrived.notified() => {}
             }
         }
     }
@@ -202,6 +212,23 @@ mod tests {
             !idle.is_finished(),
             "the wait starts again when the call ends"
         );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(idle.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_arriving_restart_the_wait() {
+        let activity = Activity::default();
+        let idle = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.idle_for(Duration::from_secs(10)).await }
+        });
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            activity.bytes_arrived();
+        }
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(!idle.is_finished(), "bytes kept arriving");
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert!(idle.is_finished());
     }

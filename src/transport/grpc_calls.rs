@@ -24,8 +24,8 @@ use tracing::Instrument as _;
 use tracing::instrument::Instrumented;
 
 use super::content_type::GrpcOnly;
+use super::counters::Incoming;
 use super::deadline::Deadline;
-use super::incoming::Incoming;
 use super::serve::{ConnectionInfo, ConnectionPolicy, Listening};
 use super::tls::TlsAcceptor;
 

@@ -15,17 +15,20 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::incoming::Incoming;
+use super::counters::Incoming;
 use super::peer::PeerLimits;
 use super::serve::{ConnectionPolicy, Listening};
+use crate::domain::IpRanges;
 
 /// Everything an HTTP listener is set up with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpListener {
     /// The listener's name in logs.
     pub name: &'static str,
     /// Connections in all and per peer.
     pub limits: PeerLimits,
+    /// Peers not held to the per-peer share: the trusted proxies, on the ANEEL listener.
+    pub uncapped_peers: IpRanges,
     /// Time a client has to send a request's headers, from the moment the server waits
     /// for them (a new connection, or the next request of a kept-alive one).
     pub header_read_timeout: Duration,
@@ -61,10 +64,12 @@ pub async fn serve(
         policy: ConnectionPolicy {
             name: setup.name,
             limits: setup.limits,
+            uncapped_peers: setup.uncapped_peers,
             preface_timeout: None,
             idle_timeout: setup.keepalive_timeout,
             max_age: None,
             close_grace: setup.close_grace,
+            reads_are_activity: true,
         },
         http: http1_builder(setup.header_read_timeout),
         tls: None,

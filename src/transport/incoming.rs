@@ -1,12 +1,11 @@
 //! An accepted connection ([`ConnIo`]): its socket with buffered writes and, on the gRPC
-//! listener, a deadline for the HTTP/2 preface enforced on its reads; and the listeners'
-//! counters ([`Incoming`]).
+//! listener, a deadline for the HTTP/2 preface enforced on its reads; and the accept loop's
+//! rate-limited log lines.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,26 +13,14 @@ use tokio::io::{AsyncRead, AsyncWrite, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::activity::Activity;
+use super::counters::{Close, Incoming};
+
 /// Length of the HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
 
 /// The accept loop logs a failure kind at most once per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Counters of a listener, shared with whoever wants to show them.
-#[derive(Debug, Default)]
-pub struct Incoming {
-    /// Connections closed at once: the listener was full, or their peer held its share.
-    pub refused: AtomicU64,
-    /// Of those, the ones refused because their peer held its share.
-    pub refused_peer_limit: AtomicU64,
-    /// Connections closed gracefully after their idle timeout with no request in flight.
-    pub idle_closed: AtomicU64,
-    /// Accepts that failed (e.g. too many open files).
-    pub accept_errors: AtomicU64,
-    /// Connections closed for not sending the preface in time.
-    pub handshake_timeouts: AtomicU64,
-}
 
 /// Lets one line through per [`LOG_INTERVAL`] and counts the ones held back.
 #[derive(Debug, Default)]
@@ -81,6 +68,7 @@ pub struct ConnIo {
     handshake: Option<Pin<Box<Sleep>>>,
     handshake_timeout: Duration,
     counters: Arc<Incoming>,
+    reads_are_activity: Option<Activity>,
 }
 
 impl ConnIo {
@@ -100,7 +88,17 @@ impl ConnIo {
             handshake: handshake_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             handshake_timeout: handshake_timeout.unwrap_or_default(),
             counters,
+            reads_are_activity: None,
         }
+    }
+
+    /// This connection, whose reads count as activity of the connection: on HTTP/1, bytes
+    /// that arrive are a request's head, whose time the header read timeout bounds, not the
+    /// idle timeout. (Not on HTTP/2, where pings arrive on idle connections.)
+    #[must_use]
+    pub fn reads_are_activity(mut self, activity: Activity) -> Self {
+        self.reads_are_activity = Some(activity);
+        self
     }
 
     /// An error when the preface is late; until it has arrived, arms the timer that wakes
@@ -118,9 +116,7 @@ impl ConnIo {
         if handshake.as_mut().poll(cx).is_pending() {
             return Ok(());
         }
-        self.counters
-            .handshake_timeouts
-            .fetch_add(1, Ordering::Relaxed);
+        self.counters.count_closed(Close::HandshakeTimeout);
         tracing::debug!(
             peer = ?self.stream.get_ref().peer_addr().ok(),
             "closing a connection that sent no preface in time"
@@ -148,6 +144,9 @@ impl AsyncRead for ConnIo {
         if let Poll::Ready(Ok(())) = result {
             let read = buf.filled().len() - before;
             this.preface_left = this.preface_left.saturating_sub(read);
+            if let (true, Some(activity)) = (read > 0, &this.reads_are_activity) {
+                activity.bytes_arrived();
+            }
         }
         result
     }

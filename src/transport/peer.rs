@@ -1,12 +1,16 @@
 //! Who a connection belongs to, and how many each may hold: [`ConnectionGate`] admits a
 //! connection when the listener has room for it *and* its peer is under its own share, and
 //! keeps the last slots for peers that hold none, so one client (however many connections
-//! it opens) can never keep another one, or a health probe, out.
+//! it opens) can never keep another one, or a health probe, out. Peers that stand for many
+//! clients (trusted proxies) can be let past the share, never past the total nor the room
+//! kept for new peers.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::domain::IpRanges;
 
 /// The peer a connection or a call is counted against: the client's IP address as this
 /// listener sees it (the port changes with every connection; an IPv4 address mapped into
@@ -49,6 +53,10 @@ pub struct PeerLimits {
     /// The last this-many of `total` go only to peers that hold none: a peer already
     /// admitted cannot take the room a newcomer (a probe, a second client) needs.
     pub reserved_for_new_peers: usize,
+    /// The `total` the settings asked for, when it was lowered to keep file descriptors in
+    /// reserve (see [`crate::descriptors`]): a refusal the asked-for total would have
+    /// admitted is then told apart.
+    pub configured_total: usize,
 }
 
 impl PeerLimits {
@@ -60,6 +68,26 @@ impl PeerLimits {
             total,
             per_peer: per_peer.clamp(1, total),
             reserved_for_new_peers: total / 16,
+            configured_total: total,
+        }
+    }
+
+    /// These limits, whose `total` was lowered from the settings' `configured`.
+    #[must_use]
+    pub fn lowered_from(self, configured: usize) -> Self {
+        Self {
+            configured_total: configured.max(self.total),
+            ..self
+        }
+    }
+
+    /// How many may be held in all when one more is admitted for a peer that holds
+    /// none (`new_peer`) or some.
+    fn room(&self, new_peer: bool) -> usize {
+        if new_peer {
+            self.total
+        } else {
+            self.total - self.reserved_for_new_peers
         }
     }
 }
@@ -67,19 +95,51 @@ impl PeerLimits {
 /// Why [`ConnectionGate::admit`] said no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The listener is full (for this peer, counting the reserve for new peers).
-    Full,
+    /// The listener holds its whole cap.
+    GlobalCap,
+    /// What is left of the cap is kept for peers that hold none, and this peer holds some.
+    ReservedForNewPeers,
     /// This peer holds its whole share.
-    PeerLimit,
+    PeerCap,
+    /// The cap was lowered at start-up to keep file descriptors in reserve, and the cap
+    /// the settings asked for would have admitted this one.
+    DescriptorsReserved,
 }
 
 impl Refusal {
+    /// Every reason, in the order of their counters.
+    pub const ALL: [Self; 4] = [
+        Self::GlobalCap,
+        Self::ReservedForNewPeers,
+        Self::PeerCap,
+        Self::DescriptorsReserved,
+    ];
+
     /// How the refusal reads in logs.
     pub fn reason(self) -> &'static str {
         match self {
-            Self::Full => "too many open connections",
-            Self::PeerLimit => "this peer holds its share of connections",
+            Self::GlobalCap => "too many open connections",
+            Self::ReservedForNewPeers => "the last connections are kept for clients that hold none",
+            Self::PeerCap => "this peer holds its share of connections",
+            Self::DescriptorsReserved => {
+                "too many open connections for the open files limit (the cap was lowered to \
+                 keep file descriptors in reserve)"
+            }
         }
+    }
+
+    /// The `reason` label of the metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::GlobalCap => "global_cap",
+            Self::ReservedForNewPeers => "reserved_for_new_peers",
+            Self::PeerCap => "peer_cap",
+            Self::DescriptorsReserved => "descriptors_reserved",
+        }
+    }
+
+    pub(super) fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -87,6 +147,7 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct ConnectionGate {
     limits: PeerLimits,
+    uncapped: Arc<IpRanges>,
     held: Arc<Mutex<Held>>,
 }
 
@@ -101,7 +162,19 @@ impl ConnectionGate {
     pub fn new(limits: PeerLimits) -> Self {
         Self {
             limits,
+            uncapped: Arc::default(),
             held: Arc::default(),
+        }
+    }
+
+    /// This gate, with peers in `ranges` not held to the per-peer share (trusted proxies,
+    /// whose connections carry many clients); the total and the room kept for new peers
+    /// still hold them.
+    #[must_use]
+    pub fn with_uncapped_peers(self, ranges: IpRanges) -> Self {
+        Self {
+            uncapped: Arc::new(ranges),
+            ..self
         }
     }
 
@@ -115,16 +188,19 @@ impl ConnectionGate {
     pub fn admit(&self, peer: PeerKey) -> Result<Ticket, Refusal> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let of_peer = held.per_peer.get(&peer).copied().unwrap_or(0);
-        let room = if of_peer == 0 {
-            self.limits.total
-        } else {
-            self.limits.total - self.limits.reserved_for_new_peers
-        };
-        if held.total >= room {
-            return Err(Refusal::Full);
+        let new_peer = of_peer == 0;
+        if held.total >= self.limits.room(new_peer) {
+            let configured = PeerLimits::new(self.limits.configured_total, self.limits.per_peer);
+            return Err(if held.total < configured.room(new_peer) {
+                Refusal::DescriptorsReserved
+            } else if held.total < self.limits.total {
+                Refusal::ReservedForNewPeers
+            } else {
+                Refusal::GlobalCap
+            });
         }
-        if of_peer >= self.limits.per_peer {
-            return Err(Refusal::PeerLimit);
+        if of_peer >= self.limits.per_peer && !self.uncapped.contains(peer.ip()) {
+            return Err(Refusal::PeerCap);
         }
         held.total += 1;
         *held.per_peer.entry(peer).or_insert(0) += 1;
@@ -194,7 +270,7 @@ mod tests {
     fn one_peer_cannot_hold_more_than_its_share() {
         let gate = ConnectionGate::new(PeerLimits::new(100, 3));
         let held: Vec<_> = (0..3).map(|_| gate.admit(peer(1)).unwrap()).collect();
-        assert_eq!(gate.admit(peer(1)).unwrap_err(), Refusal::PeerLimit);
+        assert_eq!(gate.admit(peer(1)).unwrap_err(), Refusal::PeerCap);
         assert!(gate.admit(peer(2)).is_ok(), "another peer still gets in");
         drop(held);
         assert_eq!(gate.total(), 0, "tickets give their place back");
@@ -209,7 +285,7 @@ mod tests {
         let mut held: Vec<_> = (1..=30).map(|i| gate.admit(peer(i)).unwrap()).collect();
         assert_eq!(
             gate.admit(peer(1)).unwrap_err(),
-            Refusal::Full,
+            Refusal::ReservedForNewPeers,
             "a peer already in cannot take the reserve"
         );
         held.push(
@@ -217,8 +293,47 @@ mod tests {
                 .expect("a new peer takes a reserved slot"),
         );
         held.push(gate.admit(peer(32)).expect("and another"));
-        assert_eq!(gate.admit(peer(33)).unwrap_err(), Refusal::Full);
+        assert_eq!(gate.admit(peer(33)).unwrap_err(), Refusal::GlobalCap);
         assert_eq!(gate.total(), 32);
+    }
+
+    #[test]
+    fn an_uncapped_peer_passes_its_share_but_not_the_total_nor_the_reserve() {
+        let proxies: IpRanges = "127.0.0.2".parse().unwrap();
+        let gate = ConnectionGate::new(PeerLimits::new(32, 3)).with_uncapped_peers(proxies);
+        let mut held: Vec<_> = (0..30).map(|_| gate.admit(peer(2)).unwrap()).collect();
+        assert_eq!(
+            gate.admit(peer(2)).unwrap_err(),
+            Refusal::ReservedForNewPeers,
+            "the proxy stops short of the room kept for new peers"
+        );
+        held.push(
+            gate.admit(peer(3))
+                .expect("a new peer takes a reserved slot"),
+        );
+        held.push(gate.admit(peer(4)).unwrap());
+        assert_eq!(gate.admit(peer(5)).unwrap_err(), Refusal::GlobalCap);
+        drop(held);
+        let capped: Vec<_> = (0..3).map(|_| gate.admit(peer(3)).unwrap()).collect();
+        assert_eq!(
+            gate.admit(peer(3)).unwrap_err(),
+            Refusal::PeerCap,
+            "a peer outside the ranges keeps its share"
+        );
+        drop(capped);
+    }
+
+    #[test]
+    fn a_refusal_the_configured_total_would_have_admitted_is_told_apart() {
+        let gate = ConnectionGate::new(PeerLimits::new(4, 4).lowered_from(64));
+        let _held: Vec<_> = (1..=4).map(|i| gate.admit(peer(i)).unwrap()).collect();
+        assert_eq!(
+            gate.admit(peer(9)).unwrap_err(),
+            Refusal::DescriptorsReserved
+        );
+        let full = ConnectionGate::new(PeerLimits::new(4, 4).lowered_from(4));
+        let _held: Vec<_> = (1..=4).map(|i| full.admit(peer(i)).unwrap()).collect();
+        assert_eq!(full.admit(peer(9)).unwrap_err(), Refusal::GlobalCap);
     }
 
     #[test]
@@ -247,6 +362,6 @@ mod tests {
         );
         let gate = ConnectionGate::new(one);
         let _held = gate.admit(peer(1)).unwrap();
-        assert_eq!(gate.admit(peer(2)).unwrap_err(), Refusal::Full);
+        assert_eq!(gate.admit(peer(2)).unwrap_err(), Refusal::GlobalCap);
     }
 }

@@ -10,7 +10,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http_body::Body;
@@ -26,9 +25,11 @@ use tonic::codegen::{Bytes, StdError};
 use tower::{Layer, Service};
 
 use super::activity::{Activity, TrackLayer, Tracked};
-use super::incoming::{ConnIo, Incoming, RateLimitedLog};
+use super::counters::{Close, Incoming};
+use super::incoming::{ConnIo, RateLimitedLog};
 use super::peer::{ConnectionGate, PeerKey, PeerLimits, Refusal};
 use super::tls::TlsAcceptor;
+use crate::domain::IpRanges;
 
 /// Pause of the accept loop after it fails for lack of resources (too many open files).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -40,6 +41,9 @@ pub struct ConnectionPolicy {
     pub name: &'static str,
     /// How many connections, in all and per peer.
     pub limits: PeerLimits,
+    /// Peers not held to the per-peer share (the ANEEL listener's trusted proxies): one
+    /// such address carries the connections of many clients.
+    pub uncapped_peers: IpRanges,
     /// Time a new connection has to send the HTTP/2 preface (and finish TLS); `None` for
     /// HTTP/1 listeners, whose header read timeout is set on their hyper builder.
     pub preface_timeout: Option<Duration>,
@@ -49,6 +53,10 @@ pub struct ConnectionPolicy {
     pub max_age: Option<Duration>,
     /// After a graceful close for idleness or age, the requests in flight get this long.
     pub close_grace: Duration,
+    /// Whether bytes arriving keep a connection from being idle: on HTTP/1 they are a
+    /// request's head, bounded by the header read timeout; on HTTP/2 pings and window
+    /// updates arrive on idle connections too.
+    pub reads_are_activity: bool,
 }
 
 /// One accepted connection, as the service of that connection is built for it.
@@ -95,7 +103,9 @@ pub async fn serve<M, S, B>(
         tls,
         counters,
     } = listening;
-    let gate = ConnectionGate::new(policy.limits);
+    counters.start_serving();
+    let gate =
+        ConnectionGate::new(policy.limits).with_uncapped_peers(policy.uncapped_peers.clone());
     let mut accept = Acceptor {
         listener,
         gate: gate.clone(),
@@ -120,14 +130,28 @@ pub async fn serve<M, S, B>(
         let counters = accept.counters.clone();
         let drain = drain.clone();
         connections.spawn(async move {
-            let io = ConnIo::new(stream, policy.preface_timeout, counters.clone());
+            let activity = Activity::default();
+            let mut io = ConnIo::new(stream, policy.preface_timeout, counters.clone());
+            if policy.reads_are_activity {
+                io = io.reads_are_activity(activity.clone());
+            }
+            let serving = Serving {
+                http: &http,
+                policy: &policy,
+                counters: &counters,
+                activity,
+                drain,
+            };
             match tls {
-                None => serve_connection(io, &http, service, &policy, &counters, drain).await,
+                None => serving.serve(io, service).await,
                 Some(tls) => {
-                    let Some(io) = tls.accept(io, policy.preface_timeout, remote).await else {
+                    let Some(io) = tls
+                        .accept(io, policy.preface_timeout, remote, &counters)
+                        .await
+                    else {
                         return;
                     };
-                    serve_connection(io, &http, service, &policy, &counters, drain).await;
+                    serving.serve(io, service).await;
                 }
             }
             drop(ticket);
@@ -139,67 +163,98 @@ pub async fn serve<M, S, B>(
     connections.wait().await;
 }
 
-/// Serves one connection with `service` until it ends, closing it gracefully when idle,
-/// too old, or when the service drains.
-async fn serve_connection<I, S, B>(
-    io: I,
-    http: &auto::Builder<TokioExecutor>,
-    service: S,
-    policy: &ConnectionPolicy,
-    counters: &Incoming,
+/// What one connection is served with.
+struct Serving<'a> {
+    http: &'a auto::Builder<TokioExecutor>,
+    policy: &'a ConnectionPolicy,
+    counters: &'a Incoming,
+    activity: Activity,
     drain: CancellationToken,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<http::Request<IncomingBody>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<StdError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<StdError>,
-{
-    let activity = Activity::default();
-    let service: Tracked<S> = TrackLayer::new(activity.clone()).layer(service);
-    let mut connection =
-        pin!(http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)));
-    let mut idle = pin!(activity.idle_for(policy.idle_timeout));
-    let mut old = pin!(async {
-        match policy.max_age {
-            Some(age) => tokio::time::sleep(age).await,
-            None => std::future::pending().await,
-        }
-    });
-    let mut grace_over = pin!(futures::future::Fuse::terminated());
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(listener = policy.name, error = %e, "connection ended with an error");
+}
+
+impl Serving<'_> {
+    /// Serves `io` with `service` until the connection ends, closing it gracefully when
+    /// idle, too old, or when the service drains.
+    async fn serve<I, S, B>(self, io: I, service: S)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<http::Request<IncomingBody>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<StdError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<StdError>,
+    {
+        let Self {
+            http,
+            policy,
+            counters,
+            activity,
+            drain,
+        } = self;
+        let service: Tracked<S> = TrackLayer::new(activity.clone()).layer(service);
+        let mut connection =
+            pin!(http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)));
+        let mut idle = pin!(activity.idle_for(policy.idle_timeout));
+        let mut old = pin!(async {
+            match policy.max_age {
+                Some(age) => tokio::time::sleep(age).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut grace_over = pin!(futures::future::Fuse::terminated());
+        let mut closing = false;
+        loop {
+            let close = tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        if let Some(reason) = close_reason(&*e) {
+                            counters.count_closed(reason);
+                        }
+                        tracing::debug!(listener = policy.name, error = %e, "connection ended with an error");
+                    }
+                    return;
                 }
-                return;
-            }
-            () = &mut idle, if !closing => {
-                counters.idle_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(listener = policy.name, "closing a connection idle for its idle timeout");
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-                grace_over.set(futures::FutureExt::fuse(tokio::time::sleep(policy.close_grace)));
-            }
-            () = &mut old, if !closing => {
-                tracing::debug!(listener = policy.name, "closing a connection at its maximum age");
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-                grace_over.set(futures::FutureExt::fuse(tokio::time::sleep(policy.close_grace)));
-            }
-            () = drain.cancelled(), if !closing => {
-                // The service's own shutdown grace bounds this close (the caller aborts).
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-            }
-            () = &mut grace_over => {
-                tracing::debug!(listener = policy.name, "grace period over: closing the connection");
-                return;
+                () = &mut idle, if !closing => Some(Close::IdleTimeout),
+                () = &mut old, if !closing => Some(Close::MaxAge),
+                () = drain.cancelled(), if !closing => None,
+                () = &mut grace_over => {
+                    tracing::debug!(listener = policy.name, "grace period over: closing the connection");
+                    return;
+                }
+            };
+            connection.as_mut().graceful_shutdown();
+            closing = true;
+            // On drain, the service's own shutdown grace bounds the close (the caller aborts).
+            if let Some(reason) = close {
+                counters.count_closed(reason);
+                tracing::debug!(
+                    listener = policy.name,
+                    reason = reason.label(),
+                    "closing a connection gracefully"
+                );
+                grace_over.set(futures::FutureExt::fuse(tokio::time::sleep(
+                    policy.close_grace,
+                )));
             }
         }
+    }
+}
+
+/// The reason to count for a connection that hyper ended with `error`, when the server
+/// closed it on purpose (a client that went away, or a protocol error, is not counted).
+fn close_reason(error: &(dyn std::error::Error + 'static)) -> Option<Close> {
+    let error = error.downcast_ref::<hyper::Error>()?;
+    if error.is_timeout() {
+        // The only timeout hyper runs on these connections: HTTP/1's header read timeout
+        // (HTTP/2 keep-alive failures are not `TimedOut`).
+        Some(Close::HeaderTimeout)
+    } else if error.is_parse_too_large() {
+        Some(Close::HeadersTooLarge)
+    } else {
+        None
     }
 }
 
@@ -230,7 +285,7 @@ impl Acceptor {
                     tracing::debug!(listener = self.name, error = %e, "accept failed for one connection");
                 }
                 Err(e) => {
-                    let total = self.counters.accept_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    let total = self.counters.count_accept_error();
                     if let Some(suppressed) = self.error_log.should_log() {
                         tracing::error!(
                             listener = self.name,
@@ -248,12 +303,7 @@ impl Acceptor {
     }
 
     fn refuse(&mut self, stream: TcpStream, remote: SocketAddr, refusal: Refusal) {
-        let refused = self.counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        if refusal == Refusal::PeerLimit {
-            self.counters
-                .refused_peer_limit
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        let refused = self.counters.count_refused(refusal);
         if let Some(suppressed) = self.refused_log.should_log() {
             let limits = self.gate.limits();
             tracing::warn!(
@@ -261,6 +311,7 @@ impl Acceptor {
                 peer = %remote.ip(),
                 max_connections = limits.total,
                 max_connections_per_peer = limits.per_peer,
+                reason = refusal.label(),
                 refused_total = refused,
                 suppressed,
                 "connection refused: {}",

@@ -129,8 +129,10 @@ where
             Err(refusal) => {
                 tracing::debug!(%peer, path = request.uri().path(), reason = ?refusal, "stream refused");
                 let message = match refusal {
-                    Refusal::PeerLimit => "too many streams open from this client",
-                    Refusal::Full => "too many streams open on this server",
+                    Refusal::PeerCap => "too many streams open from this client",
+                    Refusal::GlobalCap
+                    | Refusal::ReservedForNewPeers
+                    | Refusal::DescriptorsReserved => "too many streams open on this server",
                 };
                 StreamFuture {
                     inner: None,

@@ -16,6 +16,8 @@ use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
+use super::counters::{Close, Incoming};
+
 /// The ALPN protocol of gRPC.
 const ALPN_H2: &[u8] = b"h2";
 
@@ -96,12 +98,13 @@ pub struct TlsAcceptor(tokio_rustls::TlsAcceptor);
 
 impl TlsAcceptor {
     /// The TLS stream over `io`, or `None` (logged) when the handshake fails or does not end
-    /// within `timeout`.
+    /// within `timeout` (counted in `counters`).
     pub async fn accept<I>(
         &self,
         io: I,
         timeout: Option<Duration>,
         peer: SocketAddr,
+        counters: &Incoming,
     ) -> Option<TlsStream<I>>
     where
         I: AsyncRead + AsyncWrite + Unpin,
@@ -110,7 +113,10 @@ impl TlsAcceptor {
         let result = match timeout {
             Some(timeout) => tokio::time::timeout(timeout, handshake)
                 .await
-                .unwrap_or_else(|_| Err(std::io::Error::other("TLS handshake timed out"))),
+                .unwrap_or_else(|_| {
+                    counters.count_closed(Close::HandshakeTimeout);
+                    Err(std::io::Error::other("TLS handshake timed out"))
+                }),
             None => handshake.await,
         };
         match result {
