@@ -1,7 +1,7 @@
 //! The listeners' counters (gRPC, ANEEL, operations): connections refused at accept and
 //! closed by the server, by reason, and failed accepts, copied from each listener at scrape
-//! time. Every reason of a serving listener is shown from 0, so that `increase()` sees the
-//! first refusal; a listener that is off shows nothing.
+//! time. Every reason that can happen on a serving listener is shown from 0, so that
+//! `increase()` sees the first one; a listener that is off shows nothing.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -78,7 +78,7 @@ impl ListenerMetrics {
                 counters.refused(reason),
             );
         }
-        for reason in Close::ALL {
+        for reason in Close::ALL.into_iter().filter(|&r| counters.can_close(r)) {
             let labels = ReasonLabels {
                 listener,
                 reason: reason.label(),

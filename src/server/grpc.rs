@@ -102,7 +102,7 @@ fn listener_setup(
             idle_timeout: limits.idle_timeout,
             max_age: Some(limits.max_connection_age),
             close_grace: limits.max_connection_age_grace,
-            reads_are_activity: false,
+            http1: false,
         },
         calls: CallLimits {
             max_calls_per_connection: usize::try_from(limits.max_calls_per_connection)

@@ -4,7 +4,7 @@
 //! metrics label them with.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use super::peer::Refusal;
 
@@ -53,20 +53,31 @@ impl Close {
 #[derive(Debug, Default)]
 pub struct Incoming {
     serving: AtomicBool,
+    /// The [`Close`] reasons that can happen on this listener, one bit each.
+    can_close: AtomicU8,
     refused: [AtomicU64; Refusal::ALL.len()],
     closed: [AtomicU64; Close::ALL.len()],
     accept_errors: AtomicU64,
 }
 
 impl Incoming {
-    /// Marks the listener as serving: its counters are then worth showing.
-    pub(super) fn start_serving(&self) {
+    /// Marks the listener as serving, closing connections for `reasons` only: its
+    /// counters are then worth showing.
+    pub(super) fn start_serving(&self, reasons: impl IntoIterator<Item = Close>) {
+        let mask = reasons.into_iter().fold(0, |mask, r| mask | 1 << r.index());
+        self.can_close.store(mask, Ordering::Relaxed);
         self.serving.store(true, Ordering::Relaxed);
     }
 
     /// Whether the listener has started serving (a listener that is off shows nothing).
     pub fn is_serving(&self) -> bool {
         self.serving.load(Ordering::Relaxed)
+    }
+
+    /// Whether this listener closes connections for `reason` (an HTTP/1 listener has no
+    /// HTTP/2 preface, ...).
+    pub fn can_close(&self, reason: Close) -> bool {
+        self.can_close.load(Ordering::Relaxed) & 1 << reason.index() != 0
     }
 
     /// Counts a connection refused at accept; returns the refusals of every reason so far.
@@ -138,6 +149,8 @@ mod tests {
         assert_eq!(counters.count_refused(Refusal::PeerCap), 1);
         assert_eq!(counters.count_refused(Refusal::GlobalCap), 2);
         counters.count_closed(Close::IdleTimeout);
+        counters.start_serving([Close::IdleTimeout, Close::MaxAge]);
+        assert!(counters.can_close(Close::MaxAge) && !counters.can_close(Close::HeaderTimeout));
         assert_eq!(counters.refused(Refusal::PeerCap), 1);
         assert_eq!(counters.refused(Refusal::ReservedForNewPeers), 0);
         assert_eq!(counters.closed(Close::IdleTimeout), 1);

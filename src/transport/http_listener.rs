@@ -1,7 +1,8 @@
 //! The HTTP listeners (ANEEL, operations) on the same serve loop as gRPC: HTTP/1.1 only,
-//! the request headers within a header read timeout (which also bounds how long hyper
-//! waits for the next request of a kept-alive connection), an idle kept-alive connection
-//! closed after the keep-alive timeout, and the connection cap in all and per peer.
+//! the request headers within a header read timeout and a size limit, an idle kept-alive
+//! connection closed after the keep-alive timeout (a request head that has started to
+//! arrive is the header read timeout's), and the connection cap in all and per peer
+//! (trusted proxies let past the per-peer share).
 //! `axum::serve` has none of these: slow or idle clients could hold its connections for
 //! ever.
 
@@ -39,14 +40,22 @@ pub struct HttpListener {
     pub close_grace: Duration,
 }
 
+/// The most a request's head (request line and headers) may take; a larger one gets 431
+/// and its connection is closed. hyper's default (about 400 KiB) let 256 connections that
+/// never finish their headers hold some 100 MB, past the base manifest's 64 Mi limit; the
+/// ANEEL poll, Prometheus and the kubelet send well under 1 KiB, and an ingress adds its
+/// forwarding headers (nginx itself refuses a line over 8 KiB). Node.js's default.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// The hyper builder of the HTTP listeners: HTTP/1.1 only (ANEEL, Prometheus and the
-/// kubelet all speak it), headers within `header_read_timeout`.
+/// kubelet all speak it), headers within `header_read_timeout` and [`MAX_HEAD_BYTES`].
 pub fn http1_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     builder
 }
@@ -69,7 +78,7 @@ pub async fn serve(
             idle_timeout: setup.keepalive_timeout,
             max_age: None,
             close_grace: setup.close_grace,
-            reads_are_activity: true,
+            http1: true,
         },
         http: http1_builder(setup.header_read_timeout),
         tls: None,

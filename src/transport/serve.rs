@@ -53,10 +53,22 @@ pub struct ConnectionPolicy {
     pub max_age: Option<Duration>,
     /// After a graceful close for idleness or age, the requests in flight get this long.
     pub close_grace: Duration,
-    /// Whether bytes arriving keep a connection from being idle: on HTTP/1 they are a
-    /// request's head, bounded by the header read timeout; on HTTP/2 pings and window
-    /// updates arrive on idle connections too.
-    pub reads_are_activity: bool,
+    /// Whether the listener speaks HTTP/1 (else HTTP/2). On HTTP/1 bytes arriving keep a
+    /// connection from being idle: they are a request's head, bounded by the header read
+    /// timeout and size; on HTTP/2 pings and window updates arrive on idle connections too.
+    pub http1: bool,
+}
+
+impl ConnectionPolicy {
+    /// Why this listener may close a connection it accepted.
+    fn close_reasons(&self) -> impl Iterator<Item = Close> + use<'_> {
+        Close::ALL.into_iter().filter(|reason| match reason {
+            Close::HandshakeTimeout => self.preface_timeout.is_some(),
+            Close::HeaderTimeout | Close::HeadersTooLarge => self.http1,
+            Close::IdleTimeout => true,
+            Close::MaxAge => self.max_age.is_some(),
+        })
+    }
 }
 
 /// One accepted connection, as the service of that connection is built for it.
@@ -103,7 +115,7 @@ pub async fn serve<M, S, B>(
         tls,
         counters,
     } = listening;
-    counters.start_serving();
+    counters.start_serving(policy.close_reasons());
     let gate =
         ConnectionGate::new(policy.limits).with_uncapped_peers(policy.uncapped_peers.clone());
     let mut accept = Acceptor {
@@ -132,7 +144,7 @@ pub async fn serve<M, S, B>(
         connections.spawn(async move {
             let activity = Activity::default();
             let mut io = ConnIo::new(stream, policy.preface_timeout, counters.clone());
-            if policy.reads_are_activity {
+            if policy.http1 {
                 io = io.reads_are_activity(activity.clone());
             }
             let serving = Serving {
