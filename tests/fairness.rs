@@ -15,7 +15,7 @@ use common::raw_h2::{
 };
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL};
-use radar_interrupcoes::http::ApiKeys;
+use radar_interrupcoes::http::{ApiKeys, GuardSettings, ProxyTrust};
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::interrupcoes::v1 as data_pb;
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
@@ -389,4 +389,280 @@ async fn one_client_cannot_hold_more_streams_than_its_share_and_a_closed_one_fre
         reopened.is_some(),
         "the closed stream's place never came back"
     );
+}
+
+// --- What the listeners count, read from /metrics ---
+
+/// The value of the counter `series` (name and labels as exposed) on the operations
+/// listener's `/metrics`, 0 when absent.
+async fn counter(ops: SocketAddr, series: &str) -> u64 {
+    let text = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(SCRAPER)
+        .build()
+        .unwrap()
+        .get(format!("http://{ops}/metrics"))
+        .send()
+        .await
+        .expect("the scrape is answered")
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |value| value.parse().unwrap())
+}
+
+/// Waits until the counter `series` is at least 1, and returns it.
+async fn counted(ops: SocketAddr, series: &str) -> u64 {
+    let wait = async {
+        loop {
+            let n = counter(ops, series).await;
+            if n >= 1 {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{series} was never counted"))
+}
+
+/// Scrapes come from their own address, so that no test's flood holds their share.
+const SCRAPER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+
+#[tokio::test]
+async fn every_listener_s_refusals_and_closes_are_counted_by_reason_in_the_metrics() {
+    let mut settings = test_settings();
+    settings.limits.max_connections_per_peer = 2;
+    settings.limits.idle_timeout = Duration::from_millis(300);
+    // The raw clients answer no PING: the closes wait out the grace.
+    settings.limits.max_connection_age_grace = Duration::from_millis(300);
+    settings.limits.http_max_connections_per_peer = 2;
+    settings.limits.http_keepalive_timeout = Duration::from_millis(300);
+    settings.limits.http_header_read_timeout = Duration::from_millis(600);
+    let app = spawn_http(settings).await;
+    let (aneel, ops) = (app.aneel_addr.unwrap(), app.ops_addr.unwrap());
+    let grpc_flooder = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+
+    // gRPC: a third connection beyond the peer's two is refused; the two, idle, get GOAWAY.
+    let mut grpc = preface_only(grpc_flooder, app.addr, 3).await;
+    for conn in grpc.iter_mut().rev() {
+        closed_by_server(conn).await;
+    }
+    // ANEEL: the same with silent connections, closed after the keep-alive timeout.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(connect_from(FLOODER, aneel).await);
+    }
+    for conn in silent.iter_mut().rev() {
+        closed_by_server(conn).await;
+    }
+    // A request head sent too slowly, then one too large (431).
+    let mut slow = connect_from(OTHER_PEER, aneel).await;
+    slow.write_all(b"GET /quantitativointerrupcoesativas HTTP/1.1\r\nHost: radar\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let line = format!("X-Slow-{i}: 1\r\n");
+            if slow.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, trickle)
+        .await
+        .expect("the slow client was never disconnected");
+    let mut large = connect_from(OTHER_PEER, aneel).await;
+    let filler = "a".repeat(24 * 1024);
+    let head = format!(
+        "GET /quantitativointerrupcoesativas HTTP/1.1\r\nHost: radar\r\nX-Large: {filler}\r\n\r\n"
+    );
+    // The server may close before it has read everything.
+    let _ = large.write_all(head.as_bytes()).await;
+    // The 431 may be lost to the reset of a close with unread bytes.
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, large.read_to_end(&mut answer)).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    for series in [
+        r#"radar_connections_refused_total{listener="grpc",reason="peer_cap"}"#,
+        r#"radar_connections_closed_total{listener="grpc",reason="idle_timeout"}"#,
+        r#"radar_connections_refused_total{listener="aneel",reason="peer_cap"}"#,
+        r#"radar_connections_closed_total{listener="aneel",reason="idle_timeout"}"#,
+        r#"radar_connections_closed_total{listener="aneel",reason="header_timeout"}"#,
+        r#"radar_connections_closed_total{listener="aneel",reason="headers_too_large"}"#,
+    ] {
+        counted(ops, series).await;
+    }
+    // Every reason is shown from 0, and only where it can happen.
+    let absent_or_zero = [
+        r#"radar_connections_refused_total{listener="ops",reason="peer_cap"}"#,
+        r#"radar_connections_refused_total{listener="aneel",reason="global_cap"}"#,
+        r#"radar_connections_refused_total{listener="aneel",reason="descriptors_reserved"}"#,
+    ];
+    for series in absent_or_zero {
+        assert_eq!(counter(ops, series).await, 0, "{series}");
+    }
+    let scrape = reqwest::get(format!("http://{ops}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        r#"radar_connections_refused_total{listener="ops",reason="peer_cap"} 0"#,
+        r#"radar_accept_errors_total{listener="aneel"} 0"#,
+    ] {
+        assert!(scrape.lines().any(|l| l == shown), "{shown} in {scrape}");
+    }
+    for never in [
+        r#"radar_connections_closed_total{listener="grpc",reason="header_timeout"}"#,
+        r#"radar_connections_closed_total{listener="aneel",reason="handshake_timeout"}"#,
+    ] {
+        assert!(!scrape.contains(never), "{never} in {scrape}");
+    }
+}
+
+// --- Trusted proxies (the ingress) and the per-peer cap ---
+
+const PROXY: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+const UNTRUSTED: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+const KEY: &str = "aneel-key-fairness-aaaaaaa";
+
+/// The service with both HTTP listeners, the ANEEL endpoint trusting `PROXY` and asking
+/// for `KEY`, without a rate limit.
+async fn spawn_behind_proxy(settings: radar_interrupcoes::config::ServiceSettings) -> TestApp {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let guard = GuardSettings {
+        proxies: ProxyTrust {
+            trusted: "127.0.0.2/32".parse().unwrap(),
+            ..ProxyTrust::default()
+        },
+        rate_limit: None,
+        ..GuardSettings::default()
+    };
+    let keys = ApiKeys::parse(KEY).unwrap();
+    let app = Box::pin(TestApp::spawn_guarded(source, settings, keys, guard)).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    app
+}
+
+/// Sends an ANEEL request for the client `forwarded_for` on `conn` and reads the status
+/// line of its answer.
+async fn request_on(conn: &mut TcpStream, forwarded_for: &str) -> String {
+    let request = format!(
+        "GET /quantitativointerrupcoesativas HTTP/1.1\r\nHost: radar\r\nx-api-key: {KEY}\r\n\
+         X-Forwarded-For: {forwarded_for}\r\n\r\n"
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        let n = tokio::time::timeout(PATIENCE, conn.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        assert!(n > 0, "closed before answering");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let end = answer.windows(2).position(|w| w == b"\r\n").unwrap();
+    String::from_utf8_lossy(&answer[..end]).into_owned()
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_holds_more_connections_than_one_client_s_share_and_an_untrusted_peer_does_not()
+ {
+    let mut settings = test_settings();
+    settings.limits.http_max_connections = 64;
+    settings.limits.http_max_connections_per_peer = 2;
+    settings.limits.http_keepalive_timeout = Duration::from_secs(60);
+    settings.limits.http_header_read_timeout = Duration::from_secs(60);
+    let app = spawn_behind_proxy(settings).await;
+    let (aneel, ops) = (app.aneel_addr.unwrap(), app.ops_addr.unwrap());
+
+    // Six connections of the ingress at once, each carrying another client: all served.
+    let mut ingress = Vec::new();
+    for _ in 0..6 {
+        ingress.push(connect_from(PROXY, aneel).await);
+    }
+    for (i, conn) in ingress.iter_mut().enumerate() {
+        assert_eq!(
+            request_on(conn, &format!("203.0.113.{i}")).await,
+            "HTTP/1.1 200 OK"
+        );
+    }
+    // An untrusted peer is held to its share of two, whatever header it sends.
+    let mut untrusted = Vec::new();
+    for _ in 0..3 {
+        untrusted.push(connect_from(UNTRUSTED, aneel).await);
+    }
+    closed_by_server(&mut untrusted[2]).await;
+    assert_eq!(
+        request_on(&mut untrusted[0], "203.0.113.50").await,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        counter(
+            ops,
+            r#"radar_connections_refused_total{listener="aneel",reason="peer_cap"}"#
+        )
+        .await,
+        1
+    );
+    // The ingress's connections were all kept: each answers again.
+    for conn in &mut ingress {
+        assert_eq!(request_on(conn, "203.0.113.99").await, "HTTP/1.1 200 OK");
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_of_a_trusted_proxy_stop_at_the_cap_and_leave_room_for_a_new_client() {
+    let mut settings = test_settings();
+    // 16 connections, the last one kept for a client that holds none.
+    settings.limits.http_max_connections = 16;
+    settings.limits.http_max_connections_per_peer = 2;
+    // Long enough that no idle close frees a place while the test runs.
+    settings.limits.http_keepalive_timeout = Duration::from_secs(60);
+    settings.limits.http_header_read_timeout = Duration::from_secs(60);
+    let app = spawn_behind_proxy(settings).await;
+    let (aneel, ops) = (app.aneel_addr.unwrap(), app.ops_addr.unwrap());
+
+    let mut flood = Vec::new();
+    for _ in 0..20 {
+        flood.push(connect_from(PROXY, aneel).await);
+    }
+    // The proxy got every place but the one kept for new clients.
+    closed_by_server(flood.last_mut().unwrap()).await;
+    let refused = counted(
+        ops,
+        r#"radar_connections_refused_total{listener="aneel",reason="reserved_for_new_peers"}"#,
+    )
+    .await;
+    assert_eq!(refused, 5, "15 of the proxy's 20 connections are held");
+    // A client that holds none still gets in and is answered.
+    let mut newcomer = connect_from(UNTRUSTED, aneel).await;
+    assert_eq!(
+        request_on(&mut newcomer, "198.51.100.1").await,
+        "HTTP/1.1 200 OK"
+    );
+    // And then the listener is full for everyone.
+    let mut late = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5)), aneel).await;
+    closed_by_server(&mut late).await;
+    assert_eq!(
+        counter(
+            ops,
+            r#"radar_connections_refused_total{listener="aneel",reason="global_cap"}"#
+        )
+        .await,
+        1
+    );
+    drop(flood);
 }
