@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::CommandFactory;
 use opentelemetry_sdk::trace::SdkTracer;
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::config::{
@@ -24,7 +23,8 @@ use radar_interrupcoes::{completions, telemetry, version};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let invocation = match Cli::load(version::VERSION) {
+    let offered = server::offered();
+    let invocation = match Cli::load(version::VERSION, &offered) {
         Ok(invocation) => invocation,
         Err(e) => {
             eprintln!("radar-interrupcoes: {e}");
@@ -32,7 +32,8 @@ fn main() -> ExitCode {
         }
     };
     if let Invocation::Completions(shell) = invocation {
-        let script = completions::script(shell, &mut Cli::command().version(version::VERSION));
+        let mut command = Cli::command_for(&offered).version(version::VERSION);
+        let script = completions::script(shell, &mut command);
         return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -75,9 +76,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match invocation {
             Invocation::Serve(config) => serve(*config, traces).await,
-            Invocation::GenerateDemo {
-                path, scale, seed, ..
-            } => generate_demo(path, scale, seed).await,
+            Invocation::GenerateDemo(args) => {
+                generate_demo(args.sqlite.sqlite_path, args.scale, args.seed).await
+            }
             Invocation::CheckOracle { oracle, binds, .. } => check_oracle(&oracle, &binds).await,
             Invocation::Completions(_) => Ok(()),
         }
@@ -127,13 +128,13 @@ fn start_logging(log: &LogSettings, tracer: Option<SdkTracer>) {
 async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a SIGTERM during start-up is a clean exit.
     let signal = tokio::spawn(shutdown_signal());
-    let source = server::source_for(&config.source, &config.binds)?;
-    let store = server::store_for(&config.store)?;
+    let source = server::source_for(&config)?;
+    let store = server::store_for(&config)?;
     let api_keys = server::api_keys(&config.http)?;
     tracing::info!(
         version = version::CRATE_VERSION,
         revision = version::GIT_REVISION,
-        source = source.name(),
+        source = source.adapter.name(),
         store = store.name(),
         instance = %config.service.history.instance_id,
         listen_addr = %config.listen_addr,
@@ -161,14 +162,14 @@ async fn serve(config: Config, traces: Option<TraceExport>) -> anyhow::Result<()
         ops: bind(names::METRICS_LISTEN_ADDR, config.http.metrics_listen_addr).await?,
     };
     let backends = Backends {
-        source,
+        source: source.adapter,
         store,
         clock: std::sync::Arc::new(SystemClock),
     };
     let app = Application::build(config.service, backends, listener)
         .await?
         .with_http(http)
-        .before_warm_up(server::create_demo_if_missing(config.source))
+        .before_warm_up(source.before_warm_up)
         .with_trace_export(traces);
     app.run(async move {
         let _ = signal.await;

@@ -23,6 +23,8 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
         ("RADAR_LISTEN_ADDR", "localhost:http", "RADAR_LISTEN_ADDR"),
         ("RADAR_WARMUP_CRON", "every 30 minutes", "RADAR_WARMUP_CRON"),
         ("RADAR_SOURCE", "oracle", "RADAR_ORACLE_CONNECT_STRING"),
+        ("RADAR_SOURCE", "postgres", "expected `sqlite` or `oracle`"),
+        ("RADAR_STORE", "redis", "expected `sqlite` or `oracle`"),
         (
             "RADAR_ANEEL_LISTEN_ADDR",
             "any:8080",
@@ -58,7 +60,7 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
         assert!(stderr.contains(named), "{var}={value}: {stderr}");
         if var == "RADAR_ANEEL_API_KEYS" {
             assert!(!stderr.contains("tooShort"), "a secret was shown: {stderr}");
-        } else if var != "RADAR_SOURCE" {
+        } else if (var, value) != ("RADAR_SOURCE", "oracle") {
             assert!(stderr.contains(value), "{var}={value}: {stderr}");
         }
     }
@@ -382,6 +384,12 @@ fn each_subcommand_shows_only_its_own_options() {
     ] {
         assert!(serve.contains(flag), "serve lists {flag}: {serve}");
     }
+    // Each setting with its variable, and the backends' names with their help.
+    assert!(serve.contains("[env: RADAR_WARMUP_CRON=]"), "{serve}");
+    assert!(
+        serve.contains("Data source: `sqlite` (embedded) or `oracle` (production)"),
+        "{serve}"
+    );
 
     let demo = help(&["generate-demo"]);
     assert!(
@@ -524,6 +532,15 @@ printf '%s\n' "${{COMPREPLY[@]}}""#
     assert_eq!(
         complete(&["radar-interrupcoes", "serve", "--log-format", ""]),
         ["plain", "json"]
+    );
+    // The backends' names come from the wiring's list.
+    assert_eq!(
+        complete(&["radar-interrupcoes", "serve", "--source", ""]),
+        ["sqlite", "oracle"]
+    );
+    assert_eq!(
+        complete(&["radar-interrupcoes", "serve", "--store", "o"]),
+        ["oracle"]
     );
 }
 

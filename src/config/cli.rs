@@ -5,26 +5,22 @@
 //! `completions` none. A setting keeps its `RADAR_*` variable wherever it appears.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use super::oracle::OracleArgs;
-use super::parse;
 use super::settings::{
     DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, LogSettings, QueryBindArgs, Settings, SqlitePathArg,
 };
-
-/// The one-line description of the service, at the top of `--help`.
-pub const ABOUT: &str = "gRPC service for ANEEL's count of consumer units without power \
-                         (interruptions in progress), answered from a cache a cron job keeps \
-                         warm";
+use super::{names, parse};
 
 /// `radar-interrupcoes`: the command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "radar-interrupcoes",
-    about = ABOUT,
+    about = "gRPC service for ANEEL's count of consumer units without power (interruptions \
+             in progress), answered from a cache a cron job keeps warm",
     long_about = None,
     override_usage = "radar-interrupcoes [serve] [OPTIONS]\n       radar-interrupcoes <COMMAND> [OPTIONS]",
     after_help = "Without a subcommand it runs `serve`: `radar-interrupcoes serve --help` \
@@ -75,13 +71,6 @@ pub struct GenerateDemoArgs {
     pub log: LogSettings,
 }
 
-impl GenerateDemoArgs {
-    /// The database path.
-    pub fn path(&self) -> &PathBuf {
-        &self.sqlite.sqlite_path
-    }
-}
-
 /// The settings of `check-oracle`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckOracleArgs {
@@ -94,6 +83,57 @@ pub struct CheckOracleArgs {
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// The values RADAR_SOURCE and RADAR_STORE accept, each with a few words of help: the
+/// backends the wiring offers, the first of each the default.
+#[derive(Debug, Clone, Default)]
+pub struct Offered {
+    /// The data sources' names and help.
+    pub sources: Vec<(&'static str, &'static str)>,
+    /// The snapshot stores' names and help.
+    pub stores: Vec<(&'static str, &'static str)>,
+}
+
+impl Cli {
+    /// The command line: each setting with its variable and, as its value's placeholder, the
+    /// variable's name without `RADAR_` (from [`names`], by its flag); the backends
+    /// `offered` as the values of RADAR_SOURCE and RADAR_STORE (listed by `--help` and
+    /// completed by the shells).
+    pub fn command_for(offered: &Offered) -> clap::Command {
+        let one_of = |choices: &[(&'static str, &'static str)]| {
+            let values = choices.iter().map(|&(name, _)| PossibleValue::new(name));
+            let parser = PossibleValuesParser::new(values);
+            let listed: Vec<String> = choices
+                .iter()
+                .map(|(name, help)| format!("`{name}` ({help})"))
+                .collect();
+            let default = choices.first().map(|&(name, _)| name);
+            move |arg: clap::Arg| {
+                let doc = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                arg.value_parser(parser)
+                    .default_value(default)
+                    .required(false)
+                    .hide_possible_values(true)
+                    .help(format!("{doc}: {}", listed.join(" or ")))
+            }
+        };
+        let with_variable = |arg: clap::Arg| {
+            let named = names::ALL.iter().find(|s| arg.get_long() == Some(s.flag));
+            match named {
+                Some(setting) => arg
+                    .env(setting.var)
+                    .value_name(&setting.var["RADAR_".len()..]),
+                None => arg,
+            }
+        };
+        let command = Self::command().mut_subcommands(|sub| sub.mut_args(with_variable));
+        command.mut_subcommand("serve", |serve| {
+            serve
+                .mut_arg(names::SOURCE.flag, one_of(&offered.sources))
+                .mut_arg(names::STORE.flag, one_of(&offered.stores))
+        })
+    }
 }
 
 /// The names clap handles at the top level: anything else that starts with `-` is a

@@ -24,7 +24,6 @@ pub struct LimitsSettings {
     /// Open connections at most; further ones are closed at once and counted.
     #[arg(
         long = names::MAX_CONNECTIONS.flag,
-        env = names::MAX_CONNECTIONS.var,
         default_value = "1024",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -33,7 +32,6 @@ pub struct LimitsSettings {
     /// once, so one client can never keep another (or a health probe) out.
     #[arg(
         long = names::MAX_CONNECTIONS_PER_PEER.flag,
-        env = names::MAX_CONNECTIONS_PER_PEER.var,
         default_value = "64",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -42,8 +40,6 @@ pub struct LimitsSettings {
     /// graceful GOAWAY (clients reconnect when they next call).
     #[arg(
         long = names::IDLE_TIMEOUT_SECS.flag,
-        value_name = "IDLE_TIMEOUT_SECS",
-        env = names::IDLE_TIMEOUT_SECS.var,
         default_value = "60",
         value_parser = secs_between::<1, 3600>
     )]
@@ -51,8 +47,6 @@ pub struct LimitsSettings {
     /// Seconds a new connection has to send the HTTP/2 preface (or finish TLS).
     #[arg(
         long = names::HANDSHAKE_TIMEOUT_SECS.flag,
-        value_name = "HANDSHAKE_TIMEOUT_SECS",
-        env = names::HANDSHAKE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = secs_between::<1, 60>
     )]
@@ -61,8 +55,6 @@ pub struct LimitsSettings {
     /// (calls in flight finish, clients reconnect for new ones).
     #[arg(
         long = names::MAX_CONNECTION_AGE_SECS.flag,
-        value_name = "MAX_CONNECTION_AGE_SECS",
-        env = names::MAX_CONNECTION_AGE_SECS.var,
         default_value = "300",
         value_parser = secs_between::<10, 86_400>
     )]
@@ -70,8 +62,6 @@ pub struct LimitsSettings {
     /// Seconds the calls in flight get after that GOAWAY before the connection is closed.
     #[arg(
         long = names::MAX_CONNECTION_AGE_GRACE_SECS.flag,
-        value_name = "MAX_CONNECTION_AGE_GRACE_SECS",
-        env = names::MAX_CONNECTION_AGE_GRACE_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 600>
     )]
@@ -79,8 +69,6 @@ pub struct LimitsSettings {
     /// Seconds between HTTP/2 keep-alive pings.
     #[arg(
         long = names::KEEPALIVE_INTERVAL_SECS.flag,
-        value_name = "KEEPALIVE_INTERVAL_SECS",
-        env = names::KEEPALIVE_INTERVAL_SECS.var,
         default_value = "30",
         value_parser = secs_between::<1, 3600>
     )]
@@ -88,8 +76,6 @@ pub struct LimitsSettings {
     /// Seconds a keep-alive ping may go unanswered before the connection is closed.
     #[arg(
         long = names::KEEPALIVE_TIMEOUT_SECS.flag,
-        value_name = "KEEPALIVE_TIMEOUT_SECS",
-        env = names::KEEPALIVE_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 600>
     )]
@@ -97,7 +83,6 @@ pub struct LimitsSettings {
     /// Concurrent HTTP/2 streams per connection (advertised; one more is refused).
     #[arg(
         long = names::MAX_CONCURRENT_STREAMS.flag,
-        env = names::MAX_CONCURRENT_STREAMS.var,
         default_value = "64",
         value_parser = whole_number::<1, 10_000>
     )]
@@ -105,7 +90,6 @@ pub struct LimitsSettings {
     /// Calls served at once per connection; beyond it RESOURCE_EXHAUSTED at once.
     #[arg(
         long = names::MAX_CALLS_PER_CONNECTION.flag,
-        env = names::MAX_CALLS_PER_CONNECTION.var,
         default_value = "32",
         value_parser = whole_number::<1, 10_000>
     )]
@@ -113,7 +97,6 @@ pub struct LimitsSettings {
     /// Largest request message in bytes; beyond it RESOURCE_EXHAUSTED.
     #[arg(
         long = names::MAX_REQUEST_BYTES.flag,
-        env = names::MAX_REQUEST_BYTES.var,
         default_value = "16384",
         value_parser = whole_number::<1024, 4_194_304>
     )]
@@ -121,8 +104,6 @@ pub struct LimitsSettings {
     /// Seconds one call may take (a shorter client deadline wins).
     #[arg(
         long = names::RPC_TIMEOUT_SECS.flag,
-        value_name = "RPC_TIMEOUT_SECS",
-        env = names::RPC_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 300>
     )]
@@ -131,7 +112,6 @@ pub struct LimitsSettings {
     /// ends at once with RESOURCE_EXHAUSTED.
     #[arg(
         long = names::MAX_STREAMS.flag,
-        env = names::MAX_STREAMS.var,
         default_value = "1024",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -139,7 +119,6 @@ pub struct LimitsSettings {
     /// Streaming calls open at most from one client address.
     #[arg(
         long = names::MAX_STREAMS_PER_PEER.flag,
-        env = names::MAX_STREAMS_PER_PEER.var,
         default_value = "64",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -147,7 +126,6 @@ pub struct LimitsSettings {
     /// Open connections at most on each HTTP listener (ANEEL, operations).
     #[arg(
         long = names::HTTP_MAX_CONNECTIONS.flag,
-        env = names::HTTP_MAX_CONNECTIONS.var,
         default_value = "256",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -155,7 +133,6 @@ pub struct LimitsSettings {
     /// Open connections at most from one client address on each HTTP listener.
     #[arg(
         long = names::HTTP_MAX_CONNECTIONS_PER_PEER.flag,
-        env = names::HTTP_MAX_CONNECTIONS_PER_PEER.var,
         default_value = "32",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -164,8 +141,6 @@ pub struct LimitsSettings {
     /// for the next request on a kept-alive one); slower clients are disconnected.
     #[arg(
         long = names::HTTP_HEADER_READ_TIMEOUT_SECS.flag,
-        value_name = "HTTP_HEADER_READ_TIMEOUT_SECS",
-        env = names::HTTP_HEADER_READ_TIMEOUT_SECS.var,
         default_value = "10",
         value_parser = secs_between::<1, 300>
     )]
@@ -174,8 +149,6 @@ pub struct LimitsSettings {
     /// closed; at most RADAR_HTTP_HEADER_READ_TIMEOUT_SECS.
     #[arg(
         long = names::HTTP_KEEPALIVE_TIMEOUT_SECS.flag,
-        value_name = "HTTP_KEEPALIVE_TIMEOUT_SECS",
-        env = names::HTTP_KEEPALIVE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = secs_between::<1, 300>
     )]
@@ -190,20 +163,17 @@ pub struct AdminSettings {
     /// Prefer RADAR_ADMIN_TOKEN_FILE.
     #[arg(
         long = names::ADMIN_TOKEN.flag,
-        env = names::ADMIN_TOKEN.var,
         hide_env_values = true,
         value_parser = parse_secret
     )]
     pub admin_token: Option<SecretString>,
     /// File holding the admin token (a mounted Secret); one trailing newline is ignored.
-    #[arg(long = names::ADMIN_TOKEN_FILE.flag, env = names::ADMIN_TOKEN_FILE.var)]
+    #[arg(long = names::ADMIN_TOKEN_FILE.flag)]
     pub admin_token_file: Option<PathBuf>,
     /// Seconds after a run's start during which TriggerNow returns that run instead of
     /// querying the source again (0 turns this off).
     #[arg(
         long = names::MANUAL_TRIGGER_MIN_INTERVAL_SECS.flag,
-        value_name = "MANUAL_TRIGGER_MIN_INTERVAL_SECS",
-        env = names::MANUAL_TRIGGER_MIN_INTERVAL_SECS.var,
         default_value = "30",
         value_parser = secs_between::<0, 3600>
     )]
@@ -215,13 +185,13 @@ pub struct AdminSettings {
 #[command(next_help_heading = "TLS")]
 pub struct TlsFiles {
     /// PEM certificate chain; with RADAR_TLS_KEY_FILE the listener is TLS-only.
-    #[arg(long = names::TLS_CERT_FILE.flag, env = names::TLS_CERT_FILE.var)]
+    #[arg(long = names::TLS_CERT_FILE.flag)]
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the certificate.
-    #[arg(long = names::TLS_KEY_FILE.flag, env = names::TLS_KEY_FILE.var)]
+    #[arg(long = names::TLS_KEY_FILE.flag)]
     pub tls_key_file: Option<PathBuf>,
     /// PEM CA; set, client certificates signed by it are required.
-    #[arg(long = names::TLS_CLIENT_CA_FILE.flag, env = names::TLS_CLIENT_CA_FILE.var)]
+    #[arg(long = names::TLS_CLIENT_CA_FILE.flag)]
     pub tls_client_ca_file: Option<PathBuf>,
 }
 
@@ -319,7 +289,14 @@ pub fn check_admin_token(
 
 /// A certificate and its key together, and a client CA only with them.
 fn check_tls_files(files: &TlsFiles) -> Result<(), ConfigError> {
+    let required = |missing: Setting, given: Setting, path: &PathBuf| {
+        let reason = format!("required with {}={}", given.var, path.display());
+        Err(missing.invalid("", reason))
+    };
     match (&files.tls_cert_file, &files.tls_key_file) {
+        (Some(_), Some(_)) => Ok(()),
+        (None, Some(key)) => required(names::TLS_CERT_FILE, names::TLS_KEY_FILE, key),
+        (Some(cert), None) => required(names::TLS_KEY_FILE, names::TLS_CERT_FILE, cert),
         (None, None) => match &files.tls_client_ca_file {
             Some(ca) => Err(names::TLS_CLIENT_CA_FILE.invalid(
                 ca.display().to_string(),
@@ -331,22 +308,5 @@ fn check_tls_files(files: &TlsFiles) -> Result<(), ConfigError> {
             )),
             None => Ok(()),
         },
-        (Some(_), Some(_)) => Ok(()),
-        (None, Some(key)) => Err(names::TLS_CERT_FILE.invalid(
-            "",
-            format!(
-                "required with {}={}",
-                names::TLS_KEY_FILE.var,
-                key.display()
-            ),
-        )),
-        (Some(cert), None) => Err(names::TLS_KEY_FILE.invalid(
-            "",
-            format!(
-                "required with {}={}",
-                names::TLS_CERT_FILE.var,
-                cert.display()
-            ),
-        )),
     }
 }

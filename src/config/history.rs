@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::{names, parse};
 use crate::domain::CronSchedule;
@@ -12,44 +12,16 @@ use crate::domain::CronSchedule;
 /// Default of `RADAR_STORE_SQLITE_PATH`.
 pub const DEFAULT_STORE_SQLITE_PATH: &str = "data/radar-interrupcoes-store.sqlite";
 
-/// Shortest retention accepted: ANEEL may ask for any moment of the last 7 days.
-pub const MIN_RETENTION_DAYS: u32 = 7;
-
-/// Longest retention accepted: ten years, far beyond any audit of ANEEL's answers, and
-/// far from the limits of date arithmetic.
-pub const MAX_RETENTION_DAYS: u32 = 3650;
-
-/// Where the history is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StoreKind {
-    /// A SQLite file.
-    Sqlite,
-    /// The service's own Oracle schema, with the `RADAR_ORACLE_*` connection.
-    Oracle,
-}
-
 /// The snapshot history and the cluster's tick sharing.
 #[derive(Debug, Clone, Args)]
 pub struct HistorySettings {
-    /// Where snapshots are stored and cron ticks claimed: `sqlite` (a file, default) or
-    /// `oracle` (the service's own schema, with the RADAR_ORACLE_* connection).
-    #[arg(
-        long = names::STORE.flag,
-        env = names::STORE.var,
-        value_enum,
-        default_value = "sqlite",
-        hide_possible_values = true
-    )]
-    pub store: StoreKind,
     /// Path of the SQLite store (every replica sharing the history opens the same file).
-    #[arg(long = names::STORE_SQLITE_PATH.flag, env = names::STORE_SQLITE_PATH.var, default_value = DEFAULT_STORE_SQLITE_PATH)]
+    #[arg(long = names::STORE_SQLITE_PATH.flag, default_value = DEFAULT_STORE_SQLITE_PATH)]
     pub store_sqlite_path: PathBuf,
     /// Limit of one snapshot write to the store; past it the snapshot is served without
     /// being stored (and the failure counted).
     #[arg(
         long = names::STORE_TIMEOUT_SECS.flag,
-        value_name = "STORE_TIMEOUT_SECS",
-        env = names::STORE_TIMEOUT_SECS.var,
         default_value = "5",
         value_parser = parse::secs_between::<1, 600>
     )]
@@ -58,7 +30,6 @@ pub struct HistorySettings {
     /// `$HOSTNAME` (or `radar`) followed by a random suffix.
     #[arg(
         long = names::INSTANCE_ID.flag,
-        env = names::INSTANCE_ID.var,
         default_value = "",
         value_parser = instance_id
     )]
@@ -66,8 +37,6 @@ pub struct HistorySettings {
     /// Days of history kept and answerable (dthRecuperacao); 7 to 3650.
     #[arg(
         long = names::HISTORY_RETENTION_DAYS.flag,
-        value_name = "HISTORY_RETENTION_DAYS",
-        env = names::HISTORY_RETENTION_DAYS.var,
         default_value = "7",
         value_parser = retention_days
     )]
@@ -76,7 +45,6 @@ pub struct HistorySettings {
     /// (moments answered by the same snapshot share one copy).
     #[arg(
         long = names::HISTORY_CACHE_CAPACITY.flag,
-        env = names::HISTORY_CACHE_CAPACITY.var,
         default_value = "1000",
         value_parser = history_cache_capacity
     )]
@@ -84,8 +52,6 @@ pub struct HistorySettings {
     /// How long a past answer (and a stored snapshot read) stays in the history cache.
     #[arg(
         long = names::HISTORY_CACHE_TTL_SECS.flag,
-        value_name = "HISTORY_CACHE_TTL_SECS",
-        env = names::HISTORY_CACHE_TTL_SECS.var,
         default_value = "300",
         value_parser = parse::secs_between::<1, 86_400>
     )]
@@ -95,8 +61,6 @@ pub struct HistorySettings {
     /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
         long = names::CLAIM_WAIT_SECS.flag,
-        value_name = "CLAIM_WAIT_SECS",
-        env = names::CLAIM_WAIT_SECS.var,
         default_value = "20",
         value_parser = parse::secs_between::<1, 3600>
     )]
@@ -104,8 +68,6 @@ pub struct HistorySettings {
     /// How often a waiting replica looks for the claimant's snapshot.
     #[arg(
         long = names::CLAIM_POLL_MS.flag,
-        value_name = "CLAIM_POLL_MS",
-        env = names::CLAIM_POLL_MS.var,
         default_value = "500",
         value_parser = parse::millis_between::<10, 60_000>
     )]
@@ -113,7 +75,6 @@ pub struct HistorySettings {
     /// Cron of the retention purge job (`snapshot_retention_purge`).
     #[arg(
         long = names::PURGE_CRON.flag,
-        env = names::PURGE_CRON.var,
         default_value = "0 3 * * *",
         value_parser = parse::cron
     )]
@@ -121,35 +82,26 @@ pub struct HistorySettings {
     /// Snapshots (or claims) deleted per transaction by the purge.
     #[arg(
         long = names::PURGE_BATCH_SIZE.flag,
-        env = names::PURGE_BATCH_SIZE.var,
         default_value = "100",
         value_parser = parse::whole_number::<1, 10_000>
     )]
     pub purge_batch_size: u32,
 }
 
-/// [`MIN_RETENTION_DAYS`] to [`MAX_RETENTION_DAYS`] whole days.
+/// 7 to 3650 whole days: ANEEL may ask for any moment of the last 7 days, and ten years is
+/// far beyond any audit of its answers and far from the limits of date arithmetic.
 fn retention_days(value: &str) -> Result<chrono::Duration, String> {
-    let days: u32 = parse::positive(value)?;
-    if days < MIN_RETENTION_DAYS {
-        return Err(format!(
-            "must be at least {MIN_RETENTION_DAYS}: ANEEL may ask for any moment of the last \
-             7 days"
-        ));
+    match parse::positive::<u32>(value)? {
+        ..7 => Err("must be at least 7: ANEEL may ask for any moment of the last 7 days".into()),
+        3651.. => Err("must be at most 3650 (ten years)".to_owned()),
+        days => Ok(chrono::Duration::days(i64::from(days))),
     }
-    if days > MAX_RETENTION_DAYS {
-        return Err(format!("must be at most {MAX_RETENTION_DAYS} (ten years)"));
-    }
-    Ok(chrono::Duration::days(i64::from(days)))
 }
 
-/// Most past answers kept in memory: each holds its moment, and at most as many stored
-/// snapshots are kept (each the size of a live one).
-pub const MAX_HISTORY_CACHE_CAPACITY: u32 = 100_000;
-
-/// 1 to [`MAX_HISTORY_CACHE_CAPACITY`] entries.
+/// 1 to 100 000 past answers, each holding its moment (and at most as many stored
+/// snapshots, each the size of a live one).
 fn history_cache_capacity(value: &str) -> Result<u64, String> {
-    parse::whole_number::<1, MAX_HISTORY_CACHE_CAPACITY>(value).map(u64::from)
+    parse::whole_number::<1, 100_000>(value).map(u64::from)
 }
 
 /// A name without spaces of at most 128 characters; empty gives [`default_instance_id`].
@@ -178,12 +130,12 @@ pub fn default_instance_id() -> String {
 mod tests {
     use std::time::Duration;
 
-    use crate::config::{Cli, Config, ConfigError, StoreSettings};
+    use crate::config::{Cli, Config, ConfigError};
 
     fn load(extra: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        match Cli::load_from(argv)? {
+        match Cli::load_from(argv, &crate::config::tests::offered())? {
             crate::config::Invocation::Serve(config) => Ok(*config),
             other => panic!("not serve: {other:?}"),
         }
@@ -200,10 +152,11 @@ mod tests {
             (1000, Duration::from_secs(300))
         );
         assert!(h.claim_wait < c.service.job_timeout);
-        assert!(matches!(
-            &c.store,
-            StoreSettings::Sqlite { path } if path.as_os_str() == super::DEFAULT_STORE_SQLITE_PATH
-        ));
+        assert_eq!(c.store, "sqlite");
+        assert_eq!(
+            h.store_sqlite_path.as_os_str(),
+            super::DEFAULT_STORE_SQLITE_PATH
+        );
         assert!(!h.instance_id.is_empty());
         let again = load(&[]).unwrap().service.history.instance_id;
         assert_ne!(
@@ -313,23 +266,5 @@ mod tests {
             (h.history_cache_capacity, h.purge_batch_size),
             (100_000, 10_000)
         );
-    }
-
-    #[test]
-    fn an_oracle_store_needs_the_oracle_connection() {
-        let e = load(&["--store", "oracle"]).unwrap_err();
-        assert!(e.setting.starts_with("RADAR_ORACLE_"), "{e}");
-        let c = load(&[
-            "--store",
-            "oracle",
-            "--oracle-connect-string",
-            "db:1521/X",
-            "--oracle-user",
-            "radar",
-            "--oracle-password",
-            "pw",
-        ])
-        .unwrap();
-        assert!(matches!(c.store, StoreSettings::Oracle(_)));
     }
 }

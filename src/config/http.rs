@@ -13,64 +13,54 @@ use secrecy::SecretString;
 use super::{names, parse};
 use crate::domain::{ForwardedHeader, IpRanges};
 
-/// Default of `RADAR_ANEEL_LISTEN_ADDR`.
-pub const DEFAULT_ANEEL_LISTEN_ADDR: &str = "127.0.0.1:8080";
-/// Default of `RADAR_METRICS_LISTEN_ADDR`.
-pub const DEFAULT_METRICS_LISTEN_ADDR: &str = "127.0.0.1:9464";
-/// Default of `RADAR_ANEEL_RATE_LIMIT`: the peer implementation's 10 requests...
-pub const DEFAULT_ANEEL_RATE_LIMIT: &str = "10";
-/// ...per 60 s (`RADAR_ANEEL_RATE_LIMIT_WINDOW_SECS`).
-pub const DEFAULT_ANEEL_RATE_LIMIT_WINDOW_SECS: &str = "60";
 /// Largest `RADAR_ANEEL_RATE_LIMIT`: more is no limit for an endpoint polled every 30 min.
 pub const MAX_ANEEL_RATE_LIMIT: u32 = 100_000;
 
-/// An address to listen on, or none: the listener is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListenAddr(pub Option<SocketAddr>);
-
-/// An address, or the empty text for none.
-fn listen_addr_or_off(value: &str) -> Result<ListenAddr, String> {
+/// An address, or the empty text for none: the listener is off.
+fn listen_addr_or_off(value: &str) -> Result<std::option::Option<SocketAddr>, String> {
     let value = value.trim();
     if value.is_empty() {
-        return Ok(ListenAddr(None));
+        return Ok(None);
     }
     value
         .parse()
-        .map(|addr| ListenAddr(Some(addr)))
+        .map(Some)
         .map_err(|e: std::net::AddrParseError| format!("{e} (or empty to turn it off)"))
 }
 
-/// The HTTP settings as clap parsed them.
+/// A number of requests, or 0 for no limit.
+fn rate_limit_or_off(value: &str) -> Result<std::option::Option<u32>, String> {
+    parse::whole_number::<0, MAX_ANEEL_RATE_LIMIT>(value).map(|n| (n > 0).then_some(n))
+}
+
+/// The HTTP settings. An `Option` here is a listener or a limit that is off (the fully
+/// qualified name keeps clap from reading it as an optional flag).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "HTTP: the ANEEL endpoint, metrics and probes")]
-pub struct HttpArgs {
+pub struct HttpSettings {
     /// Address of the ANEEL endpoint (GET /quantitativointerrupcoesativas); empty turns it off.
     #[arg(
         long = names::ANEEL_LISTEN_ADDR.flag,
-        env = names::ANEEL_LISTEN_ADDR.var,
-        default_value = DEFAULT_ANEEL_LISTEN_ADDR,
+        default_value = "127.0.0.1:8080",
         value_parser = listen_addr_or_off
     )]
-    pub aneel_listen_addr: ListenAddr,
+    pub aneel_listen_addr: std::option::Option<SocketAddr>,
     /// Accepted `x-api-key` values, comma-separated, each `id:secret` or `secret`. Without
     /// any key (here or in the file), only loopback clients are answered.
     #[arg(
         long = names::ANEEL_API_KEYS.flag,
-        env = names::ANEEL_API_KEYS.var,
         hide_env_values = true,
         value_parser = super::oracle::parse_secret
     )]
     pub aneel_api_keys: Option<SecretString>,
     /// File of accepted `x-api-key` values (a mounted Secret): one `id:secret` or `secret`
     /// per line, `#` comments. Adds to RADAR_ANEEL_API_KEYS; read again every 10 s.
-    #[arg(long = names::ANEEL_API_KEYS_FILE.flag, env = names::ANEEL_API_KEYS_FILE.var)]
+    #[arg(long = names::ANEEL_API_KEYS_FILE.flag)]
     pub aneel_api_keys_file: Option<PathBuf>,
     /// CIDR ranges (or addresses), comma-separated, of the proxies whose forwarding header
     /// names the client (the ingress's pods); empty: the connection's address is the client.
     #[arg(
         long = names::ANEEL_TRUSTED_PROXIES.flag,
-        env = names::ANEEL_TRUSTED_PROXIES.var,
-        value_name = "CIDRS",
         default_value = ""
     )]
     pub aneel_trusted_proxies: IpRanges,
@@ -78,7 +68,6 @@ pub struct HttpArgs {
     /// other one is never read.
     #[arg(
         long = names::ANEEL_FORWARDED_HEADER.flag,
-        env = names::ANEEL_FORWARDED_HEADER.var,
         default_value = "x-forwarded-for"
     )]
     pub aneel_forwarded_header: ForwardedHeader,
@@ -86,8 +75,6 @@ pub struct HttpArgs {
     /// get 403. Empty: every address (the key still applies).
     #[arg(
         long = names::ANEEL_SOURCE_RANGES.flag,
-        env = names::ANEEL_SOURCE_RANGES.var,
-        value_name = "CIDRS",
         default_value = ""
     )]
     pub aneel_source_ranges: IpRanges,
@@ -95,25 +82,23 @@ pub struct HttpArgs {
     /// it, 429. 0 turns the limit off.
     #[arg(
         long = names::ANEEL_RATE_LIMIT.flag,
-        env = names::ANEEL_RATE_LIMIT.var,
-        default_value = DEFAULT_ANEEL_RATE_LIMIT,
-        value_parser = parse::whole_number::<0, MAX_ANEEL_RATE_LIMIT>
+        // The peer implementation's 10 requests per 60 s.
+        default_value = "10",
+        value_parser = rate_limit_or_off
     )]
-    pub aneel_rate_limit: u32,
+    pub aneel_rate_limit: std::option::Option<u32>,
     /// The rate limit's window, in seconds.
     #[arg(
         long = names::ANEEL_RATE_LIMIT_WINDOW_SECS.flag,
-        env = names::ANEEL_RATE_LIMIT_WINDOW_SECS.var,
-        default_value = DEFAULT_ANEEL_RATE_LIMIT_WINDOW_SECS,
+        default_value = "60",
         value_parser = parse::secs_between::<1, 86_400>
     )]
-    pub aneel_rate_limit_window_secs: Duration,
+    pub aneel_rate_limit_window: Duration,
     /// Address of /metrics, /livez and /readyz; empty turns it off.
     #[arg(
         long = names::METRICS_LISTEN_ADDR.flag,
-        env = names::METRICS_LISTEN_ADDR.var,
-        default_value = DEFAULT_METRICS_LISTEN_ADDR,
+        default_value = "127.0.0.1:9464",
         value_parser = listen_addr_or_off
     )]
-    pub metrics_listen_addr: ListenAddr,
+    pub metrics_listen_addr: std::option::Option<SocketAddr>,
 }

@@ -5,8 +5,7 @@
 //! Each setting is one typed field: its default and help are written there, its flag and
 //! variable are one constant of [`names`] that messages use too. [`Settings::validate`]
 //! only checks rules between settings, into plain settings structs; files (keys, TLS,
-//! secrets) are read by the wiring. This module uses no other module of the crate but
-//! `domain`.
+//! secrets) are read, and the backends chosen, by the wiring. Uses only `domain`.
 
 mod cli;
 mod error;
@@ -19,39 +18,40 @@ mod parse;
 mod settings;
 mod validate;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
-pub use cli::{ABOUT, CheckOracleArgs, Cli, Command, GenerateDemoArgs};
+pub use cli::{CheckOracleArgs, Cli, Command, GenerateDemoArgs, Offered};
 pub use error::ConfigError;
 pub use hardening::{AdminSettings, LimitsSettings, TlsFiles, check_admin_token};
-pub use history::{
-    DEFAULT_STORE_SQLITE_PATH, HistorySettings, MIN_RETENTION_DAYS, StoreKind, default_instance_id,
-};
-pub use http::HttpArgs;
+pub use history::{DEFAULT_STORE_SQLITE_PATH, HistorySettings};
+pub use http::HttpSettings;
 pub use names::Setting;
 pub use oracle::{OracleArgs, OracleConnection, REDACTED, Secret};
 pub use settings::{
-    CreateDemo, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogFormat, LogSettings,
-    QueryBindArgs, ServiceSettings, Settings, SourceKind, SqlitePathArg,
+    DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, DEFAULT_SQLITE_PATH, LogFormat, LogSettings,
+    QueryBindArgs, ServiceSettings, Settings, SqlitePathArg,
 };
-pub use validate::{Config, HttpSettings, Invocation, SourceSettings, StoreSettings};
+pub use validate::{Config, Invocation, SqliteSettings};
 
 impl Cli {
     /// Parses the command line and the environment and validates the settings of the
-    /// subcommand (`serve` when none is named); `--version` prints `version`. Help,
-    /// version and malformed command lines are handled by clap, which prints them and exits
-    /// (2 for a usage error).
-    pub fn load(version: &'static str) -> Result<Invocation, ConfigError> {
-        Self::load_with(Self::command().version(version), std::env::args_os())
+    /// subcommand (`serve` when none is named), RADAR_SOURCE and RADAR_STORE among the
+    /// backends `offered`; `--version` prints `version`. Help, version and malformed
+    /// command lines are handled by clap, which prints them and exits (2 for a usage error).
+    pub fn load(version: &'static str, offered: &Offered) -> Result<Invocation, ConfigError> {
+        Self::load_with(
+            Self::command_for(offered).version(version),
+            std::env::args_os(),
+        )
     }
 
     /// [`load`](Self::load) from the given arguments (the first is the program name).
-    pub fn load_from<I, T>(args: I) -> Result<Invocation, ConfigError>
+    pub fn load_from<I, T>(args: I, offered: &Offered) -> Result<Invocation, ConfigError>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Self::load_with(Self::command(), args)
+        Self::load_with(Self::command_for(offered), args)
     }
 
     fn load_with<I, T>(command: clap::Command, args: I) -> Result<Invocation, ConfigError>
@@ -76,10 +76,20 @@ mod tests {
     use super::*;
     use crate::domain::QueryBinds;
 
+    /// The backends the tests offer: the wiring's list is in `server`, which config does
+    /// not import.
+    pub(super) fn offered() -> Offered {
+        let both = vec![("sqlite", "embedded"), ("oracle", "production")];
+        Offered {
+            sources: both.clone(),
+            stores: both,
+        }
+    }
+
     fn load(extra: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        match Cli::load_from(argv)? {
+        match Cli::load_from(argv, &offered())? {
             Invocation::Serve(config) => Ok(*config),
             other => panic!("not serve: {other:?}"),
         }
@@ -93,13 +103,35 @@ mod tests {
         assert_eq!(c.service.time_zone, chrono_tz::America::Sao_Paulo);
         assert_eq!(c.service.stale_after, Duration::from_secs(3600));
         assert_eq!(c.binds, QueryBinds::default());
-        assert!(matches!(
-            c.source,
-            SourceSettings::Sqlite {
-                create_demo: true,
-                ..
-            }
-        ));
+        assert_eq!((c.source.as_str(), c.store.as_str()), ("sqlite", "sqlite"));
+        assert!(c.sqlite.create_demo);
+    }
+
+    #[test]
+    fn the_source_and_the_store_are_one_of_the_names_the_wiring_offers_the_first_by_default() {
+        let offered = Offered {
+            sources: vec![("csv", "files"), ("sqlite", "embedded")],
+            stores: vec![("memory", "none")],
+        };
+        let load = |argv: &[&str]| match Cli::load_from(argv, &offered) {
+            Ok(Invocation::Serve(config)) => Ok((config.source, config.store)),
+            Ok(other) => panic!("not serve: {other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(load(&["radar"]).unwrap(), ("csv".into(), "memory".into()));
+        let chosen = load(&["radar", "--source", "sqlite"]).unwrap();
+        assert_eq!(chosen.0, "sqlite");
+        let e = load(&["radar", "--source", "oracle"]).unwrap_err();
+        assert_eq!(
+            (e.setting.as_str(), e.value.as_str()),
+            ("RADAR_SOURCE", "oracle")
+        );
+        assert_eq!(e.reason, "expected `csv` or `sqlite`");
+        let e = load(&["radar", "--store", "sqlite"]).unwrap_err();
+        assert_eq!(
+            (e.setting.as_str(), e.reason.as_str()),
+            ("RADAR_STORE", "expected `memory`")
+        );
     }
 
     fn error_of(extra: &[&str]) -> ConfigError {
@@ -186,7 +218,7 @@ mod tests {
 
     #[test]
     fn every_setting_has_one_variable_of_its_own() {
-        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut command = Cli::command_for(&offered());
         command.build();
         let serve = command.find_subcommand("serve").unwrap();
         let mut seen = std::collections::BTreeSet::new();
@@ -377,10 +409,7 @@ mod tests {
 
     #[test]
     fn the_demo_is_created_automatically_only_at_the_default_path() {
-        let create = |argv: &[&str]| match load(argv).unwrap().source {
-            SourceSettings::Sqlite { create_demo, .. } => create_demo,
-            other @ SourceSettings::Oracle(_) => panic!("{other:?}"),
-        };
+        let create = |argv: &[&str]| load(argv).unwrap().sqlite.create_demo;
         assert!(create(&[]));
         assert!(!create(&["--sqlite-path", "/srv/oms/copy.sqlite"]));
         assert!(create(&[
@@ -390,29 +419,6 @@ mod tests {
             "true"
         ]));
         assert!(!create(&["--sqlite-create-demo", "false"]));
-    }
-
-    #[test]
-    fn with_oracle_the_job_timeout_must_exceed_the_fetch_deadline() {
-        let oracle = [
-            "--source",
-            "oracle",
-            "--oracle-connect-string",
-            "db:1521/X",
-            "--oracle-user",
-            "radar",
-            "--oracle-password",
-            "pw",
-        ];
-        // Defaults: 60 s > 3 x 15 + 5 = 50 s.
-        assert!(load(&oracle).is_ok());
-        let mut argv = oracle.to_vec();
-        argv.extend(["--oracle-call-timeout-secs", "30"]);
-        let e = error_of(&argv);
-        assert_eq!(e.setting, "RADAR_JOB_TIMEOUT_SECS");
-        assert!(e.reason.contains("95 s"), "{e}");
-        argv.extend(["--job-timeout-secs", "96"]);
-        assert!(load(&argv).is_ok());
     }
 
     #[test]
@@ -473,25 +479,25 @@ mod tests {
     #[test]
     fn without_a_subcommand_it_serves_and_subcommands_read_their_variables() {
         assert!(matches!(
-            Cli::load_from(["radar-interrupcoes"]).unwrap(),
+            Cli::load_from(["radar-interrupcoes"], &offered()).unwrap(),
             Invocation::Serve(_)
         ));
-        match Cli::load_from(["radar-interrupcoes", "--listen-addr", "0.0.0.0:1"]).unwrap() {
+        let load = |argv: &[&str]| Cli::load_from(argv, &offered());
+        match load(&["radar-interrupcoes", "--listen-addr", "0.0.0.0:1"]).unwrap() {
             Invocation::Serve(config) => assert_eq!(config.listen_addr.port(), 1),
             other => panic!("{other:?}"),
         }
-        match Cli::load_from(["radar-interrupcoes", "generate-demo", "--scale", "0.5"]).unwrap() {
-            Invocation::GenerateDemo { scale, .. } => assert!((scale - 0.5).abs() < f64::EPSILON),
+        match load(&["radar-interrupcoes", "generate-demo", "--scale", "0.5"]).unwrap() {
+            Invocation::GenerateDemo(args) => assert!((args.scale - 0.5).abs() < f64::EPSILON),
             other => panic!("{other:?}"),
         }
-        let e =
-            Cli::load_from(["radar-interrupcoes", "generate-demo", "--scale", "0"]).unwrap_err();
+        let e = load(&["radar-interrupcoes", "generate-demo", "--scale", "0"]).unwrap_err();
         assert_eq!((e.setting.as_str(), e.flag.as_str()), ("", "scale"));
         assert_eq!(
             e.to_string(),
             "invalid setting --scale = \"0\": must be a number greater than 0 and at most 50"
         );
-        let e = Cli::load_from(["radar-interrupcoes", "check-oracle"]).unwrap_err();
+        let e = load(&["radar-interrupcoes", "check-oracle"]).unwrap_err();
         assert_eq!(e.setting, "RADAR_ORACLE_CONNECT_STRING");
     }
 }

@@ -1,7 +1,9 @@
 //! The name of every setting: its `RADAR_*` environment variable and its command-line flag,
-//! one constant each, used by clap's `#[arg]`, by every message of the settings and by the
-//! adapters' advice. Adding a setting is one line in the list below. This module imports
-//! nothing, so any module may name a setting without depending on the rest of `config`.
+//! one constant each, used by clap (`#[arg(long = ...)]` names the flag, and
+//! `Cli::command_for` attaches the variable of that flag), by every message of the settings
+//! and by the adapters' advice. Adding a setting is one line in the list below. This module
+//! imports nothing, so any module may name a setting without depending on the rest of
+//! `config`.
 
 /// A setting's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,5 @@
-//! The `RADAR_ORACLE_*` settings: clap parses each into its type and checks its bounds;
-//! `OracleArgs::validate` (in `validate.rs`) checks the rules between them (credentials
-//! present, exactly one of password and password file, pool minimum at most the maximum)
-//! into an [`OracleConnection`]. The wiring reads the password file and hands the result
-//! to the Oracle adapter.
+//! The `RADAR_ORACLE_*` settings as given, and the [`OracleConnection`] they make once
+//! `OracleArgs::validate` (`validate.rs`) checks them, where Oracle is used.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,24 +20,23 @@ pub const REDACTED: &str = "<redacted>";
 #[command(next_help_heading = "Oracle source (RADAR_SOURCE=oracle)")]
 pub struct OracleArgs {
     /// Connect string: Easy Connect (`host:1521/service`) or a tnsnames alias.
-    #[arg(long = names::ORACLE_CONNECT_STRING.flag, env = names::ORACLE_CONNECT_STRING.var)]
+    #[arg(long = names::ORACLE_CONNECT_STRING.flag)]
     pub connect_string: Option<String>,
 
     /// Database user of the service's own schema.
-    #[arg(long = names::ORACLE_USER.flag, env = names::ORACLE_USER.var)]
+    #[arg(long = names::ORACLE_USER.flag)]
     pub user: Option<String>,
 
     /// Password of the user. Prefer RADAR_ORACLE_PASSWORD_FILE in Kubernetes.
     #[arg(
         long = names::ORACLE_PASSWORD.flag,
-        env = names::ORACLE_PASSWORD.var,
         hide_env_values = true,
         value_parser = parse_secret
     )]
     pub password: Option<SecretString>,
 
     /// File holding the password (a mounted Secret); one trailing newline is ignored.
-    #[arg(long = names::ORACLE_PASSWORD_FILE.flag, env = names::ORACLE_PASSWORD_FILE.var)]
+    #[arg(long = names::ORACLE_PASSWORD_FILE.flag)]
     pub password_file: Option<PathBuf>,
 
     /// Directory of the Oracle Client library (Instant Client). Without it, the library is
@@ -48,7 +44,6 @@ pub struct OracleArgs {
     /// directory fails the runs (DPI-1047, naming it), not the service.
     #[arg(
         long = names::ORACLE_CLIENT_LIB_DIR.flag,
-        env = names::ORACLE_CLIENT_LIB_DIR.var,
         value_parser = client_lib_dir
     )]
     pub client_lib_dir: Option<PathBuf>,
@@ -56,7 +51,6 @@ pub struct OracleArgs {
     /// Sessions the pool keeps open (0 to 1000, at most the pool maximum).
     #[arg(
         long = names::ORACLE_POOL_MIN.flag,
-        env = names::ORACLE_POOL_MIN.var,
         default_value = "1",
         value_parser = whole_number::<0, 1000>
     )]
@@ -65,7 +59,6 @@ pub struct OracleArgs {
     /// Most sessions the pool opens (1 to 1000).
     #[arg(
         long = names::ORACLE_POOL_MAX.flag,
-        env = names::ORACLE_POOL_MAX.var,
         default_value = "4",
         value_parser = whole_number::<1, 1000>
     )]
@@ -74,8 +67,6 @@ pub struct OracleArgs {
     /// Idle seconds after which a pooled session is pinged before use (1 to 86400).
     #[arg(
         long = names::ORACLE_PING_INTERVAL_SECS.flag,
-        value_name = "PING_INTERVAL_SECS",
-        env = names::ORACLE_PING_INTERVAL_SECS.var,
         default_value = "60",
         value_parser = secs_between::<1, 86_400>
     )]
@@ -84,7 +75,6 @@ pub struct OracleArgs {
     /// Statements kept parsed per session (0 to 10000).
     #[arg(
         long = names::ORACLE_STMT_CACHE_SIZE.flag,
-        env = names::ORACLE_STMT_CACHE_SIZE.var,
         default_value = "20",
         value_parser = whole_number::<0, 10_000>
     )]
@@ -95,8 +85,6 @@ pub struct OracleArgs {
     /// RADAR_JOB_TIMEOUT_SECS.
     #[arg(
         long = names::ORACLE_CALL_TIMEOUT_SECS.flag,
-        value_name = "CALL_TIMEOUT_SECS",
-        env = names::ORACLE_CALL_TIMEOUT_SECS.var,
         default_value = "15",
         value_parser = secs_between::<1, 3600>
     )]
@@ -181,7 +169,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::config::{Cli, Config, ConfigError, SourceSettings};
+    use crate::config::{Cli, ConfigError};
 
     const PASSWORD: &str = "s3cr3t-Passw0rd";
 
@@ -196,22 +184,19 @@ mod tests {
         PASSWORD,
     ];
 
-    /// The whole start-up path: clap, then validation.
-    fn load(extra: &[&str]) -> Result<Config, ConfigError> {
+    /// The whole start-up path: clap, then the validation an Oracle backend runs.
+    fn load(extra: &[&str]) -> Result<OracleConnection, ConfigError> {
         let mut argv = vec!["radar"];
         argv.extend_from_slice(&GOOD);
         argv.extend_from_slice(extra);
-        match Cli::load_from(argv)? {
-            crate::config::Invocation::Serve(config) => Ok(*config),
+        match Cli::load_from(argv, &crate::config::tests::offered())? {
+            crate::config::Invocation::Serve(config) => config.oracle.validate(),
             other => panic!("not serve: {other:?}"),
         }
     }
 
     fn oracle(extra: &[&str]) -> OracleConnection {
-        match load(extra).unwrap().source {
-            SourceSettings::Oracle(o) => o,
-            other @ SourceSettings::Sqlite { .. } => panic!("{other:?}"),
-        }
+        load(extra).unwrap()
     }
 
     fn good() -> OracleConnection {
@@ -222,13 +207,16 @@ mod tests {
     fn parsed() -> OracleArgs {
         let mut argv = vec!["radar", "serve"];
         argv.extend_from_slice(&GOOD);
-        match Cli::try_parse_from(argv).unwrap().command {
+        let matches = Cli::command_for(&crate::config::tests::offered())
+            .try_get_matches_from(argv)
+            .unwrap();
+        match Cli::from_arg_matches(&matches).unwrap().command {
             crate::config::Command::Serve(settings) => settings.oracle,
             other => panic!("not serve: {other:?}"),
         }
     }
 
-    use clap::Parser;
+    use clap::FromArgMatches;
 
     fn password_file(content: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();

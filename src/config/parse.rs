@@ -5,8 +5,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Longest `emailIndisponibilidade` ANEEL accepts.
-pub const MAX_EMAIL_LEN: usize = 50;
+use crate::domain;
 
 /// Any `FromStr` type, surrounding blanks ignored.
 pub fn trimmed<T: FromStr>(value: &str) -> Result<T, String>
@@ -64,8 +63,8 @@ pub fn time_zone(value: &str) -> Result<chrono_tz::Tz, String> {
 }
 
 /// A cron expression, parsed once.
-pub fn cron(value: &str) -> Result<crate::domain::CronSchedule, String> {
-    crate::domain::CronSchedule::parse(value).map_err(|e| e.reason)
+pub fn cron(value: &str) -> Result<domain::CronSchedule, String> {
+    domain::CronSchedule::parse(value).map_err(|e| e.reason)
 }
 
 /// A log filter in `tracing`'s EnvFilter syntax: comma-separated directives, each checked
@@ -79,34 +78,22 @@ pub fn log_filter(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// An e-mail address of at most [`MAX_EMAIL_LEN`] characters, trimmed.
+/// ANEEL's `emailIndisponibilidade` ([`domain::is_contact_email`]), trimmed.
 pub fn email(value: &str) -> Result<String, String> {
     let email = value.trim();
-    if email.chars().count() > MAX_EMAIL_LEN || !looks_like_email(email) {
+    if !domain::is_contact_email(email) {
+        let max = domain::MAX_EMAIL_LEN;
         return Err(format!(
-            "expected an e-mail address of at most {MAX_EMAIL_LEN} characters"
+            "expected an e-mail address of at most {max} characters"
         ));
     }
     Ok(email.to_owned())
 }
 
-fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
 /// The scale of the demo database: a number greater than 0 and at most the generator's
 /// largest, checked here so that a bad scale is a usage error (exit 2).
 pub fn demo_scale(value: &str) -> Result<f64, String> {
-    use crate::domain::MAX_DEMO_SCALE;
+    use domain::MAX_DEMO_SCALE;
     match value.trim().parse::<f64>() {
         Ok(scale) if scale.is_finite() && scale > 0.0 && scale <= MAX_DEMO_SCALE => Ok(scale),
         _ => Err(format!(

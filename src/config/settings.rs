@@ -1,5 +1,5 @@
-//! The settings as clap parses them: one typed field per setting, with its flag, variable,
-//! default and help.
+//! The settings as clap parses them: one typed field per setting, with its flag, default
+//! and help (its variable is the flag's, from `names`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use clap::{Args, FromArgMatches, ValueEnum};
 
 use super::hardening::{AdminSettings, LimitsSettings, TlsFiles};
 use super::history::HistorySettings;
-use super::http::HttpArgs;
+use super::http::HttpSettings;
 use super::oracle::OracleArgs;
 use super::{names, parse};
 use crate::domain::{AG_ID_RORAIMA, CronSchedule, DIST_RORAIMA, QueryBinds};
@@ -25,31 +25,12 @@ pub const DEFAULT_DEMO_SCALE: f64 = 1.0;
 /// Default seed of the demo generator.
 pub const DEFAULT_DEMO_SEED: u64 = 0x5252_4441_5237_3030; // "RRDAR700"
 
-/// The data source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SourceKind {
-    /// The embedded SQLite database.
-    Sqlite,
-    /// The production Oracle database.
-    Oracle,
-}
-
-/// Whether a missing SQLite database is created with demo data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreateDemo {
-    /// Only at the default path.
-    Auto,
-    /// Always.
-    Yes,
-    /// Never.
-    No,
-}
-
-fn create_demo(value: &str) -> Result<CreateDemo, String> {
+/// Whether a missing SQLite database is created with demo data: `None` for `auto`.
+fn create_demo(value: &str) -> Result<std::option::Option<bool>, String> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(CreateDemo::Auto),
-        "true" | "1" | "yes" => Ok(CreateDemo::Yes),
-        "false" | "0" | "no" => Ok(CreateDemo::No),
+        "auto" => Ok(None),
+        "true" | "1" | "yes" => Ok(Some(true)),
+        "false" | "0" | "no" => Ok(Some(false)),
         _ => Err("expected `auto`, `true` or `false`".to_owned()),
     }
 }
@@ -60,20 +41,16 @@ pub struct Settings {
     /// Address the gRPC server listens on.
     #[arg(
         long = names::LISTEN_ADDR.flag,
-        env = names::LISTEN_ADDR.var,
         default_value = "127.0.0.1:50051",
         value_parser = parse::trimmed::<SocketAddr>
     )]
     pub listen_addr: SocketAddr,
-    /// Data source: `sqlite` (embedded, default) or `oracle` (production).
-    #[arg(
-        long = names::SOURCE.flag,
-        env = names::SOURCE.var,
-        value_enum,
-        default_value = "sqlite",
-        hide_possible_values = true
-    )]
-    pub source: SourceKind,
+    /// Data source
+    #[arg(long = names::SOURCE.flag)]
+    pub source: String,
+    /// Where snapshots are stored and cron ticks claimed
+    #[arg(long = names::STORE.flag)]
+    pub store: String,
     /// The SQLite database.
     #[command(flatten)]
     pub sqlite: SqlitePathArg,
@@ -82,11 +59,10 @@ pub struct Settings {
     /// `false`.
     #[arg(
         long = names::SQLITE_CREATE_DEMO.flag,
-        env = names::SQLITE_CREATE_DEMO.var,
         default_value = "auto",
         value_parser = create_demo
     )]
-    pub sqlite_create_demo: CreateDemo,
+    pub sqlite_create_demo: std::option::Option<bool>,
     /// The binds of the aggregation query.
     #[command(flatten)]
     pub binds: QueryBindArgs,
@@ -96,19 +72,19 @@ pub struct Settings {
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
-    /// Oracle connection settings (used when RADAR_SOURCE=oracle).
+    /// Oracle connection settings (used when RADAR_SOURCE or RADAR_STORE is oracle).
     #[command(flatten)]
     pub oracle: OracleArgs,
     /// The ANEEL HTTP endpoint and the operations (metrics, probes) endpoint.
     #[command(flatten)]
-    pub http: HttpArgs,
+    pub http: HttpSettings,
 }
 
 /// The SQLite database path (`serve` and `generate-demo`).
 #[derive(Debug, Clone, Args)]
 pub struct SqlitePathArg {
     /// Path of the SQLite database.
-    #[arg(long = names::SQLITE_PATH.flag, env = names::SQLITE_PATH.var, default_value = DEFAULT_SQLITE_PATH)]
+    #[arg(long = names::SQLITE_PATH.flag, default_value = DEFAULT_SQLITE_PATH)]
     pub sqlite_path: PathBuf,
 }
 
@@ -118,7 +94,6 @@ pub struct QueryBindArgs {
     /// `AGENCY_EVENT.AG_ID` of the distributor's events.
     #[arg(
         long = names::AGENCY_ID.flag,
-        env = names::AGENCY_ID.var,
         default_value_t = AG_ID_RORAIMA,
         value_parser = parse::positive::<i64>
     )]
@@ -126,7 +101,6 @@ pub struct QueryBindArgs {
     /// `OMS_CONNECTIVITY.DIST` of the distributor's devices.
     #[arg(
         long = names::DISTRIBUTOR_ID.flag,
-        env = names::DISTRIBUTOR_ID.var,
         default_value = DIST_RORAIMA,
         value_parser = parse::not_blank
     )]
@@ -149,7 +123,6 @@ pub struct ServiceSettings {
     /// Cron of the cache warm-up: 5 fields, or 6 with seconds first.
     #[arg(
         long = names::WARMUP_CRON.flag,
-        env = names::WARMUP_CRON.var,
         default_value = "*/30 * * * *",
         value_parser = parse::cron
     )]
@@ -157,7 +130,6 @@ pub struct ServiceSettings {
     /// IANA time zone the cron expressions are read in.
     #[arg(
         long = names::TIME_ZONE.flag,
-        env = names::TIME_ZONE.var,
         default_value = "America/Sao_Paulo",
         value_parser = parse::time_zone
     )]
@@ -165,7 +137,6 @@ pub struct ServiceSettings {
     /// `emailIndisponibilidade` of every answer (at most 50 characters).
     #[arg(
         long = names::CONTACT_EMAIL.flag,
-        env = names::CONTACT_EMAIL.var,
         default_value = "cop@roraimaenergia.com.br",
         value_parser = parse::email
     )]
@@ -173,8 +144,6 @@ pub struct ServiceSettings {
     /// A snapshot older than this is reported stale.
     #[arg(
         long = names::STALE_AFTER_SECS.flag,
-        value_name = "STALE_AFTER_SECS",
-        env = names::STALE_AFTER_SECS.var,
         default_value = "3600",
         value_parser = parse::secs_between::<1, 604_800>
     )]
@@ -182,8 +151,6 @@ pub struct ServiceSettings {
     /// Limit of one warm-up attempt.
     #[arg(
         long = names::JOB_TIMEOUT_SECS.flag,
-        value_name = "JOB_TIMEOUT_SECS",
-        env = names::JOB_TIMEOUT_SECS.var,
         default_value = "60",
         // Room above the Oracle fetch deadline at the largest call timeout (3 x 3600 + 5 s).
         value_parser = parse::secs_between::<1, 21_600>
@@ -192,7 +159,6 @@ pub struct ServiceSettings {
     /// Attempts per run for transient failures.
     #[arg(
         long = names::JOB_MAX_ATTEMPTS.flag,
-        env = names::JOB_MAX_ATTEMPTS.var,
         default_value = "3",
         value_parser = parse::whole_number::<1, 10>
     )]
@@ -200,8 +166,6 @@ pub struct ServiceSettings {
     /// Pause after the first failed attempt of a run (doubled after each).
     #[arg(
         long = names::JOB_RETRY_BACKOFF_MS.flag,
-        value_name = "JOB_RETRY_BACKOFF_MS",
-        env = names::JOB_RETRY_BACKOFF_MS.var,
         default_value = "1000",
         value_parser = parse::millis_between::<1, 30_000>
     )]
@@ -213,8 +177,6 @@ pub struct ServiceSettings {
     /// Cap of the pause between start-up warm-ups while no snapshot has loaded.
     #[arg(
         long = names::STARTUP_RETRY_MAX_SECS.flag,
-        value_name = "STARTUP_RETRY_MAX_SECS",
-        env = names::STARTUP_RETRY_MAX_SECS.var,
         default_value = "60",
         value_parser = parse::secs_between::<1, 3600>
     )]
@@ -228,8 +190,6 @@ pub struct ServiceSettings {
     /// Time given to in-flight RPCs to finish on shutdown.
     #[arg(
         long = names::SHUTDOWN_GRACE_SECS.flag,
-        value_name = "SHUTDOWN_GRACE_SECS",
-        env = names::SHUTDOWN_GRACE_SECS.var,
         default_value = "10",
         value_parser = parse::secs_between::<1, 600>
     )]
@@ -238,8 +198,6 @@ pub struct ServiceSettings {
     /// orchestrator can update its endpoints, before it closes the listener and drains.
     #[arg(
         long = names::SHUTDOWN_DRAIN_DELAY_SECS.flag,
-        value_name = "SHUTDOWN_DRAIN_DELAY_SECS",
-        env = names::SHUTDOWN_DRAIN_DELAY_SECS.var,
         default_value = "5",
         value_parser = parse::secs_between::<0, 300>
     )]
@@ -248,8 +206,6 @@ pub struct ServiceSettings {
     /// (at least RADAR_STALE_AFTER_SECS).
     #[arg(
         long = names::STALE_HARD_LIMIT_SECS.flag,
-        value_name = "STALE_HARD_LIMIT_SECS",
-        env = names::STALE_HARD_LIMIT_SECS.var,
         default_value = "7200",
         value_parser = parse::secs_between::<1, 604_800>
     )]
@@ -266,9 +222,10 @@ pub struct ServiceSettings {
 }
 
 impl Default for ServiceSettings {
-    /// The defaults of the flags, ignoring the environment.
+    /// The defaults of the flags (the environment is not read: the variables are attached
+    /// by [`super::Cli::command_for`]).
     fn default() -> Self {
-        let command = Self::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None));
+        let command = Self::augment_args(clap::Command::new("defaults"));
         let matches = command
             .try_get_matches_from(["defaults"])
             .expect("the defaults parse");
@@ -282,8 +239,6 @@ pub struct LogSettings {
     /// Log format: `plain` or `json`.
     #[arg(
         long = names::LOG_FORMAT.flag,
-        value_name = "LOG_FORMAT",
-        env = names::LOG_FORMAT.var,
         value_enum,
         default_value = "plain",
         hide_possible_values = true
@@ -293,8 +248,6 @@ pub struct LogSettings {
     /// Dependencies log at `warn` unless named (e.g. `info,tokio_cron_scheduler=info`).
     #[arg(
         long = names::LOG_LEVEL.flag,
-        value_name = "LOG_LEVEL",
-        env = names::LOG_LEVEL.var,
         default_value = "info",
         value_parser = parse::log_filter
     )]

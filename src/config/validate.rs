@@ -3,35 +3,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::cli::Command;
+use super::cli::{Command, GenerateDemoArgs};
 use super::error::ConfigError;
 use super::hardening;
-use super::history::StoreKind;
-use super::http::HttpArgs;
+use super::http::HttpSettings;
 use super::names::{self, Setting};
 use super::oracle::{OracleArgs, OracleConnection, REDACTED, Secret};
-use super::settings::{
-    CreateDemo, DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings, SourceKind,
-};
-use crate::domain::{ForwardedHeader, IpRanges, QueryBinds};
-
-/// Which data source the service reads, validated.
-#[derive(Debug, Clone)]
-pub enum SourceSettings {
-    /// The embedded SQLite database.
-    Sqlite {
-        /// Its path.
-        path: PathBuf,
-        /// Whether to create it with demo data when missing.
-        create_demo: bool,
-    },
-    /// The production Oracle database.
-    Oracle(OracleConnection),
-}
+use super::settings::{DEFAULT_SQLITE_PATH, LogSettings, ServiceSettings, Settings};
+use crate::domain::QueryBinds;
 
 /// What the command line asks for, with its settings validated.
 #[derive(Debug, Clone)]
@@ -39,16 +21,7 @@ pub enum Invocation {
     /// Run the service.
     Serve(Box<Config>),
     /// Write the demo database.
-    GenerateDemo {
-        /// Where.
-        path: PathBuf,
-        /// Its scale (1.0 is Roraima).
-        scale: f64,
-        /// The generator's seed.
-        seed: u64,
-        /// Logging.
-        log: LogSettings,
-    },
+    GenerateDemo(GenerateDemoArgs),
     /// Check the Oracle source.
     CheckOracle {
         /// The validated Oracle settings.
@@ -67,7 +40,9 @@ impl Invocation {
     pub fn log(&self) -> Option<&LogSettings> {
         match self {
             Self::Serve(config) => Some(&config.log),
-            Self::GenerateDemo { log, .. } | Self::CheckOracle { log, .. } => Some(log),
+            Self::GenerateDemo(GenerateDemoArgs { log, .. }) | Self::CheckOracle { log, .. } => {
+                Some(log)
+            }
             Self::Completions(_) => None,
         }
     }
@@ -78,12 +53,7 @@ impl Command {
     pub fn validate(self) -> Result<Invocation, ConfigError> {
         Ok(match self {
             Self::Serve(settings) => Invocation::Serve(Box::new(settings.validate()?)),
-            Self::GenerateDemo(args) => Invocation::GenerateDemo {
-                path: args.sqlite.sqlite_path,
-                scale: args.scale,
-                seed: args.seed,
-                log: args.log,
-            },
+            Self::GenerateDemo(args) => Invocation::GenerateDemo(args),
             Self::CheckOracle(args) => Invocation::CheckOracle {
                 oracle: args.oracle.validate()?,
                 binds: args.binds.binds(),
@@ -94,18 +64,6 @@ impl Command {
     }
 }
 
-/// Where the snapshot history is stored, validated.
-#[derive(Debug, Clone)]
-pub enum StoreSettings {
-    /// A SQLite file.
-    Sqlite {
-        /// Its path.
-        path: PathBuf,
-    },
-    /// The service's own Oracle schema, with these connection settings.
-    Oracle(OracleConnection),
-}
-
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -113,10 +71,15 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// The service.
     pub service: ServiceSettings,
-    /// The data source.
-    pub source: SourceSettings,
-    /// Where the snapshot history is stored.
-    pub store: StoreSettings,
+    /// The data source's name, one the wiring offered.
+    pub source: String,
+    /// The snapshot store's name, one the wiring offered.
+    pub store: String,
+    /// The SQLite database of the `sqlite` source.
+    pub sqlite: SqliteSettings,
+    /// The Oracle connection as given: the backends that use it validate it
+    /// ([`OracleArgs::validate`]), so the others need none of it.
+    pub oracle: OracleArgs,
     /// The binds of the aggregation query.
     pub binds: QueryBinds,
     /// Logging.
@@ -125,27 +88,13 @@ pub struct Config {
     pub http: HttpSettings,
 }
 
-/// The validated HTTP settings.
+/// The SQLite database of the `sqlite` source.
 #[derive(Debug, Clone)]
-pub struct HttpSettings {
-    /// Address of the ANEEL endpoint; `None` when turned off.
-    pub aneel_listen_addr: Option<SocketAddr>,
-    /// Accepted keys of the ANEEL endpoint as configured (the wiring parses them).
-    pub api_keys: Option<SecretString>,
-    /// File of further keys (the wiring reads it, and again while running).
-    pub api_keys_file: Option<PathBuf>,
-    /// Proxies whose forwarding header names the ANEEL endpoint's client.
-    pub trusted_proxies: IpRanges,
-    /// The header they write.
-    pub forwarded_header: ForwardedHeader,
-    /// Client addresses let in; empty: every address.
-    pub source_ranges: IpRanges,
-    /// Requests per window for each key and each client address; `None`: no limit.
-    pub rate_limit: Option<u32>,
-    /// The rate limit's window.
-    pub rate_limit_window: Duration,
-    /// Address of the operations endpoint; `None` when turned off.
-    pub metrics_listen_addr: Option<SocketAddr>,
+pub struct SqliteSettings {
+    /// Its path.
+    pub path: PathBuf,
+    /// Whether to create it with demo data when missing.
+    pub create_demo: bool,
 }
 
 impl Settings {
@@ -165,41 +114,6 @@ impl Settings {
                 ),
             ));
         }
-        let store = match history.store {
-            StoreKind::Sqlite => StoreSettings::Sqlite {
-                path: history.store_sqlite_path.clone(),
-            },
-            StoreKind::Oracle => StoreSettings::Oracle(self.oracle.clone().validate()?),
-        };
-        let source = match self.source {
-            SourceKind::Sqlite => SourceSettings::Sqlite {
-                create_demo: match self.sqlite_create_demo {
-                    CreateDemo::Auto => {
-                        self.sqlite.sqlite_path == std::path::Path::new(DEFAULT_SQLITE_PATH)
-                    }
-                    CreateDemo::Yes => true,
-                    CreateDemo::No => false,
-                },
-                path: self.sqlite.sqlite_path,
-            },
-            SourceKind::Oracle => {
-                let oracle = self.oracle.validate()?;
-                // The attempt timeout must leave the adapter time to give its own, clearer
-                // error.
-                let deadline = oracle.fetch_deadline();
-                if self.service.job_timeout <= deadline {
-                    return Err(names::JOB_TIMEOUT_SECS.invalid(
-                        self.service.job_timeout.as_secs().to_string(),
-                        format!(
-                            "must exceed 3 x {} + 5 = {} s; raise it or lower {0}",
-                            names::ORACLE_CALL_TIMEOUT_SECS.var,
-                            deadline.as_secs()
-                        ),
-                    ));
-                }
-                SourceSettings::Oracle(oracle)
-            }
-        };
         let service = &self.service;
         if service.stale_hard_limit < service.stale_after {
             return Err(names::STALE_HARD_LIMIT_SECS.invalid(
@@ -212,41 +126,32 @@ impl Settings {
             ));
         }
         hardening::check(&service.limits, &service.admin, &service.tls)?;
-        let http = self.http.validate();
+        let path = self.sqlite.sqlite_path;
         Ok(Config {
             listen_addr: self.listen_addr,
             service: self.service,
-            source,
-            store,
+            source: self.source,
+            store: self.store,
+            // Auto: only at the default path, so a mistyped path fails instead of serving
+            // synthetic data.
+            sqlite: SqliteSettings {
+                create_demo: self
+                    .sqlite_create_demo
+                    .unwrap_or_else(|| path == std::path::Path::new(DEFAULT_SQLITE_PATH)),
+                path,
+            },
+            oracle: self.oracle,
             binds: self.binds.binds(),
             log: self.log,
-            http,
+            http: self.http,
         })
-    }
-}
-
-impl HttpArgs {
-    /// The HTTP settings (the wiring parses the keys and reads the key file).
-    pub fn validate(self) -> HttpSettings {
-        HttpSettings {
-            aneel_listen_addr: self.aneel_listen_addr.0,
-            api_keys: self.aneel_api_keys,
-            api_keys_file: self.aneel_api_keys_file,
-            trusted_proxies: self.aneel_trusted_proxies,
-            forwarded_header: self.aneel_forwarded_header,
-            source_ranges: self.aneel_source_ranges,
-            rate_limit: (self.aneel_rate_limit > 0).then_some(self.aneel_rate_limit),
-            rate_limit_window: self.aneel_rate_limit_window_secs,
-            metrics_listen_addr: self.metrics_listen_addr.0,
-        }
     }
 }
 
 impl OracleArgs {
     /// Checks the rules between the settings: connect string and user present, exactly one
-    /// of password and password file, pool minimum at most the maximum. Call it only when
-    /// Oracle is used (`RADAR_SOURCE=oracle`, `check-oracle`): the other sources need none
-    /// of this.
+    /// of password and password file, pool minimum at most the maximum. Called only where
+    /// Oracle is used (an Oracle backend, `check-oracle`): the others need none of this.
     pub fn validate(self) -> Result<OracleConnection, ConfigError> {
         let connect_string = required(
             names::ORACLE_CONNECT_STRING,

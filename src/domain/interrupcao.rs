@@ -6,6 +6,25 @@ pub const AG_ID_RORAIMA: i64 = 370;
 /// Roraima Energia's `OMS_CONNECTIVITY.DIST`: the default of the distributor bind.
 pub const DIST_RORAIMA: &str = "370";
 
+/// Longest `emailIndisponibilidade` ANEEL accepts.
+pub const MAX_EMAIL_LEN: usize = 50;
+
+/// Whether `email` may be the answer's `emailIndisponibilidade`: an address (`local@host.tld`,
+/// no blanks) of at most [`MAX_EMAIL_LEN`] characters.
+pub fn is_contact_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, host)) => {
+            email.chars().count() <= MAX_EMAIL_LEN
+                && !local.is_empty()
+                && host.contains('.')
+                && !host.starts_with('.')
+                && !host.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
 /// Values bound into the aggregation SQL (`:ag_id`, `:dist`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryBinds {
@@ -75,4 +94,29 @@ pub struct InterrupcaoAtiva {
     pub qtd_ocorrencia_programada: i32,
     /// `qtdOcorrenciaNaoProgramada`.
     pub qtd_ocorrencia_nao_programada: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_email_is_an_address_of_at_most_50_characters() {
+        let fifty = format!("{}@roraimaenergia.com.br", "a".repeat(50 - 22));
+        for good in ["cop@roraimaenergia.com.br", fifty.as_str()] {
+            assert!(is_contact_email(good), "{good}");
+        }
+        let long = format!("a{fifty}");
+        for bad in [
+            long.as_str(),
+            "nobody",
+            "@roraimaenergia.com.br",
+            "cop@localhost",
+            "cop@.com",
+            "cop@roraima.",
+            "c op@roraimaenergia.com.br",
+        ] {
+            assert!(!is_contact_email(bad), "{bad}");
+        }
+    }
 }

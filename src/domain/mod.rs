@@ -12,7 +12,8 @@ pub mod validation;
 pub use cron::{CronError, CronSchedule};
 pub use forwarded_header::ForwardedHeader;
 pub use interrupcao::{
-    AG_ID_RORAIMA, DIST_RORAIMA, InterrupcaoAtiva, QueryBinds, RawInterrupcaoRow,
+    AG_ID_RORAIMA, DIST_RORAIMA, InterrupcaoAtiva, MAX_EMAIL_LEN, QueryBinds, RawInterrupcaoRow,
+    is_contact_email,
 };
 pub use ip_range::{IpRange, IpRanges};
 pub use snapshot::Snapshot;

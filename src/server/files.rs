@@ -74,12 +74,12 @@ fn read_secret(path: &Path) -> std::io::Result<SecretString> {
 /// The accepted keys of the ANEEL endpoint: the setting's, and the key file's (read again
 /// while running). Errors never show a key.
 pub fn api_keys(http: &HttpSettings) -> Result<Arc<KeyStore>, ConfigError> {
-    let from_setting = match &http.api_keys {
+    let from_setting = match &http.aneel_api_keys {
         Some(keys) => ApiKeys::parse(keys.expose_secret())
             .map_err(|reason| names::ANEEL_API_KEYS.invalid(REDACTED, reason))?,
         None => ApiKeys::default(),
     };
-    let keys = match &http.api_keys_file {
+    let keys = match &http.aneel_api_keys_file {
         Some(path) => KeyStore::with_file(from_setting, path.clone()).map_err(|reason| {
             names::ANEEL_API_KEYS_FILE.invalid(path.display().to_string(), reason)
         })?,
@@ -139,13 +139,13 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::config::{Cli, Config, Invocation, SourceSettings};
+    use crate::config::{Cli, Config, Invocation};
 
     /// The whole start-up path: clap, validation, then the files.
     fn load(extra: &[&str]) -> Result<(Config, ServiceFiles), ConfigError> {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        match Cli::load_from(argv)? {
+        match Cli::load_from(argv, &super::super::offered())? {
             Invocation::Serve(config) => {
                 let files = ServiceFiles::read(&config.service)?;
                 Ok((*config, files))
@@ -261,11 +261,8 @@ mod tests {
             "--oracle-password-file",
             path,
         ];
-        match Cli::load_from(argv)? {
-            Invocation::Serve(config) => match &config.source {
-                SourceSettings::Oracle(oracle) => super::super::oracle_settings(oracle),
-                other @ SourceSettings::Sqlite { .. } => panic!("{other:?}"),
-            },
+        match Cli::load_from(argv, &super::super::offered())? {
+            Invocation::Serve(config) => super::super::oracle_settings(&config.oracle.validate()?),
             other => panic!("not serve: {other:?}"),
         }
     }

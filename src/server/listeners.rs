@@ -90,13 +90,13 @@ pub(super) fn http_servers(
 pub fn aneel_guard(http: &HttpSettings) -> GuardSettings {
     GuardSettings {
         proxies: ProxyTrust {
-            trusted: http.trusted_proxies.clone(),
-            header: http.forwarded_header,
+            trusted: http.aneel_trusted_proxies.clone(),
+            header: http.aneel_forwarded_header,
         },
-        allowed_clients: http.source_ranges.clone(),
-        rate_limit: http.rate_limit.map(|requests| RateLimit {
+        allowed_clients: http.aneel_source_ranges.clone(),
+        rate_limit: http.aneel_rate_limit.map(|requests| RateLimit {
             requests,
-            window: http.rate_limit_window,
+            window: http.aneel_rate_limit_window,
         }),
     }
 }
@@ -146,7 +146,7 @@ mod tests {
     fn http_settings(extra: &[&str]) -> HttpSettings {
         let mut argv = vec!["radar-interrupcoes"];
         argv.extend_from_slice(extra);
-        match Cli::load_from(argv).unwrap() {
+        match Cli::load_from(argv, &super::super::offered()).unwrap() {
             Invocation::Serve(config) => config.http,
             other => panic!("not serve: {other:?}"),
         }

@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backends::{
-    Backends, create_demo_if_missing, oracle_settings, prepare_store, source_for, store_for,
+    Backend, Backends, SOURCES, STORES, Source, SourceFactory, StoreFactory, offered,
+    oracle_settings, prepare_store, source_for, store_for,
 };
 pub use files::api_keys;
 pub use listeners::aneel_guard;
@@ -42,7 +43,7 @@ use crate::transport::http_listener::HttpListener;
 use crate::transport::{Incoming, Listeners, PeerLimits};
 
 /// A start-up step that must end before the first warm-up (e.g. creating the demo database).
-type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+pub type StartupStep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The assembled service, bound to its listener but not yet running.
 pub struct Application {
@@ -125,11 +126,11 @@ impl Application {
         self.metrics.clone()
     }
 
-    /// Runs `step` once the server listens and before the first warm-up (the server
-    /// answers, NOT_SERVING, meanwhile).
+    /// Runs `step`, if any, once the server listens and before the first warm-up (the
+    /// server answers, NOT_SERVING, meanwhile).
     #[must_use]
-    pub fn before_warm_up(mut self, step: impl Future<Output = ()> + Send + 'static) -> Self {
-        self.before_warm_up = Some(Box::pin(step));
+    pub fn before_warm_up(mut self, step: Option<StartupStep>) -> Self {
+        self.before_warm_up = step;
         self
     }
 
