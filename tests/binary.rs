@@ -66,6 +66,31 @@ fn invalid_settings_stop_start_up_naming_the_setting_and_value() {
     }
 }
 
+/// A weekly cron (UTC) firing at midnight on the weekday `days` from today.
+fn weekly_cron_days_away(days: i64) -> String {
+    use chrono::Datelike as _;
+    let day = (chrono::Utc::now() + chrono::Duration::days(days)).weekday();
+    format!("0 0 * * {}", day.num_days_from_sunday())
+}
+
+#[test]
+fn a_schedule_slower_than_the_hard_limit_stops_start_up_naming_both_settings() {
+    let out = command()
+        .env("RADAR_WARMUP_CRON", "0 0 * * *")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for named in [
+        "RADAR_WARMUP_CRON",
+        "RADAR_STALE_HARD_LIMIT_SECS (7200 s)",
+        "86400 s (1 d)",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    // A weekly schedule under the longest limit starts: the DPI-1047 test below runs one.
+}
+
 /// Runs `cmd` to its exit (at most 30 s) and returns the exit code and stderr.
 fn run_to_exit(mut cmd: Command) -> (Option<i32>, String) {
     let mut child = cmd
@@ -634,8 +659,12 @@ async fn oracle_without_a_client_library_stays_up_not_serving_and_explains_dpi_1
         .env("RADAR_ORACLE_USER", "radar_app")
         .env("RADAR_ORACLE_PASSWORD", password)
         .env("RADAR_STARTUP_RETRY_MAX_SECS", "1")
-        // No cron run during the test: only the start-up run may touch the source.
-        .env("RADAR_WARMUP_CRON", "0 0 1 1 *")
+        // No cron run during the test: only the start-up run may touch the source. A weekly
+        // run, three days away, is the slowest schedule the longest hard limit (7 days)
+        // accepts.
+        .env("RADAR_WARMUP_CRON", weekly_cron_days_away(3))
+        .env("RADAR_TIME_ZONE", "UTC")
+        .env("RADAR_STALE_HARD_LIMIT_SECS", "604800")
         .env_remove("LD_LIBRARY_PATH");
     let service = Service::start(cmd);
 

@@ -1,7 +1,8 @@
 //! Settings that protect the service from abusive clients and a failing environment: the
 //! listener's limits, who may administer the scheduler, and TLS. Each group is one typed
 //! clap struct; the rules between settings are in [`check`] (the wiring reads the token
-//! and TLS files).
+//! and TLS files), and [`check_schedule`] refuses a warm-up schedule slower than the
+//! staleness hard limit.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use super::error::ConfigError;
 use super::names::{self, Setting};
 use super::oracle::{REDACTED, parse_secret};
 use super::parse::{secs_between, whole_number};
+use crate::domain::CronSchedule;
 
 /// Shortest admin token accepted: a guessable token is no protection.
 const MIN_TOKEN_LEN: usize = 16;
@@ -220,6 +222,29 @@ pub(super) fn check(
     check_tls_files(tls)
 }
 
+/// A warm-up schedule that can leave longer than the hard limit between two runs would make
+/// the live answer ANEEL's error answer for the rest of each such wait, every time: refused,
+/// naming both settings and the longest wait found.
+pub(super) fn check_schedule(
+    warmup_cron: &CronSchedule,
+    hard_limit: Duration,
+) -> Result<(), ConfigError> {
+    let limit = chrono::Duration::from_std(hard_limit).unwrap_or(chrono::Duration::MAX);
+    let Some(gap) = warmup_cron.longest_gap_beyond(limit) else {
+        return Ok(());
+    };
+    Err(names::WARMUP_CRON.invalid(
+        warmup_cron.expression(),
+        format!(
+            "its longest wait between two runs is {gap}, longer than {} ({} s): past that \
+             limit the answer is ANEEL's error answer until the next run; schedule the \
+             warm-up more often or raise {1}",
+            names::STALE_HARD_LIMIT_SECS.var,
+            hard_limit.as_secs()
+        ),
+    ))
+}
+
 /// Per-peer caps within their listener's cap, and a keep-alive wait the header timeout
 /// does not cut short.
 fn check_limits(limits: &LimitsSettings) -> Result<(), ConfigError> {
@@ -308,5 +333,34 @@ fn check_tls_files(files: &TlsFiles) -> Result<(), ConfigError> {
             )),
             None => Ok(()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(cron: &str, hard_limit_secs: u64) -> Result<(), ConfigError> {
+        check_schedule(
+            &CronSchedule::parse(cron).unwrap(),
+            Duration::from_secs(hard_limit_secs),
+        )
+    }
+
+    #[test]
+    fn a_schedule_slower_than_the_hard_limit_is_refused_naming_both_and_the_gap() {
+        let e = check("0 0 * * *", 7200).unwrap_err();
+        assert_eq!(e.setting, "RADAR_WARMUP_CRON");
+        assert_eq!(e.value, "0 0 * * *");
+        assert!(
+            e.reason.contains("RADAR_STALE_HARD_LIMIT_SECS (7200 s)"),
+            "{e}"
+        );
+        assert!(e.reason.contains("86400 s (1 d)"), "{e}");
+        let e = check("0 0 29 2 *", 604_800).unwrap_err();
+        assert!(e.reason.contains("1461 d"), "{e}");
+        // The default schedule under the default limit, and a daily one under a day.
+        assert_eq!(check("*/30 * * * *", 7200), Ok(()));
+        assert_eq!(check("0 0 * * *", 86_400), Ok(()));
     }
 }

@@ -125,6 +125,7 @@ impl Settings {
                 ),
             ));
         }
+        hardening::check_schedule(&service.warmup_cron, service.stale_hard_limit)?;
         hardening::check(&service.limits, &service.admin, &service.tls)?;
         let path = self.sqlite.sqlite_path;
         Ok(Config {

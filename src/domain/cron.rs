@@ -1,7 +1,9 @@
 //! Cron expressions: standard 5-field (`*/30 * * * *`) or 6-field with seconds, parsed and
 //! checked once (at start-up, by the settings), then evaluated in the scheduler's time zone.
+//! [`CronSchedule::longest_gap_beyond`] finds how long the schedule can leave between two
+//! firings, so that a schedule slower than the staleness limit is refused at start-up.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -103,6 +105,129 @@ impl CronSchedule {
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
+}
+
+/// A wait between two consecutive firings of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CronGap {
+    /// The firing the wait starts at (read in UTC).
+    pub after: DateTime<Utc>,
+    /// How long until the next firing; `None` when there is none for as far as the cron
+    /// engine looks ahead.
+    pub length: Option<chrono::Duration>,
+}
+
+impl std::fmt::Display for CronGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let after = self.after.format("%Y-%m-%d %H:%M:%S");
+        match self.length {
+            Some(length) => write!(
+                f,
+                "{} s ({}) after the firing at {after}",
+                length.num_seconds(),
+                readable(length)
+            ),
+            None => write!(f, "no firing for years after the one at {after}"),
+        }
+    }
+}
+
+/// `d` as days, hours or minutes, whichever is the largest whole unit.
+fn readable(d: chrono::Duration) -> String {
+    let secs = d.num_seconds();
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s if s >= 86_400 => format!("{:.1} d", s as f64 / 86_400.0),
+        s if s >= 3_600 => format!("{:.1} h", s as f64 / 3_600.0),
+        s => format!("{s} s"),
+    }
+}
+
+/// Where the gap scan starts: the first day of a leap year, so that the scan's four years
+/// hold every calendar day (29 February included) and the year after it.
+fn gap_scan_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid UTC instant")
+}
+
+/// Years the gap scan covers: one leap-year cycle.
+const GAP_SCAN_YEARS: i32 = 4;
+
+impl CronSchedule {
+    /// The longest wait between two consecutive firings, when it is longer than `limit`;
+    /// `None` when every wait is at most `limit`.
+    ///
+    /// The fields are read as wall-clock times (in UTC: a daylight-saving change, which moves
+    /// one wait by an hour twice a year, is not counted). Bounded work: the firings repeat
+    /// every day at the same times (seconds, minutes, hours), so the waits within a day are
+    /// scanned on one firing day, jumping `limit` ahead at each step (a wait longer than the
+    /// longest found so far cannot be jumped over); the waits between firing days are
+    /// scanned over one leap-year cycle, one step per firing day (at most 1461). A schedule
+    /// that does not fire again for as far as the engine looks ahead is a gap of no length.
+    pub fn longest_gap_beyond(&self, limit: chrono::Duration) -> Option<CronGap> {
+        let utc = chrono_tz::UTC;
+        let start = gap_scan_start();
+        let end = start
+            .with_timezone(&utc)
+            .checked_add_months(chrono::Months::new(12 * GAP_SCAN_YEARS.unsigned_abs()))
+            .map_or(start, |t| t.with_timezone(&Utc));
+        let mut longest: Option<CronGap> = None;
+        let mut threshold = limit;
+        // Records the wait from `after` to `next` when it is the longest beyond the limit;
+        // false when there is no next firing (nothing more to scan).
+        let mut record = |after: DateTime<Utc>,
+                          next: Option<DateTime<Utc>>,
+                          threshold: &mut chrono::Duration| {
+            let length = next.map(|next| next - after);
+            if length.is_none_or(|length| length > *threshold) {
+                longest = Some(CronGap { after, length });
+                if let Some(length) = length {
+                    *threshold = length;
+                }
+            }
+            next.is_some()
+        };
+        // `parse` refused a schedule that never fires.
+        let first = self.next_after(start - chrono::Duration::seconds(1), utc)?;
+        let day_end = |t: DateTime<Utc>| end_of_day(t.date_naive());
+        // Within the first firing day.
+        let last_of_day = day_end(first);
+        let mut at = first;
+        while let Some(next) = self.next_after(at, utc).filter(|next| *next <= last_of_day) {
+            if next - at > threshold {
+                record(at, Some(next), &mut threshold);
+                at = next;
+            } else {
+                // Every firing up to `at + threshold` is at most `threshold` from the one
+                // before it; the latest of them is at least `next`, so the scan moves on.
+                let probe = crate::clock::saturating_add(at, threshold).min(last_of_day);
+                at = self
+                    .latest_at_or_before(probe, utc)
+                    .unwrap_or(next)
+                    .max(next);
+            }
+        }
+        // From each firing day's last firing to the next firing day.
+        let mut last = self.latest_at_or_before(last_of_day, utc).unwrap_or(first);
+        while last < end {
+            let next = self.next_after(last, utc);
+            if !record(last, next, &mut threshold) {
+                break;
+            }
+            let Some(next) = next else { break };
+            last = self.latest_at_or_before(day_end(next), utc).unwrap_or(next);
+        }
+        longest
+    }
+}
+
+/// The last whole second of `day`, in UTC.
+fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(23, 59, 59)
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc())
 }
 
 /// The parser options the engine (tokio-cron-scheduler) uses, so that what we accept is
@@ -240,5 +365,81 @@ mod tests {
             let e = CronSchedule::parse(expr).unwrap_err();
             assert!(e.to_string().contains(expr), "{e}");
         }
+    }
+
+    fn gap(expr: &str, limit_secs: i64) -> Option<CronGap> {
+        CronSchedule::parse(expr)
+            .unwrap()
+            .longest_gap_beyond(chrono::Duration::seconds(limit_secs))
+    }
+
+    #[test]
+    fn the_longest_gap_is_found_within_a_day_between_days_and_across_years() {
+        let hours = |h: i64| Some(chrono::Duration::hours(h));
+        // Every 30 minutes: never more than 30 minutes, so nothing beyond 2 h.
+        assert_eq!(gap("*/30 * * * *", 7200), None);
+        assert_eq!(gap("*/30 * * * *", 1800), None);
+        assert_eq!(
+            gap("*/30 * * * *", 1799).unwrap().length,
+            Some(chrono::Duration::minutes(30))
+        );
+        // Daily at midnight: 24 h, beyond the 2 h default hard limit.
+        let daily = gap("0 0 * * *", 7200).unwrap();
+        assert_eq!(daily.length, hours(24));
+        assert_eq!(
+            daily.to_string().split(" after").next(),
+            Some("86400 s (1 d)")
+        );
+        // Within a day: 08:00, 09:00, 18:00 leaves 9 h in the day and 14 h overnight.
+        assert_eq!(gap("0 8,9,18 * * *", 7200).unwrap().length, hours(14));
+        assert_eq!(gap("0 8,9,18 * * *", 14 * 3600), None);
+        // Working days only: Friday 18:00 to Monday 08:00.
+        assert_eq!(gap("0 8-18 * * MON-FRI", 7200).unwrap().length, hours(62));
+        // Every second: nothing beyond one second (and bounded work to find out).
+        assert_eq!(gap("* * * * * *", 1), None);
+        // The 31st: two months in a row without one (e.g. June-July is fine, but 31 May
+        // to 31 July is 61 days).
+        assert_eq!(
+            gap("0 0 31 * *", 7200).unwrap().length.unwrap().num_days(),
+            61
+        );
+        // Weekly: exactly 7 days, which a limit of 7 days accepts.
+        assert_eq!(gap("0 0 * * 3", 7 * 86_400), None);
+        assert_eq!(
+            gap("0 0 * * 3", 7 * 86_400 - 1).unwrap().length,
+            hours(7 * 24)
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_fires_once_in_four_years_is_found_with_its_gap() {
+        let leap = gap("0 0 29 2 *", 604_800).unwrap();
+        assert_eq!(leap.after, utc(2024, 2, 29, 0, 0, 0));
+        assert_eq!(
+            leap.length,
+            Some(utc(2028, 2, 29, 0, 0, 0) - utc(2024, 2, 29, 0, 0, 0))
+        );
+        assert!(leap.to_string().contains("1461 d"), "{leap}");
+        // Yearly: 365 or 366 days, the longest being the one across a 29 February.
+        assert_eq!(
+            gap("0 0 1 3 *", 604_800)
+                .unwrap()
+                .length
+                .unwrap()
+                .num_days(),
+            366
+        );
+    }
+
+    #[test]
+    fn no_next_firing_reads_as_no_firing_for_years() {
+        let none = CronGap {
+            after: utc(2024, 2, 29, 0, 0, 0),
+            length: None,
+        };
+        assert_eq!(
+            none.to_string(),
+            "no firing for years after the one at 2024-02-29 00:00:00"
+        );
     }
 }
