@@ -536,6 +536,8 @@ async fn metrics_follow_success_failure_and_staleness_and_match_list_jobs_and_th
     assert_eq!(m.get("radar_snapshot_stale", &[]), 0.0);
     assert_eq!(m.get("radar_snapshot_items", &[]), 2.0);
     assert!(m.get("radar_snapshot_age_seconds", &[]) >= 0.0);
+    // The SQLite store has no clock of its own: every replica of its host reads one clock.
+    assert_eq!(m.get("radar_clock_offset_seconds", &[]), 0.0);
     assert_eq!(m.get("radar_health_status", &[("service", "overall")]), 1.0);
     assert_eq!(
         m.get("radar_health_status", &[("service", INTERRUPCOES_SERVICE)]),

@@ -610,6 +610,9 @@ mod tests {
         async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
             Ok(None)
         }
+        async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+            Ok(None)
+        }
         async fn claim(&self, _: &Claim) -> Result<ClaimOutcome, StoreError> {
             Ok(ClaimOutcome::Claimed)
         }

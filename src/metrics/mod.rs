@@ -4,11 +4,13 @@
 //! scheduler at scrape time, so a scrape never shows an age that was true minutes ago.
 //!
 //! One small struct per area registers its own metrics: [`jobs`], the [`listener`]s,
-//! the [`snapshot`], the snapshot [`store`]'s operations, [`health_status`], the
+//! the [`snapshot`], the snapshot [`store`]'s operations, the [`clock`]'s offset,
+//! [`health_status`], the
 //! [`requests`] of both protocols and the [`traces`] that never reached the collector; the
 //! [`process`] collector adds the standard `process_*` figures. Adding a family is a field
 //! and a `register` call in its area.
 
+mod clock;
 mod exposition;
 mod grpc_layer;
 mod health_status;
@@ -75,6 +77,7 @@ pub struct Metrics {
     listener: listener::ListenerMetrics,
     snapshot: snapshot::SnapshotMetrics,
     store: store::StoreMetrics,
+    clock: clock::ClockMetrics,
     health: health_status::HealthMetrics,
     grpc: requests::GrpcRequests,
     http: requests::HttpRequests,
@@ -106,6 +109,7 @@ impl Metrics {
         );
         let snapshot = snapshot::SnapshotMetrics::register(r);
         let store = store::StoreMetrics::register(r);
+        let clock = clock::ClockMetrics::register(r);
         let health = health_status::HealthMetrics::register(r);
         let (grpc, http) = (
             requests::GrpcRequests::register(r),
@@ -118,11 +122,20 @@ impl Metrics {
             listener,
             snapshot,
             store,
+            clock,
             health,
             grpc,
             http,
             traces,
         }
+    }
+
+    /// Exports `clock`'s offset from the time of record (`radar_clock_offset_seconds`, read
+    /// at each scrape).
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<crate::clock::CorrectedClock>) -> Self {
+        self.clock.follow(clock);
+        self
     }
 
     /// Accounts for a finished job run.
@@ -161,6 +174,7 @@ impl Metrics {
         self.jobs.refresh(inputs.jobs);
         self.listener.refresh(inputs.listeners);
         self.snapshot.refresh(inputs.cache).await;
+        self.clock.refresh();
         self.health.refresh(inputs.health);
         self.traces.refresh(crate::telemetry::span_drops());
         let mut text = String::new();

@@ -229,6 +229,10 @@ impl SnapshotStore for MeteredStore {
             .await
     }
 
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.time_of_record().await
+    }
+
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
         self.counted(Operation::Claim, self.inner.claim(claim), |o| match o {
             ClaimOutcome::Claimed => CLAIMED,
@@ -308,6 +312,9 @@ mod tests {
             Err(StoreError::new("broken", None, "down"))
         }
         async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+            Err(StoreError::new("broken", None, "down"))
+        }
+        async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
             Err(StoreError::new("broken", None, "down"))
         }
         async fn claim(&self, _: &Claim) -> Result<ClaimOutcome, StoreError> {

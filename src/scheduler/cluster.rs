@@ -4,8 +4,14 @@
 //!
 //! Claiming is the scheduler's, over the [`TickClaims`] port (the snapshot store implements
 //! it); what "adopting the claimant's result" means is the job's ([`AdoptClaimant`]). The
-//! steps are separate units, [`claim_tick`] and [`wait_for_claimant`], so that each can be
-//! measured and reasoned about on its own.
+//! steps are separate units, [`await_tick_on_record`], [`claim_tick`] and
+//! [`wait_for_claimant`], so that each can be measured and reasoned about on its own.
+//!
+//! Time is the store's: at each claimed tick the replica measures its clock's offset from
+//! the store's time of record ([`TickClaims::time_of_record`]) and corrects its
+//! [`CorrectedClock`] with it, then waits until the tick is due on that time. A replica
+//! whose clock runs ahead (its cron engine fires early) therefore neither claims the tick
+//! early nor stamps its snapshot with a time the others would read as younger than it is.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +24,7 @@ use tracing::Instrument;
 use super::failure::JobError;
 use super::job::{Job, RunContext};
 use super::report::JobReport;
-use crate::clock::{Clock, saturating_add};
+use crate::clock::{Clock, CorrectedClock, OFFSET_WARNING, saturating_add};
 use crate::telemetry::spans;
 
 /// A claim of one cron tick of one job by one instance.
@@ -54,6 +60,11 @@ pub type ClaimError = Box<dyn std::error::Error + Send + Sync>;
 pub trait TickClaims: Send + Sync + 'static {
     /// Claims a tick, or says who claimed it first.
     async fn claim(&self, claim: &TickClaim) -> Result<ClaimOutcome, ClaimError>;
+
+    /// The time of record: what the store's own clock reads now, the one time base of every
+    /// replica. `None` when the store has no clock of its own (a file every replica on one
+    /// host opens: they share that host's clock).
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, ClaimError>;
 }
 
 /// What a cluster-coordinated job supplies: how a replica that did not claim a tick takes
@@ -81,6 +92,9 @@ pub struct ClaimedTicks {
     pub wait: Duration,
     /// How often they look for it meanwhile.
     pub poll: Duration,
+    /// The replica's clock (the scheduler's and the job's), corrected at each claim by
+    /// its measured offset from the time of record.
+    pub clock: Arc<CorrectedClock>,
 }
 
 /// Who runs a tick, by [`claim_tick`].
@@ -92,6 +106,66 @@ pub enum TickOwner {
     Other(String),
     /// The claims could not be reached: this replica runs the job as if alone.
     Unreachable(ClaimError),
+}
+
+/// Measures `clock`'s offset from the store's time of record (one round trip, half of it
+/// corrected) and corrects `clock` with it; warns past [`OFFSET_WARNING`]. `Ok(None)` when
+/// the store has no clock of its own (the offset stays as it was: none).
+pub async fn measure_offset(
+    claims: &dyn TickClaims,
+    clock: &CorrectedClock,
+) -> Result<Option<chrono::Duration>, ClaimError> {
+    let sent = clock.local_now();
+    let Some(record) = claims.time_of_record().await? else {
+        return Ok(None);
+    };
+    let offset = clock.measured(sent, record, clock.local_now());
+    if offset.abs() > OFFSET_WARNING {
+        tracing::warn!(
+            offset_ms = offset.num_milliseconds(),
+            "this replica's clock is {:.3} s {} the store's time of record (more than {} s): \
+             its times are corrected by that offset; synchronise the host's clock (NTP)",
+            offset.abs().as_seconds_f64(),
+            if offset < chrono::Duration::zero() {
+                "ahead of"
+            } else {
+                "behind"
+            },
+            OFFSET_WARNING.num_seconds(),
+        );
+    }
+    Ok(Some(offset))
+}
+
+/// The step before a claimed tick's attempts: measures the offset ([`measure_offset`],
+/// given at most the claim wait; if the time of record cannot be read, the last offset
+/// stays), then waits until `tick` is due on the corrected clock: the cron engine fires on
+/// the local clock, early when that runs ahead.
+pub async fn await_tick_on_record(ticks: &ClaimedTicks, tick: DateTime<Utc>) {
+    let measured = tokio::time::timeout(ticks.wait, measure_offset(&*ticks.claims, &ticks.clock));
+    let error = match measured.await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "no answer within {} ms",
+            u64::try_from(ticks.wait.as_millis()).unwrap_or(u64::MAX)
+        )),
+    };
+    if let Some(error) = error {
+        tracing::warn!(
+            error,
+            offset_ms = ticks.clock.offset().num_milliseconds(),
+            "the store's time of record could not be read: keeping the last measured offset"
+        );
+    }
+    let early = (tick - ticks.clock.now()).to_std().unwrap_or_default();
+    if !early.is_zero() {
+        tracing::info!(
+            wait_ms = u64::try_from(early.as_millis()).unwrap_or(u64::MAX),
+            "the tick is not yet due on the time of record: waiting for it"
+        );
+        tokio::time::sleep(early).await;
+    }
 }
 
 /// The claim step: claims `tick` of `job` for this replica at `now`.

@@ -1,6 +1,7 @@
 //! One run of a job: attempts bounded by a timeout, transient failures retried with
 //! exponential backoff, panics caught and turned into a failed run; a cluster-coordinated
-//! cron tick goes through its claim (see [`super::cluster`]) in each attempt.
+//! cron tick waits until it is due on the time of record, then goes through its claim (see
+//! [`super::cluster`]) in each attempt.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use futures::future::BoxFuture;
 use tracing::Instrument;
 
 use super::backoff::Backoff;
-use super::cluster::run_claimed_tick;
+use super::cluster::{self, run_claimed_tick};
 use super::failure::{JobError, RunFailure};
 use super::job::RunContext;
 use super::report::JobReport;
@@ -49,6 +50,11 @@ pub(super) async fn run_job(
         otel.name = spec.name.as_str(),
     );
     async move {
+        if let (Coordination::Claimed(ticks), Trigger::Cron, Some(tick)) =
+            (&spec.coordination, trigger, scheduled_at)
+        {
+            cluster::await_tick_on_record(ticks, tick).await;
+        }
         tracing::info!("job run started");
         let mut record = RunRecord::new(run_id, trigger, clock.now());
         record.scheduled_at = scheduled_at;

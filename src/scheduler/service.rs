@@ -390,15 +390,16 @@ impl Inner {
     }
 
     /// A cron tick: start a run, or skip the tick when one is in progress. The engine
-    /// fires at the scheduled time, so the tick is the schedule's latest fire time at or
-    /// just after now (the slack absorbs a wake-up a little early).
+    /// fires at the scheduled time on this machine's own clock, so the tick is the
+    /// schedule's latest fire time at or just after that clock's reading (the slack absorbs
+    /// a wake-up a little early); a claimed tick then waits until it is due on the time of
+    /// record (see [`super::cluster`]).
     fn on_tick(self: &Arc<Self>, entry: &Arc<JobEntry>) {
-        let now = self.clock.now();
-        lock(&self.ticks).last_tick = Some(now);
+        lock(&self.ticks).last_tick = Some(self.clock.now());
         let scheduled_at = entry
             .spec
             .schedule
-            .latest_at_or_before(now + TICK_SLACK, self.time_zone);
+            .latest_at_or_before(self.clock.local_now() + TICK_SLACK, self.time_zone);
         if self
             .launch(entry, Trigger::Cron, scheduled_at, Join::Skip)
             .is_none()

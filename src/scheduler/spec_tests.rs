@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::cluster::{ClaimError, ClaimOutcome, TickClaim};
 use super::*;
-use crate::clock::ManualClock;
+use crate::clock::{CorrectedClock, ManualClock};
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, h, m, s).unwrap()
@@ -48,6 +48,10 @@ impl TickClaims for MemoryClaims {
         claims.insert(key, claim.instance.clone());
         Ok(ClaimOutcome::Claimed)
     }
+    /// Like a SQLite file: the replicas share one clock.
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, ClaimError> {
+        Ok(None)
+    }
 }
 
 /// Claims that cannot be reached (a store that is down).
@@ -56,6 +60,9 @@ struct DownClaims;
 #[async_trait]
 impl TickClaims for DownClaims {
     async fn claim(&self, _: &TickClaim) -> Result<ClaimOutcome, ClaimError> {
+        Err("database is locked".into())
+    }
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, ClaimError> {
         Err("database is locked".into())
     }
 }
@@ -130,7 +137,8 @@ async fn replica(
     job: &Arc<Counting>,
     claims: Arc<dyn TickClaims>,
 ) -> SchedulerService {
-    let scheduler = SchedulerService::new(chrono_tz::UTC, Arc::new(clock.clone()));
+    let clock = Arc::new(CorrectedClock::new(Arc::new(clock.clone())));
+    let scheduler = SchedulerService::new(chrono_tz::UTC, clock.clone());
     let spec =
         JobSpec::new("shared", job.clone(), every_half_hour(), retry(3)).claimed(ClaimedTicks {
             claims,
@@ -138,6 +146,7 @@ async fn replica(
             instance: instance.to_owned(),
             wait: Duration::from_secs(20),
             poll: Duration::from_secs(5),
+            clock,
         });
     scheduler.add_job(spec).await.unwrap();
     scheduler

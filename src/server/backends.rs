@@ -7,15 +7,16 @@
 use std::sync::Arc;
 
 use super::{StartupStep, files};
-use crate::clock::Clock;
+use crate::clock::{Clock, CorrectedClock};
 use crate::config::{
     Config, ConfigError, DEFAULT_DEMO_SCALE, DEFAULT_DEMO_SEED, Offered, OracleConnection, names,
 };
+use crate::scheduler::cluster;
 use crate::source::InterrupcaoSource;
 use crate::source::oracle::{OracleSettings, OracleSource};
 use crate::source::sqlite::{self, SqliteSource};
 use crate::store::oracle::OracleStore;
-use crate::store::{SnapshotStore, SqliteStore, schema};
+use crate::store::{SnapshotStore, SqliteStore, StoreClaims, schema};
 
 /// A backend the service can run on: the value of its setting that chooses it, a few words
 /// of help (`--help`), and its factory.
@@ -201,6 +202,33 @@ pub async fn prepare_store(store: Arc<dyn SnapshotStore>, timeout: std::time::Du
             store = name,
             timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             "the snapshot store did not answer at start-up within the store timeout"
+        ),
+    }
+}
+
+/// Measures the clock's offset from the store's time of record once at start-up, alongside
+/// the first warm-up (then at each tick claim), bounded by `timeout`; never fatal: the
+/// offset stays none until a measurement succeeds.
+pub async fn measure_clock_offset(
+    store: Arc<dyn SnapshotStore>,
+    clock: Arc<CorrectedClock>,
+    timeout: std::time::Duration,
+) {
+    let claims = StoreClaims(store);
+    match tokio::time::timeout(timeout, cluster::measure_offset(&claims, &clock)).await {
+        Ok(Ok(Some(offset))) => tracing::info!(
+            offset_ms = offset.num_milliseconds(),
+            "clock offset from the store's time of record measured"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::warn!(
+            error = %e,
+            "the store's time of record could not be read at start-up: measured again at \
+             the next tick claim"
+        ),
+        Err(_) => tracing::warn!(
+            timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            "the store's time of record did not come within the store timeout at start-up"
         ),
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use super::Backends;
 use crate::cache::SnapshotCache;
+use crate::clock::CorrectedClock;
 use crate::config::ServiceSettings;
 use crate::jobs::{
     CacheWarmupJob, PURGE_JOB_NAME, PURGE_RETRY, RetentionPurgeJob, SnapshotHistory,
@@ -29,6 +30,7 @@ pub(super) struct ScheduledJob {
 pub(super) fn jobs(
     settings: &ServiceSettings,
     backends: &Backends,
+    clock: &Arc<CorrectedClock>,
     cache: &Arc<SnapshotCache>,
 ) -> Vec<ScheduledJob> {
     let history = &settings.history;
@@ -55,6 +57,7 @@ pub(super) fn jobs(
         instance: history.instance_id.clone(),
         wait: history.claim_wait,
         poll: history.claim_poll,
+        clock: clock.clone(),
     });
     let purge = RetentionPurgeJob::new(
         backends.store.clone(),

@@ -21,14 +21,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backends::{
-    Backend, Backends, SOURCES, STORES, Source, SourceFactory, StoreFactory, offered,
-    oracle_settings, prepare_store, source_for, store_for,
+    Backend, Backends, SOURCES, STORES, Source, SourceFactory, StoreFactory, measure_clock_offset,
+    offered, oracle_settings, prepare_store, source_for, store_for,
 };
 pub use files::api_keys;
 pub use listeners::aneel_guard;
 
 use crate::answer::{AnswerService, History, HistoryLimits};
 use crate::cache::SnapshotCache;
+use crate::clock::CorrectedClock;
 use crate::config::ServiceSettings;
 use crate::descriptors::{self, Caps};
 use crate::domain::IpRanges;
@@ -58,6 +59,8 @@ pub struct Application {
     listeners: Arc<Listeners>,
     /// The snapshot store (metered), prepared at start-up.
     store: Arc<dyn SnapshotStore>,
+    /// The service's clock, corrected by the offset from the store's time of record.
+    clock: Arc<CorrectedClock>,
     traces: Option<TraceExport>,
     files: files::ServiceFiles,
 }
@@ -72,12 +75,20 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let files = files::ServiceFiles::read(&settings)?;
+        // Every time the service reads (collection times, ages, ticks, claims) is corrected
+        // by this replica's offset from the store's time of record, measured at start-up and
+        // at each tick claim (see `scheduler::cluster`).
+        let clock = Arc::new(CorrectedClock::new(backends.clock));
+        let backends = Backends {
+            clock: clock.clone(),
+            ..backends
+        };
         let cache = Arc::new(
             SnapshotCache::new(settings.stale_after)
                 .with_hard_limit(settings.stale_hard_limit)
                 .with_clock(backends.clock.clone()),
         );
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new().with_clock(clock.clone()));
         // Every store operation, the jobs' and the history's, is counted by outcome.
         let backends = Backends {
             store: metrics.metered_store(backends.store),
@@ -86,7 +97,7 @@ impl Application {
         let answers = answers(&settings, &backends, &cache);
         let scheduler = SchedulerService::new(settings.time_zone, backends.clock.clone());
         scheduler.set_manual_min_interval(settings.admin.manual_min_interval);
-        jobs::schedule_all(&scheduler, jobs::jobs(&settings, &backends, &cache)).await?;
+        jobs::schedule_all(&scheduler, jobs::jobs(&settings, &backends, &clock, &cache)).await?;
         scheduler.on_run_finished({
             let metrics = metrics.clone();
             move |job, run| metrics.record_run(job, run)
@@ -102,6 +113,7 @@ impl Application {
             before_warm_up: None,
             listeners: Arc::default(),
             store: backends.store,
+            clock,
             traces: None,
             files,
         })
@@ -198,7 +210,12 @@ impl Application {
         // Alongside the first warm-up, never before it: a store that is slow or down must
         // not delay the live answer (its first write prepares or reports it anyway).
         tokio::spawn(prepare_store(
+            self.store.clone(),
+            self.settings.history.store_timeout,
+        ));
+        tokio::spawn(measure_clock_offset(
             self.store,
+            self.clock,
             self.settings.history.store_timeout,
         ));
         let scheduler = self.scheduler;

@@ -125,6 +125,11 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// Claims a tick: the first instance to insert the claim row owns it.
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, StoreError>;
 
+    /// What the database's own clock reads now (UTC), the replicas' common time base;
+    /// `None` for a store without a clock of its own (SQLite: a file that the replicas of
+    /// one host open, so they share that host's clock).
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Deletes, in transactions of at most `batch_size` snapshots (or claims) each, every
     /// snapshot superseded at or before `cutoff` (a newer one was collected at or before it:
     /// the one current at `cutoff` stays, since it answers the moments just after it) and

@@ -168,6 +168,30 @@ fn load(
     Ok(Some(assemble(header, &items, rejected)?))
 }
 
+/// The database's clock in UTC: `SYSTIMESTAMP` carries the server's time zone, which
+/// `SYS_EXTRACT_UTC` takes out.
+const SELECT_TIME_OF_RECORD: &str = "SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) FROM DUAL";
+
+/// The UTC instant a timestamp read from Oracle names (one with a time zone is moved to
+/// UTC by its offset); an error names the reading when it is no valid date.
+fn utc_of(ts: &oracle::sql_type::Timestamp) -> Result<DateTime<Utc>, StoreError> {
+    chrono::NaiveDate::from_ymd_opt(ts.year(), ts.month(), ts.day())
+        .and_then(|day| day.and_hms_nano_opt(ts.hour(), ts.minute(), ts.second(), ts.nanosecond()))
+        .and_then(|local| {
+            let offset = if ts.with_tz() { ts.tz_offset() } else { 0 };
+            local
+                .and_utc()
+                .checked_sub_signed(chrono::Duration::seconds(i64::from(offset)))
+        })
+        .ok_or_else(|| {
+            StoreError::new(
+                NAME,
+                None,
+                format!("the database's clock read {ts}, which is not a valid time"),
+            )
+        })
+}
+
 /// Reads the schema version the operator's script recorded.
 const SELECT_VERSION: &str = "SELECT MAX(version) FROM radar_schema_version";
 
@@ -282,6 +306,15 @@ impl SnapshotStore for OracleStore {
             .with_connection(|conn| Ok(conn.query_row_as::<Option<i64>>(sql::SELECT_OLDEST, &[])?))
             .await?;
         ms.map(from_millis).transpose()
+    }
+
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let read = self
+            .with_connection(|conn| {
+                Ok(conn.query_row_as::<oracle::sql_type::Timestamp>(SELECT_TIME_OF_RECORD, &[])?)
+            })
+            .await?;
+        utc_of(&read).map(Some)
     }
 
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
@@ -432,6 +465,27 @@ mod tests {
     }
 
     #[test]
+    fn the_database_clock_is_read_as_utc_whatever_its_time_zone() {
+        use oracle::sql_type::Timestamp;
+        let plain = Timestamp::new(2026, 12, 6, 14, 30, 15, 123_456_789).unwrap();
+        let utc = "2026-12-06T14:30:15.123456789Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap();
+        assert_eq!(utc_of(&plain).unwrap(), utc);
+        // 11:30:15 in São Paulo (UTC-3) is 14:30:15 UTC.
+        let sao_paulo = Timestamp::new(2026, 12, 6, 11, 30, 15, 123_456_789)
+            .unwrap()
+            .and_tz_hm_offset(-3, 0)
+            .unwrap();
+        assert_eq!(utc_of(&sao_paulo).unwrap(), utc);
+        // Ranges the driver accepts but no calendar has.
+        let no_such_day = Timestamp::new(2026, 2, 30, 0, 0, 0, 0).unwrap();
+        let e = utc_of(&no_such_day).unwrap_err();
+        assert_eq!(e.store, "oracle");
+        assert!(e.message.contains("not a valid time"), "{e}");
+    }
+
+    #[test]
     fn its_name_is_oracle_it_connects_lazily_and_hides_the_password() {
         let settings = OracleSettings::new(
             "127.0.0.1:1/NO_SUCH_SERVICE",
@@ -531,6 +585,14 @@ mod tests {
         })
         .await;
         contract_suite::run_schema_suite(&harness).await;
+        // The database's clock, read as UTC: within a minute of this host's (a test
+        // database's host and this one are both synchronised, or the offset is real news).
+        let record = harness.store.time_of_record().await.unwrap().unwrap();
+        let apart = (record - Utc::now()).abs();
+        assert!(
+            apart < chrono::Duration::seconds(60),
+            "{record} is {apart} from now"
+        );
         // A schema from before versions were kept (the tables, no version table) is
         // reported as behind, naming the script; the script brings it to the latest.
         with_conn(&settings, |conn| {
