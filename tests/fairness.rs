@@ -666,3 +666,43 @@ async fn idle_connections_of_a_trusted_proxy_stop_at_the_cap_and_leave_room_for_
     );
     drop(flood);
 }
+
+// --- Unary calls held in flight ---
+
+#[tokio::test]
+async fn unary_calls_held_open_by_one_client_stop_at_its_share_and_another_client_is_answered() {
+    let mut settings = test_settings();
+    settings.limits.max_calls = 16;
+    settings.limits.max_calls_per_peer = 2;
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+
+    // Calls whose request body never comes: each stays in flight until the deadline.
+    let tcp = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 6)), app.addr).await;
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let call = || {
+        let request =
+            http::Request::post(format!("http://{}/grpc.health.v1.Health/Check", app.addr))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .unwrap();
+        client.clone().send_request(request, false).unwrap()
+    };
+    let held = [call(), call()];
+    let (refused, _body) = call();
+    let refused = tokio::time::timeout(PATIENCE, refused)
+        .await
+        .expect("the call beyond the share is answered at once")
+        .unwrap();
+    assert_eq!(
+        refused.headers()["grpc-status"],
+        (tonic::Code::ResourceExhausted as i32).to_string().as_str(),
+        "{refused:?}"
+    );
+    // Another client is answered while those calls are held.
+    assert_eq!(probe_from(OTHER_PEER, app.addr).await, Serving);
+    drop(held);
+}

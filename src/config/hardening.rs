@@ -125,6 +125,23 @@ pub struct LimitsSettings {
         value_parser = whole_number::<1, 65_536>
     )]
     pub max_streams_per_peer: u32,
+    /// Unary calls in flight at most, all clients together (streams have their own bound);
+    /// one more ends at once with RESOURCE_EXHAUSTED.
+    #[arg(
+        long = names::MAX_CALLS.flag,
+        env = names::MAX_CALLS.var,
+        default_value = "512",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub max_calls: u32,
+    /// Unary calls in flight at most from one client address.
+    #[arg(
+        long = names::MAX_CALLS_PER_PEER.flag,
+        env = names::MAX_CALLS_PER_PEER.var,
+        default_value = "128",
+        value_parser = whole_number::<1, 65_536>
+    )]
+    pub max_calls_per_peer: u32,
     /// Open connections at most on each HTTP listener (ANEEL, operations).
     #[arg(
         long = names::HTTP_MAX_CONNECTIONS.flag,
@@ -268,6 +285,12 @@ fn check_limits(limits: &LimitsSettings) -> Result<(), ConfigError> {
         limits.max_streams_per_peer,
         names::MAX_STREAMS,
         limits.max_streams,
+    )?;
+    at_most(
+        names::MAX_CALLS_PER_PEER,
+        limits.max_calls_per_peer,
+        names::MAX_CALLS,
+        limits.max_calls,
     )?;
     at_most(
         names::HTTP_MAX_CONNECTIONS_PER_PEER,

@@ -373,6 +373,11 @@ mod tests {
                 "must be at most RADAR_MAX_STREAMS (1024)",
             ),
             (
+                &["--max-calls-per-peer", "513"],
+                "RADAR_MAX_CALLS_PER_PEER",
+                "must be at most RADAR_MAX_CALLS (512)",
+            ),
+            (
                 &["--http-max-connections-per-peer", "257"],
                 "RADAR_HTTP_MAX_CONNECTIONS_PER_PEER",
                 "must be at most RADAR_HTTP_MAX_CONNECTIONS (256)",

@@ -62,6 +62,8 @@ settings! {
     MAX_REQUEST_BYTES = "max-request-bytes";
     RPC_TIMEOUT_SECS = "rpc-timeout-secs";
     MAX_STREAMS = "max-streams";
+    MAX_CALLS = "max-calls";
+    MAX_CALLS_PER_PEER = "max-calls-per-peer";
     MAX_STREAMS_PER_PEER = "max-streams-per-peer";
     HTTP_MAX_CONNECTIONS = "http-max-connections";
     HTTP_MAX_CONNECTIONS_PER_PEER = "http-max-connections-per-peer";

@@ -60,6 +60,13 @@ pub(super) fn serve<H: Health>(
             ),
             streaming_paths(&DESCRIPTOR_SETS),
         ))
+        .layer(StreamLimitLayer::unary_calls(
+            PeerLimits::new(
+                usize::try_from(settings.limits.max_calls).unwrap_or(usize::MAX),
+                usize::try_from(settings.limits.max_calls_per_peer).unwrap_or(usize::MAX),
+            ),
+            streaming_paths(&DESCRIPTOR_SETS),
+        ))
         .service(routes(settings, files.admin_token, health, shared)?.prepare());
     Ok(grpc_calls::serve(
         listener,

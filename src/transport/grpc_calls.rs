@@ -110,12 +110,18 @@ pub struct Http2Limits {
     pub keepalive_timeout: Duration,
 }
 
+/// The most a call's headers (its metadata) may take, decoded; a larger block is refused.
+/// grpc-java's default: tokens, trace context and deadlines take a few hundred bytes, and
+/// hyper's 16 KiB let held calls cost twice as much memory.
+pub const MAX_HEADER_LIST_BYTES: u32 = 8 * 1024;
+
 /// The hyper builder of the gRPC listener: HTTP/2 only, with `limits`.
 pub fn http2_builder(limits: Http2Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .keep_alive_interval(Some(limits.keepalive_interval))
         .keep_alive_timeout(limits.keepalive_timeout);

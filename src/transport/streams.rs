@@ -1,8 +1,11 @@
 //! Long-lived calls (server-streaming and bidirectional: the data and health `Watch`,
 //! reflection) bounded in all and per peer, so that one client opening thousands of
-//! streams can neither exhaust memory nor keep another client's stream out. A call beyond
-//! either bound ends at once with RESOURCE_EXHAUSTED (trailers only); an admitted one holds
-//! its place until its response ends or the client goes away.
+//! streams can neither exhaust memory nor keep another client's stream out; and, with a
+//! bound of their own, the unary calls in flight, which a client can hold open by never
+//! sending its request's body (each holds its headers, up to the HTTP/2 header list limit,
+//! until the call deadline). A call beyond either bound ends at once with
+//! RESOURCE_EXHAUSTED (trailers only); an admitted one holds its place until its response
+//! ends or the client goes away.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -46,11 +49,13 @@ pub fn streaming_paths(descriptor_sets: &[&[u8]]) -> HashSet<String> {
     paths
 }
 
-/// Bounds the streaming calls of the wrapped routes.
+/// Bounds the streaming calls of the wrapped routes, or their unary calls.
 #[derive(Debug, Clone)]
 pub struct StreamLimitLayer {
     gate: ConnectionGate,
     streaming: Arc<HashSet<String>>,
+    /// Whether the bound is on the unary calls (the paths not in `streaming`).
+    unary: bool,
 }
 
 impl StreamLimitLayer {
@@ -59,7 +64,21 @@ impl StreamLimitLayer {
         Self {
             gate: ConnectionGate::new(limits),
             streaming: Arc::new(streaming),
+            unary: false,
         }
+    }
+
+    /// At most `limits` calls in flight of the methods *not* in `streaming` (any path
+    /// that is no streaming method, unknown ones included).
+    pub fn unary_calls(limits: PeerLimits, streaming: HashSet<String>) -> Self {
+        Self {
+            unary: true,
+            ..Self::new(limits, streaming)
+        }
+    }
+
+    fn bounds(&self, path: &str) -> bool {
+        self.streaming.contains(path) != self.unary
     }
 
     /// The streams open now, in all.
@@ -112,7 +131,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if !self.layer.streaming.contains(request.uri().path()) {
+        if !self.layer.bounds(request.uri().path()) {
             return StreamFuture {
                 inner: Some(self.inner.call(request)),
                 ticket: None,
@@ -127,12 +146,12 @@ where
                 refused: None,
             },
             Err(refusal) => {
-                tracing::debug!(%peer, path = request.uri().path(), reason = ?refusal, "stream refused");
-                let message = match refusal {
-                    Refusal::PeerCap => "too many streams open from this client",
-                    Refusal::GlobalCap
-                    | Refusal::ReservedForNewPeers
-                    | Refusal::DescriptorsReserved => "too many streams open on this server",
+                tracing::debug!(%peer, path = request.uri().path(), reason = ?refusal, "call refused");
+                let message = match (refusal, self.layer.unary) {
+                    (Refusal::PeerCap, false) => "too many streams open from this client",
+                    (_, false) => "too many streams open on this server",
+                    (Refusal::PeerCap, true) => "too many calls in flight from this client",
+                    (_, true) => "too many calls in flight on this server",
                 };
                 StreamFuture {
                     inner: None,
