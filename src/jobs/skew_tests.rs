@@ -3,7 +3,10 @@
 //! ahead. With the offset measured at the claim, the fast replica claims the tick when it is
 //! due and the other replica reports the true age of its snapshot; without the time of
 //! record (what the service did before), the tick is claimed 60 s early and the age reported
-//! is 60 s younger than the truth. Tokio's clock is paused: waits pass at once.
+//! is 60 s younger than the truth. A store whose clock is 3 h behind every replica (a
+//! misset database host) does not stop the refreshes: the wait for the tick is cut at
+//! [`TICK_WAIT_LIMIT`], and the start-up warm-up does not wait at all. Tokio's clock is
+//! paused: waits pass at once, and the times read are exact.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,9 +18,10 @@ use super::cache_warmup::{CacheWarmupJob, SnapshotHistory, WARMUP_JOB_NAME};
 use crate::cache::SnapshotCache;
 use crate::clock::{Clock, CorrectedClock};
 use crate::domain::RawInterrupcaoRow;
-use crate::scheduler::cluster::{ClaimError, ClaimOutcome, TickClaim};
+use crate::scheduler::cluster::{ClaimError, ClaimOutcome, TICK_WAIT_LIMIT, TickClaim};
 use crate::scheduler::{
     Backoff, ClaimedTicks, CronSchedule, JobSpec, RetryPolicy, SchedulerService, TickClaims,
+    Trigger,
 };
 use crate::source::{InterrupcaoSource, SourceError};
 use crate::store::{SqliteStore, StoreClaims};
@@ -209,12 +213,7 @@ async fn fast_and_true_replicas(record: bool) -> Observed {
 
 #[tokio::test(start_paused = true)]
 async fn with_the_time_of_record_a_fast_clock_claims_on_time_and_ages_are_true() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
     let seen = fast_and_true_replicas(true).await;
     assert_eq!(seen.offset, -chrono::Duration::seconds(60));
     // The fast replica says so, naming the offset; the other one is within the threshold.
@@ -248,4 +247,175 @@ async fn without_the_time_of_record_a_fast_clock_claims_early_and_ages_look_youn
     assert_eq!(seen.claimed_at_true, tick() - chrono::Duration::seconds(60));
     assert_eq!(seen.true_age, Duration::from_secs(70));
     assert_eq!(seen.reported_age, Duration::from_secs(10));
+}
+
+/// Logs captured while the test runs, as plain text.
+fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+/// How far behind every replica the misset database's clock is: 3 h, in seconds.
+const SECONDS_BEHIND: i64 = 3 * 3600;
+
+/// One store whose clock (the truth here, and the time of record) is 3 h behind the
+/// replicas' clock, `machine`, which reads the tick when the store reads `tick() - 3 h`.
+struct StoreBehind {
+    truth: Arc<dyn Clock>,
+    store: Arc<SqliteStore>,
+    claims: Arc<ClaimsWithClock>,
+    source: Arc<Queried>,
+    machine: MachineClock,
+    _dir: tempfile::TempDir,
+}
+
+/// A [`StoreBehind`] with no claims yet; tokio's paused clock starts it.
+fn store_behind() -> StoreBehind {
+    let start = tick() - chrono::Duration::seconds(SECONDS_BEHIND);
+    let since = tokio::time::Instant::now();
+    let truth: Arc<dyn Clock> = Arc::new(MachineClock {
+        start,
+        since,
+        ahead: chrono::Duration::zero(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::new(dir.path().join("store.sqlite")));
+    StoreBehind {
+        claims: Arc::new(ClaimsWithClock {
+            claims: StoreClaims(store.clone()),
+            truth: truth.clone(),
+            record: true,
+            made: Mutex::default(),
+        }),
+        source: Arc::new(Queried {
+            truth: truth.clone(),
+            at: Mutex::default(),
+        }),
+        machine: MachineClock {
+            start,
+            since,
+            ahead: chrono::Duration::seconds(SECONDS_BEHIND),
+        },
+        truth,
+        store,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_clock_hours_behind_delays_the_claim_by_the_bound_only_and_ages_stay_true() {
+    let (captured, _guard) = capture_logs();
+    let world = store_behind();
+    let start = world.truth.now();
+    let (scheduler, cache, clock) = replica(
+        "a",
+        world.machine,
+        &world.store,
+        &world.claims,
+        &world.source,
+    )
+    .await;
+    assert_eq!(clock.local_now(), tick());
+
+    let run = scheduler
+        .fire_tick(WARMUP_JOB_NAME, tick())
+        .await
+        .unwrap()
+        .run;
+
+    // Claimed and run at the bound, not 3 h later when the store's clock reaches the tick.
+    assert!(run.outcome.is_success(), "{run:?}");
+    assert_eq!(clock.offset(), -chrono::Duration::seconds(SECONDS_BEHIND));
+    let bound = chrono::Duration::from_std(TICK_WAIT_LIMIT).unwrap();
+    let (claim, claimed_at) = world.claims.made.lock().unwrap()[0].clone();
+    assert_eq!((claim.instance.as_str(), claim.fire_at), ("a", tick()));
+    assert_eq!(claimed_at, start + bound);
+    let queried = world.source.at.lock().unwrap().clone();
+    assert_eq!(queried, vec![start + bound]);
+    // One error for the tick, naming the offset and whose time the ages follow.
+    let logs = captured.text();
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{logs}");
+    assert!(
+        errors[0].contains("the store's clock is 10800.000 s behind this replica's")
+            && errors[0].contains(&format!(
+                "the tick is claimed anyway after {} s",
+                TICK_WAIT_LIMIT.as_secs()
+            ))
+            && errors[0].contains("the answer's ages follow the store's time")
+            && errors[0].contains("offset_ms=-10800000"),
+        "{logs}"
+    );
+    // The age is on the store's time: 10 s after the query is 10 s, not 3 h less.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let view = cache.current().await.unwrap();
+    assert_eq!(view.age, Duration::from_secs(10));
+    assert_eq!(view.snapshot.collected_at, start + bound);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_clock_hours_behind_leaves_a_dead_claimant_the_claim_wait_only() {
+    let world = store_behind();
+    let start = world.truth.now();
+    // A replica that claimed the tick and then died.
+    world
+        .claims
+        .claims
+        .claim(&TickClaim {
+            job: WARMUP_JOB_NAME.to_owned(),
+            fire_at: tick(),
+            instance: "gone".to_owned(),
+            claimed_at: start,
+        })
+        .await
+        .unwrap();
+    let (scheduler, _, _) = replica(
+        "b",
+        world.machine,
+        &world.store,
+        &world.claims,
+        &world.source,
+    )
+    .await;
+
+    let run = scheduler
+        .fire_tick(WARMUP_JOB_NAME, tick())
+        .await
+        .unwrap()
+        .run;
+
+    // It queries itself once the claim wait (20 s) is over, within its 30 s attempt: not at
+    // the tick plus the wait on the store's clock, 3 h away.
+    assert!(run.outcome.is_success(), "{run:?}");
+    let wait = chrono::Duration::seconds(20);
+    let bound = chrono::Duration::from_std(TICK_WAIT_LIMIT).unwrap();
+    assert_eq!(*world.source.at.lock().unwrap(), vec![start + bound + wait]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_store_clock_hours_behind_the_start_up_warm_up_runs_at_once() {
+    let world = store_behind();
+    let start = world.truth.now();
+    let (scheduler, cache, _) = replica(
+        "a",
+        world.machine,
+        &world.store,
+        &world.claims,
+        &world.source,
+    )
+    .await;
+
+    let run = scheduler
+        .trigger(WARMUP_JOB_NAME, Trigger::Startup)
+        .await
+        .unwrap()
+        .run;
+
+    assert!(run.outcome.is_success(), "{run:?}");
+    assert_eq!(*world.source.at.lock().unwrap(), vec![start]);
+    assert!(cache.is_loaded());
 }

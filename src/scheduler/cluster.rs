@@ -12,6 +12,9 @@
 //! [`CorrectedClock`] with it, then waits until the tick is due on that time. A replica
 //! whose clock runs ahead (its cron engine fires early) therefore neither claims the tick
 //! early nor stamps its snapshot with a time the others would read as younger than it is.
+//! That wait is bounded by [`TICK_WAIT_LIMIT`]: a store whose clock is hours behind every
+//! replica must not stop the refreshes; past the bound the tick is claimed anyway, with an
+//! error naming the offset, and ages stay on the store's time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +100,19 @@ pub struct ClaimedTicks {
     pub clock: Arc<CorrectedClock>,
 }
 
+/// The longest a claimed tick waits for the store's time of record to reach it; past this
+/// the tick is claimed anyway and an error names the offset.
+///
+/// Why 2 minutes: the wait exists for a replica whose clock runs a little ahead, and a
+/// host whose NTP has stopped drifts by seconds a day, so any real drift is waited out in
+/// full (the 60 s of issue 18 included). An offset of minutes is a misset clock, most often
+/// the database host's, and then every replica would wait it out on every tick: 2 minutes
+/// is a fifteenth of the default 30-minute warm-up period and a thirtieth of the default
+/// staleness limit, so even a wait cut at the bound on every tick never lets the answer go
+/// stale, let alone expire. Claiming early costs no honesty: the snapshot is stamped, and
+/// its age computed, on the corrected clock.
+pub const TICK_WAIT_LIMIT: Duration = Duration::from_secs(120);
+
 /// Who runs a tick, by [`claim_tick`].
 #[derive(Debug)]
 pub enum TickOwner {
@@ -140,7 +156,9 @@ pub async fn measure_offset(
 /// The step before a claimed tick's attempts: measures the offset ([`measure_offset`],
 /// given at most the claim wait; if the time of record cannot be read, the last offset
 /// stays), then waits until `tick` is due on the corrected clock: the cron engine fires on
-/// the local clock, early when that runs ahead.
+/// the local clock, early when that runs ahead. The wait is at most [`TICK_WAIT_LIMIT`];
+/// a tick further ahead is logged as an error, once (this runs once per tick's run, not per
+/// attempt), and claimed when the bound is reached.
 pub async fn await_tick_on_record(ticks: &ClaimedTicks, tick: DateTime<Utc>) {
     let measured = tokio::time::timeout(ticks.wait, measure_offset(&*ticks.claims, &ticks.clock));
     let error = match measured.await {
@@ -159,7 +177,26 @@ pub async fn await_tick_on_record(ticks: &ClaimedTicks, tick: DateTime<Utc>) {
         );
     }
     let early = (tick - ticks.clock.now()).to_std().unwrap_or_default();
-    if !early.is_zero() {
+    if early > TICK_WAIT_LIMIT {
+        let offset = ticks.clock.offset();
+        tracing::error!(
+            offset_ms = offset.num_milliseconds(),
+            wait_ms = u64::try_from(early.as_millis()).unwrap_or(u64::MAX),
+            limit_ms = u64::try_from(TICK_WAIT_LIMIT.as_millis()).unwrap_or(u64::MAX),
+            "the tick is due on the store's time of record only in {} s: the store's clock is \
+             {:.3} s {} this replica's; the tick is claimed anyway after {} s, and the \
+             answer's ages follow the store's time; check the database host's clock (NTP)",
+            early.as_secs(),
+            offset.abs().as_seconds_f64(),
+            if offset < chrono::Duration::zero() {
+                "behind"
+            } else {
+                "ahead of"
+            },
+            TICK_WAIT_LIMIT.as_secs(),
+        );
+        tokio::time::sleep(TICK_WAIT_LIMIT).await;
+    } else if !early.is_zero() {
         tracing::info!(
             wait_ms = u64::try_from(early.as_millis()).unwrap_or(u64::MAX),
             "the tick is not yet due on the time of record: waiting for it"
@@ -191,8 +228,8 @@ pub async fn claim_tick(
 }
 
 /// The wait step: looks for `claimant`'s result of `tick` every poll until the deadline
-/// (the tick's scheduled time plus the wait, read on `clock`), and adopts it. `None` when
-/// none came by the deadline.
+/// (the tick's scheduled time plus the wait, read on `clock`, and never more than the wait
+/// from now), and adopts it. `None` when none came by the deadline.
 pub async fn wait_for_claimant(
     ticks: &ClaimedTicks,
     claimant: &str,
@@ -203,7 +240,13 @@ pub async fn wait_for_claimant(
         tick,
         chrono::Duration::from_std(ticks.wait).unwrap_or(chrono::Duration::MAX),
     );
-    let wait = (deadline - clock.now()).to_std().unwrap_or_default();
+    // Never longer than the wait itself: a tick claimed before it was due on the time of
+    // record (past TICK_WAIT_LIMIT) would otherwise leave the others waiting the store's
+    // whole offset for a claimant that stores nothing.
+    let wait = (deadline - clock.now())
+        .to_std()
+        .unwrap_or_default()
+        .min(ticks.wait);
     let give_up = tokio::time::Instant::now() + wait;
     tracing::info!(
         claimant,
