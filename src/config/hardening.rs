@@ -1,8 +1,6 @@
 //! Settings that protect the service from abusive clients and a failing environment: the
-//! listener's limits, who may administer the scheduler, and TLS. Each group is one typed
-//! clap struct; the rules between settings are in [`check`] (the wiring reads the token
-//! and TLS files), and [`check_schedule`] refuses a warm-up schedule slower than the
-//! staleness hard limit.
+//! listeners' limits, who may administer the scheduler, TLS. The rules between them are in
+//! [`check`] and [`check_schedule`] (the wiring reads the token and TLS files).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -129,7 +127,6 @@ pub struct LimitsSettings {
     /// one more ends at once with RESOURCE_EXHAUSTED.
     #[arg(
         long = names::MAX_CALLS.flag,
-        env = names::MAX_CALLS.var,
         default_value = "512",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -137,7 +134,6 @@ pub struct LimitsSettings {
     /// Unary calls in flight at most from one client address.
     #[arg(
         long = names::MAX_CALLS_PER_PEER.flag,
-        env = names::MAX_CALLS_PER_PEER.var,
         default_value = "128",
         value_parser = whole_number::<1, 65_536>
     )]
@@ -224,14 +220,9 @@ pub(super) fn check(
     check_limits(limits)?;
     match (&admin.admin_token, &admin.admin_token_file) {
         (Some(_), Some(_)) => {
-            return Err(names::ADMIN_TOKEN.invalid(
-                REDACTED,
-                format!(
-                    "set either {} or {}, not both",
-                    names::ADMIN_TOKEN.var,
-                    names::ADMIN_TOKEN_FILE.var
-                ),
-            ));
+            let (token, file) = (names::ADMIN_TOKEN.var, names::ADMIN_TOKEN_FILE.var);
+            let reason = format!("set either {token} or {file}, not both");
+            return Err(names::ADMIN_TOKEN.invalid(REDACTED, reason));
         }
         (Some(token), None) => check_admin_token(names::ADMIN_TOKEN, REDACTED, token)?,
         _ => {}
@@ -264,48 +255,35 @@ pub(super) fn check_schedule(
 
 /// Per-peer caps within their listener's cap, and a keep-alive wait the header timeout
 /// does not cut short.
-fn check_limits(limits: &LimitsSettings) -> Result<(), ConfigError> {
-    let at_most = |setting: Setting, value: u32, cap: Setting, max: u32| {
+fn check_limits(l: &LimitsSettings) -> Result<(), ConfigError> {
+    // Each per-peer cap, then the cap of all peers it must not exceed.
+    let caps = [
+        (names::MAX_CONNECTIONS_PER_PEER, l.max_connections_per_peer),
+        (names::MAX_CONNECTIONS, l.max_connections),
+        (names::MAX_STREAMS_PER_PEER, l.max_streams_per_peer),
+        (names::MAX_STREAMS, l.max_streams),
+        (names::MAX_CALLS_PER_PEER, l.max_calls_per_peer),
+        (names::MAX_CALLS, l.max_calls),
+        (
+            names::HTTP_MAX_CONNECTIONS_PER_PEER,
+            l.http_max_connections_per_peer,
+        ),
+        (names::HTTP_MAX_CONNECTIONS, l.http_max_connections),
+    ];
+    for [(setting, value), (cap, max)] in caps.as_chunks::<2>().0 {
         if value > max {
-            return Err(setting.invalid(
-                value.to_string(),
-                format!("must be at most {} ({max})", cap.var),
-            ));
+            let reason = format!("must be at most {} ({max})", cap.var);
+            return Err(setting.invalid(value.to_string(), reason));
         }
-        Ok(())
-    };
-    at_most(
-        names::MAX_CONNECTIONS_PER_PEER,
-        limits.max_connections_per_peer,
-        names::MAX_CONNECTIONS,
-        limits.max_connections,
-    )?;
-    at_most(
-        names::MAX_STREAMS_PER_PEER,
-        limits.max_streams_per_peer,
-        names::MAX_STREAMS,
-        limits.max_streams,
-    )?;
-    at_most(
-        names::MAX_CALLS_PER_PEER,
-        limits.max_calls_per_peer,
-        names::MAX_CALLS,
-        limits.max_calls,
-    )?;
-    at_most(
-        names::HTTP_MAX_CONNECTIONS_PER_PEER,
-        limits.http_max_connections_per_peer,
-        names::HTTP_MAX_CONNECTIONS,
-        limits.http_max_connections,
-    )?;
-    if limits.http_keepalive_timeout > limits.http_header_read_timeout {
+    }
+    if l.http_keepalive_timeout > l.http_header_read_timeout {
         return Err(names::HTTP_KEEPALIVE_TIMEOUT_SECS.invalid(
-            limits.http_keepalive_timeout.as_secs().to_string(),
+            l.http_keepalive_timeout.as_secs().to_string(),
             format!(
                 "must be at most {} ({} s): waiting for the next request is reading its \
                  headers, so that timeout would close the connection first",
                 names::HTTP_HEADER_READ_TIMEOUT_SECS.var,
-                limits.http_header_read_timeout.as_secs()
+                l.http_header_read_timeout.as_secs()
             ),
         ));
     }
