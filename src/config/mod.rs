@@ -355,6 +355,18 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_token_and_its_file_together_are_refused_without_showing_the_token() {
+        let token = "a-token-of-thirty-two-characters";
+        let e = error_of(&["--admin-token", token, "--admin-token-file", "/run/t"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        assert!(e.reason.contains("RADAR_ADMIN_TOKEN_FILE, not both"), "{e}");
+        assert!(!e.to_string().contains(token), "{e}");
+        let e = error_of(&["--admin-token", "short"]);
+        assert_eq!(e.setting, "RADAR_ADMIN_TOKEN");
+        assert!(!e.to_string().contains("short"), "{e}");
+    }
+
+    #[test]
     fn per_peer_caps_stay_within_their_listener_and_keep_alive_within_the_header_timeout() {
         let cases: &[(&[&str], &str, &str)] = &[
             (
