@@ -32,7 +32,9 @@ use std::str::FromStr;
 
 use opentelemetry_sdk::trace::SdkTracer;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{Directive, ParseError};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -129,25 +131,61 @@ pub fn init(format: LogFormat, filter: LogFilter, tracer: Option<SdkTracer>) {
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
+    init_with_writer(format, filter, tracer, std::io::stderr, colour);
+}
+
+/// [`init`] writing the log lines to `writer` (with colour escape codes when `colour`):
+/// the same subscriber, layers and spans, for a benchmark that must measure what the
+/// service runs without filling its terminal.
+pub fn init_with_writer<W>(
+    format: LogFormat,
+    filter: LogFilter,
+    tracer: Option<SdkTracer>,
+    writer: W,
+    colour: bool,
+) where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    subscriber(format, filter, tracer, writer, colour).init();
+}
+
+/// The subscriber [`init_with_writer`] installs.
+///
+/// The log filter is the outermost layer, on purpose: below the trace export's per-layer
+/// filter (this crate's spans only), a filter's "never" for a dependency's `trace!` would
+/// become "sometimes" on its way out through the layers without a filter of their own, and
+/// every disabled `trace!` and `debug!` of h2, hyper and tonic would then be checked
+/// against the directives on every call (a quarter of the data RPC's throughput on the
+/// load benchmark). Outermost, its "never" stands.
+fn subscriber<W>(
+    format: LogFormat,
+    filter: LogFilter,
+    tracer: Option<SdkTracer>,
+    writer: W,
+    colour: bool,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let ids = trace_ids::TraceIdsLayer::new(tracer.is_some());
     let otel = tracer.map(trace_export::layer);
-    let registry = tracing_subscriber::registry()
-        .with(filter.into_env_filter())
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
+    let logs = match format {
+        LogFormat::Plain => logs
+            .with_ansi(colour)
+            .fmt_fields(plain::QuotedFields)
+            .boxed(),
+        LogFormat::Json => logs
+            .with_ansi(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(json::FlatJson)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
         .with(otel)
-        .with(ids);
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => registry
-            .with(logs.with_ansi(colour).fmt_fields(plain::QuotedFields))
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                logs.with_ansi(false)
-                    .fmt_fields(JsonFields::new())
-                    .event_format(json::FlatJson),
-            )
-            .init(),
-    }
+        .with(ids)
+        .with(logs)
+        .with(filter.into_env_filter())
 }
 
 #[cfg(test)]
@@ -192,6 +230,58 @@ mod tests {
         let text = logged_with("tokio_cron_scheduler::job_scheduler=info,warn");
         assert!(text.contains("Job creator created"), "{text}");
         assert!(!text.contains("ours"), "{text}");
+    }
+
+    /// A dependency's `trace!` callsite (h2's), for asking a subscriber's interest in it.
+    struct DependencyTrace;
+
+    impl tracing::Callsite for DependencyTrace {
+        fn set_interest(&self, _: tracing::subscriber::Interest) {}
+
+        fn metadata(&self) -> &tracing::Metadata<'_> {
+            &DEPENDENCY_TRACE
+        }
+    }
+
+    static DEPENDENCY_CALLSITE: DependencyTrace = DependencyTrace;
+    static DEPENDENCY_TRACE: tracing::Metadata<'static> = tracing::Metadata::new(
+        "event h2/src/proto/streams/prioritize.rs",
+        "h2::proto::streams::prioritize",
+        tracing::Level::TRACE,
+        None,
+        None,
+        None,
+        tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&DEPENDENCY_CALLSITE)),
+        tracing::metadata::Kind::EVENT,
+    );
+
+    #[test]
+    fn a_disabled_dependency_callsite_stays_disabled_with_export_on() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing::Subscriber as _;
+
+        for tracer in [
+            None,
+            Some(
+                opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                    .build()
+                    .tracer("test"),
+            ),
+        ] {
+            let exporting = tracer.is_some();
+            let subscriber = subscriber(
+                LogFormat::Json,
+                "info".parse().unwrap(),
+                tracer,
+                std::io::sink,
+                false,
+            );
+            // "sometimes" would check the directives at every h2 `trace!` of every call.
+            assert!(
+                subscriber.register_callsite(&DEPENDENCY_TRACE).is_never(),
+                "export on: {exporting}"
+            );
+        }
     }
 
     #[test]
