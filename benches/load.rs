@@ -22,6 +22,14 @@
 //! 3. **Scale.** The warm-up (query and validation) at 1x, 5x and 25x Roraima, each in a
 //!    child process of its own so that its peak memory is its own. The demo databases are
 //!    generated once into the system's temp directory and reused.
+//! 4. **Trace export.** The data RPC on the real binary with trace export off, against
+//!    export on with every call sampled, and against the OpenTelemetry layer on with
+//!    nothing sampled, each a child process ([`trace_cost`]); `--trace-export` runs it
+//!    alone.
+//!
+//! The in-process server runs under the subscriber the service installs with export off
+//! (`telemetry::init_with_writer`: the same filter, span layers and JSON log lines),
+//! writing its log lines to a file in the temp directory instead of the terminal.
 //!
 //! Absolute figures on a shared machine are not comparable between runs: compare the
 //! ratios, which come from one run. `RADAR_BENCH_QUICK=1` makes a short smoke run;
@@ -51,9 +59,13 @@ use radar_interrupcoes::scheduler::{Job, RunContext, SchedulerService, Trigger};
 use radar_interrupcoes::server::{Application, Backends};
 use radar_interrupcoes::source::sqlite::{self, SqliteSource};
 use radar_interrupcoes::store::{SnapshotStore, SqliteStore, StoredSnapshot};
+use radar_interrupcoes::telemetry;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
+
+#[path = "load/trace_cost.rs"]
+mod trace_cost;
 
 const CONCURRENCY: usize = 50;
 const CONNECTIONS: usize = 4;
@@ -460,6 +472,40 @@ impl Table {
     }
 }
 
+/// The scale of the demo database served: `RADAR_BENCH_SCALE`, else 1 (Roraima).
+fn served_scale() -> f64 {
+    std::env::var("RADAR_BENCH_SCALE").map_or(1.0, |s| {
+        s.parse()
+            .expect("RADAR_BENCH_SCALE is a scale of the demo database, e.g. 5")
+    })
+}
+
+/// Installs the subscriber the service installs with trace export off (JSON lines at
+/// `info`, as deployed), writing to `radar-interrupcoes-bench/load.log` in the temp
+/// directory: what the server does per call is measured, the terminal keeps the tables.
+/// `fresh` empties the file first (the parent; its children add to it).
+fn start_logging(fresh: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join("radar-interrupcoes-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("load.log");
+    if fresh {
+        std::fs::File::create(&path).unwrap();
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    telemetry::init_with_writer(
+        telemetry::LogFormat::Json,
+        "info".parse().unwrap(),
+        None,
+        Arc::new(file),
+        false,
+    );
+    path
+}
+
 /// The running server: `CONNECTIONS` gRPC channels to it, the ANEEL endpoint's URL and the
 /// operations endpoint's liveness URL.
 struct Server {
@@ -474,11 +520,7 @@ struct Server {
 /// The real server around the Roraima demo database (or the scale in `RADAR_BENCH_SCALE`,
 /// for larger answers), loaded, with its HTTP endpoints.
 async fn start_server() -> Server {
-    let scale = std::env::var("RADAR_BENCH_SCALE").map_or(1.0, |s| {
-        s.parse()
-            .expect("RADAR_BENCH_SCALE is a scale of the demo database, e.g. 5")
-    });
-    let path = demo_database(scale);
+    let path = demo_database(served_scale());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut settings = ServiceSettings {
         warmup_cron: "0 0 0 1 1 *".parse().unwrap(),
@@ -1063,6 +1105,8 @@ fn scale_rows(runs: &[ScaleRun], table: &mut Table) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let child = args.iter().any(|a| a == "--scale-child");
+    let log = start_logging(!child);
     if let Some(i) = args.iter().position(|a| a == "--scale-child") {
         let scale: f64 = args[i + 1].parse().unwrap();
         scale_child(scale, Path::new(&args[i + 2])).await;
@@ -1104,7 +1148,13 @@ async fn main() {
         println!("calls: {calls:.0}");
         std::process::exit(0);
     }
+    println!("the server's log lines: {}", log.display());
     let mut table = Table(Vec::new());
+    if args.iter().any(|a| a == "--trace-export") {
+        trace_cost::trace_export(&plan, served_scale(), &mut table).await;
+        table.print();
+        std::process::exit(0);
+    }
     if args.iter().any(|a| a == "--grpc-only") {
         // The data RPC against Health/Check only, with the resources per call.
         let channels = start_server().await.channels;
@@ -1113,6 +1163,7 @@ async fn main() {
         std::process::exit(0);
     }
     serving_and_memory(&plan, &mut table).await;
+    trace_cost::trace_export(&plan, served_scale(), &mut table).await;
     let runs = tokio::task::spawn_blocking(move || scale_runs(&plan))
         .await
         .unwrap();
