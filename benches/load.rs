@@ -563,9 +563,21 @@ async fn start_server() -> Server {
     while !cache.is_loaded() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Server {
+        channels: connect(&format!("http://{addr}")).await,
+        scheduler,
+        cache,
+        store,
+        aneel_url,
+        livez_url,
+    }
+}
+
+/// `CONNECTIONS` gRPC channels to `url`.
+async fn connect(url: &str) -> Vec<Channel> {
     let mut channels = Vec::new();
     for _ in 0..CONNECTIONS {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
+        let channel = Endpoint::from_shared(url.to_owned())
             .unwrap()
             .tcp_nodelay(true)
             .connect()
@@ -573,14 +585,7 @@ async fn start_server() -> Server {
             .unwrap();
         channels.push(channel);
     }
-    Server {
-        channels,
-        scheduler,
-        cache,
-        store,
-        aneel_url,
-        livez_url,
-    }
+    channels
 }
 
 /// The data RPC against `Health/Check`, rounds alternating: throughput, p99, and the

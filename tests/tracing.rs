@@ -15,7 +15,6 @@ use radar_interrupcoes::proto::interrupcoes::v1::GetQuantitativoInterrupcoesAtiv
 use radar_interrupcoes::proto::interrupcoes::v1::interrupcoes_service_client::InterrupcoesServiceClient;
 use radar_interrupcoes::proto::scheduler::v1::TriggerNowRequest;
 use radar_interrupcoes::proto::scheduler::v1::scheduler_admin_client::SchedulerAdminClient;
-use tonic_health::pb::health_check_response::ServingStatus;
 
 /// The caller's trace and span, as an internal client would send them.
 const CALLER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -53,22 +52,6 @@ fn start(dir: &std::path::Path, endpoint: &str, protocol: &str) -> Service {
             "deployment.environment.name=test,team=cop%20rr",
         );
     Service::start(cmd)
-}
-
-async fn wait_serving(service: &Service) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while service
-        .health("radar.interrupcoes.v1.InterrupcoesService")
-        .await
-        != ServingStatus::Serving
-    {
-        assert!(
-            Instant::now() < deadline,
-            "never SERVING: {}",
-            service.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn call_data_rpc(service: &Service) {
@@ -149,7 +132,7 @@ async fn calls_and_warm_ups_arrive_as_traces_joined_to_their_callers() {
     let receiver = Receiver::grpc().await;
     let dir = tempfile::tempdir().unwrap();
     let service = start(dir.path(), &receiver.endpoint(), receiver.protocol());
-    wait_serving(&service).await;
+    service.wait_serving().await;
     call_data_rpc(&service).await;
     trigger_warm_up(&service).await;
     let aneel = service.addr_logged("ANEEL HTTP server listening");
@@ -294,7 +277,7 @@ async fn http_protobuf_is_the_other_transport() {
     let receiver = Receiver::http().await;
     let dir = tempfile::tempdir().unwrap();
     let service = start(dir.path(), &receiver.endpoint(), receiver.protocol());
-    wait_serving(&service).await;
+    service.wait_serving().await;
     call_data_rpc(&service).await;
     let spans = receiver
         .wait_for("the data RPC over OTLP/HTTP", |spans| {
@@ -313,7 +296,7 @@ async fn with_the_collector_down_calls_and_warm_ups_go_on_and_drops_are_counted(
     };
     let dir = tempfile::tempdir().unwrap();
     let service = start(dir.path(), &endpoint, "grpc");
-    wait_serving(&service).await;
+    service.wait_serving().await;
     for _ in 0..3 {
         call_data_rpc(&service).await;
         trigger_warm_up(&service).await;

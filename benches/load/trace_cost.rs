@@ -23,7 +23,6 @@ mod process;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -32,10 +31,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::bytes::Bytes;
-use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::health_check_response::ServingStatus;
+use tonic::transport::Channel;
 
-use super::{CONNECTIONS, Comparison, DATA, Plan, Table, Target, demo_database, round};
+use super::{Comparison, DATA, Plan, Table, Target, connect, demo_database, round};
 use process::Service;
 
 /// The data RPC's span name (`otel.name`: the method path without its leading slash).
@@ -124,32 +122,10 @@ async fn start_child(demo: &Path, dir: &Path, otel: &[(&str, &str)]) -> Child {
     .await
     .unwrap();
     let (service, metrics_addr) = service;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while service
-        .health("radar.interrupcoes.v1.InterrupcoesService")
-        .await
-        != ServingStatus::Serving
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the service never served: {}",
-            service.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut channels = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let channel = Endpoint::from_shared(service.url())
-            .unwrap()
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .unwrap();
-        channels.push(channel);
-    }
+    service.wait_serving().await;
     Child {
+        channels: connect(&service.url()).await,
         service,
-        channels,
         metrics_url: format!("http://{metrics_addr}/metrics"),
     }
 }

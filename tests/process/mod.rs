@@ -107,6 +107,20 @@ impl Service {
         ServingStatus::try_from(status).unwrap()
     }
 
+    /// Waits until the data service is SERVING (its first warm-up done; at most 120 s, a
+    /// bound against hanging, not a timing assertion).
+    pub async fn wait_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self
+            .health("radar.interrupcoes.v1.InterrupcoesService")
+            .await
+            != ServingStatus::Serving
+        {
+            assert!(Instant::now() < deadline, "never SERVING: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends SIGTERM and returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let status = Command::new("kill")
