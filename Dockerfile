@@ -25,6 +25,11 @@ ARG DEBIAN_IMAGE=docker.io/library/debian:bookworm-slim
 # ---------------------------------------------------------------------------------------
 # Build stage (needs a Rust image; none can be pulled on the project's own machines).
 FROM ${RUST_IMAGE} AS build
+# The slim Rust image has gcc (SQLite and ODPI-C are C) but not make, which the allocator's
+# build (jemalloc: configure and make, see src/allocator.rs) needs.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /usr/src/radar-interrupcoes
 # Manifests and code only (.dockerignore keeps target/ and local data out of the context).
 COPY Cargo.toml Cargo.lock build.rs ./

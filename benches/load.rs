@@ -26,6 +26,11 @@
 //!    export on with every call sampled, and against the OpenTelemetry layer on with
 //!    nothing sampled, each a child process ([`trace_cost`]); `--trace-export` runs it
 //!    alone.
+//! 5. **Watch flood.** Resident memory of a server (a child process with the default
+//!    limits) flooded with `WatchQuantitativoInterrupcoesAtivas` streams from 96 loopback
+//!    addresses, more than its stream and connection bounds admit: idle, held, and 15 s
+//!    after every stream closed, twice, as ratios to idle ([`watch_memory`]);
+//!    `--watch-memory` runs it alone.
 //!
 //! The in-process server runs under the subscriber the service installs with export off
 //! (`telemetry::init_with_writer`: the same filter, span layers and JSON log lines),
@@ -38,7 +43,8 @@
 //! runs only the data RPC against Health/Check; `--closed-loop health|data` runs one
 //! target's closed loop alone and prints the calls made (for `strace -f -c`); `--calls N
 //! health|data` makes N sequential calls and exits, for instruction counts under
-//! `valgrind --tool=callgrind` (see the README).
+//! `valgrind --tool=callgrind` (see the README); `--watch-memory` runs only the Watch
+//! flood, with the allocator of the build (see `src/allocator.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +72,8 @@ use tonic::transport::{Channel, Endpoint};
 
 #[path = "load/trace_cost.rs"]
 mod trace_cost;
+#[path = "load/watch_memory.rs"]
+mod watch_memory;
 
 const CONCURRENCY: usize = 50;
 const CONNECTIONS: usize = 4;
@@ -1117,6 +1125,10 @@ async fn main() {
         scale_child(scale, Path::new(&args[i + 2])).await;
         return;
     }
+    if args.iter().any(|a| a == "--watch-server") {
+        watch_memory::serve_child().await;
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--calls") {
         // For profiling (e.g. under valgrind --tool=callgrind): `n` calls of one target, one
         // after another, then exit; instructions per call = (Ir(n) - Ir(0)) / n.
@@ -1167,12 +1179,18 @@ async fn main() {
         table.print();
         std::process::exit(0);
     }
+    if args.iter().any(|a| a == "--watch-memory") {
+        watch_memory::section(&mut table).await;
+        table.print();
+        std::process::exit(0);
+    }
     serving_and_memory(&plan, &mut table).await;
     trace_cost::trace_export(&plan, served_scale(), &mut table).await;
     let runs = tokio::task::spawn_blocking(move || scale_runs(&plan))
         .await
         .unwrap();
     scale_rows(&runs, &mut table);
+    watch_memory::section(&mut table).await;
     println!();
     table.print();
     println!();

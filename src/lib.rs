@@ -5,6 +5,7 @@
 // (the [lints] table cannot tell the library from the tests and benches).
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod answer;
 pub mod cache;
 pub mod clock;
