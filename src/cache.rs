@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, OFFSET_WARNING, SystemClock};
 // The snapshot is a domain type; most of its readers know it as the cache's.
 pub use crate::domain::Snapshot;
 use crate::hygiene::public_failure;
@@ -177,10 +177,15 @@ impl SnapshotCache {
     /// Staleness and age of `snapshot` (one that was loaded here) at this moment.
     pub fn view(&self, snapshot: Arc<Snapshot>) -> SnapshotView {
         let failure = read(&self.last_failure).clone();
-        let age = (self.clock.now() - snapshot.collected_at)
-            .to_std()
-            .unwrap_or_default();
-        let stale_reason = staleness(snapshot.collected_at, age, self.max_age, failure.as_ref());
+        let now = self.clock.now();
+        let age = (now - snapshot.collected_at).to_std().unwrap_or_default();
+        let stale_reason = staleness(
+            snapshot.collected_at,
+            now,
+            age,
+            self.max_age,
+            failure.as_ref(),
+        );
         SnapshotView {
             snapshot,
             age,
@@ -210,18 +215,32 @@ impl SnapshotCache {
     }
 }
 
-/// Stale when a load after the snapshot failed, or when it is older than `max_age`.
+/// Stale when a load after the snapshot failed, when it is stamped ahead of `now`, or
+/// when it is older than `max_age`.
 fn staleness(
     collected_at: DateTime<Utc>,
+    now: DateTime<Utc>,
     age: Duration,
     max_age: Duration,
     failure: Option<&Failure>,
 ) -> Option<String> {
+    let ahead = collected_at - now;
     match failure {
         Some(f) if f.at >= collected_at => Some(format!(
             "the last load failed at {}: {}",
             f.at.to_rfc3339(),
             f.error
+        )),
+        // Stamped before the clock was corrected to the store's time of record (the
+        // start-up measurement failed or timed out, a later one succeeded): its age reads 0
+        // and a later failure looks earlier than it, so it would pass for current until the
+        // next load replaces it. Its true age is unknown: say so rather than guess. Past
+        // the offset warning only, so that a re-measurement's jitter does not flap it.
+        _ if ahead > OFFSET_WARNING => Some(format!(
+            "collected at {}, {} s ahead of the current time (this replica's clock was \
+             corrected to the store's time of record since): its age is unknown",
+            collected_at.to_rfc3339(),
+            ahead.num_seconds()
         )),
         _ if age > max_age => Some(format!(
             "older than the {} s limit ({} s)",
@@ -322,6 +341,7 @@ mod tests {
                 .ends_with(": the source query timed out")
         );
 
+        clock.set(at(12, 0, 10));
         cache.replace(snapshot(at(12, 0, 10), 5)).await;
         let view = cache.current().await.unwrap();
         assert_eq!(view.snapshot.items.len(), 5);
@@ -356,8 +376,29 @@ mod tests {
             transient: true,
         };
         let max = Duration::from_secs(60);
-        assert_eq!(staleness(now, Duration::ZERO, max, Some(&earlier)), None);
-        assert_eq!(staleness(now, Duration::from_secs(60), max, None), None);
-        assert!(staleness(now, Duration::from_secs(61), max, None).is_some());
+        assert_eq!(
+            staleness(now, now, Duration::ZERO, max, Some(&earlier)),
+            None
+        );
+        assert_eq!(
+            staleness(now, now, Duration::from_secs(60), max, None),
+            None
+        );
+        assert!(staleness(now, now, Duration::from_secs(61), max, None).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_stamped_ahead_of_the_corrected_clock_is_stale_with_its_age_unknown() {
+        // Collected at 15:00 on a clock 3 h ahead, read once the clock says 12:00.
+        let (cache, clock) = cache_at(Duration::from_secs(60), at(15, 0, 0));
+        cache.replace(snapshot(at(15, 0, 0), 1)).await;
+        assert_eq!(cache.current().await.unwrap().stale_reason, None);
+        clock.set(at(12, 0, 0));
+        let reason = cache.current().await.unwrap().stale_reason.unwrap();
+        assert!(reason.contains("10800 s ahead"), "{reason}");
+        assert!(reason.contains("its age is unknown"), "{reason}");
+        // A re-measurement's jitter of a second is not taken for a wrong stamp.
+        cache.replace(snapshot(at(12, 0, 1), 1)).await;
+        assert_eq!(cache.current().await.unwrap().stale_reason, None);
     }
 }

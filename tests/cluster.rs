@@ -1,18 +1,24 @@
 //! Several servers sharing one SQLite store and one cron tick: one source query per tick
 //! cluster-wide, the same snapshot everywhere, and a dead claimant replaced after the
-//! deadline.
+//! deadline; and a replica whose clock is not the store's stamping its first snapshot on
+//! the store's time of record.
 
 mod common;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
 use radar_interrupcoes::clock::SystemClock;
 use radar_interrupcoes::health::INTERRUPCOES_SERVICE;
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
 use radar_interrupcoes::proto::scheduler::v1::{JobRun, RunOutcome};
-use radar_interrupcoes::store::{SnapshotStore, SqliteStore};
+use radar_interrupcoes::store::schema::SchemaState;
+use radar_interrupcoes::store::{
+    Claim, ClaimOutcome, PurgeReport, SaveOutcome, SnapshotStore, SqliteStore, StoreError,
+    StoredSnapshot,
+};
 use tonic_health::pb::health_check_response::ServingStatus::Serving;
 
 async fn replica(source: Arc<FakeSource>, store: Arc<SqliteStore>, name: &str) -> TestApp {
@@ -221,4 +227,110 @@ async fn replicas_on_the_real_cron_agree_on_each_tick() {
         .unwrap()
         .expect("the tick's snapshot");
     assert!(stored.snapshot.instance.starts_with("replica-"));
+}
+
+/// A SQLite store with a clock of its own, as an Oracle store has: its time of record is
+/// `behind` this machine's clock, read half-way through a round trip of a few hundred
+/// milliseconds (a start-up measurement that takes longer than a warm-up); `None`: it never
+/// answers.
+struct StoreWithClock {
+    inner: SqliteStore,
+    behind: Option<chrono::Duration>,
+}
+
+#[async_trait]
+impl SnapshotStore for StoreWithClock {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn prepare(&self) -> Result<SchemaState, StoreError> {
+        self.inner.prepare().await
+    }
+    async fn save(&self, snapshot: &StoredSnapshot) -> Result<SaveOutcome, StoreError> {
+        self.inner.save(snapshot).await
+    }
+    async fn latest_at_or_before(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Option<StoredSnapshot>, StoreError> {
+        self.inner.latest_at_or_before(at).await
+    }
+    async fn for_tick(&self, tick_at: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError> {
+        self.inner.for_tick(tick_at).await
+    }
+    async fn oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.oldest().await
+    }
+    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        self.inner.claim(claim).await
+    }
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(behind) = self.behind else {
+            return std::future::pending().await;
+        };
+        let half_trip = std::time::Duration::from_millis(250);
+        tokio::time::sleep(half_trip).await;
+        let record = Utc::now() - behind;
+        tokio::time::sleep(half_trip).await;
+        Ok(Some(record))
+    }
+    async fn purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch_size: u32,
+    ) -> Result<PurgeReport, StoreError> {
+        self.inner.purge(cutoff, batch_size).await
+    }
+}
+
+async fn replica_with_store_clock(
+    behind: Option<chrono::Duration>,
+    settings: radar_interrupcoes::config::ServiceSettings,
+) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(StoreWithClock {
+        inner: SqliteStore::new(dir.path().join("store.sqlite")),
+        behind,
+    });
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_backends(source, store, Arc::new(SystemClock), settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    (app, dir)
+}
+
+fn to_utc(t: &prost_types::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_first_snapshot_is_stamped_on_the_stores_time_of_record_not_the_local_clock() {
+    // This machine runs 3 h ahead of the database. Stamped on the local clock, the first
+    // snapshot would be 3 h in the future on the store's time: age 0, and fresh past any
+    // failure until the next tick.
+    let behind = chrono::Duration::hours(3);
+    let started = Utc::now();
+    let (app, _dir) = replica_with_store_clock(Some(behind), test_settings()).await;
+    let snapshot = app.get().await.unwrap().snapshot.unwrap();
+    let collected = to_utc(&snapshot.collected_at.unwrap());
+    let margin = chrono::Duration::minutes(1);
+    assert!(
+        collected >= started - behind - margin && collected <= Utc::now() - behind + margin,
+        "collected at {collected}, on the local clock (started at {started}) rather than 3 h \
+         behind it"
+    );
+    assert!(!snapshot.stale, "{}", snapshot.stale_reason);
+}
+
+#[tokio::test]
+async fn a_store_whose_time_of_record_never_comes_delays_the_first_snapshot_by_its_timeout_only() {
+    let mut settings = test_settings();
+    settings.history.store_timeout = std::time::Duration::from_millis(300);
+    let started = Utc::now();
+    let (app, _dir) = replica_with_store_clock(None, settings).await;
+    // Loaded after the store timeout, on the local clock.
+    let collected = to_utc(&collected_at(&app).await);
+    assert!(
+        collected >= started.trunc_subsecs(0),
+        "{collected} < {started}"
+    );
 }

@@ -206,7 +206,7 @@ pub async fn prepare_store(store: Arc<dyn SnapshotStore>, timeout: std::time::Du
     }
 }
 
-/// Measures the clock's offset from the store's time of record once at start-up, alongside
+/// Measures the clock's offset from the store's time of record once at start-up, before
 /// the first warm-up (then at each tick claim), bounded by `timeout`; never fatal: the
 /// offset stays none until a measurement succeeds.
 pub async fn measure_clock_offset(

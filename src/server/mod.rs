@@ -213,11 +213,13 @@ impl Application {
             self.store.clone(),
             self.settings.history.store_timeout,
         ));
-        tokio::spawn(measure_clock_offset(
-            self.store,
-            self.clock,
-            self.settings.history.store_timeout,
-        ));
+        // Before the first warm-up, though, the clock's offset from the store's time of
+        // record: a snapshot stamped on the uncorrected clock would be hours "in the
+        // future" on the store's time when this machine runs ahead, fresh far beyond the
+        // staleness limits. The store delays the live answer by at most its timeout (SQLite
+        // answers at once); past it the warm-up goes on, on the local clock.
+        let offset =
+            measure_clock_offset(self.store, self.clock, self.settings.history.store_timeout);
         let scheduler = self.scheduler;
         scheduler.start().await.context("starting the scheduler")?;
         let warm_up = spawn_warm_up(
@@ -225,6 +227,7 @@ impl Application {
             &scheduler,
             shared.cache.clone(),
             self.before_warm_up,
+            offset,
             &stopping,
         );
         shutdown::Running {
@@ -371,12 +374,15 @@ async fn start_health(
     Ok((health_service, health_task))
 }
 
-/// The start-up warm-up: `before_warm_up` first, then warm-ups until a snapshot loads.
+/// The start-up warm-up: `before_warm_up` and `measure_offset` (the clock's offset from
+/// the time of record, bounded by the store timeout) together first, then warm-ups until a
+/// snapshot loads.
 fn spawn_warm_up(
     settings: &ServiceSettings,
     scheduler: &SchedulerService,
     cache: Arc<SnapshotCache>,
     before_warm_up: Option<StartupStep>,
+    measure_offset: impl Future<Output = ()> + Send + 'static,
     stopping: &CancellationToken,
 ) -> JoinHandle<()> {
     let first_warm_up = warm_up_until_loaded(
@@ -386,9 +392,12 @@ fn spawn_warm_up(
         stopping.clone(),
     );
     tokio::spawn(async move {
-        if let Some(step) = before_warm_up {
-            step.await;
-        }
+        let before = async {
+            if let Some(step) = before_warm_up {
+                step.await;
+            }
+        };
+        tokio::join!(before, measure_offset);
         first_warm_up.await;
     })
 }
