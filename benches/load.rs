@@ -76,6 +76,10 @@ mod trace_cost;
 mod watch_memory;
 
 const CONCURRENCY: usize = 50;
+/// Resident memory may grow by at most this ratio over many calls, warm-ups or history
+/// passes. Only growth is a defect: jemalloc's background threads give freed memory back
+/// to the system, so a later reading can be lower than an earlier one.
+const MAX_MEMORY_GROWTH: f64 = 1.10;
 const CONNECTIONS: usize = 4;
 const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
 const DATA: &str = "/radar.interrupcoes.v1.InterrupcoesService/GetQuantitativoInterrupcoesAtivas";
@@ -810,8 +814,8 @@ async fn history_memory(channels: &[Channel], table: &mut Table, week: &[DateTim
         ),
         format!("{rss_passes} / {rss_week} KiB"),
         ratio,
-        "0.90 to 1.10",
-        Some((0.9..=1.1).contains(&ratio)),
+        "<= 1.10",
+        Some(ratio <= MAX_MEMORY_GROWTH),
     );
     // Moments a minute apart, each a new key: the cache holds at most its capacity.
     let newest = week[0];
@@ -953,8 +957,8 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
         ),
         format!("{rss_large} / {rss_small} KiB"),
         ratio,
-        "0.90 to 1.10",
-        Some((0.9..=1.1).contains(&ratio)),
+        "<= 1.10",
+        Some(ratio <= MAX_MEMORY_GROWTH),
     );
 
     let warm_up = |n: u64| {
@@ -985,8 +989,8 @@ async fn serving_and_memory(plan: &Plan, table: &mut Table) {
             per_run.as_secs_f64() * 1e3
         ),
         ratio,
-        "0.90 to 1.10",
-        Some((0.9..=1.1).contains(&ratio)),
+        "<= 1.10",
+        Some(ratio <= MAX_MEMORY_GROWTH),
     );
     history_memory(&channels, table, &week).await;
 }
