@@ -419,3 +419,54 @@ async fn with_a_store_clock_hours_behind_the_start_up_warm_up_runs_at_once() {
     assert_eq!(*world.source.at.lock().unwrap(), vec![start]);
     assert!(cache.is_loaded());
 }
+
+/// A store whose first reading of its clock comes 2 s late and is taken at the end of that
+/// wait (a connection opened first), and whose later readings are immediate.
+struct SlowFirstReading {
+    truth: Arc<dyn Clock>,
+    readings: Mutex<u32>,
+}
+
+#[async_trait]
+impl TickClaims for SlowFirstReading {
+    async fn claim(&self, _claim: &TickClaim) -> Result<ClaimOutcome, ClaimError> {
+        Ok(ClaimOutcome::Claimed)
+    }
+    async fn time_of_record(&self) -> Result<Option<DateTime<Utc>>, ClaimError> {
+        let first = {
+            let mut readings = self.readings.lock().unwrap();
+            *readings += 1;
+            *readings == 1
+        };
+        if first {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        Ok(Some(self.truth.now()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_first_reading_of_the_time_of_record_is_taken_again() {
+    // The replica's clock is the store's: the true offset is zero. The first reading alone
+    // would put the store's time at the midpoint of its 2 s round trip, 1 s off.
+    let since = tokio::time::Instant::now();
+    let truth: Arc<dyn Clock> = Arc::new(MachineClock {
+        start: tick(),
+        since,
+        ahead: chrono::Duration::zero(),
+    });
+    let clock = CorrectedClock::new(Arc::new(MachineClock {
+        start: tick(),
+        since,
+        ahead: chrono::Duration::zero(),
+    }));
+    let claims = SlowFirstReading {
+        truth,
+        readings: Mutex::new(0),
+    };
+    let offset = crate::scheduler::cluster::measure_offset(&claims, &clock)
+        .await
+        .unwrap();
+    assert_eq!(offset, Some(chrono::Duration::zero()));
+    assert_eq!(*claims.readings.lock().unwrap(), 2);
+}

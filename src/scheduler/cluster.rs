@@ -124,6 +124,19 @@ pub enum TickOwner {
     Unreachable(ClaimError),
 }
 
+/// A reading of the time of record slower than this is taken again (see [`measure_offset`]).
+const SLOW_READING: chrono::Duration = chrono::Duration::milliseconds(250);
+
+/// One reading: the local time before, the store's time of record, the local time after.
+async fn read_time_of_record(
+    claims: &dyn TickClaims,
+    clock: &CorrectedClock,
+) -> Result<Option<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>, ClaimError> {
+    let sent = clock.local_now();
+    let record = claims.time_of_record().await?;
+    Ok(record.map(|record| (sent, record, clock.local_now())))
+}
+
 /// Measures `clock`'s offset from the store's time of record (one round trip, half of it
 /// corrected) and corrects `clock` with it; warns past [`OFFSET_WARNING`]. `Ok(None)` when
 /// the store has no clock of its own (the offset stays as it was: none).
@@ -131,11 +144,21 @@ pub async fn measure_offset(
     claims: &dyn TickClaims,
     clock: &CorrectedClock,
 ) -> Result<Option<chrono::Duration>, ClaimError> {
-    let sent = clock.local_now();
-    let Some(record) = claims.time_of_record().await? else {
+    let Some(mut reading) = read_time_of_record(claims, clock).await? else {
         return Ok(None);
     };
-    let offset = clock.measured(sent, record, clock.local_now());
+    // A first reading may include opening the connection (a new pool, a session lost),
+    // which puts the store's time near the end of the round trip rather than at its
+    // midpoint: when it was slow, read again on the now open session and keep the reading
+    // with the shorter round trip.
+    if reading.2 - reading.0 > SLOW_READING
+        && let Some(again) = read_time_of_record(claims, clock).await?
+        && again.2 - again.0 < reading.2 - reading.0
+    {
+        reading = again;
+    }
+    let (sent, record, received) = reading;
+    let offset = clock.measured(sent, record, received);
     if offset.abs() > OFFSET_WARNING {
         tracing::warn!(
             offset_ms = offset.num_milliseconds(),

@@ -117,6 +117,8 @@ struct JobState {
     engine_id: Option<Uuid>,
     /// When the run in progress started (monotonic clock, for the liveness check).
     current_started: Option<tokio::time::Instant>,
+    /// The run in progress's worst case ([`JobSpec::worst_case`] for its trigger).
+    current_worst: Duration,
 }
 
 impl SchedulerService {
@@ -159,8 +161,10 @@ impl SchedulerService {
     pub fn stuck(&self) -> Option<String> {
         let now = tokio::time::Instant::now();
         for entry in self.inner.entries() {
-            let started = lock(&entry.state).current_started;
-            let worst = worst_case(&entry.spec.retry);
+            let (started, worst) = {
+                let state = lock(&entry.state);
+                (state.current_started, state.current_worst)
+            };
             if let Some(reason) = run_overdue(&entry.spec.name, started, now, worst) {
                 return Some(reason);
             }
@@ -447,6 +451,7 @@ impl Inner {
         let (done_tx, done_rx) = watch::channel(None);
         state.current = Some(done_rx.clone());
         state.current_started = Some(tokio::time::Instant::now());
+        state.current_worst = entry.spec.worst_case(trigger);
         drop(state);
 
         let run_id = self.run_seq.fetch_add(1, Ordering::Relaxed) + 1;

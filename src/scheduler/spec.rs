@@ -2,11 +2,14 @@
 //! a job is one [`JobSpec`]; sharing its cron ticks between replicas is its `coordination`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::cluster::ClaimedTicks;
+use super::cluster::{ClaimedTicks, TICK_WAIT_LIMIT};
 use super::cron::CronSchedule;
 use super::job::Job;
+use super::liveness::worst_case;
 use super::runner::RetryPolicy;
+use super::status::Trigger;
 
 /// How a job's cron ticks are coordinated with other replicas.
 #[derive(Clone, Default)]
@@ -56,5 +59,21 @@ impl JobSpec {
     pub fn claimed(mut self, ticks: ClaimedTicks) -> Self {
         self.coordination = Coordination::Claimed(ticks);
         self
+    }
+
+    /// The longest a run of this job started by `trigger` may take before it counts as
+    /// stuck: its retry policy's [`worst_case`], and for a claimed cron tick the step before
+    /// its attempts too (reading the store's time of record, given at most the claim wait,
+    /// then waiting at most [`TICK_WAIT_LIMIT`] for the tick to be due on it). Without that
+    /// step a store clock a minute behind, during a source outage, would turn liveness
+    /// NOT_SERVING and have every replica restarted mid-outage.
+    pub fn worst_case(&self, trigger: Trigger) -> Duration {
+        let attempts = worst_case(&self.retry);
+        match (&self.coordination, trigger) {
+            (Coordination::Claimed(ticks), Trigger::Cron) => attempts
+                .saturating_add(ticks.wait)
+                .saturating_add(TICK_WAIT_LIMIT),
+            _ => attempts,
+        }
     }
 }

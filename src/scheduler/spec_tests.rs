@@ -348,3 +348,29 @@ async fn the_claim_and_the_wait_are_steps_of_the_runs_trace() {
         assert_eq!(step.span_context.trace_id(), b_run.span_context.trace_id());
     }
 }
+
+#[tokio::test]
+async fn a_claimed_cron_ticks_worst_case_counts_the_wait_for_the_time_of_record() {
+    let clock = Arc::new(CorrectedClock::new(Arc::new(ManualClock::new(at(
+        12, 0, 0,
+    )))));
+    let job = Counting::new(1, &Arc::default());
+    let local = JobSpec::new("shared", job.clone(), every_half_hour(), retry(3));
+    let attempts = worst_case(&retry(3));
+    assert_eq!(local.worst_case(Trigger::Cron), attempts);
+    let claimed = local.claimed(ClaimedTicks {
+        claims: Arc::new(MemoryClaims::default()),
+        adopt: job,
+        instance: "a".to_owned(),
+        wait: Duration::from_secs(20),
+        poll: Duration::from_secs(5),
+        clock,
+    });
+    assert_eq!(
+        claimed.worst_case(Trigger::Cron),
+        attempts + Duration::from_secs(20) + cluster::TICK_WAIT_LIMIT
+    );
+    // Start-up and manual runs never wait for a tick.
+    assert_eq!(claimed.worst_case(Trigger::Manual), attempts);
+    assert_eq!(claimed.worst_case(Trigger::Startup), attempts);
+}
