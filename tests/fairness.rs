@@ -14,6 +14,7 @@ use common::raw_h2::{
     FRAME_GOAWAY, NO_ERROR, PATIENCE, closed_by_server, connect_from, read_until, send_preface,
 };
 use common::{Behaviour, FakeSource, TestApp, row, test_settings};
+use radar_interrupcoes::config::ServiceSettings;
 use radar_interrupcoes::health::{INTERRUPCOES_SERVICE, OVERALL};
 use radar_interrupcoes::http::{ApiKeys, GuardSettings, ProxyTrust};
 use radar_interrupcoes::jobs::WARMUP_JOB_NAME;
@@ -29,6 +30,14 @@ use tonic_health::pb::health_client::HealthClient;
 
 const FLOODER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// The server around a one-row source under `settings`, once its answer is loaded.
+async fn serving(settings: ServiceSettings) -> TestApp {
+    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
+    let app = TestApp::spawn_with(source, settings).await;
+    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    app
+}
 
 /// A channel to `addr` from the loopback address `from`.
 async fn channel_from(from: IpAddr, addr: SocketAddr) -> Channel {
@@ -72,9 +81,7 @@ async fn preface_only_connections_of_one_client_keep_neither_another_client_nor_
     let mut settings = test_settings();
     settings.limits.max_connections = 32;
     settings.limits.max_connections_per_peer = 8;
-    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = TestApp::spawn_with(source, settings).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let app = serving(settings).await;
 
     // More connections than the whole listener holds, all from one client.
     let mut flood = preface_only(FLOODER, app.addr, 40).await;
@@ -101,9 +108,7 @@ async fn a_client_allowed_every_slot_still_leaves_room_for_a_new_peer() {
     // One client may hold every slot but the ones kept for peers that hold none.
     settings.limits.max_connections = 16;
     settings.limits.max_connections_per_peer = 16;
-    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = TestApp::spawn_with(source, settings).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let app = serving(settings).await;
 
     let mut flood = preface_only(FLOODER, app.addr, 20).await;
     closed_by_server(flood.last_mut().unwrap()).await;
@@ -117,9 +122,7 @@ async fn a_connection_with_no_call_is_closed_with_goaway_after_the_idle_timeout(
     settings.limits.idle_timeout = Duration::from_millis(300);
     // This raw client answers no PING, so the close waits out the grace.
     settings.limits.max_connection_age_grace = Duration::from_millis(300);
-    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = TestApp::spawn_with(source, settings).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let app = serving(settings).await;
 
     let mut idle = connect_from(FLOODER, app.addr).await;
     send_preface(&mut idle).await.unwrap();
@@ -339,9 +342,7 @@ async fn one_client_cannot_hold_more_streams_than_its_share_and_a_closed_one_fre
     let mut settings = test_settings();
     settings.limits.max_streams = 16;
     settings.limits.max_streams_per_peer = 3;
-    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = TestApp::spawn_with(source, settings).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let app = serving(settings).await;
 
     let flooder = channel_from(FLOODER, app.addr).await;
     let mut open = Vec::new();
@@ -674,9 +675,7 @@ async fn unary_calls_held_open_by_one_client_stop_at_its_share_and_another_clien
     let mut settings = test_settings();
     settings.limits.max_calls = 16;
     settings.limits.max_calls_per_peer = 2;
-    let source = FakeSource::new(Behaviour::Rows(vec![row(1, 1, 0)]));
-    let app = TestApp::spawn_with(source, settings).await;
-    app.wait_health(INTERRUPCOES_SERVICE, Serving).await;
+    let app = serving(settings).await;
 
     // Calls whose request body never comes: each stays in flight until the deadline.
     let tcp = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 6)), app.addr).await;
